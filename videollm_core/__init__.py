@@ -1,0 +1,96 @@
+"""videollm-core: decoder-only LLMs as general video-sequence reasoners (VideoLLM, Chen et al. 2023).
+
+The kernel: registries, plugin hooks, configs, the pipeline and the runner. Model
+and task code lives in plugins (the built-ins are the package ``videollm_plugins``).
+Heavy modules load on first use, so ``import videollm_core`` stays cheap.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import (
+    PLUGIN_API_VERSION,
+    Encoder,
+    EncoderStream,
+    LLMAdapter,
+    Metric,
+    TaskHead,
+    TextEncoder,
+    Translator,
+    Tuner,
+    VideoDataset,
+    pad_collate,
+)
+from .errors import ConfigError, DataError, PluginError, RegistryError, UserError
+from .hookspecs import hookimpl, hookspec
+from .registry import (
+    DATASETS,
+    ENCODERS,
+    HEADS,
+    LLMS,
+    METRICS,
+    REGISTRIES,
+    TRANSLATORS,
+    TUNERS,
+    Registries,
+)
+from .types import StreamInputs, TokenSequence, VideoBatch
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_config": ("config", "load_config"),
+    "Config": ("config", "Config"),
+    "build_pipeline": ("pipeline", "build_pipeline"),
+    "VideoLLM": ("pipeline", "VideoLLM"),
+    "Runner": ("runner", "Runner"),
+    "PluginManager": ("plugins", "PluginManager"),
+    "get_plugin_manager": ("plugins", "get_plugin_manager"),
+    "configure_plugins": ("plugins", "configure_plugins"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'videollm_core' has no attribute {name!r}")
+
+
+__all__ = [
+    "PLUGIN_API_VERSION",
+    "Encoder",
+    "EncoderStream",
+    "TextEncoder",
+    "Translator",
+    "LLMAdapter",
+    "Tuner",
+    "TaskHead",
+    "VideoDataset",
+    "Metric",
+    "pad_collate",
+    "VideoBatch",
+    "TokenSequence",
+    "StreamInputs",
+    "UserError",
+    "ConfigError",
+    "RegistryError",
+    "PluginError",
+    "DataError",
+    "hookimpl",
+    "hookspec",
+    "Registries",
+    "REGISTRIES",
+    "ENCODERS",
+    "TRANSLATORS",
+    "LLMS",
+    "TUNERS",
+    "HEADS",
+    "DATASETS",
+    "METRICS",
+    *_LAZY,
+]

@@ -1,0 +1,283 @@
+"""One registry per component role, on mmengine's ``Registry`` without its scopes.
+
+What is kept from mmengine: ``register_module(name=..., force=..., module=...)``
+(as a call or a decorator) and ``build(cfg)``. What is dropped: scopes and
+``DefaultScope`` re-routing, parent/child fallback, lazy ``locations`` imports and
+the dotted-path fallback that imports any object named in a config. A ``type:`` is
+a registered name, or ``PLUGIN:NAME`` to pick one plugin's component.
+
+Every registration is attributed to the plugin being loaded (see
+:func:`registering_as`), so duplicates and listings name their origin.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import difflib
+import logging
+from typing import Any, Callable, Iterator
+
+from mmengine.registry import Registry
+
+from .base import ROLE_BASES
+from .errors import ConfigError, ConfigErrors, RegistryError
+from .signature import accepts_var_kwargs, check_arguments, constructor_parameters
+
+log = logging.getLogger("videollm")
+
+ROLES: tuple[str, ...] = ("encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics")
+
+#: the plugin whose ``videollm_register`` hook is running now.
+_CURRENT_PLUGIN: contextvars.ContextVar[str] = contextvars.ContextVar("videollm_plugin", default="<python>")
+
+
+@contextlib.contextmanager
+def registering_as(plugin: str) -> Iterator[None]:
+    """Attribute every registration made inside the block to ``plugin``."""
+    token = _CURRENT_PLUGIN.set(plugin)
+    try:
+        yield
+    finally:
+        _CURRENT_PLUGIN.reset(token)
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+class ComponentRegistry(Registry):
+    """The registry of one role (e.g. ``translators``).
+
+    Args:
+        role: the role name, one of :data:`ROLES`.
+        bases: a registered class must subclass one of these.
+        owner: the :class:`Registries` container (for plugin status in messages).
+    """
+
+    def __init__(self, role: str, bases: tuple[type, ...], owner: "Registries | None" = None):
+        super().__init__(role, scope="videollm", locations=[])
+        self.role = role
+        self.bases = bases
+        self.owner = owner
+        self._origins: dict[str, str] = {}
+        self._by_plugin: dict[str, dict[str, type]] = {}
+
+    # -- mmengine machinery we do not want --------------------------------
+    def import_from_location(self) -> None:
+        """No lazy imports from strings: plugins register explicitly."""
+
+    def _add_child(self, registry: Registry) -> None:
+        raise RegistryError("videollm registries have no children or scopes")
+
+    # -- registration -------------------------------------------------------
+    def _register_module(self, module: type, module_name: str | list[str] | None = None, force: bool = False) -> None:
+        plugin = _CURRENT_PLUGIN.get()
+        if not isinstance(module, type) or not issubclass(module, self.bases):
+            expected = " or ".join(b.__name__ for b in self.bases)
+            raise RegistryError(
+                f"cannot register {_qualname(module)} in '{self.role}': it must subclass {expected}",
+                where=f"plugin '{plugin}'",
+                hint=f"derive it from videollm_core.{self.bases[0].__name__}",
+            )
+        names = [module.__name__] if module_name is None else [module_name] if isinstance(module_name, str) else list(module_name)
+        for name in names:
+            if ":" in name or not name:
+                raise RegistryError(f"invalid {self.role} name {name!r} (empty or containing ':')", where=f"plugin '{plugin}'")
+            if name in self._module_dict:
+                first = self._module_dict[name]
+                origin = self._origins.get(name, "?")
+                if not force:
+                    raise RegistryError(
+                        f"{self.role} name '{name}' is already registered by plugin '{origin}' ({_qualname(first)});"
+                        f" plugin '{plugin}' tried to register {_qualname(module)}",
+                        where=f"plugin '{plugin}'",
+                        hint="choose another name, or pass force=True to replace the first one",
+                    )
+                log.warning(
+                    "plugin '%s' replaced %s '%s' of plugin '%s' (%s -> %s, force=True)",
+                    plugin, self.role, name, origin, _qualname(first), _qualname(module),
+                )
+            self._module_dict[name] = module
+            self._origins[name] = plugin
+            self._by_plugin.setdefault(plugin, {})[name] = module
+
+    def unregister_plugin(self, plugin: str) -> list[str]:
+        """Remove everything ``plugin`` registered (used to roll back a failed plugin)."""
+        removed = []
+        for name, cls in self._by_plugin.pop(plugin, {}).items():
+            if self._module_dict.get(name) is cls and self._origins.get(name) == plugin:
+                del self._module_dict[name]
+                del self._origins[name]
+                # a component this plugin had overridden comes back
+                for other, comps in self._by_plugin.items():
+                    if name in comps:
+                        self._module_dict[name] = comps[name]
+                        self._origins[name] = other
+                removed.append(name)
+        return removed
+
+    # -- lookup -------------------------------------------------------------
+    def names(self) -> list[str]:
+        self._ensure_loaded()
+        return sorted(self._module_dict)
+
+    def origin(self, name: str) -> str:
+        """The plugin that registered the component now answering to ``name``."""
+        return self._origins.get(name, "?")
+
+    def registered_by(self, plugin: str) -> list[str]:
+        return sorted(self._by_plugin.get(plugin, {}))
+
+    def _ensure_loaded(self) -> None:
+        if self.owner is not None:
+            self.owner.ensure_loaded()
+
+    def get(self, key: str) -> type | None:
+        """The class for ``NAME`` or ``PLUGIN:NAME``; ``None`` when unknown (never imports)."""
+        self._ensure_loaded()
+        if not isinstance(key, str):
+            return None
+        if ":" in key:
+            plugin, _, name = key.partition(":")
+            return self._by_plugin.get(plugin, {}).get(name)
+        return self._module_dict.get(key)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def lookup(self, key: Any, where: str = "") -> type:
+        """Like :meth:`get` but raises a :class:`ConfigError` that helps: the YAML path,
+        the three closest names, and plugins that are blocked or failed to load."""
+        where = where or f"{self.role}.type"
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"'type' must be a non-empty string naming a registered {self.role} component, got {key!r}", where=where)
+        cls = self.get(key)
+        if cls is not None:
+            return cls
+        plugin, sep, name = key.rpartition(":")
+        status = self.owner.plugin_problems() if self.owner is not None else {}
+        if sep and plugin in status:
+            raise ConfigError(f"unknown {self.role} '{key}': plugin '{plugin}' is {status[plugin]}", where=where,
+                              hint=f"unblock or fix plugin '{plugin}' (see `videollm plugins`)")
+        if sep and plugin not in self._by_plugin:
+            known = sorted(self._by_plugin)
+            raise ConfigError(f"unknown {self.role} '{key}': no plugin '{plugin}' registered any {self.role}", where=where,
+                              hint=f"plugins with {self.role}: {', '.join(known) or '(none)'}")
+        pool = sorted(self._by_plugin.get(plugin, {})) if sep else sorted(self._module_dict)
+        close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
+        lowered = {p.lower(): p for p in pool}
+        if name.lower() in lowered and lowered[name.lower()] not in close:
+            close.insert(0, lowered[name.lower()])
+        hint = f"did you mean {', '.join(repr(c) for c in close[:3])}?" if close else f"registered {self.role}: {', '.join(pool) or '(none)'}"
+        if status:
+            hint += "; plugins not loaded: " + "; ".join(f"{p} ({s})" for p, s in sorted(status.items()))
+        if "." in name and not close:
+            hint += "; a 'type' is a registered name, never an import path"
+        raise ConfigError(f"unknown {self.role} '{key}'", where=where, hint=hint)
+
+    def validate(self, cfg: dict[str, Any], where: str, supplied: set[str] | frozenset[str] = frozenset()) -> list[ConfigError]:
+        """Every problem with a component config (unknown type, bad arguments), without building."""
+        if not isinstance(cfg, dict):
+            return [ConfigError(f"expected a mapping with a 'type' key, got {type(cfg).__name__}", where=where)]
+        if "type" not in cfg:
+            return [ConfigError(f"missing 'type' (a registered {self.role} name)", where=where,
+                                hint=f"registered {self.role}: {', '.join(self.names()) or '(none)'}")]
+        try:
+            cls = self.lookup(cfg["type"], where=f"{where}.type")
+        except ConfigError as e:
+            return [e]
+        args = {k: v for k, v in cfg.items() if k != "type"}
+        return check_arguments(cls, args, where=where, supplied=supplied)
+
+    def build(self, cfg: dict[str, Any], *, where: str = "", default_args: dict[str, Any] | None = None, **extra: Any) -> Any:
+        """Build a component from ``{type: NAME, **kwargs}``.
+
+        ``default_args`` fill parameters the config leaves out, and reach only
+        constructors that accept them (a head without ``num_classes`` never gets one). Bad arguments raise a
+        :class:`ConfigError` naming ``where``; a ``ValueError``/``TypeError`` raised by the
+        constructor itself is reported the same way, with its own message kept.
+        """
+        if extra:
+            default_args = {**(default_args or {}), **extra}
+        where = where or self.role
+        errors = self.validate(cfg, where, supplied=set(default_args or {}))
+        if errors:
+            raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
+        cls = self.lookup(cfg["type"], where=f"{where}.type")
+        kwargs = {k: v for k, v in cfg.items() if k != "type"}
+        accepted = constructor_parameters(cls)
+        open_kwargs = accepts_var_kwargs(cls)
+        for key, value in (default_args or {}).items():
+            if key in accepted or open_kwargs:  # defaults reach only constructors that take them
+                kwargs.setdefault(key, value)
+        try:
+            return cls(**kwargs)
+        except (ValueError, TypeError, FileNotFoundError, KeyError) as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise ConfigError(f"{cls.__name__}: {e}", where=where) from e
+
+
+class Registries:
+    """The seven registries, handed to every plugin's ``videollm_register`` hook.
+
+    Attributes ``encoders``, ``translators``, ``llms``, ``tuners``, ``heads``,
+    ``datasets``, ``metrics`` are :class:`ComponentRegistry` objects.
+    """
+
+    def __init__(self) -> None:
+        self._loader: Callable[[], None] | None = None
+        self._problems: Callable[[], dict[str, str]] | None = None
+        for role in ROLES:
+            setattr(self, role, ComponentRegistry(role, ROLE_BASES[role], owner=self))
+
+    encoders: ComponentRegistry
+    translators: ComponentRegistry
+    llms: ComponentRegistry
+    tuners: ComponentRegistry
+    heads: ComponentRegistry
+    datasets: ComponentRegistry
+    metrics: ComponentRegistry
+
+    def __getitem__(self, role: str) -> ComponentRegistry:
+        if role not in ROLES:
+            raise KeyError(role)
+        return getattr(self, role)
+
+    def __iter__(self) -> Iterator[ComponentRegistry]:
+        return (getattr(self, r) for r in ROLES)
+
+    def attach(self, loader: Callable[[], None], problems: Callable[[], dict[str, str]]) -> None:
+        """Connect the plugin manager: ``loader`` loads plugins on first lookup."""
+        self._loader = loader
+        self._problems = problems
+
+    def ensure_loaded(self) -> None:
+        if self._loader is None and self is REGISTRIES:
+            from .plugins import get_plugin_manager
+
+            get_plugin_manager()  # attaches its loader to the global registries
+        if self._loader is not None:
+            self._loader()
+
+    def plugin_problems(self) -> dict[str, str]:
+        """``{plugin: "blocked (-p no:NAME)" or "failed: reason"}``."""
+        return self._problems() if self._problems is not None else {}
+
+    def unregister_plugin(self, plugin: str) -> None:
+        for reg in self:
+            reg.unregister_plugin(plugin)
+
+    def registered_by(self, plugin: str) -> dict[str, list[str]]:
+        return {reg.role: reg.registered_by(plugin) for reg in self if reg.registered_by(plugin)}
+
+
+#: the process-wide registries (the default plugin manager fills them).
+REGISTRIES = Registries()
+ENCODERS = REGISTRIES.encoders
+TRANSLATORS = REGISTRIES.translators
+LLMS = REGISTRIES.llms
+TUNERS = REGISTRIES.tuners
+HEADS = REGISTRIES.heads
+DATASETS = REGISTRIES.datasets
+METRICS = REGISTRIES.metrics

@@ -1,0 +1,144 @@
+"""Data contracts between the stages of a VideoLLM pipeline.
+
+Shapes use ``B`` batch, ``T`` feature steps (frames or clips as stored on disk),
+``N`` tokens, ``Df`` feature dimension, ``D`` embedding dimension. Times are in
+**seconds** everywhere unless a name says ``frame`` or ``unit``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+def _move(value: Any, device: torch.device | str) -> Any:
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _move(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], Tensor):
+        return type(value)(_move(v, device) for v in value)
+    return value
+
+
+@dataclass
+class VideoBatch:
+    """A batch of videos as the modality encoder receives it.
+
+    Attributes:
+        features: ``[B, T, Df]`` float, precomputed per-frame or per-clip features
+            (or pixels ``[B, T, C, H, W]`` for pixel encoders), right-padded.
+        mask: ``[B, T]`` bool, True on real feature steps.
+        timestamps: ``[B, T, 2]`` float seconds, start and end of each feature step
+            (a clip feature covers ``[start, end)``; padded steps hold zeros).
+        queries: optional natural-language query per video (``len == B``).
+        targets: task-specific training targets (tensors with leading ``B``, or lists).
+        meta: one dict per video: at least ``video_id``; usually ``fps``, ``duration``
+            (seconds) and whatever the task's predictions writer needs (e.g. ``qid``).
+    """
+
+    features: Tensor
+    mask: Tensor
+    timestamps: Tensor
+    queries: list[str] | None = None
+    targets: dict[str, Any] = field(default_factory=dict)
+    meta: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        b, t = self.features.shape[:2]
+        if tuple(self.mask.shape) != (b, t):
+            raise ValueError(f"VideoBatch.mask must be [B, T] = [{b}, {t}], got {list(self.mask.shape)}")
+        if tuple(self.timestamps.shape) != (b, t, 2):
+            raise ValueError(
+                f"VideoBatch.timestamps must be [B, T, 2] = [{b}, {t}, 2] seconds, got {list(self.timestamps.shape)}"
+            )
+        if self.queries is not None and len(self.queries) != b:
+            raise ValueError(f"VideoBatch.queries must hold B = {b} strings, got {len(self.queries)}")
+        if self.mask.dtype != torch.bool:
+            self.mask = self.mask.bool()
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.features.shape[0])
+
+    def to(self, device: torch.device | str) -> "VideoBatch":
+        """Return a copy with every tensor (also inside ``targets``) on ``device``."""
+        return replace(
+            self,
+            features=self.features.to(device),
+            mask=self.mask.to(device),
+            timestamps=self.timestamps.to(device),
+            targets=_move(self.targets, device),
+        )
+
+
+@dataclass
+class TokenSequence:
+    """A sequence of embedded tokens on its way to (or out of) the LLM.
+
+    Attributes:
+        embeds: ``[B, N, D]`` float token embeddings.
+        mask: ``[B, N]`` bool, True on real tokens (right padding).
+        spans: ``[B, N, 2]`` float seconds, start/end of the video span each visual
+            token summarises (zeros for text tokens), so heads can map tokens to time.
+    """
+
+    embeds: Tensor
+    mask: Tensor
+    spans: Tensor
+
+    def __post_init__(self) -> None:
+        if self.embeds.dim() != 3:
+            raise ValueError(f"TokenSequence.embeds must be [B, N, D], got {list(self.embeds.shape)}")
+        b, n = self.embeds.shape[:2]
+        if tuple(self.mask.shape) != (b, n):
+            raise ValueError(f"TokenSequence.mask must be [B, N] = [{b}, {n}], got {list(self.mask.shape)}")
+        if tuple(self.spans.shape) != (b, n, 2):
+            raise ValueError(f"TokenSequence.spans must be [B, N, 2] = [{b}, {n}, 2], got {list(self.spans.shape)}")
+        if self.mask.dtype != torch.bool:
+            self.mask = self.mask.bool()
+
+    @property
+    def dim(self) -> int:
+        return int(self.embeds.shape[-1])
+
+    @property
+    def lengths(self) -> Tensor:
+        """``[B]`` long, number of real tokens per sequence."""
+        return self.mask.long().sum(dim=1)
+
+    def with_embeds(self, embeds: Tensor) -> "TokenSequence":
+        """Same mask and spans, new ``embeds`` ``[B, N, D']``."""
+        return TokenSequence(embeds=embeds, mask=self.mask, spans=self.spans)
+
+
+
+
+@dataclass
+class StreamInputs:
+    """What the LLM saw, handed to task heads next to the visual hidden states.
+
+    The token stream is ``[task prompt][query text][visual tokens]`` per sample,
+    right-padded to ``S`` tokens.
+
+    Attributes:
+        visual: the translated visual tokens, ``embeds [B, N, E]``, ``mask [B, N]``,
+            ``spans [B, N, 2]`` seconds (one token per unit; see ``Translator.tokens_per_unit``).
+        embeds: ``[B, S, E]`` the whole LLM input (without a tuner's virtual tokens).
+        mask: ``[B, S]`` bool attention mask of ``embeds``.
+        visual_positions: ``[B, N]`` long, index in ``embeds`` of each unit's (last) visual
+            token; ``-1`` on padded units.
+        cache: the LLM's key/value cache after the stream when the pipeline ran with
+            ``use_cache=True`` (heads that generate text continue from it), else ``None``.
+    """
+
+    visual: TokenSequence
+    embeds: Tensor
+    mask: Tensor
+    visual_positions: Tensor
+    cache: Any = None
+
+
+__all__ = ["VideoBatch", "TokenSequence", "StreamInputs"]
