@@ -330,6 +330,15 @@ class Metric:
     def entries(self) -> Iterator[dict[str, Any]]:
         return iter(self._entries)
 
+    # -- pictures -----------------------------------------------------------
+    def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:
+        """Draw predictions against ground truth for a few videos into the PNG ``path``.
+
+        Timelines of segments for localisation and segmentation tasks, scores over time
+        for online detection. Returns False when the task has no picture (default).
+        """
+        return False
+
 
 #: role name -> the base class(es) a registered class must subclass.
 ROLE_BASES: dict[str, tuple[type, ...]] = {

@@ -1,0 +1,1 @@
+"""Evaluation and data plumbing shared by several tasks."""
