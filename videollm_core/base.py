@@ -56,6 +56,10 @@ class EncoderStream:
         """``features [T, Df]``, ``timestamps [T, 2]`` s -> completed units ``[1, n, out_dim]`` or None."""
         raise NotImplementedError
 
+    def flush(self) -> TokenSequence | None:
+        """At the end of a video: the trailing partial units the batch ``forward`` would make, or None."""
+        return None
+
 
 class TextEncoder(nn.Module):
     """Encodes text (task prompt, queries) into tokens ``[B, L, out_dim]``.
