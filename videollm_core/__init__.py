@@ -41,6 +41,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_config": ("config", "load_config"),
     "Config": ("config", "Config"),
+    "validate_config": ("config", "validate_config"),
+    "task_specs": ("config", "task_specs"),
     "build_pipeline": ("pipeline", "build_pipeline"),
     "VideoLLM": ("pipeline", "VideoLLM"),
     "Runner": ("runner", "Runner"),

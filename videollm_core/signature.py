@@ -5,6 +5,7 @@ heavy is built) and by ``videollm list ROLE NAME``.
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 import types
 import typing
@@ -129,11 +130,13 @@ def check_arguments(
     if not accepts_var_kwargs(cls):
         for key in args:
             if key not in params:
+                close = difflib.get_close_matches(str(key), list(params), n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'? " if close else ""
                 errors.append(
                     ConfigError(
                         f"unknown argument '{key}' for {cls.__name__}",
                         where=f"{where}.{key}",
-                        hint=f"accepted parameters: {accepted}",
+                        hint=f"{hint}accepted parameters: {accepted}",
                     )
                 )
     for name, p in params.items():

@@ -1,0 +1,293 @@
+"""Command line: ``videollm-run CONFIG`` and ``videollm {run,plugins,list,evaluate}``.
+
+Every command sets up the plugin manager first (``-p no:NAME`` blocks a plugin,
+``--strict-plugins`` or ``VIDEOLLM_STRICT_PLUGINS=1`` makes a broken plugin fatal,
+``VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points). A :class:`UserError`
+(bad config, unknown name, missing file, blocked or broken plugin in strict mode)
+prints its message and exits with status 2, without a traceback unless ``--debug``.
+torch, transformers and peft load only when a command needs them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+import warnings
+from typing import Any, Callable, Sequence
+
+from .errors import EXIT_USER_ERROR, ConfigError, UserError
+
+EXIT_INTERRUPTED = 130
+
+
+# -- shared options -------------------------------------------------------------
+def _plugin_spec(text: str) -> str:
+    if not text.startswith("no:") or not text[3:]:
+        raise argparse.ArgumentTypeError(f"expected no:NAME to block plugin NAME, got {text!r}")
+    return text[3:]
+
+
+def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """``--debug``, ``--strict-plugins``, ``-p no:NAME``; accepted before and after a subcommand."""
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("plugins and errors")
+    group.add_argument("--debug", action="store_true", default=default if suppress else False,
+                       help="show tracebacks and debug logs")
+    group.add_argument("--strict-plugins", action="store_true", default=default if suppress else False,
+                       help="a plugin that fails to load is an error (also VIDEOLLM_STRICT_PLUGINS=1)")
+    group.add_argument("-p", dest="blocked_after" if suppress else "blocked", metavar="no:NAME", action="append",
+                       type=_plugin_spec, default=default if suppress else [], help="do not load plugin NAME (repeatable)")
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="the YAML config")
+    parser.add_argument("--work-dir", help="where checkpoints, logs and predictions go (default: the config's work_dir)")
+    parser.add_argument("--cfg-options", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="override config values: a.b=1 c.d=[1,2] e.0=3")
+    parser.add_argument("--resume", nargs="?", const="auto", metavar="auto|PATH",
+                        help="resume training from the latest checkpoint of the work dir (auto) or from PATH")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--eval-only", action="store_true", help="score the val split with the best checkpoint of the work dir and exit")
+    mode.add_argument("--predict", action="store_true", help="write test-split predictions in the official formats")
+    mode.add_argument("--dry-run", action="store_true",
+                      help="validate, build the pipeline on the meta device and print parameters per component")
+    parser.add_argument("--json", action="store_true", help="machine-readable output (with --dry-run or --eval-only)")
+    parser.set_defaults(func=cmd_run)
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    """The parser of ``videollm-run``."""
+    parser = argparse.ArgumentParser(prog="videollm-run", description="Train, evaluate or predict from a VideoLLM YAML config.")
+    _add_run_arguments(parser)
+    _add_common(parser, suppress=False)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``videollm`` and its subcommands."""
+    parser = argparse.ArgumentParser(prog="videollm", description="VideoLLM: plugins, components, evaluation and runs.")
+    _add_common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="same as videollm-run")
+    _add_run_arguments(p)
+    _add_common(p, suppress=True)
+
+    p = sub.add_parser("plugins", help="every plugin: distribution, version, status, what it registered")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plugins)
+    _add_common(p, suppress=True)
+
+    p = sub.add_parser("list", help="registered components (ROLE), or one component's parameters (ROLE NAME)")
+    p.add_argument("role", nargs="?", help="encoders, translators, llms, tuners, heads, datasets or metrics")
+    p.add_argument("name", nargs="?", help="a registered name or PLUGIN:NAME")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+    _add_common(p, suppress=True)
+
+    p = sub.add_parser("evaluate", help="score official-format predictions with the metric registered as TASK")
+    p.add_argument("task", help="the task's metric name (see `videollm list metrics`)")
+    p.add_argument("--ground-truth", required=True, metavar="GT", help="ground-truth file in the benchmark's format")
+    p.add_argument("--predictions", required=True, metavar="PRED", help="predictions file in the benchmark's format")
+    p.add_argument("--tious", metavar="T1,T2,...", help="tIoU thresholds for localisation metrics, e.g. 0.3,0.5,0.7,0.9")
+    p.add_argument("--option", "-o", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="another constructor argument of the metric (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the scores as one flat JSON object")
+    p.set_defaults(func=cmd_evaluate)
+    _add_common(p, suppress=True)
+    return parser
+
+
+# -- commands -------------------------------------------------------------------
+def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else text(data))
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .listing import format_plugins, plugins_report
+    from .plugins import get_plugin_manager
+
+    _emit(plugins_report(get_plugin_manager()), args.json, format_plugins)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import listing
+    from .registry import REGISTRIES
+
+    if args.name:
+        _emit(listing.component_detail(REGISTRIES, args.role, args.name), args.json, listing.format_detail)
+    else:
+        _emit(listing.components(REGISTRIES, args.role), args.json, listing.format_components)
+    return 0
+
+
+def _parse_tious(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(0.0 < v <= 1.0 for v in values):
+        raise ConfigError(f"expected comma-separated tIoU thresholds in (0, 1], got {text!r}", where="--tious", hint="e.g. --tious 0.3,0.5,0.7,0.9")
+    return values
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .config import parse_override
+    from .errors import DataError
+    from .registry import REGISTRIES
+    from .signature import accepts_var_kwargs, constructor_parameters
+
+    registry = REGISTRIES.metrics
+    cls = registry.lookup(args.task, where="videollm evaluate TASK")
+    params = constructor_parameters(cls)
+    options: dict[str, Any] = {}
+    for text in args.options:
+        parts, value = parse_override(text)
+        options[".".join(parts)] = value
+    if args.tious is not None:
+        options["tious"] = _parse_tious(args.tious)
+    for key in options:
+        if key not in params and not accepts_var_kwargs(cls):
+            where = "--tious" if key == "tious" else f"--option {key}"
+            raise ConfigError(f"the {args.task} metric ({cls.__name__}) takes no option '{key}'", where=where,
+                              hint=f"its options: {', '.join(params) or '(none)'}")
+    for label, path in (("ground truth", args.ground_truth), ("predictions", args.predictions)):
+        if not Path(path).is_file():
+            raise DataError(f"{label} file not found", where=path, hint=f"pass an existing {label} file in the {args.task} format")
+    metric = registry.build({"type": args.task, **options}, where=f"videollm evaluate {args.task}")
+    ground_truth = metric.load_ground_truth(args.ground_truth)
+    predictions = metric.load_predictions(args.predictions)
+    scores = metric.evaluate(predictions, ground_truth)
+    _emit(scores, args.json, _format_scores)
+    return 0
+
+
+def _format_scores(scores: dict[str, Any]) -> str:
+    width = max((len(k) for k in scores), default=0)
+    return "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in scores.items())
+
+
+def count_parameters(model: Any) -> dict[str, Any]:
+    """``{"components": {NAME: {"total", "trainable"}}, "total", "trainable"}`` (shared parameters counted once in the totals)."""
+    def count(params: Any) -> dict[str, int]:
+        unique = {id(p): p for p in params}.values()
+        return {"total": sum(p.numel() for p in unique), "trainable": sum(p.numel() for p in unique if p.requires_grad)}
+
+    comps = {name: count(module.parameters()) for name, module in model.components().items()}
+    return {"components": comps, **count(model.parameters())}
+
+
+def _format_counts(report: dict[str, Any]) -> str:
+    rows = [(n, c["total"], c["trainable"]) for n, c in report["components"].items()] + [("total", report["total"], report["trainable"])]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'component':<{width}}  {'parameters':>14}  {'trainable':>14}"]
+    lines += [f"{n:<{width}}  {t:>14,}  {tr:>14,}" for n, t, tr in rows]
+    return "\n".join(lines)
+
+
+def dry_run_head_args(cfg: Any, registries: Any) -> dict[str, dict[str, Any]]:
+    """``{task: dataset.head_args()}`` for the tasks whose head needs an argument only a dataset supplies.
+
+    Only those datasets are built (as the runner builds them); every other head gets ``{}``.
+    """
+    from .signature import constructor_parameters
+    from .validation import task_specs
+
+    out: dict[str, dict[str, Any]] = {}
+    for spec in task_specs(cfg):
+        head_cls = registries.heads.lookup(spec.head["type"], where=f"{spec.path('head')}.type")
+        required = {n for n, p in constructor_parameters(head_cls).items() if p.default is p.empty} - set(spec.head) - {"in_dim"}
+        split = next(iter(spec.data), None)
+        if not required or split is None:
+            continue
+        feature_dim = cfg["model"]["encoder"].get("in_dim")
+        dataset = registries.datasets.build(spec.data[split], where=f"{spec.path('data')}.{split}",
+                                            default_args={"feature_dim": feature_dim, "on_error": (cfg.get("data") or {}).get("on_error", "raise")})
+        out[spec.name] = dataset.head_args()
+    return out
+
+
+def dry_run(cfg: Any) -> dict[str, Any]:
+    """Build the pipeline of a validated config on the meta device and count its parameters."""
+    from .pipeline import build_pipeline
+    from .registry import REGISTRIES
+
+    return count_parameters(build_pipeline(cfg, head_args=dry_run_head_args(cfg, REGISTRIES), device="meta"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_config, validate_config
+
+    if args.json and not (args.dry_run or args.eval_only):
+        raise ConfigError("--json goes with --dry-run or --eval-only", where="videollm-run")
+    if args.resume and (args.dry_run or args.eval_only or args.predict):
+        raise ConfigError("--resume continues training; it does not go with --dry-run, --eval-only or --predict", where="videollm-run",
+                          hint="to evaluate a checkpoint, put it in the work dir and use --eval-only")
+    cfg = load_config(args.config, args.cfg_options)
+    if args.work_dir:
+        cfg["work_dir"] = args.work_dir
+    validate_config(cfg)
+    if args.dry_run:
+        _emit(dry_run(cfg), args.json, _format_counts)
+        return 0
+    from .runner import Runner
+
+    runner = Runner(cfg, work_dir=args.work_dir)
+    if args.eval_only:
+        _emit(runner.evaluate(), args.json, _format_scores)
+    elif args.predict:
+        for task, path in runner.predict().items():
+            print(f"{task}: {path}")
+    else:
+        runner.train(resume=args.resume)
+    return 0
+
+
+# -- entry points -----------------------------------------------------------------
+def _execute(args: argparse.Namespace) -> int:
+    debug = bool(getattr(args, "debug", False))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:  # deprecation notices of transformers/peft internals are not the user's business
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    try:
+        from .plugins import configure_plugins
+
+        blocked = [*(getattr(args, "blocked", None) or ()), *(getattr(args, "blocked_after", None) or ())]
+        manager = configure_plugins(blocked=blocked,
+                                    strict=True if getattr(args, "strict_plugins", False) else None)
+        manager.load()
+        return int(args.func(args) or 0)
+    except UserError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {e.render()}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    """``videollm-run CONFIG [...]`` (console script)."""
+    return _execute(build_run_parser().parse_args(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``videollm COMMAND [...]`` (console script)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return EXIT_USER_ERROR
+    return _execute(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Config validation: every problem in one pass, before anything heavy is built.
+
+:func:`validate_config` walks the config schema of ``docs/architecture.md``: each
+component section is checked against its registry (unknown ``type`` with suggestions
+and plugin status, unknown/missing constructor arguments, annotated value types) with
+the arguments the pipeline supplies counted as given; scalar sections (``data``,
+``train``, ``seed``...) are checked by value. :func:`task_specs` turns the single-task
+and the multi-task forms into one list of :class:`TaskSpec`.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .errors import ConfigError, ConfigErrors
+from .optim import SCHEDULERS
+from .registry import REGISTRIES, Registries
+from .settings import MIXED_PRECISION, ON_NAN
+
+TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
+MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt")
+SPLITS = ("train", "val", "test")
+DATA_KEYS = (*SPLITS, "batch_size", "num_workers", "on_error")
+TASK_KEYS = ("name", "head", "data", "metric", "prompt", "weight")
+ON_ERROR = ("raise", "skip")
+
+#: model section -> (role, required, arguments the pipeline supplies)
+MODEL_COMPONENTS: dict[str, tuple[str, bool, frozenset[str]]] = {
+    "encoder": ("encoders", True, frozenset()),
+    "text_encoder": ("encoders", False, frozenset()),
+    "translator": ("translators", True, frozenset({"in_dim", "out_dim"})),
+    "llm": ("llms", True, frozenset()),
+    "tuner": ("tuners", False, frozenset()),
+}
+HEAD_SUPPLIED = frozenset({"in_dim"})
+DATASET_SUPPLIED = frozenset({"feature_dim", "on_error"})
+
+
+# -- scalar checks ------------------------------------------------------------
+Check = Callable[[Any], bool]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+POS_INT: tuple[Check, str] = (lambda v: _is_int(v) and v > 0, "a positive integer")
+NONNEG_INT: tuple[Check, str] = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+INT: tuple[Check, str] = (_is_int, "an integer")
+POS_NUM: tuple[Check, str] = (lambda v: _is_num(v) and v > 0, "a positive number")
+NONNEG_NUM: tuple[Check, str] = (lambda v: _is_num(v) and v >= 0, "a number >= 0")
+STR: tuple[Check, str] = (lambda v: isinstance(v, str), "a string")
+
+
+def _optional(check: tuple[Check, str]) -> tuple[Check, str]:
+    return (lambda v: v is None or check[0](v), f"{check[1]} or null")
+
+
+def _choice(*values: str) -> tuple[Check, str]:
+    return (lambda v: v in values, "one of " + ", ".join(values))
+
+
+def _scheduler() -> tuple[Check, str]:
+    return (lambda v: (v.get("type") if isinstance(v, dict) else v) in SCHEDULERS, "one of " + ", ".join(SCHEDULERS) + " (or {type: NAME})")
+
+
+#: the runner's ``train:`` keys and what each accepts (see :mod:`videollm_core.settings`).
+TRAIN_SCHEMA: dict[str, tuple[Check, str]] = {
+    "max_steps": _optional(POS_INT),
+    "epochs": _optional(POS_INT),
+    "lr": POS_NUM,
+    "weight_decay": NONNEG_NUM,
+    "scheduler": _scheduler(),
+    "warmup_steps": NONNEG_INT,
+    "grad_accum": POS_INT,
+    "clip_grad": _optional(POS_NUM),
+    "mixed_precision": _choice(*MIXED_PRECISION),
+    "eval_every": NONNEG_INT,
+    "save_every": NONNEG_INT,
+    "keep_last": NONNEG_INT,
+    "log_every": POS_INT,
+    "seed": INT,
+    "on_nan": _choice(*ON_NAN),
+    "early_stopping": (lambda v: v is None or isinstance(v, (dict, int)) and not isinstance(v, bool), "a mapping, a patience or null"),
+}
+DATA_SCHEMA: dict[str, tuple[Check, str]] = {
+    "batch_size": POS_INT,
+    "num_workers": NONNEG_INT,
+    "on_error": _choice(*ON_ERROR),
+}
+TOP_SCHEMA: dict[str, tuple[Check, str]] = {"work_dir": _optional(STR), "seed": INT}
+
+
+def _unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(str(key), list(known), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else f"known keys: {', '.join(known)}"
+    return ConfigError(f"unknown key '{key}'", where=where, hint=hint)
+
+
+def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str], schema: Mapping[str, tuple[Check, str]]) -> list[ConfigError]:
+    """Unknown keys (with suggestions) and scalar values of one mapping section."""
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        return [ConfigError(f"expected a mapping, got {type(section).__name__} {section!r}", where=where)]
+    errors = [_unknown_key(k, known, f"{where}.{k}" if where else str(k)) for k in section if k not in known]
+    for key, (check, text) in schema.items():
+        if key in section and not check(section[key]):
+            path = f"{where}.{key}" if where else key
+            errors.append(ConfigError(f"expected {text}, got {section[key]!r}", where=path))
+    return errors
+
+
+# -- tasks ------------------------------------------------------------------------
+@dataclass
+class TaskSpec:
+    """One task of a config, in the same shape for the single- and the multi-task form.
+
+    Attributes:
+        name: the task's name (metrics are logged as ``NAME/KEY``). Single-task form:
+            the metric's type (metrics are registered under the task name), else ``"task"``.
+        head: the head's component config (``{type: ..., ...}``).
+        data: ``{split: dataset config}`` for the splits present (``train``/``val``/``test``).
+        metric: the metric's component config, or ``None``.
+        prompt: the task prompt put before the query text, or ``None``.
+        weight: the task's loss weight (1.0 unless set).
+        prefix: YAML path of the task (``""`` single-task, ``"tasks.0"`` multi-task).
+    """
+
+    name: str
+    head: dict[str, Any] | None
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metric: dict[str, Any] | None = None
+    prompt: str | None = None
+    weight: float = 1.0
+    prefix: str = ""
+
+    def path(self, part: str) -> str:
+        """YAML path of ``part`` (``"head"``, ``"data"``, ``"metric"``, ``"prompt"``) of this task."""
+        if self.prefix:
+            return f"{self.prefix}.{part}"
+        return {"head": "model.head", "prompt": "model.prompt"}.get(part, part)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _name_of(type_name: Any) -> str:
+    return str(type_name).rpartition(":")[2] if type_name else ""
+
+
+def task_specs(cfg: Mapping[str, Any]) -> list[TaskSpec]:
+    """The config's tasks: one for the single-task form, one per ``tasks:`` item otherwise.
+
+    Assumes a config that :func:`validate_config` accepted (it does not re-check types).
+    """
+    tasks = cfg.get("tasks")
+    if tasks:
+        specs = []
+        for i, item in enumerate(tasks):
+            data = item.get("data") or {}
+            specs.append(TaskSpec(
+                name=str(item.get("name") or f"task{i}"),
+                head=item.get("head"),
+                data={s: data[s] for s in SPLITS if data.get(s)},
+                metric=item.get("metric"),
+                prompt=item.get("prompt"),
+                weight=float(item.get("weight", 1.0)),
+                prefix=f"tasks.{i}",
+            ))
+        return specs
+    model, data = _mapping(cfg.get("model")), _mapping(cfg.get("data"))
+    metric = cfg.get("metric")
+    name = _name_of(metric.get("type")) if isinstance(metric, dict) else ""
+    return [TaskSpec(name=name or "task", head=model.get("head"), data={s: data[s] for s in SPLITS if data.get(s)},
+                     metric=metric, prompt=model.get("prompt"))]
+
+
+# -- validation ------------------------------------------------------------------
+def _dataset_classes(spec: TaskSpec, registries: Registries) -> list[type]:
+    out = []
+    for dcfg in spec.data.values():
+        cls = registries.datasets.get(dcfg.get("type")) if isinstance(dcfg, dict) else None
+        if cls is not None:
+            out.append(cls)
+    return out
+
+
+def _provided(classes: list[type], attr: str) -> set[str]:
+    return {name for cls in classes for name in getattr(cls, attr, ())}
+
+
+def _check_task(spec: TaskSpec, registries: Registries) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    for split, dcfg in spec.data.items():
+        errors += registries.datasets.validate(dcfg, f"{spec.path('data')}.{split}", supplied=DATASET_SUPPLIED)
+    classes = _dataset_classes(spec, registries)
+    if spec.head is None:
+        errors.append(ConfigError("missing the task head", where=spec.path("head"),
+                                  hint=f"add {spec.path('head')}: {{type: ...}} (see `videollm list heads`)"))
+    else:
+        errors += registries.heads.validate(spec.head, spec.path("head"), supplied=HEAD_SUPPLIED | _provided(classes, "provides_head_args"))
+    if spec.metric is not None:
+        errors += registries.metrics.validate(spec.metric, spec.path("metric"), supplied=_provided(classes, "provides_metric_args"))
+    if spec.prompt is not None and not isinstance(spec.prompt, str):
+        errors.append(ConfigError(f"expected a string, got {spec.prompt!r}", where=spec.path("prompt")))
+    return errors
+
+
+def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
+    tasks = cfg["tasks"]
+    if not isinstance(tasks, list) or not tasks:
+        return [ConfigError("expected a non-empty list of tasks", where="tasks")]
+    errors: list[ConfigError] = []
+    model, data = cfg.get("model") or {}, cfg.get("data") or {}
+    if isinstance(model, dict) and "head" in model:
+        errors.append(ConfigError("the multi-task form has one head per task", where="model.head", hint="move it to tasks[i].head"))
+    if "metric" in cfg:
+        errors.append(ConfigError("the multi-task form has one metric per task", where="metric", hint="move it to tasks[i].metric"))
+    if isinstance(data, dict):
+        errors += [ConfigError("the multi-task form has datasets per task", where=f"data.{s}", hint=f"move it to tasks[i].data.{s}")
+                   for s in SPLITS if s in data]
+    names: dict[str, int] = {}
+    for i, item in enumerate(tasks):
+        where = f"tasks.{i}"
+        if not isinstance(item, dict):
+            errors.append(ConfigError(f"expected a mapping with name/head/data, got {item!r}", where=where))
+            continue
+        errors += _check_mapping(item, where, TASK_KEYS, {"name": STR, "weight": POS_NUM, "prompt": STR})
+        errors += _check_mapping(item.get("data"), f"{where}.data", SPLITS, {})
+        name = item.get("name")
+        if not name:
+            errors.append(ConfigError("missing the task's 'name'", where=where, hint="give each task a unique name"))
+        elif isinstance(name, str) and name in names:
+            errors.append(ConfigError(f"task name '{name}' is used twice (also tasks.{names[name]})", where=f"{where}.name"))
+        elif isinstance(name, str):
+            names[name] = i
+    return errors
+
+
+def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
+    """Every problem :func:`validate_config` would report, as a list (empty: valid)."""
+    if not isinstance(cfg, Mapping):
+        return [ConfigError(f"a config is a mapping, got {type(cfg).__name__}")]
+    errors = _check_mapping(dict(cfg), "", TOP_LEVEL_KEYS, TOP_SCHEMA)
+    errors += _check_mapping(cfg.get("data"), "data", DATA_KEYS, DATA_SCHEMA)
+    errors += _check_mapping(cfg.get("train"), "train", tuple(TRAIN_SCHEMA), TRAIN_SCHEMA)
+    model = cfg.get("model")
+    if not isinstance(model, dict):
+        errors.append(ConfigError("missing the 'model' section" if model is None else f"expected a mapping, got {model!r}", where="model",
+                                  hint="model: {encoder: ..., translator: ..., llm: ..., head: ...}"))
+        model = {}
+    else:
+        errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR})
+    for key, (role, required, supplied) in MODEL_COMPONENTS.items():
+        if model.get(key) is None:
+            if required:
+                errors.append(ConfigError(f"missing 'model.{key}'", where="model", hint=f"add model.{key}: {{type: ...}} (see `videollm list {role}`)"))
+            continue
+        errors += registries[role].validate(model[key], f"model.{key}", supplied=supplied)
+    multi = cfg.get("tasks") is not None
+    if multi:
+        errors += _check_tasks_list(cfg)
+    if any(e.where and e.where.startswith("tasks") for e in errors):
+        return errors  # the task list is malformed: its items cannot be walked
+    for spec in task_specs(cfg):
+        errors += _check_task(spec, registries)
+    return errors
+
+
+def validate_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> None:
+    """Check a loaded config against the schema and the registries; build nothing.
+
+    Raises:
+        ConfigErrors: with every problem found (each names its YAML path and a hint).
+    """
+    errors = config_problems(cfg, registries)
+    if errors:
+        error = ConfigErrors(errors)
+        filename = getattr(cfg, "filename", None)
+        if filename:  # the YAML paths belong to this file
+            error.where = str(filename)
+            error.args = (error.render(),)
+        raise error
+
+__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "TRAIN_SCHEMA", "TOP_LEVEL_KEYS"]
