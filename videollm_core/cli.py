@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the scores as one flat JSON object")
     p.set_defaults(func=cmd_evaluate)
     _add_common(p, suppress=True)
+
+    p = sub.add_parser("new-plugin", help="write a third-party plugin package skeleton that installs and passes its tests")
+    p.add_argument("name", help="distribution name, e.g. videollm-gated")
+    p.add_argument("--dest", default=".", help="folder to create the package in (default: the current one)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing package folder")
+    p.set_defaults(func=cmd_new_plugin)
+    _add_common(p, suppress=True)
     return parser
 
 
@@ -218,6 +225,14 @@ def dry_run(cfg: Any) -> dict[str, Any]:
     from .registry import REGISTRIES
 
     return count_parameters(build_pipeline(cfg, head_args=dry_run_head_args(cfg, REGISTRIES), device="meta"))
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from .scaffold import new_plugin
+
+    path = new_plugin(args.name, args.dest, force=args.force)
+    print(f"wrote {path}\nnext: pip install -e {path} && pytest {path}/tests && videollm plugins")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

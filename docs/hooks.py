@@ -1,0 +1,273 @@
+"""MkDocs hook: pages generated at build time, so they can never drift from the code.
+
+- ``reference/components.md``: every component the built-in plugins register, read from
+  live registries (plugin, class, constructor parameters with annotations and defaults,
+  docstring; metric keys; what datasets supply to heads and metrics).
+- ``reference/errors.md``: every user error the sources raise (``ConfigError``,
+  ``DataError``, ``PluginError``, ``RegistryError`` and their subclasses), found in the
+  syntax trees of ``videollm_core/`` and ``plugins/``: message, place and hint.
+
+Declared in ``mkdocs.yml`` under ``hooks:``. The render functions are importable on
+their own (``tests/docs`` use them).
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+COMPONENTS_PAGE = "reference/components.md"
+ERRORS_PAGE = "reference/errors.md"
+ERROR_BASES = {"UserError", "ConfigError", "ConfigErrors", "RegistryError", "PluginError", "DataError"}
+SOURCE_ROOTS = ("videollm_core", "plugins")
+
+
+# -- component reference ----------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def builtin_registries() -> Any:
+    """Fresh registries filled by the built-in plugins only (third-party entry points off)."""
+    from videollm_core.plugins import PluginManager
+    from videollm_core.registry import Registries
+
+    registries = Registries()
+    manager = PluginManager(registries, autoload=False, strict=False)
+    manager.load()
+    return registries, manager
+
+
+def _code(text: Any) -> str:
+    text = str(text)
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cell(text: Any) -> str:
+    return _code(text).replace("|", "\\|")
+
+
+def _component(role: str, name: str, registry: Any) -> list[str]:
+    from videollm_core.signature import describe_parameters
+
+    cls = registry.get(name)
+    lines = [f"### {name}", "", f"plugin `{registry.origin(name)}` · class `{cls.__module__}.{cls.__qualname__}`", ""]
+    extras = []
+    if role == "metrics":
+        extras.append(f"keys: {', '.join(_code(k) for k in cls.keys) or '(none)'}")
+        extras.append(f"primary key: {_code(cls.primary_key)} ({'higher' if cls.higher_is_better else 'lower'} is better)")
+        extras.append(f"predictions file suffix: {_code(getattr(cls, 'prediction_suffix', '.json') or '.json')}")
+    for attr, label in (("provides_head_args", "supplies to the head"), ("provides_metric_args", "supplies to the metric")):
+        if getattr(cls, attr, None):
+            extras.append(f"{label}: {', '.join(_code(a) for a in getattr(cls, attr))}")
+    if role in ("heads", "datasets", "metrics") and getattr(cls, "task", ""):
+        extras.append(f"task: {_code(cls.task)}")
+    lines += [f"- {e}" for e in extras] + ([""] if extras else [])
+    params = describe_parameters(cls)
+    if params:
+        lines += ["| parameter | type | default |", "| --- | --- | --- |"]
+        for pname, p in params.items():
+            default = "required" if p["default"] == "<required>" else _cell(repr(p["default"]))
+            lines.append(f"| {_cell(pname)} | {_cell(p['annotation']) if p['annotation'] else ''} | {default} |")
+        lines.append("")
+    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+    if doc:
+        lines += ["```text", doc.replace("```", "'''"), "```", ""]
+    return lines
+
+
+def render_components(registries: Any = None, manager: Any = None) -> str:
+    """The component reference as Markdown (built-in plugins unless ``registries`` is given)."""
+    from videollm_core.base import PLUGIN_API_VERSION
+    from videollm_core.registry import ROLES
+
+    if registries is None:
+        registries, manager = builtin_registries()
+    lines = [
+        "# Component reference",
+        "",
+        "Generated when the documentation is built, from the live registries of the built-in plugins",
+        f"(plugin API {PLUGIN_API_VERSION}). The same information, for every installed plugin, comes from",
+        "`videollm list ROLE NAME`. Parameters marked *required* that the pipeline or a dataset supplies",
+        "(`in_dim`, `out_dim`, `num_classes`, `feature_dim`, `on_error`...) are not written in a config.",
+        "",
+    ]
+    if manager is not None and manager.problems():
+        lines += ["!!! warning \"Plugins that did not load while this page was built\"", ""]
+        lines += [f"    - `{n}`: {s}" for n, s in sorted(manager.problems().items())] + [""]
+    for role in ROLES:
+        registry = registries[role]
+        names = registry.names()
+        lines += [f"## {role}", "", f"{len(names)} registered: " + (", ".join(f"[{n}](#{n.lower()})" for n in names) or "(none)"), ""]
+        for name in names:
+            lines += _component(role, name, registry)
+    return "\n".join(lines) + "\n"
+
+
+# -- error catalogue --------------------------------------------------------------------
+def _text(node: ast.AST | None) -> str:
+    """A message expression as readable text: f-string parts kept, expressions as ``{expr}``."""
+    if node is None:
+        return ""
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_text(v) if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _text(node.left) + _text(node.right)
+    return "{" + ast.unparse(node) + "}"
+
+
+def _error_classes(trees: dict[Path, ast.Module]) -> set[str]:
+    """``ERROR_BASES`` plus every class in the sources that derives from one of them."""
+    names = set(ERROR_BASES)
+    changed = True
+    while changed:
+        changed = False
+        for tree in trees.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and node.name not in names:
+                    bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+                    if bases & names:
+                        names.add(node.name)
+                        changed = True
+    return names
+
+
+def collect_errors(roots: tuple[str, ...] = SOURCE_ROOTS, repo: Path = REPO) -> list[dict[str, Any]]:
+    """``[{"file", "line", "error", "message", "where", "hint"}]`` for every ``raise XError(...)``."""
+    trees = {}
+    for root in roots:
+        for path in sorted((repo / root).rglob("*.py")):
+            trees[path] = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    classes = _error_classes(trees)
+    found = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            call = node.exc if isinstance(node, ast.Raise) else None
+            if not isinstance(call, ast.Call):
+                continue
+            func = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+            if func not in classes or func == "ConfigErrors":
+                continue
+            kwargs = {k.arg: k.value for k in call.keywords}
+            found.append({"file": str(path.relative_to(repo)), "line": node.lineno, "error": func,
+                          "message": _text(call.args[0]) if call.args else "", "where": _text(kwargs.get("where")),
+                          "hint": _text(kwargs.get("hint"))})
+    return found
+
+
+def render_errors(errors: list[dict[str, Any]] | None = None) -> str:
+    """The error catalogue as Markdown, one section per source file."""
+    errors = collect_errors() if errors is None else errors
+    lines = [
+        "# Error catalogue",
+        "",
+        "Every error a user can cause, generated from the source code when the documentation is built",
+        f"({len(errors)} places). The CLI prints such an error as `error: WHERE: MESSAGE` and a `hint:` line, and",
+        "exits with status 2; `{...}` stands for a value filled in at run time. See",
+        "[Troubleshooting](../troubleshooting.md) for the usual causes and fixes.",
+        "",
+    ]
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for e in errors:
+        by_file.setdefault(e["file"], []).append(e)
+    for file, items in by_file.items():
+        lines += [f"## {file}", ""]
+        for e in sorted(items, key=lambda x: x["line"]):
+            text = f"- **{e['error']}** (line {e['line']}): {_code(e['message'] or '(message built at run time)')}"
+            if e["where"]:
+                text += f"; where: {_code(e['where'])}"
+            if e["hint"]:
+                text += f"; hint: {_code(e['hint'])}"
+            lines.append(text)
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+# -- task table ---------------------------------------------------------------------------
+TASKS_MARKER = "<!-- videollm:tasks -->"
+
+
+def render_tasks(registries: Any = None) -> str:
+    """A table of the tasks: metric (task) name, heads, datasets, official keys, predictions suffix."""
+    if registries is None:
+        registries, _ = builtin_registries()
+
+    def by_task(role: str, task: str) -> str:
+        names = [n for n in registries[role].names() if getattr(registries[role].get(n), "task", "") == task]
+        return ", ".join(f"[{n}](reference/components.md#{n.lower()})" for n in names)
+
+    lines = ["| task (metric) | heads | datasets | official keys | primary | predictions | example |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for task in registries.metrics.names():
+        cls = registries.metrics.get(task)
+        example = REPO / "examples" / f"{task}.yaml"
+        arrow = "&uarr;" if cls.higher_is_better else "&darr;"
+        lines.append(" | ".join([
+            f"| [{task}](reference/components.md#{task.lower()})", by_task("heads", task), by_task("datasets", task),
+            ", ".join(_cell(k) for k in cls.keys), f"{_cell(cls.primary_key)} {arrow}",
+            _cell(getattr(cls, "prediction_suffix", ".json") or ".json")
+            + (" (a folder)" if str(getattr(cls, "prediction_suffix", "")).endswith("/") else ""),
+            _cell(f"examples/{task}.yaml") if example.is_file() else "",
+        ]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# -- the mkdocs events --------------------------------------------------------------------
+def on_config(config: Any) -> Any:
+    """Leave out of the navigation the pages that do not exist yet (written by others)."""
+    docs = Path(config["docs_dir"])
+    generated = {COMPONENTS_PAGE, ERRORS_PAGE}
+
+    def keep(item: Any) -> Any:
+        if isinstance(item, dict):
+            (title, target), = item.items()
+            if isinstance(target, list):
+                kept = [k for k in (keep(t) for t in target) if k is not None]
+                return {title: kept} if kept else None
+            return item if keep(target) is not None else None
+        if isinstance(item, str) and item.endswith(".md") and "://" not in item:
+            return item if (docs / item).is_file() or item in generated else None
+        return item
+
+    if config.get("nav"):
+        config["nav"] = [k for k in (keep(i) for i in config["nav"]) if k is not None]
+    return config
+
+
+PAPER_MARKER = "<!-- videollm:paper-configs -->"
+
+
+def render_paper_configs(folder: Path = REPO / "examples" / "paper") -> str:
+    """The configs of ``examples/paper/`` with the first comment line of each."""
+    configs = sorted(folder.rglob("*.yaml")) if folder.is_dir() else []
+    if not configs:
+        return "There are no configs in `examples/paper/` in this version.\n"
+    lines = [f"The configs in `examples/paper/` ({len(configs)}):", ""]
+    for path in configs:
+        first = next((ln.lstrip("# ").strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")), "")
+        lines.append(f"- `{path.relative_to(REPO)}`" + (f": {first}" if first else ""))
+    return "\n".join(lines) + "\n"
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """Fill the generated tables into the pages that hold their markers."""
+    if TASKS_MARKER in markdown:
+        markdown = markdown.replace(TASKS_MARKER, render_tasks())
+    if PAPER_MARKER in markdown:
+        markdown = markdown.replace(PAPER_MARKER, render_paper_configs())
+    return markdown
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """Add the generated pages to the site's files (before the navigation is built)."""
+    from mkdocs.structure.files import File
+
+    for uri, render in ((COMPONENTS_PAGE, render_components), (ERRORS_PAGE, render_errors)):
+        if files.get_file_from_path(uri) is not None:
+            files.remove(files.get_file_from_path(uri))
+        files.append(File.generated(config, uri, content=render()))
+    return files
