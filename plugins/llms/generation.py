@@ -1,0 +1,101 @@
+"""Text generation through an adapter's LM head with its key/value cache: greedy search and
+beam search (the scoring of ``transformers``' beam search: sum of log-probabilities divided
+by the hypothesis length, ``length_penalty=1``; ``2k`` candidates per step, EOS ends one)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cache import LLMCache
+    from .hf_causal import HFCausalLM
+
+
+def _last_real(hidden: Tensor, mask: Tensor, cache: "LLMCache | None") -> Tensor:
+    """Hidden state ``[B, H]`` at each sequence's last real token of this call."""
+    lengths = mask.long().sum(dim=1)
+    if cache is None and bool((lengths == 0).any()):
+        raise ValueError("generate needs at least one real input token per sequence (or a cache)")
+    idx = (lengths - 1).clamp(min=0)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]
+
+
+def _prefill(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, cache: "LLMCache | None") -> tuple[Tensor, "LLMCache"]:
+    hidden, cache = llm(embeds, mask, cache=cache, use_cache=True)
+    return torch.log_softmax(llm.lm_logits(_last_real(hidden, mask, cache)).float(), dim=-1), cache
+
+
+def _step(llm: "HFCausalLM", ids: Tensor, cache: "LLMCache") -> tuple[Tensor, "LLMCache"]:
+    """Feed ``ids [B]`` -> ``(log-probs [B, V], cache)``."""
+    emb = llm.embed_text(ids[:, None])
+    hidden, cache = llm(emb, torch.ones_like(ids[:, None], dtype=torch.bool), cache=cache, use_cache=True)
+    return torch.log_softmax(llm.lm_logits(hidden[:, -1]).float(), dim=-1), cache
+
+
+@torch.no_grad()
+def greedy_search(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, *, max_new_tokens: int, num_beams: int = 1,
+                  eos_token_id: int | None = None, cache: "LLMCache | None" = None) -> list[list[int]]:
+    """Most likely next token each step; ``B`` id lists (EOS not included)."""
+    logp, cache = _prefill(llm, embeds, mask, cache)
+    b = embeds.shape[0]
+    out: list[list[int]] = [[] for _ in range(b)]
+    done = torch.zeros(b, dtype=torch.bool, device=embeds.device)
+    for step in range(max_new_tokens):
+        ids = logp.argmax(dim=-1)
+        for i in range(b):
+            if not done[i] and int(ids[i]) != eos_token_id:
+                out[i].append(int(ids[i]))
+        done |= ids == eos_token_id if eos_token_id is not None else torch.zeros_like(done)
+        if bool(done.all()) or step == max_new_tokens - 1:
+            break
+        logp, cache = _step(llm, ids, cache)
+    return out
+
+
+@torch.no_grad()
+def beam_search(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, *, max_new_tokens: int, num_beams: int,
+                eos_token_id: int | None = None, cache: "LLMCache | None" = None) -> list[list[int]]:
+    """Beam search with ``num_beams`` beams per sequence; ``B`` id lists of the best hypothesis."""
+    k = num_beams
+    logp, cache = _prefill(llm, embeds, mask, cache)
+    b, vocab = logp.shape
+    cache = cache.repeat_interleave(k)
+    logp = logp.repeat_interleave(k, dim=0)
+    scores = torch.full((b, k), float("-inf"), device=logp.device)
+    scores[:, 0] = 0.0  # identical beams at the start: keep one
+    tokens: list[list[list[int]]] = [[[] for _ in range(k)] for _ in range(b)]
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
+    for step in range(max_new_tokens):
+        cand = (scores.reshape(-1, 1) + logp).reshape(b, k * vocab)
+        top_scores, top_idx = cand.topk(min(2 * k, k * vocab), dim=1)
+        new_scores = torch.full((b, k), float("-inf"), device=logp.device)
+        src = torch.zeros(b, k, dtype=torch.long, device=logp.device)
+        next_ids = torch.zeros(b, k, dtype=torch.long, device=logp.device)
+        new_tokens: list[list[list[int]]] = []
+        for i in range(b):
+            kept: list[list[int]] = []
+            for score, flat in zip(top_scores[i].tolist(), top_idx[i].tolist()):
+                beam, tok = divmod(flat, vocab)
+                if score == float("-inf") or len(kept) == k:
+                    break
+                if eos_token_id is not None and tok == eos_token_id:
+                    if len(finished[i]) < k or score / (step + 1) > min(s for s, _ in finished[i]):
+                        finished[i].append((score / (step + 1), tokens[i][beam]))
+                    continue
+                j = len(kept)
+                new_scores[i, j], src[i, j], next_ids[i, j] = score, i * k + beam, tok
+                kept.append(tokens[i][beam] + [tok])
+            new_tokens.append(kept + [[] for _ in range(k - len(kept))])
+        tokens, scores = new_tokens, new_scores
+        if step == max_new_tokens - 1 or all(len(f) >= k for f in finished):
+            break
+        cache = cache.select(src.reshape(-1))
+        logp, cache = _step(llm, next_ids.reshape(-1), cache)
+    out = []
+    for i in range(b):
+        hyps = finished[i] + [(float(scores[i, j]) / max(len(tokens[i][j]), 1), tokens[i][j])
+                              for j in range(k) if scores[i, j] > float("-inf")]
+        out.append(max(hyps, key=lambda h: h[0])[1] if hyps else [])
+    return out
