@@ -1,0 +1,1 @@
+"""Built-in runner callbacks: plugins implementing the runner's lifecycle hooks."""

@@ -1,0 +1,107 @@
+"""Optimizer and learning-rate schedule of the runner.
+
+AdamW over the trainable parameters only, with two groups: weight decay on weight
+matrices, none on biases and normalisation parameters (LayerNorm, RMSNorm, GroupNorm,
+BatchNorm...). Schedules are functions of the optimizer step ``s`` (0-based), warmup
+first: ``s / warmup_steps`` for ``s < warmup_steps``, then
+
+- ``cosine``:   ``0.5 * (1 + cos(pi * p))``, ``p = (s - warmup) / (max_steps - warmup)``
+- ``linear``:   ``1 - p``
+- ``constant``: ``1``
+
+(the conventions of ``transformers.get_scheduler``; factors multiply ``train.lr``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+SCHEDULERS = ("cosine", "linear", "constant")
+
+
+def _is_norm(module: nn.Module) -> bool:
+    norm_types = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.LocalResponseNorm)
+    rms = getattr(nn, "RMSNorm", None)
+    if rms is not None:
+        norm_types = norm_types + (rms,)
+    return isinstance(module, norm_types) or "norm" in type(module).__name__.lower()
+
+
+def no_decay_names(model: nn.Module) -> set[str]:
+    """Names of parameters that get no weight decay: biases and parameters of norm layers."""
+    names = set()
+    for mod_name, module in model.named_modules():
+        for p_name, _ in module.named_parameters(recurse=False):
+            full = f"{mod_name}.{p_name}" if mod_name else p_name
+            if p_name.endswith("bias") or _is_norm(module):
+                names.add(full)
+    return names
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two AdamW groups over ``model``'s parameters with ``requires_grad``.
+
+    Returns ``[{"params": decayed, "weight_decay": wd, "names": [...]},
+    {"params": others, "weight_decay": 0.0, "names": [...]}]`` (empty groups dropped).
+    """
+    skip = no_decay_names(model)
+    decay, plain = ([], []), ([], [])
+    seen: set[int] = set()
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        target = plain if name in skip else decay
+        target[0].append(p)
+        target[1].append(name)
+    groups = [
+        {"params": decay[0], "weight_decay": float(weight_decay), "names": decay[1]},
+        {"params": plain[0], "weight_decay": 0.0, "names": plain[1]},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def build_optimizer(model: nn.Module, lr: float, weight_decay: float, *, where: str = "train") -> torch.optim.AdamW:
+    """AdamW over the trainable parameters of ``model`` (see :func:`param_groups`)."""
+    groups = param_groups(model, weight_decay)
+    if not groups:
+        raise ConfigError("nothing to train: no parameter has requires_grad", where=where,
+                          hint="the tuner froze everything; use a trainable translator/head or another model.tuner")
+    return torch.optim.AdamW(groups, lr=float(lr))
+
+
+def lr_factor(name: str, warmup_steps: int, max_steps: int) -> Callable[[int], float]:
+    """The schedule ``s -> factor`` (see the module docstring) for optimizer step ``s``."""
+    if name not in SCHEDULERS:
+        raise ConfigError(f"unknown scheduler {name!r}", where="train.scheduler", hint=f"use one of {', '.join(SCHEDULERS)}")
+    warmup, total = int(warmup_steps), int(max_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        if name == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if name == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, name: str, warmup_steps: int, max_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``LambdaLR`` following :func:`lr_factor`; step it once per optimizer step."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(name, warmup_steps, max_steps))
+
+
+def trainable(params: Iterable[torch.nn.Parameter]) -> list[torch.nn.Parameter]:
+    """The parameters that require gradients (for gradient clipping)."""
+    return [p for p in params if p.requires_grad]
+
+
+__all__ = ["SCHEDULERS", "no_decay_names", "param_groups", "build_optimizer", "lr_factor", "build_scheduler", "trainable"]

@@ -1,0 +1,72 @@
+"""The runner's settings: ``train:`` and ``data:`` of a config with their defaults.
+
+``train:`` keys (all optional): ``max_steps`` (optimizer steps; else ``epochs`` over the
+first task's training set), ``lr``, ``weight_decay``, ``scheduler`` (``cosine`` | ``linear``
+| ``constant``, or ``{type: NAME}``), ``warmup_steps``, ``grad_accum`` (micro-batches per
+optimizer step), ``clip_grad`` (max global L2 norm, null = off), ``mixed_precision``
+(``no`` | ``bf16`` | ``fp16``; CUDA only, CPU runs in fp32), ``eval_every`` / ``save_every``
+/ ``log_every`` (steps; 0 = at the end only), ``keep_last`` (checkpoints kept besides the
+best), ``seed``, ``on_nan`` (``stop`` | ``skip``), ``early_stopping`` (see
+``videollm_plugins.callbacks.early_stopping``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .optim import SCHEDULERS
+
+ON_NAN = ("stop", "skip")
+MIXED_PRECISION = ("no", "bf16", "fp16")
+
+
+@dataclass
+class TrainSettings:
+    max_steps: int | None = None
+    epochs: int | None = None
+    lr: float = 1.0e-3
+    weight_decay: float = 0.01
+    scheduler: str = "cosine"
+    warmup_steps: int = 0
+    grad_accum: int = 1
+    clip_grad: float | None = 1.0
+    mixed_precision: str = "no"
+    eval_every: int = 0
+    save_every: int = 0
+    keep_last: int = 2
+    log_every: int = 10
+    seed: int = 0
+    on_nan: str = "stop"
+    batch_size: int = 4
+    num_workers: int = 0
+    on_error: str = "raise"
+
+
+def train_settings(cfg: Mapping[str, Any]) -> TrainSettings:
+    """Read ``train:``/``data:`` with defaults; bad values raise :class:`ConfigError`."""
+    train = dict(cfg.get("train") or {})
+    data = cfg.get("data") or {}
+    s = TrainSettings(seed=int(train.get("seed", cfg.get("seed", 0)) or 0))
+    for key in ("max_steps", "epochs", "lr", "weight_decay", "warmup_steps", "grad_accum", "clip_grad",
+                "mixed_precision", "eval_every", "save_every", "keep_last", "log_every", "on_nan"):
+        if key in train and (train[key] is not None or key == "clip_grad"):
+            setattr(s, key, train[key])
+    sched = train.get("scheduler", s.scheduler)
+    s.scheduler = sched.get("type", "") if isinstance(sched, Mapping) else str(sched)
+    for key in ("batch_size", "num_workers", "on_error"):
+        if data.get(key) is not None:
+            setattr(s, key, data[key])
+    if s.scheduler not in SCHEDULERS:
+        raise ConfigError(f"unknown scheduler {s.scheduler!r}", where="train.scheduler", hint=f"use one of: {', '.join(SCHEDULERS)}")
+    if s.on_nan not in ON_NAN:
+        raise ConfigError(f"unknown value {s.on_nan!r}", where="train.on_nan", hint="use stop (raise and keep the last good checkpoint) or skip (drop that step)")
+    if s.mixed_precision not in MIXED_PRECISION:
+        raise ConfigError(f"unknown value {s.mixed_precision!r}", where="train.mixed_precision", hint=f"use one of: {', '.join(MIXED_PRECISION)}")
+    for key in ("grad_accum", "batch_size", "log_every"):
+        if int(getattr(s, key)) < 1:
+            raise ConfigError(f"must be >= 1, got {getattr(s, key)!r}", where=("data." if key == "batch_size" else "train.") + key)
+    return s
+
+
+__all__ = ["TrainSettings", "train_settings", "ON_NAN", "MIXED_PRECISION"]
