@@ -281,6 +281,7 @@ class Runner(EvaluationMixin):
                             self._non_finite(spec.name, what="gradient norm")
                     if not poisoned:
                         self.optimizer.step()
+                        self._tuner_step_end()
                     self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
         logs: dict[str, Any] = {"_loss": torch.stack(losses).mean() if losses else torch.tensor(float("nan"))}
@@ -289,6 +290,12 @@ class Runner(EvaluationMixin):
         if poisoned:
             logs["skipped"] = 1
         return logs, n
+
+    def _tuner_step_end(self) -> None:
+        """Tuners with per-step work (AdaLoRA's rank allocation) run it while gradients exist."""
+        step_end = getattr(self.pipeline.tuner, "step_end", None)
+        if step_end is not None:
+            step_end(self.pipeline.llm, self.step)
 
     def _non_finite(self, task: str, what: str = "loss") -> None:
         if self.settings.on_nan == "skip":

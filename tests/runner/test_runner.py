@@ -274,3 +274,23 @@ def test_two_cpu_processes_match_one(tmp_path):
         assert r0["metrics"][key] == pytest.approx(value, abs=1e-6)
     preds = json.loads((tmp_path / "work" / "predictions" / "proto_val.json").read_text())
     assert len(preds) == 6  # 6 videos over 2 ranks: the padded duplicate is dropped
+
+
+def test_adalora_rank_allocation_runs_every_optimizer_step(tmp_path, monkeypatch):
+    """AdaLoRA's budget schedule needs update_and_allocate after each optimizer step, gradients present."""
+    from peft.tuners.adalora import AdaLoraModel
+
+    calls = []
+    original = AdaLoraModel.update_and_allocate
+
+    def spy(self, global_step):
+        grads = [p.grad is not None for n, p in self.named_parameters() if "lora_" in n and p.requires_grad]
+        calls.append((global_step, all(grads) and bool(grads)))
+        return original(self, global_step)
+
+    monkeypatch.setattr(AdaLoraModel, "update_and_allocate", spy)
+    cfg = make_config(tmp_path, max_steps=4, eval_every=0, save_every=0, grad_accum=2)
+    cfg["model"]["tuner"] = {"type": "AdaLoRA", "init_r": 4, "target_r": 2, "total_step": 4, "tinit": 1, "tfinal": 1}
+    make_runner(cfg).train()
+    assert [s for s, _ in calls] == [0, 1, 2, 3]
+    assert all(has_grads for _, has_grads in calls)
