@@ -1,0 +1,1 @@
+"""Temporal action segmentation (Breakfast, MS-TCN layout): dataset, head, MS-TCN metric, demo data."""

@@ -1,0 +1,177 @@
+"""Base of the temporal-localisation datasets (moment query, NLQ, QVHighlights).
+
+They share one layout: per-video features ``<features_dir>/<video_id>.npy`` (``[T, Df]``,
+memory-mapped) where step ``i`` covers ``[i * stride, i * stride + window)`` frames at
+``fps`` (so ``stride / fps`` seconds per feature step), plus annotations whose segments
+are in **seconds**. This base does the checks every one of them needs and the
+``on_error`` policy: ``"raise"`` a :class:`DataError` naming file and row, or ``"skip"``
+the row / video, recorded in :attr:`skipped` and logged once.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+
+from videollm_core.base import VideoDataset
+from videollm_core.errors import ConfigError, DataError
+
+from ..action_segmentation.features import load_features
+
+log = logging.getLogger("videollm")
+
+#: a plain file stem: YouTube ids may start with "-" (QVHighlights has such videos).
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
+
+
+def check_video_id(video_id: str, where: str) -> str:
+    """``video_id`` if it is a plain file stem (no ``/``, ``\\``, ``..``, spaces), else :class:`DataError`."""
+    if not _SAFE_ID.match(str(video_id)) or ".." in str(video_id):
+        raise DataError(f"unsafe video id {video_id!r}", where=where,
+                        hint="video ids must be plain file names (letters, digits, '_', '-', '.'), without '/' or '..'")
+    return str(video_id)
+
+
+class LocalizationDataset(VideoDataset):
+    """Feature files, feature-step timing and segment checks shared by localisation tasks.
+
+    Args:
+        features_dir: folder of ``<video_id>.npy`` files, ``[T, Df]`` float.
+        fps: frames per second of the feature extractor's input.
+        feature_stride: frames between consecutive feature steps.
+        feature_window: frames one feature covers (default ``feature_stride``).
+        feature_dim: expected ``Df`` (the encoder's ``in_dim``, supplied by the runner).
+        on_error: ``"raise"`` or ``"skip"``.
+        check_values: scan features for NaN/Inf when first opened.
+    """
+
+    @classmethod
+    def demo_data(cls, generator: ModuleType, demo: dict[str, Any], feature_dim: int | None, **fixed: Any) -> tuple[Path, dict[str, Any]]:
+        """Generate (once) and locate the demo data of ``cls.task``.
+
+        ``generator`` is the task's demo module (``DEFAULTS`` and ``generate(out, params)``);
+        the parameters are its defaults, then ``feature_dim`` (the encoder's ``in_dim``),
+        then the config's ``demo:`` dict, then ``fixed``. Returns ``(directory, params)``.
+        """
+        from functools import partial
+
+        from videollm_plugins.demo import ensure_demo_data
+
+        params = dict(generator.DEFAULTS)
+        if feature_dim is not None:
+            params["feature_dim"] = int(feature_dim)
+        params.update(demo or {})
+        params.update(fixed)
+        return ensure_demo_data(cls.task, partial(generator.generate, params=params), params), params
+
+    @classmethod
+    def require(cls, **paths: Any) -> None:
+        """Raise :class:`ConfigError` naming the first of ``paths`` that is None."""
+        for name, value in paths.items():
+            if value is None:
+                raise ConfigError(
+                    f"{cls.__name__} needs {' and '.join(paths)}", where=f"{cls.__name__}.{name}",
+                    hint="point them at the official annotations and <video_id>.npy features, or set demo: {num_videos: 24} for demo data",
+                )
+
+    def _setup(
+        self,
+        features_dir: str | Path,
+        fps: float,
+        feature_stride: float,
+        feature_window: float | None,
+        feature_dim: int | None,
+        on_error: str,
+        check_values: bool = True,
+    ) -> None:
+        name = type(self).__name__
+        if on_error not in ("raise", "skip"):
+            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error", hint="use raise or skip")
+        if fps <= 0 or feature_stride <= 0 or (feature_window is not None and feature_window <= 0):
+            raise ConfigError(
+                f"need fps > 0, feature_stride > 0 and feature_window > 0, got {fps}, {feature_stride}, {feature_window}",
+                where=name,
+                hint="e.g. fps: 30, feature_stride: 4, feature_window: 16 for ActionFormer's THUMOS I3D features",
+            )
+        self.features_dir = Path(features_dir)
+        self.fps, self.stride = float(fps), float(feature_stride)
+        self.window = float(feature_window) if feature_window is not None else self.stride
+        self.feature_dim, self.on_error, self.check_values = feature_dim, on_error, bool(check_values)
+        self.skipped: list[tuple[str, str]] = []
+        self._features: dict[str, np.ndarray] = {}
+
+    @property
+    def step_seconds(self) -> float:
+        """Seconds between two feature steps (``feature_stride / fps``)."""
+        return self.stride / self.fps
+
+    # -- errors -------------------------------------------------------------------
+    def attempt(self, fn: Callable[[], Any], default: Any = None) -> Any:
+        """Run ``fn``; on :class:`DataError` raise (``on_error="raise"``) or record it and return ``default``."""
+        try:
+            return fn()
+        except DataError as e:
+            if self.on_error == "raise":
+                raise
+            self.skipped.append((e.where or "", e.message))
+            return default
+
+    def report_skipped(self, what: str) -> None:
+        """Log what was skipped (once per dataset); raise when nothing usable is left."""
+        if self.skipped:
+            log.warning("%s: skipped %d %s, first: %s: %s", type(self).__name__, len(self.skipped), what, *self.skipped[0])
+
+    # -- features -----------------------------------------------------------------
+    def features_of(self, video_id: str, where: str) -> np.ndarray:
+        """``[T, Df]`` features of ``video_id`` (memory-mapped, checked once)."""
+        if video_id not in self._features:
+            check_video_id(video_id, where)
+            self._features[video_id] = load_features(
+                self.features_dir / f"{video_id}.npy", feature_dim=self.feature_dim, check_values=self.check_values
+            )
+        return self._features[video_id]
+
+    def timestamps(self, num_steps: int) -> np.ndarray:
+        """``[T, 2]`` float32 seconds: step ``i`` covers ``[i*stride, i*stride + window) / fps``."""
+        start = np.arange(num_steps, dtype=np.float64) * self.stride
+        return (np.stack([start, start + self.window], axis=1) / self.fps).astype(np.float32)
+
+    def check_segment(self, segment: Any, duration: float, where: str, *, tolerance: float | None = None) -> list[float]:
+        """``[s, e]`` seconds with ``0 <= s <= e <= duration (+ tolerance)``, else :class:`DataError`.
+
+        ``tolerance`` defaults to one feature step (rounding of the annotation tools).
+        """
+        tol = self.step_seconds if tolerance is None else tolerance
+        try:
+            s, e = float(segment[0]), float(segment[1])
+        except (TypeError, ValueError, IndexError) as err:
+            raise DataError(f"segment {segment!r} is not [start, end]", where=where, hint="segments are [start_s, end_s]") from err
+        if not (np.isfinite(s) and np.isfinite(e)):
+            raise DataError(f"segment [{s}, {e}] is not finite", where=where)
+        if s > e:
+            raise DataError(f"segment starts after it ends: [{s}, {e}] s", where=where, hint="swap start and end, or drop the row")
+        if s < -tol or e > duration + tol:
+            raise DataError(
+                f"segment [{s}, {e}] s lies outside the video [0, {duration}] s",
+                where=where,
+                hint="fix the annotation or the duration; on_error: skip drops such rows",
+            )
+        return [max(0.0, s), min(e, duration)]
+
+    def sample(self, video_id: str, where: str, duration: float) -> dict[str, Any]:
+        """The common part of a sample: ``features [T, Df]`` float32, ``timestamps [T, 2]`` s, meta."""
+        feats = self.features_of(video_id, where)
+        return {
+            "features": np.array(feats, dtype=np.float32),  # a writable copy of the memory map
+            "timestamps": self.timestamps(feats.shape[0]),
+            "query": None,
+            "targets": {},
+            "meta": {"video_id": video_id, "fps": self.fps, "duration": float(duration)},
+        }
+
+
+__all__ = ["LocalizationDataset"]

@@ -1,0 +1,1 @@
+"""Dense video captioning (ActivityNet Captions): dataset, head, densevid + SODA_c metric, demo data."""

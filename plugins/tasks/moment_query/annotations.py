@@ -1,0 +1,120 @@
+"""Readers of the official temporal-detection annotation files, to one normalised form.
+
+Two on-disk schemas:
+
+* **ActivityNet-style JSON** (ActivityNet 1.3, ActionFormer's THUMOS14/EK100 files):
+  ``{"database": {video_id: {"subset", "duration" (s), "fps"?, "annotations":
+  [{"label", "segment": [s, e] (s), "label_id"?}]}}}``.
+* **Ego4D MQ** (``moments_{train,val}.json``): ``{"videos": [{"video_uid", "split",
+  "clips": [{"clip_uid", "video_start_sec", "video_end_sec", "annotations": [{"labels":
+  [{"label", "video_start_time", "video_end_time", "primary", ...}]}]}]}]}``. Evaluated
+  per clip; only ``primary`` labels count; times become clip-relative
+  (``video_start_time - clip.video_start_sec``); annotators are merged, dropping
+  duplicates (same label, both ends within 1e-3 s).
+
+Normalised form (what :class:`~.metric.MomentQueryMetric` evaluates and the datasets
+read): ``{video_id: {"subset": str, "duration": float, "fps": float | None,
+"annotations": [{"label": str, "segment": [s, e]}]}}``, times in seconds.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from videollm_core.errors import DataError
+
+Database = dict[str, dict[str, Any]]
+
+
+def read_json(path: str | Path) -> Any:
+    """A ``.json`` or ``.json.gz`` file; missing or malformed -> :class:`DataError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", where=str(path), hint="pass the path of an existing annotation file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise DataError(f"not valid JSON ({e.msg}, line {e.lineno})", where=str(path), hint="is the file truncated?") from e
+
+
+def load_detection_database(path: str | Path, subset: str | None = None) -> Database:
+    """Read an ActivityNet-style or Ego4D MQ file into the normalised database.
+
+    Args:
+        path: the official annotation file (``.json`` or ``.json.gz``).
+        subset: keep only videos of this subset/split, case-insensitive (``"Test"``,
+            ``"validation"``, ``"val"``); None keeps all.
+    """
+    data = read_json(path)
+    if isinstance(data, dict) and "database" in data:
+        db = _from_activitynet(data["database"], str(path))
+    elif isinstance(data, dict) and "videos" in data:
+        db = _from_ego4d(data["videos"], str(path))
+    else:
+        raise DataError(
+            "neither an ActivityNet-style ('database') nor an Ego4D MQ ('videos') annotation file",
+            where=str(path),
+            hint="pass e.g. thumos14.json or moments_val.json",
+        )
+    if subset is not None:
+        db = {v: d for v, d in db.items() if str(d["subset"]).lower() == subset.lower()}
+    return db
+
+
+def _from_activitynet(database: dict[str, Any], where: str) -> Database:
+    out: Database = {}
+    for vid, item in database.items():
+        try:
+            anns = [{"label": str(a["label"]), "segment": [float(a["segment"][0]), float(a["segment"][1])]} for a in item.get("annotations", [])]
+            out[str(vid)] = {
+                "subset": str(item.get("subset", "")),
+                "duration": float(item["duration"]),
+                "fps": float(item["fps"]) if item.get("fps") is not None else None,
+                "annotations": anns,
+            }
+        except (KeyError, TypeError, IndexError, ValueError) as e:
+            raise DataError(f"malformed entry ({type(e).__name__}: {e})", where=f"{where}: database[{vid!r}]", hint="each video needs 'duration' and annotations with 'label' and 'segment': [start, end]") from e
+    return out
+
+
+def _from_ego4d(videos: list[dict[str, Any]], where: str) -> Database:
+    out: Database = {}
+    for vi, video in enumerate(videos):
+        for ci, clip in enumerate(video.get("clips", [])):
+            place = f"{where}: videos[{vi}].clips[{ci}]"
+            try:
+                uid = str(clip["clip_uid"])
+                start = float(clip["video_start_sec"])
+                duration = float(clip["video_end_sec"]) - start
+                anns: list[dict[str, Any]] = []
+                for annotator in clip.get("annotations", []):
+                    for lab in annotator.get("labels", []):
+                        if not lab.get("primary", True):
+                            continue
+                        seg = [float(lab["video_start_time"]) - start, float(lab["video_end_time"]) - start]
+                        if not any(a["label"] == lab["label"] and abs(a["segment"][0] - seg[0]) <= 1e-3 and abs(a["segment"][1] - seg[1]) <= 1e-3 for a in anns):
+                            anns.append({"label": str(lab["label"]), "segment": seg})
+            except (KeyError, TypeError, ValueError) as e:
+                raise DataError(f"malformed clip ({type(e).__name__}: {e})", where=place, hint="see the Ego4D MQ schema in shared/data/README.md") from e
+            out[uid] = {"subset": str(video.get("split", "")), "duration": duration, "fps": None, "annotations": anns}
+    return out
+
+
+def read_label_map(path: str | Path) -> list[str]:
+    """Class names from ActionFormer's Ego4D label map (``"<id>\\t\\"<name>\\""`` per line), in id order."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("label map not found", where=str(path), hint="e.g. shared/data/ego4d/mq_label_map_actionformer.txt")
+    names: dict[int, str] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t", 1)
+        if len(parts) != 2 or not parts[0].strip().isdigit():
+            raise DataError("expected '<id>\\t<name>'", where=f"{path}:{n}", hint="one class per line")
+        names[int(parts[0])] = parts[1].strip().strip('"')
+    return [names[i] for i in sorted(names)]

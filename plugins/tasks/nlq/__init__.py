@@ -1,0 +1,1 @@
+"""Natural language query (Ego4D NLQ, Charades-STA): datasets, boundary head, R@k,IoU=m metric."""

@@ -1,0 +1,135 @@
+"""Natural-language-query datasets: Ego4D NLQ and Charades-STA.
+
+One sample per query: ``features [T, Df]`` of its clip/video, ``timestamps [T, 2]`` s,
+``query`` (the sentence; the pipeline puts its tokens before the visual tokens),
+``targets = {"windows": [[s, e]]}`` (seconds, a plain list), ``meta = {"video_id",
+"annotation_uid", "query_idx", "duration", "fps"}`` (the NLQ prediction key).
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+from videollm_core.errors import ConfigError, DataError
+
+from ..common.localization import LocalizationDataset
+from . import demo as demo_data
+from .annotations import QueryKey, load_charades_sta, load_ego4d_nlq, read_charades_durations
+
+
+class Ego4DNLQDataset(LocalizationDataset):
+    """Ego4D episodic-memory NLQ (``nlq_{train,val}.json``), features per clip (``<clip_uid>.npy``).
+
+    Args:
+        annotation_file: the official JSON; default: the demo's ``nlq_<split>.json``.
+        features_dir: ``<clip_uid>.npy`` folder (Ego4D SlowFast: ``fps: 30, feature_stride: 16,
+            feature_window: 32``).
+        split: ``"train"`` or ``"val"`` (picks the demo file; real files are one split each).
+        fps, feature_stride, feature_window: feature timing.
+        feature_dim, on_error: supplied by the runner.
+        demo: demo parameters (:data:`.demo.DEFAULTS`).
+    """
+
+    task: ClassVar[str] = "nlq"
+    provides_head_args: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        annotation_file: str | None = None,
+        features_dir: str | None = None,
+        split: str = "train",
+        fps: float = 30.0,
+        feature_stride: float = 16,
+        feature_window: float | None = 32,
+        check_values: bool = True,
+        feature_dim: int | None = None,
+        on_error: str = "raise",
+        demo: dict[str, Any] | None = None,
+    ) -> None:
+        if demo is not None:
+            root, params = self.demo_data(demo_data, demo, feature_dim)
+            annotation_file = annotation_file or str(root / f"nlq_{'val' if split in ('val', 'test') else 'train'}.json")
+            features_dir = features_dir or str(root / "features")
+            fps, feature_stride, feature_window = float(params["fps"]), float(params["feature_stride"]), None
+        self.require(annotation_file=annotation_file, features_dir=features_dir)
+        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values)
+        self.annotation_file, self.split = Path(annotation_file), split
+        self.queries: list[dict[str, Any]] = []
+        for rec in self.read_records():
+            got = self.attempt(partial(self._check, rec))
+            if got is not None:
+                self.queries.append(got)
+        self.report_skipped("queries")
+        if not self.queries:
+            raise DataError("no usable query", where=str(self.annotation_file), hint="check the annotation file and features_dir")
+
+    def read_records(self) -> list[dict[str, Any]]:
+        return load_ego4d_nlq(self.annotation_file)
+
+    def _check(self, rec: dict[str, Any]) -> dict[str, Any]:
+        self.features_of(rec["video_id"], rec["where"])
+        rec = dict(rec)
+        rec["window"] = self.check_segment(rec["window"], rec["duration"], rec["where"])
+        return rec
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        q = self.queries[index]
+        sample = self.sample(q["video_id"], q["where"], q["duration"])
+        sample["query"] = q["query"]
+        sample["targets"] = {"windows": [list(q["window"])]}
+        sample["meta"].update(annotation_uid=q["key"][1], query_idx=q["key"][2])
+        return sample
+
+    def ground_truth(self) -> dict[QueryKey, dict[str, Any]]:
+        """``{(clip_uid, annotation_uid, query_idx): record}`` of the loaded queries (what the metric evaluates)."""
+        return {q["key"]: q for q in self.queries}
+
+
+class CharadesSTADataset(Ego4DNLQDataset):
+    """Charades-STA (2D-TAN's ``charades_sta_{train,test}.txt``), features per video (``<id>.npy``).
+
+    Args:
+        annotation_file: ``charades_sta_{train,test}.txt``.
+        metadata_files: Charades' ``Charades_v1_{train,test}.csv`` (``.gz`` ok), for durations.
+        features_dir, fps, feature_stride, feature_window: as :class:`Ego4DNLQDataset`
+            (e.g. I3D at ``fps: 24, feature_stride: 8``).
+        clip_to_duration: the known quirk: ~15 % of windows end after the video; True
+            clips them to the duration (as 2D-TAN), counted in :attr:`clipped`; False
+            treats them as errors.
+    """
+
+    def __init__(
+        self,
+        annotation_file: str | None = None,
+        metadata_files: Sequence[str] = (),
+        features_dir: str | None = None,
+        split: str = "train",
+        fps: float = 24.0,
+        feature_stride: float = 8,
+        feature_window: float | None = None,
+        clip_to_duration: bool = True,
+        check_values: bool = True,
+        feature_dim: int | None = None,
+        on_error: str = "raise",
+    ) -> None:
+        if annotation_file is None or not metadata_files:
+            raise ConfigError("CharadesSTADataset needs annotation_file and metadata_files", where="CharadesSTADataset",
+                              hint="e.g. charades_sta_test.txt and [Charades_v1_test.csv]")
+        self.durations = read_charades_durations(*([metadata_files] if isinstance(metadata_files, str) else metadata_files))
+        self.clip_to_duration, self.clipped = bool(clip_to_duration), 0
+        super().__init__(annotation_file, features_dir, split, fps, feature_stride, feature_window, check_values, feature_dim, on_error)
+
+    def read_records(self) -> list[dict[str, Any]]:
+        return load_charades_sta(self.annotation_file, self.durations)
+
+    def _check(self, rec: dict[str, Any]) -> dict[str, Any]:
+        if rec["duration"] is None:
+            raise DataError(f"video {rec['video_id']} is not in the Charades metadata", where=rec["where"], hint="pass the matching Charades_v1_*.csv")
+        if self.clip_to_duration and rec["window"][1] > rec["duration"] >= rec["window"][0]:
+            rec = dict(rec, window=[rec["window"][0], rec["duration"]])
+            self.clipped += 1
+        return super()._check(rec)

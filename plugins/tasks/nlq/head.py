@@ -1,0 +1,160 @@
+"""``NaturalLanguageQueryHead``: start / end / inside scores per visual unit -> ranked windows.
+
+The query's tokens come first in the LLM stream, so every visual unit's hidden state has
+seen the query. For each unit ``i`` the head predicts three logits: the window starts in
+this unit, ends in it, or covers it. Training: cross-entropy of the start (end) logits over
+the video's units against the unit(s) holding a GT window's start (end) (a soft target
+when there are several GT windows), plus binary cross-entropy of the inside logits against
+the units whose centre lies in a GT window. Decoding: every pair ``i <= j`` scores
+``log p_start(i) + log p_end(j) + inside_weight * mean_{i<=u<=j} log sigmoid(inside_u)``;
+pairs are taken best first, skipping any with ``tIoU > nms_iou`` to one already taken, and
+turned into seconds ``[span_i.start, span_j.end]`` clipped to the video.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from videollm_core.base import TaskHead
+from videollm_core.types import StreamInputs, VideoBatch
+
+from ..common.detection import nms
+
+
+def window_targets(spans: Tensor, mask: Tensor, windows: list[list[float]]) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-unit targets of one sample.
+
+    Args:
+        spans: ``[N, 2]`` unit spans (s); ``mask`` ``[N]`` real units.
+        windows: GT windows ``[[s, e], ...]`` (s).
+
+    Returns:
+        ``start [N]``, ``end [N]`` distributions (sum 1 when there is a window, else 0) and
+        ``inside [N]`` 0/1.
+    """
+    n = spans.shape[0]
+    start, end, inside = spans.new_zeros(n), spans.new_zeros(n), spans.new_zeros(n)
+    centre = spans.mean(-1)
+
+    def unit_of(t: float) -> int:
+        covering = (spans[:, 0] <= t) & (t < spans[:, 1]) & mask
+        if covering.any():
+            return int(torch.nonzero(covering)[0])
+        return int((centre - t).abs().masked_fill(~mask, float("inf")).argmin())
+
+    for s, e in windows:
+        i, j = unit_of(float(s)), unit_of(max(float(s), float(e) - 1e-6))
+        start[i] += 1.0
+        end[j] += 1.0
+        inside[i : j + 1] = 1.0
+        inside = torch.maximum(inside, ((centre >= s) & (centre <= e) & mask).float())
+    if windows:
+        start, end = start / start.sum(), end / end.sum()
+    return start, end, inside * mask.float()
+
+
+def rank_windows(
+    start_logits: Tensor, end_logits: Tensor, inside_logits: Tensor, spans: Tensor, duration: float,
+    num_windows: int = 5, max_units: int | None = None, inside_weight: float = 1.0, nms_iou: float = 0.5,
+) -> list[tuple[float, float, float]]:
+    """Best windows of one sample as ``(start_s, end_s, log-score)``, best first.
+
+    Args:
+        start_logits, end_logits, inside_logits: ``[N]`` over the sample's real units.
+        spans: ``[N, 2]`` seconds; ``duration``: clip length (s) to clip windows to.
+        max_units: longest window in units (None: any).
+    """
+    n = start_logits.shape[0]
+    if n == 0:
+        return []
+    ls, le = F.log_softmax(start_logits.float(), -1), F.log_softmax(end_logits.float(), -1)
+    lin = F.pad(torch.cumsum(F.logsigmoid(inside_logits.float()), 0), (1, 0))  # prefix sums [N+1]
+    i = torch.arange(n).view(n, 1)
+    j = torch.arange(n).view(1, n)
+    length = (j - i + 1).clamp(min=1).float()
+    score = ls.view(n, 1) + le.view(1, n) + inside_weight * (lin[j + 1] - lin[i]) / length
+    valid = j >= i
+    if max_units is not None:
+        valid &= (j - i + 1) <= int(max_units)
+    score = score.masked_fill(~valid, float("-inf"))
+    flat = score.flatten()
+    cand = torch.topk(flat, min(int(valid.sum()), max(num_windows * 20, 50))).indices
+    si, ei = (cand // n).numpy(), (cand % n).numpy()
+    sp = spans.float().cpu().numpy()
+    segs = np.stack([sp[si, 0], sp[ei, 1]], -1).clip(0.0, duration)
+    scores = flat[cand].numpy().astype(np.float64)
+    keep = nms(segs, scores, nms_iou, num_windows)
+    return [(float(segs[k, 0]), float(segs[k, 1]), float(scores[k])) for k in keep]
+
+
+class NaturalLanguageQueryHead(TaskHead):
+    """Boundary scoring head for natural-language grounding.
+
+    Args:
+        in_dim: LLM hidden size (supplied).
+        hidden_dim: width of the MLP.
+        num_windows: ranked windows returned per query (R@5 needs 5).
+        max_window_units: longest window considered, in units (None: the whole video).
+        inside_weight: weight of the inside term in the window score and loss.
+        nms_iou: windows overlapping a better one by more than this are skipped.
+    """
+
+    task: ClassVar[str] = "nlq"
+
+    def __init__(self, in_dim: int, hidden_dim: int = 128, num_windows: int = 5, max_window_units: int | None = None,
+                 inside_weight: float = 1.0, nms_iou: float = 0.5) -> None:
+        super().__init__(in_dim)
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 3))
+        self.num_windows, self.max_window_units = int(num_windows), max_window_units
+        self.inside_weight, self.nms_iou = float(inside_weight), float(nms_iou)
+
+    def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
+        """``hidden [B, N, H]`` -> ``start/end/inside`` logits ``[B, N]`` (padded units at -inf for start/end)."""
+        logits = self.mlp(hidden)
+        mask = stream.visual.mask
+        neg = torch.finfo(logits.dtype).min
+        return {
+            "start": logits[..., 0].masked_fill(~mask, neg),
+            "end": logits[..., 1].masked_fill(~mask, neg),
+            "inside": logits[..., 2],
+            "spans": stream.visual.spans,
+            "mask": mask,
+        }
+
+    def window_loss(self, outputs: dict[str, Any], windows: list[list[list[float]]]) -> dict[str, Tensor]:
+        """Start/end cross-entropy + inside BCE for GT ``windows`` (one list per sample)."""
+        spans, mask = outputs["spans"].float(), outputs["mask"]
+        t = [window_targets(spans[b], mask[b], windows[b]) for b in range(spans.shape[0])]
+        start_t, end_t, inside_t = (torch.stack(x) for x in zip(*t))
+        has = start_t.sum(-1) > 0
+        ce_s = -(start_t * F.log_softmax(outputs["start"].float(), -1)).sum(-1)[has].mean() if has.any() else spans.sum() * 0
+        ce_e = -(end_t * F.log_softmax(outputs["end"].float(), -1)).sum(-1)[has].mean() if has.any() else spans.sum() * 0
+        bce = F.binary_cross_entropy_with_logits(outputs["inside"].float()[mask], inside_t[mask])
+        return {"loss": ce_s + ce_e + self.inside_weight * bce, "loss_start": ce_s.detach(), "loss_end": ce_e.detach(), "loss_inside": bce.detach()}
+
+    def loss(self, outputs: dict[str, Any], batch: VideoBatch) -> dict[str, Tensor]:
+        return self.window_loss(outputs, batch.targets["windows"])
+
+    @torch.no_grad()
+    def ranked_windows(self, outputs: dict[str, Any], batch: VideoBatch) -> list[list[tuple[float, float, float]]]:
+        """Per sample, ``[(start_s, end_s, log-score), ...]`` best first."""
+        out = []
+        for b, meta in enumerate(batch.meta):
+            m = outputs["mask"][b].cpu()
+            spans = outputs["spans"][b].cpu()[m]
+            duration = float(meta.get("duration") or spans[:, 1].max())
+            out.append(rank_windows(outputs["start"][b].cpu()[m], outputs["end"][b].cpu()[m], outputs["inside"][b].cpu()[m],
+                                    spans, duration, self.num_windows, self.max_window_units, self.inside_weight, self.nms_iou))
+        return out
+
+    def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
+        """One entry per query: ``{"video_id", "annotation_uid", "query_idx", "windows": [[s, e], ...]}`` ranked."""
+        return [
+            {"video_id": meta["video_id"], "annotation_uid": meta["annotation_uid"], "query_idx": meta["query_idx"],
+             "windows": [[s, e] for s, e, _ in ranked]}
+            for meta, ranked in zip(batch.meta, self.ranked_windows(outputs, batch))
+        ]

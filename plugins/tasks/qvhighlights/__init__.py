@@ -1,0 +1,1 @@
+"""QVHighlights moment retrieval + highlight detection: dataset, head, official metric."""
