@@ -72,7 +72,7 @@ class EvaluationMixin:
         if not self.accelerator.is_main_process:
             return None
         predictions = metric.format_predictions(entries)
-        suffix = getattr(metric, "prediction_suffix", ".json") or ".json"
+        suffix = getattr(metric, "prediction_suffix", ".json") or ""  # "": a folder or a bare name
         path = self.work_dir / "predictions" / f"{spec.name}_{split}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
         metric.save_predictions(predictions, path)

@@ -32,9 +32,9 @@ class ActionSegmentationMetric(Metric):
     keys: ClassVar[tuple[str, ...]] = ("Acc", "Edit", "F1@10", "F1@25", "F1@50")
     primary_key: ClassVar[str] = "F1@50"
     higher_is_better: ClassVar[bool] = True
-    #: predictions are a folder of MS-TCN result files, not one file ("/": the runner's
-    #: ``predictions/TASK_SPLIT`` + suffix then names a folder).
-    prediction_suffix: ClassVar[str] = "/"
+    #: predictions are a folder of MS-TCN result files, not one file: no suffix, so the
+    #: runner's ``predictions/TASK_SPLIT`` names that folder.
+    prediction_suffix: ClassVar[str] = ""
 
     def __init__(self, bg_class: Sequence[str] | None = None, class_names: Sequence[str] | None = None, fps: float = 15.0):
         super().__init__()
