@@ -1,0 +1,198 @@
+"""EK100 action anticipation: official submission JSON and class-mean top-5 recall (METRICS.md §2.6).
+
+Submission (``epic-kitchens/C3-Action-Anticipation``)::
+
+    {"version": "0.2", "challenge": "action_anticipation",
+     "sls_pt": 0, "sls_tl": 3, "sls_td": 3,
+     "results": {narration_id: {"verb": {"0": s, ... all verbs},
+                                "noun": {"0": s, ... all nouns},
+                                "action": {"v,n": s, ... 100 pairs}}}}
+
+Ground truth: a RULSTM segment csv (``actions.csv`` beside it) plus the official
+tail/unseen files (found beside it or in ``../official``, or given as ``splits_dir``).
+Keys: ``{verb,noun,action}/{overall,unseen,tail}``, x100. A subset with no segment
+(e.g. no unseen participant) gives NaN.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from videollm_core.base import Metric
+from videollm_core.errors import DataError
+
+from ..common.jsonfile import read_json
+from ..common import ek100
+from ..common.topk import class_mean_recall, ranked_list_hits
+
+NUM_ACTIONS_SUBMITTED = 100
+
+#: the layout of the prediction file, for error messages.
+SUBMISSION_SHAPE = "the EK100 anticipation submission {'version', 'challenge', 'results': {narration_id: ...}}"
+
+
+@dataclass
+class EK100GroundTruth:
+    """Segments to evaluate, the action table and the official subsets."""
+
+    segments: list[ek100.EK100Segment]
+    actions: np.ndarray  # [A, 2] (verb, noun) per action id
+    splits: ek100.EK100Splits = field(default_factory=ek100.EK100Splits)
+    action_names: list[str] = field(default_factory=list)
+
+
+def load_ek100_ground_truth(path: str | Path, actions: str | Path | None = None, splits_dir: str | Path | None = None) -> EK100GroundTruth:
+    """RULSTM csv (+ ``actions.csv`` beside it, + official split files) -> :class:`EK100GroundTruth`."""
+    path = Path(path)
+    pairs, names = ek100.read_actions(actions or path.parent / "actions.csv")
+    official = ek100.find_official_dir(path, splits_dir)
+    return EK100GroundTruth(ek100.read_segments(path), pairs, ek100.read_splits(official), names)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def derive_action_scores(verb: dict[str, float], noun: dict[str, float], n: int = NUM_ACTIONS_SUBMITTED) -> dict[str, float]:
+    """The official fallback: softmax over the top-``n`` verb and noun scores, outer product, best ``n`` pairs."""
+    v_ids = sorted(verb, key=lambda k: -float(verb[k]))[:n]
+    n_ids = sorted(noun, key=lambda k: -float(noun[k]))[:n]
+    pv = _softmax(np.array([float(verb[k]) for k in v_ids]))
+    pn = _softmax(np.array([float(noun[k]) for k in n_ids]))
+    joint = pv[:, None] * pn[None, :]
+    order = np.argsort(-joint.ravel(), kind="stable")[:n]
+    return {f"{int(v_ids[i // len(n_ids)])},{int(n_ids[i % len(n_ids)])}": float(joint.ravel()[i]) for i in order}
+
+
+def _ranked(scores: dict[str, float]) -> list[str]:
+    """Keys by descending score, stable in the listed order for ties."""
+    items = list(scores.items())
+    order = np.argsort(-np.array([float(s) for _, s in items], dtype=np.float64), kind="stable")
+    return [items[i][0] for i in order]
+
+
+class AnticipationMetric(Metric):
+    """Class-mean top-5 recall of verb, noun and action, on the overall / unseen / tail subsets.
+
+    Args:
+        actions: ``actions.csv`` used to turn action-id scores into ``"v,n"`` pairs when
+            formatting head entries (default: none; the pairs are then derived from
+            the verb and noun scores as the official script does).
+        splits_dir: folder of the official ``EPIC_100_*`` split files (default: found
+            beside the ground-truth csv or in ``../official``).
+        k: top-k (5 in the benchmark).
+        sls_pt, sls_tl, sls_td: supervision levels written into the submission (0-5).
+    """
+
+    task: ClassVar[str] = "anticipation"
+    keys: ClassVar[tuple[str, ...]] = tuple(f"{h}/{s}" for s in ("overall", "unseen", "tail") for h in ("verb", "noun", "action"))
+    primary_key: ClassVar[str] = "action/overall"
+    higher_is_better: ClassVar[bool] = True
+    prediction_suffix: ClassVar[str] = ".json"
+
+    def __init__(self, actions: str | None = None, splits_dir: str | None = None, k: int = 5, sls_pt: int = 0, sls_tl: int = 3, sls_td: int = 3) -> None:
+        super().__init__()
+        self.actions_path = actions
+        self.splits_dir = splits_dir
+        self.k = int(k)
+        self.sls = {"sls_pt": int(sls_pt), "sls_tl": int(sls_tl), "sls_td": int(sls_td)}
+        self._pairs: np.ndarray | None = None
+
+    # -- files ----------------------------------------------------------------
+    def load_ground_truth(self, path: str | Path) -> EK100GroundTruth:
+        return load_ek100_ground_truth(path, self.actions_path, self.splits_dir)
+
+    def load_predictions(self, path: str | Path) -> dict[str, Any]:
+        return read_json(path, dict, SUBMISSION_SHAPE, "prediction file", require={"results": dict})
+
+    def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """Head entries ``{narration_id, verb [V], noun [N], action [A] (optional)}`` -> submission."""
+        results: dict[str, Any] = {}
+        for e in entries:
+            verb = {str(i): float(s) for i, s in enumerate(np.asarray(e["verb"]).tolist())}
+            noun = {str(i): float(s) for i, s in enumerate(np.asarray(e["noun"]).tolist())}
+            out = {"verb": verb, "noun": noun}
+            if e.get("action") is not None and self._action_pairs() is not None:
+                scores = np.asarray(e["action"], dtype=np.float64)
+                pairs = self._action_pairs()
+                top = np.argsort(-scores, kind="stable")[:NUM_ACTIONS_SUBMITTED]
+                out["action"] = {f"{pairs[a, 0]},{pairs[a, 1]}": float(scores[a]) for a in top}
+            else:
+                out["action"] = derive_action_scores(verb, noun)
+            results[str(e["narration_id"])] = out
+        return {"version": "0.2", "challenge": "action_anticipation", **self.sls, "results": results}
+
+    def _action_pairs(self) -> np.ndarray | None:
+        if self._pairs is None and self.actions_path:
+            self._pairs = ek100.read_actions(self.actions_path)[0]
+        return self._pairs
+
+    # -- evaluation -----------------------------------------------------------
+    def evaluate(self, predictions: dict[str, Any], ground_truth: EK100GroundTruth) -> dict[str, float]:
+        results = predictions.get("results", predictions)
+        segs = ground_truth.segments
+        missing = [s.narration_id for s in segs if s.narration_id not in results]
+        if missing:
+            raise DataError(f"{len(missing)} of {len(segs)} segments have no prediction (first: {missing[:3]})",
+                            where="predictions", hint="the submission needs an entry per narration_id of the ground truth")
+        with_action = sum("action" in results[s.narration_id] for s in segs)
+        derive = with_action == 0  # the official script derives actions only when no segment has them
+        ranked: dict[str, list[list[Any]]] = {"verb": [], "noun": [], "action": []}
+        for s in segs:
+            r = results[s.narration_id]
+            ranked["verb"].append([int(x) for x in _ranked(r["verb"])[: self.k]])
+            ranked["noun"].append([int(x) for x in _ranked(r["noun"])[: self.k]])
+            acts = derive_action_scores(r["verb"], r["noun"]) if derive else r.get("action", {})
+            ranked["action"].append([_action_id(x) for x in _ranked(acts)[: self.k]])
+        labels = {"verb": [s.verb for s in segs], "noun": [s.noun for s in segs], "action": [s.verb * 1000 + s.noun for s in segs]}
+        hits = {h: ranked_list_hits(ranked[h], labels[h], self.k) for h in ranked}
+        sp = ground_truth.splits
+        subsets = {
+            "overall": np.ones(len(segs), dtype=bool),
+            "unseen": np.array([s.participant in sp.unseen_participants for s in segs], dtype=bool),
+            "tail": {
+                "verb": np.array([s.verb in sp.tail_verbs for s in segs], dtype=bool),
+                "noun": np.array([s.noun in sp.tail_nouns for s in segs], dtype=bool),
+                "action": np.array([s.verb in sp.tail_verbs or s.noun in sp.tail_nouns for s in segs], dtype=bool),
+            },
+        }
+        out: dict[str, float] = {}
+        for key in self.keys:
+            head, subset = key.split("/")
+            mask = subsets[subset][head] if isinstance(subsets[subset], dict) else subsets[subset]
+            h = hits[head][mask]
+            lab = [x for x, m in zip(labels[head], mask) if m]
+            out[key] = 100.0 * class_mean_recall(h, lab)
+        return out
+
+    def plot(self, predictions: dict[str, Any], ground_truth: EK100GroundTruth, path: str | Path, max_videos: int = 3) -> bool:
+        from ..common.plots import plot_segment_timelines
+
+        results = predictions.get("results", {})
+        names = {(int(v), int(n)): ground_truth.action_names[i] if i < len(ground_truth.action_names) else f"{v},{n}"
+                 for i, (v, n) in enumerate(ground_truth.actions.tolist())}
+        videos: dict[str, dict[str, list]] = {}
+        for s in ground_truth.segments:
+            if s.narration_id not in results or (s.video_id not in videos and len(videos) >= max_videos):
+                continue
+            tracks = videos.setdefault(s.video_id, {"GT": [], "top-1 anticipated": []})
+            tracks["GT"].append((s.start_s, s.end_s, names.get((s.verb, s.noun), f"{s.verb},{s.noun}")))
+            acts = results[s.narration_id].get("action") or derive_action_scores(results[s.narration_id]["verb"], results[s.narration_id]["noun"])
+            v, n = (int(x) for x in _ranked(acts)[0].split(","))
+            tracks["top-1 anticipated"].append((s.start_s, s.end_s, names.get((v, n), f"{v},{n}")))
+        if not videos:
+            return False
+        plot_segment_timelines([{"video_id": v, "tracks": t} for v, t in videos.items()], path, title="EK100 anticipation (tau_a = 1 s)")
+        return True
+
+
+def _action_id(key: str) -> int:
+    verb, noun = key.split(",")
+    return int(verb) * 1000 + int(noun)
+
+
+__all__ = ["EK100GroundTruth", "load_ek100_ground_truth", "derive_action_scores", "AnticipationMetric"]

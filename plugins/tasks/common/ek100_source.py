@@ -1,0 +1,131 @@
+"""One EK100 split on disk: annotation csv + ``actions.csv`` + official files + ``features/``.
+
+:class:`EK100Source` is what the OAD and anticipation datasets share: it resolves the
+paths (or generates the demo tree), reads and checks the segments against the class
+tables and the feature files, and memory-maps each video's features once.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videollm_core.errors import ConfigError, DataError
+
+from . import ek100, ek100_demo
+from .video_features import FeatureStore, check_video_id, step_timestamps
+
+log = logging.getLogger("videollm")
+
+SPLIT_FILES = {"train": "training", "training": "training", "val": "validation", "validation": "validation"}
+
+
+class EK100Source:
+    """Paths, segments and features of one EK100 split.
+
+    Args:
+        annotations: RULSTM csv (default with ``demo``: ``rulstm_ek100/<split>.csv``).
+        actions: ``actions.csv`` (default: beside ``annotations``).
+        features_dir: folder of ``<video_id>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
+        splits_dir: official ``EPIC_100_*`` folder (default: beside or ``../official``).
+        split: ``training``/``train`` or ``validation``/``val`` (demo file choice).
+        fps: feature steps per second (step ``i`` covers ``[i/fps, (i+1)/fps)`` s).
+        feature_dim: expected ``Df``; on_error: ``raise`` | ``skip``; demo: demo params.
+        task: the calling task's name (for the demo cache key only).
+    """
+
+    def __init__(self, annotations: str | None, actions: str | None, features_dir: str | None, splits_dir: str | None,
+                 split: str, fps: float, feature_dim: int | None, on_error: str, demo: dict[str, Any] | None, where: str) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where=f"{where}.on_error")
+        if split not in SPLIT_FILES:
+            raise ConfigError(f"unknown split {split!r}", where=f"{where}.split", hint=f"use one of {sorted(SPLIT_FILES)}")
+        if not fps or fps <= 0:
+            raise ConfigError(f"fps must be > 0 (feature steps per second), got {fps}", where=f"{where}.fps")
+        self.fps, self.feature_dim, self.on_error, self.where = float(fps), feature_dim, on_error, where
+        if demo is not None:
+            from videollm_plugins.demo import ensure_demo_data
+
+            params = ek100_demo.demo_params(demo, feature_dim)
+            root = ensure_demo_data("ek100", partial(ek100_demo.generate, params=params), params, version=ek100_demo.VERSION)
+            annotations = annotations or str(root / "rulstm_ek100" / f"{SPLIT_FILES[split]}.csv")
+            features_dir = features_dir or str(root / "features")
+            splits_dir = splits_dir or str(root / "official")
+            self.fps = float(params["fps"])
+        if annotations is None or features_dir is None:
+            raise ConfigError("annotations and features_dir are required without demo", where=where,
+                              hint="set annotations: .../rulstm_ek100/validation.csv and features_dir: ..., or demo: {num_videos: 16}")
+        self.annotations = Path(annotations)
+        self.actions_path = Path(actions) if actions else self.annotations.parent / "actions.csv"
+        self.features_dir = Path(features_dir)
+        self.official_dir = ek100.find_official_dir(self.annotations, splits_dir)
+        self.actions, self.action_names = ek100.read_actions(self.actions_path)
+        self.num_verbs, self.num_nouns = ek100.class_counts(self.official_dir, self.actions)
+        self.skipped: list[str] = []
+        self.features = FeatureStore(self.features_dir, feature_dim, self.fps)
+        self.segments = self._checked(ek100.read_segments(self.annotations, on_error, self.skipped))
+        if self.skipped:
+            log.warning("%s: skipped %d item(s) of %s; first: %s", where, len(self.skipped), self.annotations, self.skipped[0])
+
+    @property
+    def num_actions(self) -> int:
+        return int(len(self.actions))
+
+    def _fail(self, message: str, where: str, hint: str | None = None) -> None:
+        if self.on_error == "skip":
+            self.skipped.append(f"{where}: {message}")
+            return
+        raise DataError(message, where=where, hint=hint or "fix the file, or set data.on_error: skip")
+
+    def _checked(self, segments: list[ek100.EK100Segment]) -> list[ek100.EK100Segment]:
+        keep = []
+        bad_videos: set[str] = set()
+        for i, s in enumerate(segments):
+            where = f"{self.annotations} (narration {s.narration_id})"
+            if not check_video_id(s.video_id):
+                self._fail(f"unsafe video id {s.video_id!r}", where, "video ids must be plain file names")
+                continue
+            if s.verb >= self.num_verbs or s.noun >= self.num_nouns or s.action >= self.num_actions:
+                self._fail(f"unknown class (verb {s.verb}, noun {s.noun}, action {s.action}); the class tables have "
+                           f"{self.num_verbs} verbs, {self.num_nouns} nouns, {self.num_actions} actions", where)
+                continue
+            if tuple(self.actions[s.action]) != (s.verb, s.noun):
+                self._fail(f"action {s.action} is (verb, noun) {tuple(self.actions[s.action])} in {self.actions_path}, "
+                           f"the row says ({s.verb}, {s.noun})", where)
+                continue
+            if s.video_id in bad_videos:
+                continue
+            try:
+                feats = self.features(s.video_id)
+            except DataError as e:
+                if self.on_error == "raise":
+                    raise
+                bad_videos.add(s.video_id)
+                self.skipped.append(e.render())
+                continue
+            if ek100.step_range(s, self.fps)[0] >= feats.shape[0]:
+                self._fail(f"segment starts at {s.start_s:.2f} s, after the last feature step "
+                           f"({feats.shape[0]} steps = {feats.shape[0] / self.fps:.2f} s at {self.fps} steps/s)", where,
+                           "check fps and that the features cover the whole video")
+                continue
+            keep.append(s)
+        return keep
+
+    def timestamps(self, first: int, last: int) -> np.ndarray:
+        """``[last - first, 2]`` seconds of steps ``first..last-1``."""
+        return step_timestamps(first, last, self.fps)
+
+    def steps_before(self, seconds: float) -> int:
+        """Number of steps fully observed at time ``seconds`` (steps ending ``<= seconds``)."""
+        return max(0, int(math.floor(seconds * self.fps + 1e-6)))
+
+    def videos(self) -> list[str]:
+        """Video ids with at least one kept segment, in file order."""
+        return list(dict.fromkeys(s.video_id for s in self.segments))
+
+
+__all__ = ["EK100Source", "SPLIT_FILES"]

@@ -1,0 +1,1 @@
+"""Task package: lta (dataset, head, metric + official writer, demo data); see plugin.py."""

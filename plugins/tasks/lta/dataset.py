@@ -1,0 +1,134 @@
+"""``Ego4DLTADataset``: Ego4D long-term anticipation in the official schema (see :mod:`.schema`).
+
+One sample per window of N observed actions (+ Z = 20 future ones): features
+``[L, Df]`` of the parent video from the first observed action's start to the last
+one's end (at most ``max_observation`` seconds, the most recent kept), timestamps
+``[L, 2]`` seconds, targets ``verbs [Z]`` / ``nouns [Z]`` (absent on the unannotated
+split), ``meta["key"] = "<clip_uid>_<last observed action_idx>"``.
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+import torch
+
+from videollm_core.base import VideoDataset
+from videollm_core.errors import ConfigError, DataError
+
+from ..common.video_features import FeatureStore, check_video_id
+from . import demo as demo_data
+from . import schema
+
+
+class Ego4DLTADataset(VideoDataset):
+    """Ego4D LTA samples.
+
+    Args:
+        annotations: ``fho_lta_<split>.json`` (default with ``demo``: the demo file of ``split``).
+        taxonomy: ``fho_lta_taxonomy.json`` (default: beside ``annotations``).
+        features_dir: folder of ``<video_uid>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
+        split: ``train``, ``val`` or ``test_unannotated`` (demo file choice; the last has no labels).
+        fps: feature steps per second of the parent video (Ego4D SlowFast features: 30/16).
+        num_input_actions: N observed actions per sample. z: future actions (20).
+        max_observation: seconds of features kept at most (the most recent).
+        feature_dim, on_error, demo: as for every dataset.
+    """
+
+    task: ClassVar[str] = "lta"
+    provides_head_args: ClassVar[tuple[str, ...]] = ("num_verbs", "num_nouns", "z")
+
+    def __init__(self, annotations: str | None = None, taxonomy: str | None = None, features_dir: str | None = None,
+                 split: str = "val", fps: float = 30 / 16, num_input_actions: int = 2, z: int = 20,
+                 max_observation: float = 16.0, feature_dim: int | None = None, on_error: str = "raise",
+                 demo: dict[str, Any] | None = None) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="Ego4DLTADataset.on_error")
+        if fps <= 0 or int(num_input_actions) < 1 or int(z) < 1 or max_observation <= 0:
+            raise ConfigError("need fps > 0, num_input_actions >= 1, z >= 1, max_observation > 0", where="Ego4DLTADataset")
+        if demo is not None:
+            from videollm_plugins.demo import ensure_demo_data
+
+            params = demo_data.demo_params(demo, feature_dim)
+            root = ensure_demo_data("lta", partial(demo_data.generate, params=params), params)
+            annotations = annotations or str(root / f"fho_lta_{split}.json")
+            features_dir = features_dir or str(root / "features")
+            fps = float(params["fps"])
+        if annotations is None or features_dir is None:
+            raise ConfigError("annotations and features_dir are required without demo", where="Ego4DLTADataset",
+                              hint="set annotations: .../fho_lta_val.json and features_dir: ..., or demo: {num_clips: 16}")
+        self.annotations, self.features_dir = Path(annotations), Path(features_dir)
+        self.taxonomy = schema.read_taxonomy(taxonomy or self.annotations.parent / "fho_lta_taxonomy.json")
+        self.fps, self.z, self.num_input_actions = float(fps), int(z), int(num_input_actions)
+        self.max_observation, self.feature_dim, self.on_error = float(max_observation), feature_dim, on_error
+        self.skipped: list[str] = []
+        clips = schema.read_annotations(self.annotations, on_error, self.skipped)
+        self.labelled = all(a.verb >= 0 for acts in clips.values() for a in acts)
+        self.features = FeatureStore(self.features_dir, feature_dim, self.fps)
+        self.windows = [w for w in schema.windows(clips, self.num_input_actions, self.z, need_future=self.labelled) if self._check(w)]
+
+    def _fail(self, message: str, where: str) -> bool:
+        if self.on_error == "raise":
+            raise DataError(message, where=where, hint="fix the entry, or set data.on_error: skip")
+        self.skipped.append(f"{where}: {message}")
+        return False
+
+    def _check(self, w: schema.LTAWindow) -> bool:
+        where = f"{self.annotations} (sample {w.key})"
+        if not check_video_id(w.video_uid):
+            return self._fail(f"unsafe video_uid {w.video_uid!r}", where)
+        nv, nn = len(self.taxonomy["verbs"]), len(self.taxonomy["nouns"])
+        labels = [(a.verb, a.noun) for a in w.observed] + list(zip(w.future_verbs, w.future_nouns))
+        if self.labelled and any(v >= nv or n >= nn for v, n in labels):
+            return self._fail(f"label outside the taxonomy ({nv} verbs, {nn} nouns)", where)
+        try:
+            feats = self.features(w.video_uid)
+        except DataError as e:
+            if self.on_error == "raise":
+                raise
+            self.skipped.append(e.render())
+            return False
+        if w.observed[0].start * self.fps >= feats.shape[0]:
+            return self._fail(f"observed actions start at {w.observed[0].start:.2f} s, after the features end "
+                              f"({feats.shape[0] / self.fps:.2f} s)", where)
+        return True
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        w = self.windows[index]
+        feats = self.features(w.video_uid)
+        end = w.observed[-1].end
+        start = max(w.observed[0].start, end - self.max_observation)
+        first = int(math.floor(start * self.fps))
+        last = min(feats.shape[0], max(first + 1, int(math.ceil(end * self.fps))))
+        first = min(first, last - 1)
+        targets = {}
+        if self.labelled:
+            targets = {"verbs": torch.tensor(w.future_verbs, dtype=torch.long), "nouns": torch.tensor(w.future_nouns, dtype=torch.long)}
+        x, ts = self.features.window(w.video_uid, first, last)
+        return {"features": x, "timestamps": ts, "query": None, "targets": targets,
+                "meta": {"video_id": w.video_uid, "key": w.key, "fps": self.fps}}
+
+    def collate(self, samples: list[dict[str, Any]]):
+        batch = super().collate(samples)
+        for k in ("verbs", "nouns"):  # [Z] per sample: stack, never pad as if it were a time axis
+            if k in samples[0]["targets"]:
+                batch.targets[k] = torch.stack([torch.as_tensor(s["targets"][k]) for s in samples])
+        return batch
+
+    def ground_truth(self) -> dict[str, dict[str, list[int]]]:
+        return {w.key: {"verb": list(w.future_verbs), "noun": list(w.future_nouns)} for w in self.windows}
+
+    def head_args(self) -> dict[str, Any]:
+        return {"num_verbs": len(self.taxonomy["verbs"]), "num_nouns": len(self.taxonomy["nouns"]), "z": self.z}
+
+    def metric_args(self) -> dict[str, Any]:
+        return {"num_input_actions": self.num_input_actions, "z": self.z}
+
+
+__all__ = ["Ego4DLTADataset"]

@@ -1,0 +1,110 @@
+"""Ego4D LTA annotation files (``fho_lta_{train,val,test_unannotated}.json``) and sample windows.
+
+Schema (read off the official ``EGO4D/forecasting`` loaders)::
+
+    {"version": ..., "split": ..., "clips": [{"clip_uid", "video_uid", "clip_idx", "action_idx",
+        "clip_parent_start_sec", "action_clip_start_sec", "action_clip_end_sec",
+        "verb", "noun", "verb_label", "noun_label", ...}, ...]}     # one entry per action
+    fho_lta_taxonomy.json = {"verbs": [...], "nouns": [...]}
+
+Samples (``ptv_dataset_helper.py``): per clip, actions sorted by ``action_idx``; every
+window of N consecutive observed actions followed by Z future ones (stride 1). A
+sample's key is ``"<clip_uid>_<action_idx of the last observed action>"``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from videollm_core.errors import DataError
+
+from ..common.jsonfile import read_json
+
+REQUIRED = ("clip_uid", "video_uid", "action_idx", "clip_parent_start_sec", "action_clip_start_sec", "action_clip_end_sec")
+
+
+@dataclass(frozen=True)
+class LTAAction:
+    """One annotated action; times in seconds of the parent video."""
+
+    clip_uid: str
+    video_uid: str
+    action_idx: int
+    start: float
+    end: float
+    verb: int  # -1 when unannotated (test)
+    noun: int
+
+
+@dataclass(frozen=True)
+class LTAWindow:
+    """N observed actions and the Z that follow (labels; empty lists on the unannotated split)."""
+
+    key: str
+    video_uid: str
+    observed: tuple[LTAAction, ...]
+    future_verbs: list[int]
+    future_nouns: list[int]
+
+
+def read_annotations(path: str | Path, on_error: str = "raise", skipped: list[str] | None = None) -> dict[str, list[LTAAction]]:
+    """``fho_lta_*.json`` -> ``{clip_uid: actions sorted by action_idx}``.
+
+    Entries lacking a field, with ``start > end`` or negative labels raise a
+    :class:`DataError` naming the file and entry (or are skipped with ``on_error="skip"``).
+    """
+    path = Path(path)
+    obj = read_json(path, dict, "{'clips': [...]} (the Ego4D LTA schema)", "annotation file", require={"clips": list})
+    clips: dict[str, list[LTAAction]] = {}
+    for i, c in enumerate(obj["clips"]):
+        where = f"{path}: clips[{i}]"
+        try:
+            missing = [k for k in REQUIRED if k not in c]
+            if missing:
+                raise ValueError(f"missing field(s) {missing}")
+            base = float(c["clip_parent_start_sec"])
+            start, end = base + float(c["action_clip_start_sec"]), base + float(c["action_clip_end_sec"])
+            if start > end:
+                raise ValueError(f"action_clip_start_sec {c['action_clip_start_sec']} > action_clip_end_sec {c['action_clip_end_sec']}")
+            verb, noun = int(c.get("verb_label", -1)), int(c.get("noun_label", -1))
+            if ("verb_label" in c and verb < 0) or ("noun_label" in c and noun < 0):
+                raise ValueError("negative verb_label/noun_label")
+        except (ValueError, TypeError) as e:
+            if on_error == "skip":
+                if skipped is not None:
+                    skipped.append(f"{where}: {e}")
+                continue
+            raise DataError(str(e), where=where, hint="fix the entry, or set data.on_error: skip") from None
+        clips.setdefault(str(c["clip_uid"]), []).append(
+            LTAAction(str(c["clip_uid"]), str(c["video_uid"]), int(c["action_idx"]), start, end, verb, noun))
+    for acts in clips.values():
+        acts.sort(key=lambda a: a.action_idx)
+    return clips
+
+
+def windows(clips: dict[str, list[LTAAction]], num_input: int, z: int = 20, need_future: bool = True) -> list[LTAWindow]:
+    """Every window of ``num_input`` observed actions followed by ``z`` future ones (stride 1).
+
+    With ``need_future=False`` (unannotated test split) every window of ``num_input``
+    actions is a sample and the future lists are empty.
+    """
+    out = []
+    for clip_uid, acts in clips.items():
+        last_start = len(acts) - num_input - (z if need_future else 0)
+        for s in range(0, last_start + 1):
+            obs = tuple(acts[s : s + num_input])
+            fut = acts[s + num_input : s + num_input + z] if need_future else []
+            out.append(LTAWindow(f"{clip_uid}_{obs[-1].action_idx}", obs[-1].video_uid, obs, [a.verb for a in fut], [a.noun for a in fut]))
+    return out
+
+
+def read_taxonomy(path: str | Path) -> dict[str, list[str]]:
+    """``fho_lta_taxonomy.json`` -> ``{"verbs": [...], "nouns": [...]}``."""
+    path = Path(path)
+    tax: Any = read_json(path, dict, "{'verbs': [...], 'nouns': [...]}", "taxonomy file (fho_lta_taxonomy.json, beside the annotations)",
+                         require={"verbs": list, "nouns": list})
+    return {"verbs": list(tax["verbs"]), "nouns": list(tax["nouns"])}
+
+
+__all__ = ["LTAAction", "LTAWindow", "read_annotations", "windows", "read_taxonomy"]

@@ -1,0 +1,1 @@
+"""Task package: oad (dataset, head, metric + official writer, demo data); see plugin.py."""

@@ -1,0 +1,168 @@
+"""Online action detection datasets: EK100 (RULSTM csv) and THUMOS (LSTR per-frame targets).
+
+A sample is a window of ``window`` seconds of one video (non-overlapping windows
+cover the whole video; ``window: null`` = the whole video): features ``[L, Df]``,
+timestamps ``[L, 2]`` seconds and per-step targets ``action [L]`` (0 = background,
+-100 = ignored frame), plus ``verb [L]`` / ``noun [L]`` for EK100. Feature step ``i``
+covers ``[i/fps, (i+1)/fps)``; the evaluation grid is the feature grid (4 fps for
+the EK100 and THUMOS OAD protocols).
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from videollm_core.base import VideoDataset
+from videollm_core.errors import ConfigError, DataError
+
+from ..common.ek100 import frame_labels
+from ..common.ek100_source import EK100Source
+from ..common.video_features import FeatureStore, step_timestamps
+from . import lstr
+from .metric import OADGroundTruth, ek100_ground_truth
+
+
+class _WindowedOAD(VideoDataset):
+    """Cuts each video into windows; subclasses fill ``self._videos`` = ``{video: (features, labels)}``."""
+
+    task: ClassVar[str] = "oad"
+    fps: float
+    window: float | None
+    _videos: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]
+
+    def _index(self) -> None:
+        if self.window is not None and self.window <= 0:
+            raise ConfigError(f"window must be > 0 seconds or null, got {self.window}", where=f"{type(self).__name__}.window")
+        self._items: list[tuple[str, int, int]] = []
+        for vid, (feats, _) in self._videos.items():
+            size = feats.shape[0] if self.window is None else max(1, int(round(self.window * self.fps)))
+            for first in range(0, feats.shape[0], size):
+                self._items.append((vid, first, min(first + size, feats.shape[0])))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        vid, first, last = self._items[index]
+        feats, labels = self._videos[vid]
+        return {
+            "features": np.array(feats[first:last], dtype=np.float32),
+            "timestamps": step_timestamps(first, last, self.fps),
+            "query": None,
+            "targets": {k: v[first:last].copy() for k, v in labels.items()},
+            "meta": {"video_id": vid, "fps": self.fps, "first_step": first, "num_steps": int(feats.shape[0])},
+        }
+
+
+class EK100OADDataset(_WindowedOAD):
+    """EPIC-KITCHENS-100 online action detection from the RULSTM files.
+
+    Args:
+        annotations, actions, features_dir, splits_dir, split, fps, feature_dim,
+            on_error, demo: see :class:`~videollm_plugins.tasks.common.ek100_source.EK100Source`
+            (``fps`` = feature steps per second = evaluation grid; 4 in the protocol).
+        window: seconds per sample (``null``: whole videos).
+    """
+
+    provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes", "num_verbs", "num_nouns")
+
+    def __init__(self, annotations: str | None = None, actions: str | None = None, features_dir: str | None = None,
+                 splits_dir: str | None = None, split: str = "validation", fps: float = 4.0, window: float | None = 16.0,
+                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None) -> None:
+        self.source = src = EK100Source(annotations, actions, features_dir, splits_dir, split, fps, feature_dim, on_error, demo,
+                                        where="EK100OADDataset")
+        self.fps, self.window, self.skipped = src.fps, window, src.skipped
+        self._videos = {}
+        for vid in src.videos():
+            feats = src.features(vid)
+            labels = frame_labels([s for s in src.segments if s.video_id == vid], feats.shape[0], self.fps)
+            self._videos[vid] = (feats, labels)
+        self._index()
+
+    def ground_truth(self) -> OADGroundTruth:
+        src = self.source
+        return ek100_ground_truth(src.segments, src.actions, self.fps, src.num_verbs, src.num_nouns,
+                                  num_steps={v: f.shape[0] for v, (f, _) in self._videos.items()}, names=src.action_names)
+
+    def head_args(self) -> dict[str, Any]:
+        return {"num_classes": self.source.num_actions + 1, "num_verbs": self.source.num_verbs + 1, "num_nouns": self.source.num_nouns + 1}
+
+    def metric_args(self) -> dict[str, Any]:
+        return {"fps": self.fps}
+
+
+class ThumosOADDataset(_WindowedOAD):
+    """THUMOS'14 (or TVSeries, EK55...) online action detection in the LSTR layout (see :mod:`.lstr`).
+
+    Args:
+        data_root: the dataset folder (``data/THUMOS``); default with ``demo``: the demo tree.
+        features_dir: feature folder (default ``<data_root>/rgb_kinetics_resnet50``).
+        data_info: LSTR ``data_info.json`` (default: in ``data_root`` or its parent).
+        dataset_name: its key (default: ``data_root``'s folder name).
+        split: ``train`` or ``test`` (``<split>_session_set``).
+        window, feature_dim, on_error: as for :class:`EK100OADDataset`; demo: demo params.
+    """
+
+    provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes",)
+
+    def __init__(self, data_root: str | None = None, features_dir: str | None = None, data_info: str | None = None,
+                 dataset_name: str | None = None, split: str = "test", window: float | None = 16.0,
+                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="ThumosOADDataset.on_error")
+        if split not in ("train", "test"):
+            raise ConfigError(f"split must be 'train' or 'test', got {split!r}", where="ThumosOADDataset.split")
+        if demo is not None:
+            from videollm_plugins.demo import ensure_demo_data
+
+            from . import thumos_demo
+
+            params = thumos_demo.demo_params(demo, feature_dim)
+            data_root = data_root or str(ensure_demo_data("oad_thumos", partial(thumos_demo.generate, params=params), params) / "THUMOS")
+        if data_root is None:
+            raise ConfigError("data_root is required without demo", where="ThumosOADDataset.data_root", hint="e.g. data/THUMOS")
+        root = Path(data_root)
+        self.info_path = lstr.find_data_info(root, data_info)
+        self.dataset_name = dataset_name or root.name
+        entry = lstr.read_data_info(self.info_path, self.dataset_name)
+        self.root, self.fps, self.window, self.on_error = root, float(entry["fps"]), window, on_error
+        self.num_classes, self.ignore_index = int(entry["num_classes"]), int(entry["ignore_index"])
+        self.features_dir = Path(features_dir) if features_dir else root / "rgb_kinetics_resnet50"
+        self.skipped: list[str] = []
+        self._videos = {}
+        store = FeatureStore(self.features_dir, feature_dim, self.fps)
+        for vid in entry.get(f"{split}_session_set", []):
+            try:
+                feats = store(vid)  # checks the id first
+                target = lstr.load_target(root / "target_perframe" / f"{vid}.npy", self.num_classes)
+                if abs(feats.shape[0] - target.shape[0]) > 1:
+                    raise DataError(f"{feats.shape[0]} feature steps but {target.shape[0]} target frames",
+                                    where=str(self.features_dir / f"{vid}.npy"), hint="features and targets must share the 4 fps grid")
+            except DataError as e:
+                if on_error == "raise":
+                    raise
+                self.skipped.append(e.render())
+                continue
+            n = min(feats.shape[0], target.shape[0])
+            ignore = self.ignore_index if self.ignore_index > 0 else None
+            self._videos[vid] = (feats[:n], {"action": lstr.frame_labels(target[:n], ignore)})
+        if not self._videos:
+            raise DataError(f"no usable video in {split}_session_set", where=str(self.info_path))
+        self._index()
+
+    def ground_truth(self) -> OADGroundTruth:
+        names = lstr.read_data_info(self.info_path, self.dataset_name)["class_names"]
+        return OADGroundTruth(self.fps, {v: dict(lab) for v, (_, lab) in self._videos.items()}, {"action": self.num_classes},
+                              class_names=list(names))
+
+    def head_args(self) -> dict[str, Any]:
+        return {"num_classes": self.num_classes}
+
+    def metric_args(self) -> dict[str, Any]:
+        return {"fps": self.fps, "data_info": str(self.info_path), "dataset_name": self.dataset_name}
+
+
+__all__ = ["EK100OADDataset", "ThumosOADDataset"]

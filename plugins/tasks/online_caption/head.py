@@ -1,0 +1,91 @@
+"""``OnlineCaptionHead``: the LLM's own LM head narrates the current window.
+
+Training (teacher forcing): the caption tokens continue the stream
+``[prompt][query][visual units]`` through the LLM's key/value cache
+(``stream.cache``); the logits at the last visual token predict the first word, the
+logits at caption token ``j`` predict token ``j+1``, and the last one predicts EOS;
+cross-entropy over those positions. Inference: greedy or beam search from the same
+stream (``llm.generate``), stopped at EOS or ``max_new_tokens``.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from videollm_core.base import TaskHead
+from videollm_core.errors import ConfigError
+from videollm_core.types import StreamInputs, VideoBatch
+
+from ..common.units import gather_units, last_real_unit
+
+
+class OnlineCaptionHead(TaskHead):
+    """Caption generation through the LLM's LM head (no parameters of its own).
+
+    Args:
+        in_dim: LLM hidden size (supplied).
+        max_new_tokens: longest generated caption, in tokens.
+        num_beams: 1 = greedy search, more = beam search.
+    """
+
+    task: ClassVar[str] = "online_caption"
+    needs_cache: ClassVar[bool] = True
+
+    def __init__(self, in_dim: int, max_new_tokens: int = 16, num_beams: int = 1) -> None:
+        super().__init__(in_dim)
+        if max_new_tokens < 1 or num_beams < 1:
+            raise ConfigError(f"max_new_tokens ({max_new_tokens}) and num_beams ({num_beams}) must be >= 1", where="model.head")
+        self.max_new_tokens, self.num_beams = int(max_new_tokens), int(num_beams)
+
+    def _caption_targets(self, captions: list[str], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+        """-> ``ids [B, L]``, ``mask [B, L]`` of the caption tokens and ``targets [B, L+1]`` (EOS after each, -100 after)."""
+        llm = self.pipeline.llm
+        eos = getattr(llm, "eos_token_id", None)
+        if eos is None:
+            raise ConfigError("the LLM's tokenizer has no EOS token: captions could never end", where="model.llm.tokenizer")
+        ids, mask = llm.tokenize(list(captions))
+        ids, mask = ids.to(device), mask.to(device).bool()
+        b, length = ids.shape
+        targets = torch.full((b, length + 1), -100, dtype=torch.long, device=device)
+        targets[:, :length] = torch.where(mask, ids, torch.full_like(ids, -100))
+        targets[torch.arange(b, device=device), mask.long().sum(1)] = eos
+        return ids, mask, targets
+
+    def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
+        """Training: caption logits ``[B, L+1, V]`` (teacher forcing); eval: generated captions."""
+        captions = batch.targets.get("caption")
+        if self.training and captions is not None:
+            return self.teacher_forcing(hidden, stream, list(captions))
+        texts = self.pipeline.llm.generate(stream.embeds, stream.mask, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams)
+        return {"captions": texts}
+
+    def teacher_forcing(self, hidden: Tensor, stream: StreamInputs, captions: list[str]) -> dict[str, Any]:
+        """Continue the stream's cache with the caption tokens -> ``logits [B, L+1, V]``, ``targets [B, L+1]``."""
+        llm = self.pipeline.llm
+        ids, mask, targets = self._caption_targets(captions, hidden.device)
+        cache = stream.cache
+        if cache is None:  # a caller without needs_cache: rebuild it from the stream
+            _, cache = llm(stream.embeds, stream.mask, use_cache=True)
+        first = llm.lm_logits(gather_units(hidden, last_real_unit(stream.visual.mask)).unsqueeze(1))  # predicts token 0
+        cap_hidden, _ = llm(llm.embed_text(ids), mask, cache=cache, use_cache=False)
+        logits = torch.cat([first, llm.lm_logits(cap_hidden)], dim=1)
+        return {"logits": logits, "targets": targets}
+
+    def loss(self, outputs: dict[str, Any], batch: VideoBatch) -> dict[str, Tensor]:
+        if "logits" not in outputs:
+            raise ConfigError("caption loss needs teacher forcing: call the head in training mode with targets['caption']",
+                              where="OnlineCaptionHead.loss")
+        logits, targets = outputs["logits"], outputs["targets"]
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        return {"loss": loss, "loss_caption": loss.detach()}
+
+    @torch.no_grad()
+    def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
+        """One entry per narration: ``{narration_id, video_uid, timestamp_sec, caption}``."""
+        captions = outputs.get("captions")
+        if captions is None:
+            raise ConfigError("no generated captions: predict runs on the head's outputs in eval mode", where="OnlineCaptionHead.predict")
+        return [{"narration_id": m.get("narration_id"), "video_uid": m.get("video_id"), "timestamp_sec": m.get("timestamp_sec"),
+                 "caption": c} for m, c in zip(batch.meta, captions)]

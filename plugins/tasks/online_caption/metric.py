@@ -1,0 +1,80 @@
+"""Online captioning metric: coco-caption BLEU@4, METEOR, ROUGE_L, CIDEr(-D) (METRICS.md §2.11).
+
+Ground truth: Ego4D ``narration.json`` (one reference per narration: its own text).
+Predictions (no official Ego4D narration-captioning submission exists; this one names
+each narration as the ground truth does)::
+
+    {"version": "1.0", "challenge": "ego4d_online_narration",
+     "results": [{"narration_id": "<video_uid>:<pass>:<index>", "video_uid": ..., "timestamp_sec": ..., "caption": "..."}]}
+
+Every ground-truth narration needs a caption (a missing one is an error; an empty
+caption is allowed and scores 0). Values are coco-caption's x100 (as densevid_eval
+prints them). Without Java, METEOR is NaN with a warning (never faked).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+from videollm_core.base import Metric
+from videollm_core.errors import DataError
+
+from ..common.jsonfile import read_json
+from ..common.captioning import score_captions
+from . import narrations
+
+#: the layout of the prediction file, for error messages.
+SUBMISSION_SHAPE = "{'version', 'challenge', 'results': [{'narration_id', 'caption'}, ...]}"
+
+
+class OnlineCaptionMetric(Metric):
+    """coco-caption scores of one caption per narration.
+
+    Args:
+        passes: narration passes used as ground truth by :meth:`load_ground_truth`.
+        videos: optional video-uid list file restricting the ground truth (a split).
+        skip_unsure: leave out ``#unsure`` narrations (as the dataset does).
+        strip_tags: drop the leading ``#C``/``#O`` actor tag from references (as the dataset does).
+    """
+
+    task: ClassVar[str] = "online_caption"
+    keys: ClassVar[tuple[str, ...]] = ("BLEU@4", "METEOR", "ROUGE_L", "CIDEr")
+    primary_key: ClassVar[str] = "CIDEr"
+    higher_is_better: ClassVar[bool] = True
+    prediction_suffix: ClassVar[str] = ".json"
+
+    def __init__(self, passes: tuple[str, ...] | list[str] = ("narration_pass_1",), videos: str | None = None, skip_unsure: bool = True,
+                 strip_tags: bool = True) -> None:
+        super().__init__()
+        self.passes, self.videos, self.skip_unsure, self.strip_tags = tuple(passes), videos, bool(skip_unsure), bool(strip_tags)
+
+    def load_ground_truth(self, path: str | Path) -> dict[str, list[str]]:
+        """``narration.json`` -> ``{narration_id: [reference text]}``."""
+        vids = narrations.read_video_list(self.videos) if self.videos else None
+        return {n.narration_id: [n.text] for n in narrations.read_narrations(path, self.passes, vids, self.skip_unsure,
+                                                                               strip_tags=self.strip_tags)}
+
+    def load_predictions(self, path: str | Path) -> dict[str, Any]:
+        return read_json(path, dict, SUBMISSION_SHAPE, "prediction file", require={"results": list})
+
+    def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        results = [{"narration_id": e["narration_id"], "video_uid": e.get("video_uid"), "timestamp_sec": e.get("timestamp_sec"),
+                    "caption": str(e["caption"])} for e in entries]
+        return {"version": "1.0", "challenge": "ego4d_online_narration", "results": results}
+
+    def evaluate(self, predictions: dict[str, Any], ground_truth: dict[str, list[str]]) -> dict[str, float]:
+        captions: dict[str, str] = {}
+        for i, r in enumerate(predictions.get("results", [])):
+            if not isinstance(r, dict) or "narration_id" not in r or "caption" not in r:
+                raise DataError("each result needs 'narration_id' and 'caption'", where=f"predictions.results[{i}]")
+            captions[str(r["narration_id"])] = str(r["caption"])
+        missing = [k for k in ground_truth if k not in captions]
+        if missing:
+            raise DataError(f"{len(missing)} of {len(ground_truth)} narrations have no caption (first: {missing[:3]})",
+                            where="predictions.results", hint="caption every narration of the ground truth")
+        scores = score_captions({k: captions[k] for k in ground_truth}, ground_truth, self.keys)
+        return {k: 100.0 * scores[k] if k in scores else math.nan for k in self.keys}
+
+
+__all__ = ["OnlineCaptionMetric"]

@@ -1,0 +1,94 @@
+"""Ego4D narrations (``narration.json``, schema of the Ego4D release; not public -- fixtures only).
+
+::
+
+    {"<video_uid>": {"status": "complete",
+                     "narration_pass_1": {"narrations": [{"timestamp_sec": 3.1, "timestamp_frame": 93,
+                                                         "narration_text": "#C C takes the knife",
+                                                         "annotation_uid": "..."}, ...],
+                                          "summaries": [...]},
+                     "narration_pass_2": {...}}}
+
+``annotation_uid`` names an annotation job (shared by many narrations), so a narration
+is identified here by ``"<video_uid>:<pass>:<index in its list>"``. Quirks kept:
+texts carry the ``#C``/``#O`` actor tags and sometimes ``#unsure``; some videos lack
+a pass or have ``status`` other than ``complete``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from videollm_core.errors import DataError
+
+from ..common.jsonfile import read_json
+
+PASSES = ("narration_pass_1", "narration_pass_2")
+_TAG = re.compile(r"^\s*#[A-Za-z]\b")
+
+
+@dataclass(frozen=True)
+class Narration:
+    narration_id: str
+    video_uid: str
+    time: float  # seconds in the video
+    text: str
+
+
+def read_video_list(path: str | Path) -> list[str]:
+    """A text file with one video uid per line (blank lines ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("video list not found", where=str(path))
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def strip_actor_tag(text: str) -> str:
+    """``"#C C takes the knife"`` -> ``"C takes the knife"`` (drop a leading ``#C``/``#O`` tag).
+
+    The tag is an annotation marker, not narration; coco-caption's PTB tokenizer keeps
+    ``#c`` as one token while word-level tokenizers split it, so it is dropped from both
+    references and training targets (as LaViLa/EgoVLP preprocessing does).
+    """
+    return _TAG.sub("", text, count=1).strip()
+
+
+def read_narrations(path: str | Path, passes: tuple[str, ...] = ("narration_pass_1",), videos: list[str] | None = None,
+                    skip_unsure: bool = True, on_error: str = "raise", skipped: list[str] | None = None,
+                    strip_tags: bool = True) -> list[Narration]:
+    """``narration.json`` -> narrations of ``passes`` (of ``videos`` when given), in file order.
+
+    Entries without ``timestamp_sec``/``narration_text``, with a negative time or an
+    empty text raise a :class:`DataError` naming the entry (or are skipped). With
+    ``skip_unsure``, texts tagged ``#unsure`` are left out (as LaViLa/EgoVLP do); with
+    ``strip_tags`` the leading actor tag goes (:func:`strip_actor_tag`).
+    """
+    obj = read_json(path, dict, "{video_uid: {narration_pass_1: {narrations: [...]}}}", "narration file (Ego4D narration.json)")
+    wanted = set(videos) if videos is not None else None
+    out: list[Narration] = []
+    for vid, entry in obj.items():
+        if wanted is not None and vid not in wanted:
+            continue
+        for p in passes:
+            items = (entry.get(p) or {}).get("narrations", []) if isinstance(entry, dict) else []
+            for i, n in enumerate(items):
+                where = f"{path}: {vid}.{p}.narrations[{i}]"
+                try:
+                    t, text = float(n["timestamp_sec"]), str(n["narration_text"]).strip()
+                    if t < 0 or not text:
+                        raise ValueError("negative timestamp_sec or empty narration_text")
+                except (KeyError, TypeError, ValueError) as e:
+                    msg = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+                    if on_error == "skip":
+                        if skipped is not None:
+                            skipped.append(f"{where}: {msg}")
+                        continue
+                    raise DataError(msg, where=where, hint="fix the entry, or set data.on_error: skip") from None
+                if skip_unsure and "#unsure" in text.lower():
+                    continue
+                out.append(Narration(f"{vid}:{p}:{i}", vid, t, strip_actor_tag(text) if strip_tags else text))
+    return out
+
+
+__all__ = ["PASSES", "Narration", "strip_actor_tag", "read_video_list", "read_narrations"]
