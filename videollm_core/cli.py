@@ -167,7 +167,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # a file, a folder (MS-TCN result files) or comma-separated files (ActivityNet's val_1,val_2)
         missing = [p for p in str(path).split(",") if p and not Path(p).exists()]
         if missing or not str(path).strip(","):
-            raise DataError(f"{label} not found", where=missing[0] if missing else repr(path),
+            raise DataError(f"{label} file not found", where=missing[0] if missing else repr(path),
                             hint=f"pass existing {label} file(s) in the {args.task} format")
     metric = registry.build({"type": args.task, **options}, where=f"videollm evaluate {args.task}")
     ground_truth = metric.load_ground_truth(args.ground_truth)

@@ -1,7 +1,9 @@
-"""Configs: YAML files (``yaml.safe_load`` only), ``_base_`` inheritance, ``_delete_``, overrides.
+"""Configs: YAML files (``yaml.SafeLoader`` only), ``_base_`` inheritance, ``_delete_``, overrides.
 
 A config is data, never a program: nothing in it imports Python (a ``type:`` is a
-registered name or ``PLUGIN:NAME``, see :mod:`videollm_core.registry`).
+registered name or ``PLUGIN:NAME``, see :mod:`videollm_core.registry`; ``!!python/...``
+tags are a :class:`ConfigError`), and a key given twice in one mapping is an error
+rather than silently the last one.
 
 - ``_base_: base.yaml`` (or a list of paths), relative to the file that names it. Bases
   merge in order, then the file itself merges on top: mappings merge key by key, every
@@ -72,6 +74,24 @@ def _plain(value: Any) -> Any:
 
 
 # -- loading ----------------------------------------------------------------
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (plain data only) that refuses a key given twice in one mapping,
+    which plain YAML loaders resolve silently by keeping the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark)
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            if first is not key_node.start_mark:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first.line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -80,7 +100,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read the config file: {e}", where=str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
@@ -202,7 +222,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"bad option {text!r}: expected KEY=VALUE with a dotted KEY (a.b=1, c.0=2)", where="--cfg-options")
-    return key.split("."), parse_value(value)
+    try:
+        return key.split("."), parse_value(value)
+    except ConfigError as e:
+        raise e.relocate(f"--cfg-options {key}")
 
 
 def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,12 @@ class UserError(Exception):
             text += f"\n  hint: {self.hint}"
         return text
 
+    def relocate(self, where: str) -> "UserError":
+        """Set :attr:`where` (e.g. a constructor's own name replaced by the YAML path) and return self."""
+        self.where = where
+        self.args = (self.render(),)
+        return self
+
 
 class ConfigError(UserError):
     """A problem in a config file; ``where`` is the file and/or the YAML path."""

@@ -13,12 +13,13 @@ Switches, as in pytest: ``-p no:NAME`` blocks a plugin before anything loads;
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata as metadata
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
@@ -271,3 +272,25 @@ def configure_plugins(*, blocked: Iterable[str] = (), strict: bool | None = None
         reg._by_plugin.clear()
     _DEFAULT = PluginManager(REGISTRIES, blocked=blocked, strict=strict, autoload=autoload)
     return _DEFAULT
+
+
+@contextlib.contextmanager
+def preserved_plugin_state() -> Iterator[None]:
+    """Put the process-wide plugin manager and registries back as they were after the block
+    (for tests and notebooks that call :func:`configure_plugins`, e.g. through the CLI)."""
+    global _DEFAULT
+    saved_default = _DEFAULT
+    saved = [(reg, dict(reg._module_dict), dict(reg._origins), {k: dict(v) for k, v in reg._by_plugin.items()}) for reg in REGISTRIES]
+    saved_attach = (REGISTRIES._loader, REGISTRIES._problems)
+    try:
+        yield
+    finally:
+        _DEFAULT = saved_default
+        REGISTRIES._loader, REGISTRIES._problems = saved_attach
+        for reg, modules, origins, by_plugin in saved:
+            reg._module_dict.clear()
+            reg._module_dict.update(modules)
+            reg._origins.clear()
+            reg._origins.update(origins)
+            reg._by_plugin.clear()
+            reg._by_plugin.update(by_plugin)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 from mmengine.registry import Registry
 
 from .base import ROLE_BASES
-from .errors import ConfigError, ConfigErrors, RegistryError
+from .errors import ConfigError, ConfigErrors, RegistryError, UserError
 from .signature import accepts_var_kwargs, check_arguments, constructor_parameters
 
 log = logging.getLogger("videollm")
@@ -39,6 +39,20 @@ def registering_as(plugin: str) -> Iterator[None]:
         yield
     finally:
         _CURRENT_PLUGIN.reset(token)
+
+
+#: exceptions of a constructor that mean a bug in the component, never wrapped as config errors.
+_PROGRAMMING_ERRORS = (AttributeError, NameError, AssertionError, NotImplementedError, SyntaxError, RecursionError)
+
+
+def _yaml_place(own: str | None, class_name: str, where: str) -> str:
+    """The place of a constructor's error: ``ClassName.arg`` (or nothing) becomes ``where.arg``;
+    a file or another YAML path it named stays."""
+    if not own or own == class_name:
+        return where
+    if own.startswith(class_name + "."):
+        return where + own[len(class_name):]
+    return own
 
 
 def _qualname(obj: Any) -> str:
@@ -194,8 +208,10 @@ class ComponentRegistry(Registry):
 
         ``default_args`` fill parameters the config leaves out, and reach only
         constructors that accept them (a head without ``num_classes`` never gets one). Bad arguments raise a
-        :class:`ConfigError` naming ``where``; a ``ValueError``/``TypeError`` raised by the
-        constructor itself is reported the same way, with its own message kept.
+        :class:`ConfigError` naming ``where``. Whatever the constructor raises is reported at ``where``
+        too, its own message kept: a :class:`UserError` naming ``ClassName.arg`` gets the YAML path
+        ``where.arg``; any other exception (a size torch refuses...) becomes a :class:`ConfigError`,
+        except the programming errors of ``_PROGRAMMING_ERRORS``, which keep their traceback.
         """
         if extra:
             default_args = {**(default_args or {}), **extra}
@@ -212,10 +228,14 @@ class ComponentRegistry(Registry):
                 kwargs.setdefault(key, value)
         try:
             return cls(**kwargs)
-        except (ValueError, TypeError, FileNotFoundError, KeyError) as e:
-            if isinstance(e, ConfigError):
-                raise
-            raise ConfigError(f"{cls.__name__}: {e}", where=where) from e
+        except UserError as e:  # the constructor's own message; its place made a YAML path
+            raise e.relocate(_yaml_place(e.where, cls.__name__, where))
+        except _PROGRAMMING_ERRORS:
+            raise  # a bug in the component, not in the config: keep the traceback
+        except Exception as e:  # bad sizes reach torch/transformers: ValueError, RuntimeError, ZeroDivisionError...
+            kind = "" if isinstance(e, (ValueError, TypeError, KeyError, OSError)) else f"{type(e).__name__}: "
+            raise ConfigError(f"{cls.__name__}: {kind}{e}", where=where,
+                              hint=f"check the arguments under {where} (--debug shows the traceback)") from e
 
 
 class Registries:

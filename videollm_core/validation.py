@@ -10,6 +10,7 @@ and the multi-task forms into one list of :class:`TaskSpec`.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -17,6 +18,7 @@ from .errors import ConfigError, ConfigErrors
 from .optim import SCHEDULERS
 from .registry import REGISTRIES, Registries
 from .settings import MIXED_PRECISION, ON_NAN
+from .signature import constructor_parameters
 
 TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
 MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt")
@@ -116,6 +118,49 @@ def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str],
     return errors
 
 
+# -- sizes ------------------------------------------------------------------------
+#: argument names that hold a count or a dimension (at any depth of a component config).
+SIZE_KEY = re.compile(r"^(n_[a-z_]+|num_[a-z_]+|[a-z_]*_(dim|size|layers|classes|embd|positions|tokens|events|heads)|dim|d_model|d_ff|d_kv|window)$")
+#: architecture sizes of nested model configs (``model.llm.config``) that cannot be zero.
+ARCH_KEYS = frozenset({"n_layer", "n_embd", "n_head", "n_positions", "n_ctx", "vocab_size", "hidden_size", "num_hidden_layers",
+                       "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "d_model",
+                       "d_ff", "d_kv", "num_layers", "num_heads", "num_decoder_layers", "ffn_dim", "word_embed_proj_dim"})
+#: no dimension, count or vocabulary of a real model or benchmark comes near this (16.7 M).
+MAX_SIZE = 2 ** 24
+
+
+def _size_problems(value: Any, where: str, zero_ok: Callable[[str], bool], nested: bool = False) -> list[ConfigError]:
+    """Negative, zero (where ``zero_ok(key)`` is False) or absurd sizes in a component config, recursively."""
+    if isinstance(value, list):
+        return [e for i, v in enumerate(value) for e in _size_problems(v, f"{where}.{i}", zero_ok, nested)]
+    if not isinstance(value, dict):
+        return []
+    errors: list[ConfigError] = []
+    for key, v in value.items():
+        path = f"{where}.{key}"
+        if isinstance(v, (dict, list)):
+            errors += _size_problems(v, path, lambda k: k not in ARCH_KEYS, nested=True)
+        elif not isinstance(key, str) or not SIZE_KEY.match(key) or v is None:
+            continue
+        elif isinstance(v, (str, bool)):
+            if nested:  # top-level arguments are checked against their annotations instead
+                errors.append(ConfigError(f"expected a number (a size or count), got {v!r}", where=path))
+        elif not _is_num(v):
+            continue
+        elif v < 0 or (v == 0 and not zero_ok(key)):
+            errors.append(ConfigError(f"a size or count must be {'>= 0' if zero_ok(key) else '> 0'}, got {v!r}", where=path))
+        elif v > MAX_SIZE:
+            errors.append(ConfigError(f"absurd size {v!r} (more than {MAX_SIZE:,})", where=path,
+                                      hint="a typo? no real dimension, vocabulary or class count is that large"))
+    return errors
+
+
+def component_size_problems(cfg: Any, where: str, cls: type | None) -> list[ConfigError]:
+    """Size problems of one ``{type: NAME, ...}`` config; zero is allowed where the constructor's default is 0."""
+    params = constructor_parameters(cls) if cls is not None else {}
+    return _size_problems(cfg, where, lambda k: k in params and params[k].default == 0 and not isinstance(params[k].default, bool))
+
+
 # -- tasks ------------------------------------------------------------------------
 @dataclass
 class TaskSpec:
@@ -196,18 +241,26 @@ def _provided(classes: list[type], attr: str) -> set[str]:
     return {name for cls in classes for name in getattr(cls, attr, ())}
 
 
+def _component_problems(registry: Any, cfg: Any, where: str, supplied: set[str] | frozenset[str]) -> list[ConfigError]:
+    """Registry validation (type, arguments) plus size sanity of one component config."""
+    errors = registry.validate(cfg, where, supplied=supplied)
+    if isinstance(cfg, dict):
+        errors += component_size_problems(cfg, where, registry.get(cfg.get("type")))
+    return errors
+
+
 def _check_task(spec: TaskSpec, registries: Registries) -> list[ConfigError]:
     errors: list[ConfigError] = []
     for split, dcfg in spec.data.items():
-        errors += registries.datasets.validate(dcfg, f"{spec.path('data')}.{split}", supplied=DATASET_SUPPLIED)
+        errors += _component_problems(registries.datasets, dcfg, f"{spec.path('data')}.{split}", DATASET_SUPPLIED)
     classes = _dataset_classes(spec, registries)
     if spec.head is None:
         errors.append(ConfigError("missing the task head", where=spec.path("head"),
                                   hint=f"add {spec.path('head')}: {{type: ...}} (see `videollm list heads`)"))
     else:
-        errors += registries.heads.validate(spec.head, spec.path("head"), supplied=HEAD_SUPPLIED | _provided(classes, "provides_head_args"))
+        errors += _component_problems(registries.heads, spec.head, spec.path("head"), HEAD_SUPPLIED | _provided(classes, "provides_head_args"))
     if spec.metric is not None:
-        errors += registries.metrics.validate(spec.metric, spec.path("metric"), supplied=_provided(classes, "provides_metric_args"))
+        errors += _component_problems(registries.metrics, spec.metric, spec.path("metric"), _provided(classes, "provides_metric_args"))
     if spec.prompt is not None and not isinstance(spec.prompt, str):
         errors.append(ConfigError(f"expected a string, got {spec.prompt!r}", where=spec.path("prompt")))
     return errors
@@ -263,7 +316,7 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
             if required:
                 errors.append(ConfigError(f"missing 'model.{key}'", where="model", hint=f"add model.{key}: {{type: ...}} (see `videollm list {role}`)"))
             continue
-        errors += registries[role].validate(model[key], f"model.{key}", supplied=supplied)
+        errors += _component_problems(registries[role], model[key], f"model.{key}", supplied)
     multi = cfg.get("tasks") is not None
     if multi:
         errors += _check_tasks_list(cfg)
