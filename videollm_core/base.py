@@ -206,6 +206,17 @@ class VideoDataset(torch.utils.data.Dataset):
 
     task: ClassVar[str] = ""
 
+    def skip_report(self) -> list[str]:
+        """What ``on_error: skip`` dropped, one ``"where: problem"`` line each.
+
+        Datasets record skipped items in ``self.skipped`` (rendered strings, ``(where,
+        message)`` pairs, or a mapping ``id -> message``); the runner logs this report.
+        """
+        items = getattr(self, "skipped", None) or []
+        if isinstance(items, dict):
+            return [f"{k}: {v}" for k, v in items.items()]
+        return [": ".join(str(x) for x in item if x) if isinstance(item, tuple) else str(item) for item in items]
+
     def ground_truth(self) -> Any:
         """The ground truth in the object form the task's :class:`Metric` evaluates."""
         raise NotImplementedError  # pragma: no cover - abstract

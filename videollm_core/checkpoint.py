@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import DataError
+
 STEP_DIR = re.compile(r"^step_(\d{8})$")
 WEIGHTS_FILE = "trainable.safetensors"
 STATE_FILE = "state.json"
@@ -117,9 +119,31 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: str | os.PathLike) -
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a :class:`DataError` naming it when it is unreadable."""
     from safetensors.torch import load_file
 
-    return load_file(str(path))
+    try:
+        return load_file(str(path))
+    except Exception as e:  # truncated or not a safetensors file
+        raise DataError(f"cannot read {Path(path).name}: {type(e).__name__}: {e}", where=str(path), hint=_CORRUPT_HINT) from e
+
+
+_CORRUPT_HINT = "the checkpoint is damaged or was not written by videollm-core: resume from another one (--resume PATH) or delete it"
+
+
+def verify_state_files(directory: str | os.PathLike) -> None:
+    """Check that every pickled state file of a checkpoint loads with ``weights_only=True``.
+
+    Raises:
+        DataError: naming the first file that is refused (a planted pickle payload is
+            refused, never executed) or unreadable.
+    """
+    for path in sorted(Path(directory).glob("*.bin")) + sorted(Path(directory).glob("*.pt")):
+        try:
+            torch.load(str(path), weights_only=True, map_location="cpu")
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise DataError(f"refused to load {path.name} ({type(e).__name__}: {first})", where=str(path), hint=_CORRUPT_HINT) from e
 
 
 def save_peft_adapters(model: torch.nn.Module, directory: str | os.PathLike) -> list[str]:

@@ -123,9 +123,14 @@ class Runner(EvaluationMixin):
             dcfg = spec.data.get(split)
             if dcfg is None:
                 return None
-            self._datasets[key] = self.registries.datasets.build(
+            ds = self.registries.datasets.build(
                 dcfg, where=self._data_where(spec, split),
                 default_args={"feature_dim": self.cfg["model"]["encoder"]["in_dim"], "on_error": self.settings.on_error})
+            report = ds.skip_report()
+            if report:
+                log.warning("%s: data.on_error=skip dropped %d item(s):\n  %s", self._data_where(spec, split), len(report),
+                            "\n  ".join(report[:20]) + (f"\n  ... and {len(report) - 20} more" if len(report) > 20 else ""))
+            self._datasets[key] = ds
         return self._datasets[key]
 
     def _first_dataset(self, spec):
@@ -377,6 +382,7 @@ class Runner(EvaluationMixin):
             log.warning("--resume %s: no checkpoint in %s, starting from scratch", which, self.ckpt_root)
             return None
         acc = self.accelerator
+        ckpt.verify_state_files(path)  # a damaged or foreign file is a DataError naming it
         acc.load_state(str(path))
         self.load_weights(path)
         rng = path / f"rng_state_{acc.process_index}.pt"

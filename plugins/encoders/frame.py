@@ -14,7 +14,7 @@ from typing import Any, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from videollm_core import ConfigError, DataError, Encoder, EncoderStream, TokenSequence, VideoBatch
 

@@ -177,9 +177,6 @@ def test_resume_never_unpickles_a_planted_payload(planted):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="videollm_core/runner.py Runner._resume (or checkpoint.py): a checkpoint file refused by "
-                   "torch.load(weights_only=True) escapes as a raw UnpicklingError (a traceback, exit 1); it should be a "
-                   "UserError naming the file, so the CLI exits 2 with a message")
 def test_a_refused_checkpoint_is_a_user_error_naming_the_file(planted):
     from videollm_core.errors import UserError
 

@@ -18,10 +18,9 @@ from videollm_plugins.tasks.action_segmentation.dataset import BreakfastDataset
 from videollm_plugins.tasks.action_segmentation.head import ActionSegmentationHead
 from videollm_plugins.tasks.action_segmentation.metric import ActionSegmentationMetric
 from videollm_plugins.tasks.action_segmentation.mstcn import edit_score, get_segments, segmentation_scores
+from shared_paths import SHARED_DATA
 
-BREAKFAST = Path(__file__).resolve().parents[3] / "shared" / "data" / "breakfast"
-if not BREAKFAST.exists():
-    BREAKFAST = Path("/work/shared/data/breakfast")
+BREAKFAST = SHARED_DATA / "breakfast"
 
 
 def scores(pred: str, gt: str, **kw) -> dict[str, float]:

@@ -16,8 +16,9 @@ from videollm_plugins.tasks.anticipation.dataset import EK100AnticipationDataset
 from videollm_plugins.tasks.anticipation.head import ActionAnticipationHead
 from videollm_plugins.tasks.anticipation.metric import AnticipationMetric, EK100GroundTruth, derive_action_scores
 from videollm_plugins.tasks.common.ek100 import EK100Segment, EK100Splits
+from shared_paths import SHARED_DATA
 
-EK100 = Path("/work/shared/data/epic_kitchens_100")
+EK100 = SHARED_DATA / "epic_kitchens_100"
 
 
 def seg(nid, vid, verb, noun, action=0):

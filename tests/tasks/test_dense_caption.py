@@ -19,8 +19,9 @@ from videollm_plugins.tasks.dense_caption.densevid import GARBAGE_REFERENCE, cap
 from videollm_plugins.tasks.dense_caption.metric import DenseCaptionMetric
 from videollm_plugins.tasks.dense_caption.proposals import decode_proposals, proposal_targets
 from videollm_plugins.tasks.dense_caption.soda import chased_dp_assignment, soda_f
+from shared_paths import SHARED_DATA
 
-ANET = Path("/work/shared/data/activitynet_captions")
+ANET = SHARED_DATA / "activitynet_captions"
 
 
 def ref(*events, duration=40.0):

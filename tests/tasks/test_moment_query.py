@@ -16,18 +16,12 @@ from videollm_plugins.tasks.moment_query.annotations import load_detection_datab
 from videollm_plugins.tasks.moment_query.dataset import ActivityNetDetectionDataset, Ego4DMQDataset
 from videollm_plugins.tasks.moment_query.head import MomentQueryHead, assign_units
 from videollm_plugins.tasks.moment_query.metric import MomentQueryMetric
+from shared_paths import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 needs_data = pytest.mark.skipif(not (DATA / "thumos14").exists(), reason="shared/data is not here")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: one intra-op thread is >10x faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _db(**videos):

@@ -15,18 +15,12 @@ from videollm_plugins.tasks.nlq.annotations import load_charades_sta, load_ego4d
 from videollm_plugins.tasks.nlq.dataset import CharadesSTADataset, Ego4DNLQDataset
 from videollm_plugins.tasks.nlq.head import rank_windows, window_targets
 from videollm_plugins.tasks.nlq.metric import NaturalLanguageQueryMetric
+from shared_paths import SHARED_DATA
 
-CHARADES = Path("/work/shared/data/charades_sta")
+CHARADES = SHARED_DATA / "charades_sta"
 needs_charades = pytest.mark.skipif(not CHARADES.exists(), reason="shared/data/charades_sta is not here")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: one intra-op thread is >10x faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _gt(*windows):

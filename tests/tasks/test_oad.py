@@ -16,8 +16,9 @@ from videollm_plugins.tasks.common.ek100 import EK100Segment, frame_labels
 from videollm_plugins.tasks.oad.dataset import EK100OADDataset, ThumosOADDataset
 from videollm_plugins.tasks.oad.head import OnlineActionDetectionHead
 from videollm_plugins.tasks.oad.metric import IGNORED, OADGroundTruth, OADMetric, per_frame_map
+from shared_paths import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 
 
 def gt_of(labels, num_classes=4, **kw):

@@ -13,20 +13,12 @@ import torch
 from videollm_core.errors import DataError
 from videollm_plugins.tasks.qvhighlights.dataset import QVHighlightsDataset
 from videollm_plugins.tasks.qvhighlights.metric import QVHighlightsMetric, hd_ap, read_jsonl
+from shared_paths import SHARED_DATA
 
-QVH = Path(__file__).resolve().parents[3] / "shared" / "data" / "qvhighlights"
-if not QVH.exists():
-    QVH = Path("/work/shared/data/qvhighlights")
+QVH = SHARED_DATA / "qvhighlights"
 needs_data = pytest.mark.skipif(not QVH.exists(), reason="shared/data/qvhighlights is not here")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: one intra-op thread is >10x faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # -- the golden vector ---------------------------------------------------------------------

@@ -20,7 +20,7 @@ from videollm_core.errors import ConfigError, DataError
 
 from . import demo as demo_data
 from . import layout
-from .features import load_features
+from ..common.features import check_video_id, load_features
 
 log = logging.getLogger("videollm")
 
@@ -109,7 +109,7 @@ class BreakfastDataset(VideoDataset):
             raise DataError("no usable video in the split", where=str(self.bundle), hint="check the bundle, groundTruth/ and features/")
 
     def _load_video(self, name: str, where: str, class_id: dict[str, int]) -> dict[str, Any]:
-        vid = layout.check_video_id(layout.video_id_of(name), where)
+        vid = check_video_id(layout.video_id_of(name), where)
         gt_path = self.gt_dir / name
         labels = layout.read_frame_labels(gt_path)
         if not labels:

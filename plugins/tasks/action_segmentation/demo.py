@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..common.demo_params import demo_params as fill_params
 from . import layout
 
 #: the standard MS-TCN Breakfast mapping (0-indexed).
@@ -44,18 +45,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def complete_params(defaults: dict[str, Any], demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
-    """A config's ``demo:`` dict over ``defaults``; ``feature_dim`` (the encoder's ``in_dim``) unless the dict sets it."""
-    params = dict(defaults)
-    if feature_dim is not None:
-        params["feature_dim"] = int(feature_dim)
-    params.update(demo or {})
-    return params
-
-
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
     """Complete a config's ``demo:`` dict with :data:`DEFAULTS`."""
-    return complete_params(DEFAULTS, demo, feature_dim)
+    return fill_params(DEFAULTS, demo, feature_dim)
 
 
 def generate(out: Path, params: dict[str, Any]) -> None:

@@ -13,24 +13,11 @@ separated by spaces.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from videollm_core.errors import DataError
 
 RECOGNITION_HEADER = "### Frame level recognition: ###"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-
-
-def check_video_id(video_id: str, where: str) -> str:
-    """Return ``video_id`` if it is a plain file stem (no ``/``, ``..``, spaces), else raise :class:`DataError`."""
-    if not _SAFE_ID.match(video_id) or ".." in video_id:
-        raise DataError(
-            f"unsafe video id {video_id!r}",
-            where=where,
-            hint="video ids must be plain file names (letters, digits, '_', '-', '.'), without '/' or '..'",
-        )
-    return video_id
 
 
 def video_id_of(file_name: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Sequence
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
+from ..common.features import check_video_id
 from . import layout
 from .mstcn import DEFAULT_BG_CLASS, segmentation_scores
 
@@ -52,7 +53,7 @@ class ActionSegmentationMetric(Metric):
                 raise DataError("no ground-truth .txt files in the folder", where=str(path), hint="give MS-TCN's groundTruth/ folder or a split bundle")
         elif path.suffix == ".bundle":
             gt_dir = path.parent.parent / "groundTruth"
-            files = [gt_dir / layout.check_video_id(name, f"{path}") for name in layout.read_bundle(path)]
+            files = [gt_dir / check_video_id(name, f"{path}") for name in layout.read_bundle(path)]
         else:
             raise DataError(
                 "expected MS-TCN's groundTruth/ folder or a split bundle (.bundle)",
@@ -77,7 +78,7 @@ class ActionSegmentationMetric(Metric):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for vid, labels in predictions.items():
-            layout.write_recognition([str(x) for x in labels], path / layout.check_video_id(vid, str(path)))
+            layout.write_recognition([str(x) for x in labels], path / check_video_id(vid, str(path)))
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, list[str]]:
         """Head entries ``{"video_id", "frame_labels": [class id per frame]}`` -> label names per video."""

@@ -17,7 +17,7 @@ import numpy as np
 from videollm_core.errors import ConfigError, DataError
 
 from . import ek100, ek100_demo
-from .video_features import FeatureStore, check_video_id, step_timestamps
+from .features import FeatureStore, is_safe_video_id, step_timestamps
 
 log = logging.getLogger("videollm")
 
@@ -86,7 +86,7 @@ class EK100Source:
         bad_videos: set[str] = set()
         for i, s in enumerate(segments):
             where = f"{self.annotations} (narration {s.narration_id})"
-            if not check_video_id(s.video_id):
+            if not is_safe_video_id(s.video_id):
                 self._fail(f"unsafe video id {s.video_id!r}", where, "video ids must be plain file names")
                 continue
             if s.verb >= self.num_verbs or s.noun >= self.num_nouns or s.action >= self.num_actions:

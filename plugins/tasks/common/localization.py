@@ -10,7 +10,6 @@ the row / video, recorded in :attr:`skipped` and logged once.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -20,21 +19,9 @@ import numpy as np
 from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..action_segmentation.features import load_features
+from .features import check_video_id, load_features
 
 log = logging.getLogger("videollm")
-
-#: a plain file stem: YouTube ids may start with "-" (QVHighlights has such videos).
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
-
-
-def check_video_id(video_id: str, where: str) -> str:
-    """``video_id`` if it is a plain file stem (no ``/``, ``\\``, ``..``, spaces), else :class:`DataError`."""
-    if not _SAFE_ID.match(str(video_id)) or ".." in str(video_id):
-        raise DataError(f"unsafe video id {video_id!r}", where=where,
-                        hint="video ids must be plain file names (letters, digits, '_', '-', '.'), without '/' or '..'")
-    return str(video_id)
-
 
 class LocalizationDataset(VideoDataset):
     """Feature files, feature-step timing and segment checks shared by localisation tasks.

@@ -23,8 +23,7 @@ from videollm_core.base import VideoDataset, pad_collate
 from videollm_core.errors import ConfigError, DataError
 from videollm_core.types import VideoBatch
 
-from ..action_segmentation.features import load_features
-from ..action_segmentation.layout import check_video_id
+from ..common.features import check_video_id, load_features
 from . import annotations as ann
 from . import demo as demo_data
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..action_segmentation.demo import complete_params
+from ..common.demo_params import demo_params as fill_params
 
 #: event class -> caption.
 EVENTS: dict[str, str] = {
@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
     """Complete a config's ``demo:`` dict with :data:`DEFAULTS` (``feature_dim`` from the encoder)."""
-    return complete_params(DEFAULTS, demo, feature_dim)
+    return fill_params(DEFAULTS, demo, feature_dim)
 
 
 def vocabulary() -> list[str]:

@@ -19,7 +19,7 @@ import torch
 from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.video_features import FeatureStore, check_video_id
+from ..common.features import FeatureStore, is_safe_video_id
 from . import demo as demo_data
 from . import schema
 
@@ -78,7 +78,7 @@ class Ego4DLTADataset(VideoDataset):
 
     def _check(self, w: schema.LTAWindow) -> bool:
         where = f"{self.annotations} (sample {w.key})"
-        if not check_video_id(w.video_uid):
+        if not is_safe_video_id(w.video_uid):
             return self._fail(f"unsafe video_uid {w.video_uid!r}", where)
         nv, nn = len(self.taxonomy["verbs"]), len(self.taxonomy["nouns"])
         labels = [(a.verb, a.noun) for a in w.observed] + list(zip(w.future_verbs, w.future_nouns))

@@ -20,7 +20,7 @@ from videollm_core.errors import ConfigError, DataError
 
 from ..common.ek100 import frame_labels
 from ..common.ek100_source import EK100Source
-from ..common.video_features import FeatureStore, step_timestamps
+from ..common.features import FeatureStore, step_timestamps
 from . import lstr
 from .metric import OADGroundTruth, ek100_ground_truth
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.video_features import FeatureStore
+from ..common.features import FeatureStore
 from . import demo as demo_data
 from . import narrations
 

@@ -1,0 +1,16 @@
+"""Suite-wide settings. The root of ``tests/`` is on ``sys.path`` (pytest's prepend mode),
+so test modules can ``from shared_paths import SHARED_DATA``."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models on a 2-core machine: one intra-op thread is faster than two (and far
+    faster when the cores are shared); results do not depend on it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
