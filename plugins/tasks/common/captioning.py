@@ -20,6 +20,8 @@ import shutil
 import warnings
 from typing import Hashable, Mapping, Sequence
 
+from videollm_core.errors import ConfigError
+
 log = logging.getLogger("videollm")
 
 #: every metric :func:`score_captions` knows, in coco-caption's names.
@@ -55,6 +57,15 @@ def simple_ptb_tokenize(text: str) -> str:
     """
     tokens = _TOKEN_RE.findall(text.replace("\n", " ").lower())
     return " ".join(t for t in tokens if t not in PTB_PUNCTUATIONS)
+
+
+def require_pycocoevalcap() -> None:
+    """Raise a :class:`ConfigError` with the install line when ``pycocoevalcap`` is missing."""
+    try:
+        import pycocoevalcap  # noqa: F401
+    except ImportError as e:
+        raise ConfigError("caption metrics need pycocoevalcap (coco-caption's BLEU, METEOR, ROUGE_L, CIDEr-D)",
+                          where="captioning metrics", hint='pip install "videollm-core[eval]"') from e
 
 
 def tokenize(captions: Mapping[Hashable, Sequence[str]]) -> dict[Hashable, list[str]]:
@@ -112,6 +123,7 @@ def score_captions(
     if not candidates:
         return {m: 0.0 for m in metrics}
     ids = list(candidates)
+    require_pycocoevalcap()
     keys = {k: i for i, k in enumerate(ids)}  # coco scorers want sortable, hashable ids
     res = {keys[k]: [str(v)] for k, v in candidates.items()}
     gts = {keys[k]: [str(r) for r in v] for k, v in references.items()}
