@@ -8,7 +8,9 @@ accelerate ranks) never see a half-written tree.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -25,6 +27,19 @@ def demo_cache_root() -> Path:
     return Path(base) / "demo"
 
 
+def _source_digest(generator: Callable[[Path], None]) -> str:
+    """Hash of the source file that defines ``generator``: editing the generator makes a new
+    cache entry, so stale demo data is never read back (``version`` stays for clarity)."""
+    func: Any = generator
+    while isinstance(func, functools.partial):
+        func = func.func
+    try:
+        path = inspect.getsourcefile(inspect.unwrap(func))
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else ""
+    except (TypeError, OSError):
+        return ""
+
+
 def ensure_demo_data(
     task: str,
     generator: Callable[[Path], None],
@@ -39,11 +54,13 @@ def ensure_demo_data(
         task: task name, e.g. ``"oad"`` (first part of the directory name).
         generator: ``generator(out_dir)`` writes every file into ``out_dir``; it must be
             deterministic in ``params`` (seed included).
-        params: everything that changes the files; hashed into the directory name.
-        version: bump when the generator's output format changes.
+        params: everything that changes the files; hashed into the directory name
+            together with the generator's source file.
+        version: bump when the generator's output changes through code outside that file.
         root: cache root (default :func:`demo_cache_root`).
     """
-    key = json.dumps({"task": task, "version": version, "params": params}, sort_keys=True, default=str)
+    key = json.dumps({"task": task, "version": version, "params": params, "source": _source_digest(generator)},
+                     sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     base = Path(root) if root is not None else demo_cache_root()
     target = base / f"{task}-{digest}"
