@@ -282,9 +282,17 @@ def preserved_plugin_state() -> Iterator[None]:
     saved_default = _DEFAULT
     saved = [(reg, dict(reg._module_dict), dict(reg._origins), {k: dict(v) for k, v in reg._by_plugin.items()}) for reg in REGISTRIES]
     saved_attach = (REGISTRIES._loader, REGISTRIES._problems)
+    saved_hooks = {name for name, _ in saved_default.pm.list_name_plugin()} if saved_default is not None else set()
+    saved_infos = dict(saved_default.infos) if saved_default is not None else {}
     try:
         yield
     finally:
+        if saved_default is not None:  # hook implementations registered inside the block go too
+            for name, plugin in list(saved_default.pm.list_name_plugin()):
+                if plugin is not None and name not in saved_hooks:
+                    saved_default.pm.unregister(name=name)
+            saved_default.infos.clear()
+            saved_default.infos.update(saved_infos)
         _DEFAULT = saved_default
         REGISTRIES._loader, REGISTRIES._problems = saved_attach
         for reg, modules, origins, by_plugin in saved:

@@ -1,6 +1,6 @@
 """Online action detection metrics (METRICS.md §2.7) and the per-frame score file.
 
-Keys: ``mAP`` (per-frame AP, sklearn ``average_precision_score``, mean over the
+Keys: ``mAP`` (per-frame AP as sklearn's ``average_precision_score`` defines it, mean over the
 classes with at least one positive frame, background and ignored frames excluded)
 and ``{action,verb,noun}/mean_top5_recall`` (EK100/MAT protocol: frames whose action
 label is not background, RULSTM class-mean top-5 recall over the classes present;
@@ -29,6 +29,7 @@ import numpy as np
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
+from ..common.average_precision import average_precision
 from ..common.jsonfile import read_json
 from ..common import ek100
 from ..common.topk import mean_topk_recall
@@ -214,10 +215,9 @@ class OADMetric(Metric):
 
 
 def per_frame_map(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over classes ``c >= 1`` with a positive frame of sklearn's AP of ``scores[:, c]`` (fraction)."""
-    from sklearn.metrics import average_precision_score
-
-    aps = [average_precision_score(labels == c, scores[:, c]) for c in range(1, scores.shape[1]) if (labels == c).any()]
+    """Mean over classes ``c >= 1`` with a positive frame of the AP of ``scores[:, c]`` (fraction;
+    sklearn's ``average_precision_score`` definition, see :mod:`..common.average_precision`)."""
+    aps = [average_precision(labels == c, scores[:, c]) for c in range(1, scores.shape[1]) if (labels == c).any()]
     return float(np.mean(aps)) if aps else math.nan
 
 
