@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 
 import pytest
 
@@ -53,7 +54,10 @@ def test_refuses_to_overwrite_without_force(tmp_path, capsys):
 
 @pytest.mark.subprocess
 def test_generated_plugin_installs_loads_passes_its_tests_and_runs(tmp_path):
-    root = new_plugin("videollm-docsgen", tmp_path / "src")
+    made = run([bin_path("videollm"), "new-plugin", "videollm-docsgen", "--dest", str(tmp_path / "src")], dict(os.environ), tmp_path)
+    assert made.returncode == 0, made.stderr[-3000:]
+    root = tmp_path / "src" / "videollm-docsgen"
+    assert f"wrote {root}" in made.stdout
     env, info = install_and_list(root, tmp_path, "docsgen")
     assert (info["status"], info["builtin"], info["distribution"], info["api"]) == ("loaded", False, "videollm-docsgen", api_range())
     assert info["registered"] == {"encoders": ["DocsgenEncoder"], "translators": ["DocsgenTranslator"], "heads": ["DocsgenHead"],
