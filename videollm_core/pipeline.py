@@ -141,7 +141,8 @@ class VideoLLM(nn.Module):
         visual = TokenSequence(tokens.embeds[:, k - 1 :: k], positions >= 0, tokens.spans[:, k - 1 :: k])
         picked = hidden.gather(1, positions.clamp(min=0)[..., None].expand(-1, -1, hidden.shape[-1]))
         picked = picked * visual.mask[..., None].to(picked.dtype)
-        return picked, StreamInputs(visual=visual, embeds=embeds, mask=mask, visual_positions=positions, cache=cache)
+        return picked, StreamInputs(visual=visual, embeds=embeds, mask=mask, visual_positions=positions, cache=cache,
+                                    hidden=hidden)
 
     # -- task API -------------------------------------------------------------------
     def forward(self, batch: VideoBatch, task: str | None = None) -> dict[str, Any]:

@@ -116,7 +116,7 @@ class VideoStream:
         positions = (torch.arange(n, device=hidden.device) * k + k - 1).expand(self.batch_size, n)
         visual = TokenSequence(tokens.embeds[:, k - 1 :: k], tokens.mask[:, k - 1 :: k], tokens.spans[:, k - 1 :: k])
         stream = StreamInputs(visual=visual, embeds=tokens.embeds, mask=tokens.mask, visual_positions=positions,
-                              cache=self.cache)
+                              cache=self.cache, hidden=hidden)
         self.units += n
         return p.heads[self.task](hidden[:, k - 1 :: k], batch, stream)
 

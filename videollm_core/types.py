@@ -130,6 +130,8 @@ class StreamInputs:
         mask: ``[B, S]`` bool attention mask of ``embeds``.
         visual_positions: ``[B, N]`` long, index in ``embeds`` of each unit's (last) visual
             token; ``-1`` on padded units.
+        hidden: ``[B, S, H]`` the LLM's hidden states over the whole of ``embeds`` (text
+            tokens included: a head can read the query's last state), or ``None``.
         cache: the LLM's key/value cache after the stream when the pipeline ran with
             ``use_cache=True`` (heads that generate text continue from it), else ``None``.
     """
@@ -139,6 +141,7 @@ class StreamInputs:
     mask: Tensor
     visual_positions: Tensor
     cache: Any = None
+    hidden: Tensor | None = None
 
 
 __all__ = ["VideoBatch", "TokenSequence", "StreamInputs"]

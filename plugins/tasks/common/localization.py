@@ -40,7 +40,8 @@ class LocalizationDataset(VideoDataset):
     def demo_data(cls, generator: ModuleType, demo: dict[str, Any], feature_dim: int | None, **fixed: Any) -> tuple[Path, dict[str, Any]]:
         """Generate (once) and locate the demo data of ``cls.task``.
 
-        ``generator`` is the task's demo module (``DEFAULTS`` and ``generate(out, params)``);
+        ``generator`` is the task's demo module (``DEFAULTS``, ``generate(out, params)`` and an
+        optional ``VERSION``, bumped when it writes other files for the same parameters);
         the parameters are its defaults, then ``feature_dim`` (the encoder's ``in_dim``),
         then the config's ``demo:`` dict, then ``fixed``. Returns ``(directory, params)``.
         """
@@ -53,7 +54,8 @@ class LocalizationDataset(VideoDataset):
             params["feature_dim"] = int(feature_dim)
         params.update(demo or {})
         params.update(fixed)
-        return ensure_demo_data(cls.task, partial(generator.generate, params=params), params), params
+        version = int(getattr(generator, "VERSION", 1))
+        return ensure_demo_data(cls.task, partial(generator.generate, params=params), params, version=version), params
 
     @classmethod
     def require(cls, **paths: Any) -> None:

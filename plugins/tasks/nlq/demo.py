@@ -7,8 +7,9 @@ annotations -> language_queries, clip-relative seconds) and ``features/<clip_uid
 Signal: every object of a small vocabulary has a feature prototype. A clip shows
 ``1 + distractors`` different objects, each during its own window (``prototype + noise``),
 background elsewhere; one query per shown object (``"where did i put the <object>?"``),
-so the window can only be found by reading the query: without it a model is right
-``1 / (1 + distractors)`` of the time at best.
+so the window can only be found by reading the query: a model that ignores it gives the
+same windows to all queries of a clip, and one window overlaps at most one of the disjoint
+events by IoU > 0.5, so its R@1,IoU=0.5 is at most ``1 / (1 + distractors)``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "feature_dim": 32,
     "num_objects": 6,
-    "distractors": 1,
+    "distractors": 2,
     "fps": 30.0,
     "feature_stride": 30,  # 1 s per feature step
     "duration": [24.0, 32.0],

@@ -9,6 +9,17 @@ the units whose centre lies in a GT window. Decoding: every pair ``i <= j`` scor
 ``log p_start(i) + log p_end(j) + inside_weight * mean_{i<=u<=j} log sigmoid(inside_u)``;
 pairs are taken best first, skipping any with ``tIoU > nms_iou`` to one already taken, and
 turned into seconds ``[span_i.start, span_j.end]`` clipped to the video.
+
+Query fusion (``query_fusion=True``, the default): the scores of unit ``i`` are read from
+``[h_i, h_i * W q]`` where ``q [B, H]`` is the LLM's hidden state at the last text token
+(task prompt + query) of the same stream -- the causal LM's summary of the query. The
+visual hidden states may carry the query only weakly (a small or frozen LLM mixes it in
+slowly), and without it several planted events of one clip are indistinguishable; the
+product lets the head match a unit against the query directly. ``q`` comes from a second
+LLM pass over the text prefix only (``S_text`` tokens; with causal attention it equals
+the stream's hidden state there), because the pipeline hands heads the visual hidden
+states alone. Under ``pipeline.stream()`` heads see no text tokens: use
+``query_fusion=False`` there.
 """
 from __future__ import annotations
 
@@ -101,20 +112,59 @@ class NaturalLanguageQueryHead(TaskHead):
         max_window_units: longest window considered, in units (None: the whole video).
         inside_weight: weight of the inside term in the window score and loss.
         nms_iou: windows overlapping a better one by more than this are skipped.
+        query_fusion: also read the query's hidden state (see the module docstring);
+            needs the head bound to a pipeline.
     """
 
     task: ClassVar[str] = "nlq"
 
     def __init__(self, in_dim: int, hidden_dim: int = 128, num_windows: int = 5, max_window_units: int | None = None,
-                 inside_weight: float = 1.0, nms_iou: float = 0.5) -> None:
+                 inside_weight: float = 1.0, nms_iou: float = 0.5, query_fusion: bool = True) -> None:
         super().__init__(in_dim)
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 3))
+        self.query_fusion = bool(query_fusion)
+        self.query_proj = nn.Linear(in_dim, in_dim) if self.query_fusion else None
+        self.mlp = nn.Sequential(nn.Linear(self.feature_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 3))
         self.num_windows, self.max_window_units = int(num_windows), max_window_units
         self.inside_weight, self.nms_iou = float(inside_weight), float(nms_iou)
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of the per-unit features the scoring MLPs read (``2H`` with query fusion, else ``H``)."""
+        return 2 * self.in_dim if self.query_fusion else self.in_dim
+
+    def query_state(self, stream: StreamInputs) -> Tensor:
+        """``[B, H]``: the LLM's hidden state at each sample's last text token (zeros without text).
+
+        The stream packs ``[prompt][query][visual]`` per sample, so the text is the first
+        ``S_text = real tokens - k * real units`` tokens. Their states are read from
+        ``stream.hidden`` (the pipeline's pass); without it the text runs through the LLM
+        again (alone: causal attention gives the same states as in the whole stream).
+        """
+        llm = self.pipeline.llm
+        k = int(getattr(self.pipeline.translator, "tokens_per_unit", 1))
+        text_len = stream.mask.long().sum(1) - k * stream.visual.mask.long().sum(1)  # [B]
+        b, longest = text_len.shape[0], int(text_len.max()) if text_len.numel() else 0
+        if longest <= 0:
+            return stream.embeds.new_zeros(b, llm.hidden_size)
+        hidden = stream.hidden
+        if hidden is None:
+            mask = torch.arange(longest, device=text_len.device)[None, :] < text_len[:, None]
+            hidden, _ = llm(stream.embeds[:, :longest], mask)
+        last = hidden[torch.arange(b, device=hidden.device), (text_len - 1).clamp(min=0)]
+        return last * (text_len > 0)[:, None].to(last.dtype)
+
+    def unit_features(self, hidden: Tensor, stream: StreamInputs) -> Tensor:
+        """``hidden [B, N, H]`` -> ``[B, N, feature_dim]``: ``[h, h * W q]`` with query fusion, else ``h``."""
+        if not self.query_fusion:
+            return hidden
+        q = self.query_proj(self.query_state(stream).to(hidden.dtype))  # [B, H]
+        return torch.cat([hidden, hidden * q[:, None, :]], dim=-1)
+
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``start/end/inside`` logits ``[B, N]`` (padded units at -inf for start/end)."""
-        logits = self.mlp(hidden)
+        """``hidden [B, N, H]`` -> ``start/end/inside`` logits ``[B, N]`` (padded units at -inf for start/end),
+        plus ``features [B, N, feature_dim]`` (what the logits were read from)."""
+        features = self.unit_features(hidden, stream)
+        logits = self.mlp(features)
         mask = stream.visual.mask
         neg = torch.finfo(logits.dtype).min
         return {
@@ -123,6 +173,7 @@ class NaturalLanguageQueryHead(TaskHead):
             "inside": logits[..., 2],
             "spans": stream.visual.spans,
             "mask": mask,
+            "features": features,
         }
 
     def window_loss(self, outputs: dict[str, Any], windows: list[list[list[float]]]) -> dict[str, Tensor]:

@@ -6,10 +6,13 @@ a3]]``, 2-second clips) and ``features/<vid>.npy`` (``[num_clips, Df]`` float32,
 feature per 2-s clip).
 
 Signal: each topic has a feature prototype; a video shows its queried topic during 1-2
-relevant windows and ``distractors`` other topics elsewhere. A relevant clip's feature is
-``background + (saliency / 4) * prototype + noise`` with the annotators' mean saliency,
-so both the windows and the per-clip saliency are learnable, and only the query tells
-the relevant topic from the distractor.
+relevant windows and ``distractors`` other topics (one window each) elsewhere. A clip of
+any planted window has the feature ``background + (a / 4 + 0.25) * prototype + noise``,
+``a`` the mean of three annotator-like scores (the real saliency on relevant clips, drawn
+the same way on distractor clips), so windows and saliency are learnable and a relevant
+window looks exactly like a distractor one: only the query tells them apart. A model that
+ignores the query picks a relevant window with probability ``n_rel / (n_rel + distractors)``
+at best.
 """
 from __future__ import annotations
 
@@ -26,13 +29,15 @@ TOPICS = ("a man cooks food in the kitchen", "a woman walks her dog in the park"
 #: every word of the demo queries, for a config's word-level tokenizer.
 VOCABULARY = tuple(sorted({w for t in TOPICS for w in t.split()}))
 CLIP_S = 2.0
+#: bumped when the files written for the same parameters change (distractors look like relevant windows since 2).
+VERSION = 2
 
 DEFAULTS: dict[str, Any] = {
     "num_videos": 48,  # queries (one per video); the first quarter is val
     "seed": 0,
     "feature_dim": 32,
     "num_topics": 6,
-    "distractors": 1,
+    "distractors": 2,
     "duration": [40, 60],  # seconds, even numbers
     "window_seconds": [6.0, 14.0],
     "noise": 0.5,
@@ -61,15 +66,16 @@ def generate(out: Path, params: dict[str, Any]) -> None:
         relevant = [wins[i] for i in sorted(order[:n_rel])]
         feats = np.tile(protos[-1], (num_clips, 1))
         clip_ids, scores = [], []
-        for s, e in relevant:
+        planted = [(i, shown[0]) for i in sorted(order[:n_rel])]  # relevant first, in time order (sorted clip ids)
+        planted += [(i, shown[1 + j % (len(shown) - 1)]) for j, i in enumerate(order[n_rel:])]
+        for k, (i, topic) in enumerate(planted):
+            s, e = wins[i]
             for c in range(int(s // 2), int(e // 2)):
                 sal = np.clip(rng.integers(1, 5) + rng.integers(-1, 2, size=3), 0, 4)
-                clip_ids.append(c)
-                scores.append([int(x) for x in sal])
-                feats[c] = protos[-1] + (sal.mean() / 4.0 + 0.25) * protos[shown[0]]
-        for k, i in enumerate(order[n_rel:]):
-            s, e = wins[i]
-            feats[int(s // 2) : int(e // 2)] = protos[-1] + protos[shown[1 + k % (len(shown) - 1)]]
+                feats[c] = protos[-1] + (sal.mean() / 4.0 + 0.25) * protos[topic]
+                if k < n_rel:
+                    clip_ids.append(c)
+                    scores.append([int(x) for x in sal])
         feats += float(params["noise"]) * rng.normal(size=feats.shape)
         vid = f"{'-' if v % 7 == 3 else ''}demo{v:05d}_{60.0 * v:.1f}_{60.0 * v + duration:.1f}"  # real ids may start with "-"
         np.save(out / "features" / f"{vid}.npy", feats.astype(np.float32))

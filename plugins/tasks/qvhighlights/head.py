@@ -27,8 +27,9 @@ class MomentRetrievalHighlightHead(NaturalLanguageQueryHead):
     """QVHighlights head: ranked windows (MR) and clip saliency (HD).
 
     Args:
-        in_dim, hidden_dim, max_window_units, inside_weight, nms_iou: as
-            :class:`NaturalLanguageQueryHead`.
+        in_dim, hidden_dim, max_window_units, inside_weight, nms_iou, query_fusion: as
+            :class:`NaturalLanguageQueryHead` (with query fusion the saliency is read from the
+            same query-conditioned unit features).
         num_windows: windows per query (the official mAP keeps the first 10).
         saliency_weight: weight of the saliency loss.
     """
@@ -36,15 +37,15 @@ class MomentRetrievalHighlightHead(NaturalLanguageQueryHead):
     task: ClassVar[str] = "qvhighlights"
 
     def __init__(self, in_dim: int, hidden_dim: int = 128, num_windows: int = 10, max_window_units: int | None = None,
-                 inside_weight: float = 1.0, nms_iou: float = 0.7, saliency_weight: float = 1.0) -> None:
-        super().__init__(in_dim, hidden_dim, num_windows, max_window_units, inside_weight, nms_iou)
-        self.saliency = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 1))
+                 inside_weight: float = 1.0, nms_iou: float = 0.7, saliency_weight: float = 1.0, query_fusion: bool = True) -> None:
+        super().__init__(in_dim, hidden_dim, num_windows, max_window_units, inside_weight, nms_iou, query_fusion)
+        self.saliency = nn.Sequential(nn.Linear(self.feature_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 1))
         self.saliency_weight = float(saliency_weight)
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
         """Adds ``saliency [B, N]`` logits to the boundary outputs."""
         out = super().forward(hidden, batch, stream)
-        out["saliency"] = self.saliency(hidden).squeeze(-1)
+        out["saliency"] = self.saliency(out["features"]).squeeze(-1)
         return out
 
     def loss(self, outputs: dict[str, Any], batch: VideoBatch) -> dict[str, Tensor]:
