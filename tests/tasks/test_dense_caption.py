@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from videollm_core.errors import DataError
+from videollm_core.errors import ConfigError, DataError
 from videollm_plugins.tasks.common.captioning import meteor_available
 from videollm_plugins.tasks.dense_caption import annotations as ann
 from videollm_plugins.tasks.dense_caption.dataset import ActivityNetCaptionsDataset
 from videollm_plugins.tasks.dense_caption.densevid import GARBAGE_REFERENCE, caption_pairs, localisation_scores
 from videollm_plugins.tasks.dense_caption.metric import DenseCaptionMetric
-from videollm_plugins.tasks.dense_caption.proposals import decode_proposals, proposal_targets
+from videollm_plugins.tasks.dense_caption.proposals import CHANNELS, decode_proposals, proposal_targets
 from videollm_plugins.tasks.dense_caption.soda import chased_dp_assignment, soda_f
 from shared_paths import SHARED_DATA
 
@@ -162,11 +162,59 @@ def test_broken_inputs(tmp_path, breakage, match):
 def test_proposal_targets_and_decoding():
     spans = torch.tensor([[0.0, 2], [2, 4], [4, 6], [6, 8], [8, 10]])
     t = proposal_targets(torch.tensor([[2.5, 5.5]]), spans)
+    assert t.shape == (5, len(CHANNELS))
     assert t[:, 0].tolist() == [0, 1, 0, 0, 0] and t[:, 1].tolist() == [0, 0, 1, 0, 0] and t[:, 2].tolist() == [0, 1, 1, 0, 0]
-    probs = np.zeros((5, 3))
+    # offsets: 2.5 s is a quarter into unit [2, 4], 5.5 s three quarters into unit [4, 6]
+    assert t[1, 3].item() == pytest.approx(0.25) and t[2, 4].item() == pytest.approx(0.75, abs=1e-3)
+    probs = np.zeros((5, 5))
     probs[1, 0], probs[2, 1], probs[1:3, 2] = 0.9, 0.8, 0.9
+    probs[1, 3], probs[2, 4] = 0.25, 0.75
     props = decode_proposals(probs, spans.numpy())
-    assert props[0][:2] == (2.0, 6.0) and props[0][2] == pytest.approx(0.9 * 0.8 * 0.9)
+    # the boundaries land inside the units, at the offsets
+    assert props[0][:2] == pytest.approx((2.5, 5.5)) and props[0][2] == pytest.approx(0.9 * 0.8 * 0.9)
+
+
+def test_decoding_never_merges_two_events_and_drops_weak_pairs():
+    """Two events [0, 6] and [8, 14] s in 2 s units: the pair start(0) x end(6) spans the
+    first event's end (unit 2) and the second's start (unit 4), so it scores
+    0.9 * 0.9 * mean actionness (6/7) * (1 - 0.9) ** 2 ~= 0.0069, below min_score."""
+    spans = np.array([[2.0 * n, 2.0 * n + 2] for n in range(8)])
+    probs = np.zeros((8, 5))
+    probs[[0, 4], 0] = 0.9
+    probs[[2, 6], 1] = 0.9
+    probs[[0, 1, 2, 4, 5, 6], 2] = 1.0
+    probs[:, 4] = 1.0  # ends at the end of their unit
+    kept = decode_proposals(probs, spans, min_score=0.05)
+    assert sorted(p[:2] for p in kept) == [(0.0, 6.0), (8.0, 14.0)]
+    everything = decode_proposals(probs, spans, min_score=0.0, nms_tiou=1.0)
+    merged = [p for p in everything if p[:2] == (0.0, 14.0)]
+    assert len(merged) == 1 and merged[0][2] == pytest.approx(0.81 * 6 / 7 * 0.01)
+    # a boundary smeared over two neighbouring units does not count against its own event
+    probs[3, 1] = 0.5  # unit 3 (next to the first event's end unit 2) is not "inside" [0, 2]
+    assert decode_proposals(probs, spans, min_score=0.05)[0][2] == pytest.approx(0.81)
+
+
+def test_head_rejects_bad_arguments():
+    from videollm_plugins.tasks.dense_caption.head import DenseCaptionHead
+
+    with pytest.raises(ConfigError, match="kernel_size") as err:
+        DenseCaptionHead(16, kernel_size=2)
+    assert err.value.where == "model.head.kernel_size"
+    with pytest.raises(ConfigError, match="min_score"):
+        DenseCaptionHead(16, min_score=1.5)
+
+
+def test_plot_colours_a_caption_the_same_in_references_and_predictions(tmp_path, monkeypatch):
+    import videollm_plugins.tasks.common.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "plot_segment_timelines", lambda videos, path, **kw: drawn.extend(videos))
+    gt = [{"v": ref((0, 10, "A person cuts the bread."), (12, 20, " A person stirs the pot."), duration=20.0)}]
+    preds = {"v": [{"timestamp": [0.5, 9.5], "sentence": "a person cuts the bread."}]}
+    assert DenseCaptionMetric().plot(preds, gt, tmp_path / "p.png")
+    tracks = drawn[0]["tracks"]
+    assert tracks["GT 1"][0][2] == tracks["pred"][0][2] == "a person cuts the bread"
+    assert tracks["GT 1"][1][2] == "a person stirs the pot"
 
 
 def test_head_trains_and_predicts_with_tiny_gpt2(tmp_path):
@@ -198,7 +246,7 @@ def test_head_trains_and_predicts_with_tiny_gpt2(tmp_path):
     assert set(losses) >= {"loss", "loss_proposal", "loss_caption"} and torch.isfinite(losses["loss"])
     losses["loss"].backward()
     head = pipe.heads[next(iter(pipe.heads))]
-    assert head.event_proj.weight.grad is not None and head.proposal[1].weight.grad.abs().sum() > 0
+    assert head.event_proj.weight.grad is not None and head.proposal[0].weight.grad.abs().sum() > 0
     pipe.eval()
     entry = pipe.predict(pipe(batch), batch)[0]
     assert entry["video_id"] == "v_a" and 1 <= len(entry["events"]) <= 3

@@ -1,10 +1,18 @@
 """End to end: ``examples/dense_caption.yaml`` (the flagship) trains on demo data through the
 Runner, writes the densevid submission and captions that name the planted events.
 
-Chance levels: naming -- a caption drawn from the 6 demo event captions names the right
-event with probability 1/6 (17 %); the threshold is 50 % of predicted events overlapping a
-ground-truth event (tIoU >= 0.5) carrying exactly its caption. Localisation -- Recall
-must reach 40 (tIoU-averaged), far above a single whole-video proposal (computed below).
+Chance levels and thresholds:
+
+* naming -- a caption drawn from the 6 demo event captions names the right event with
+  probability 1/6 (17 %); the threshold is 90 % of the predicted events that overlap a
+  ground-truth event (tIoU >= 0.5) carrying exactly its caption, and no caption may
+  repeat a word twice in a row ("a person person ...");
+* localisation -- one whole-video proposal per video (computed below) reaches less than
+  10 % recall and precision at tIoU 0.5; the thresholds are Recall >= 80 and
+  Precision >= 80 (densevid, averaged over tIoU 0.3/0.5/0.7/0.9; the example scores
+  about 89 / 90, the 1 s feature stride bounds the tIoU 0.9 term);
+* captions x localisation -- METEOR >= 70 and SODA_c >= 70 (a whole-video proposal with
+  the right words still scores near 0 at tIoU >= 0.3 on these 2-4-event videos).
 """
 from __future__ import annotations
 
@@ -41,12 +49,15 @@ def test_flagship_example_names_the_planted_events(tmp_path, monkeypatch):
     for vid, preds in submission["results"].items():
         gt = refs[0][vid]
         for p in preds:
+            words = _norm(p["sentence"]).split()
+            assert all(a != b for a, b in zip(words, words[1:])), p["sentence"]
             ious = tiou_matrix([p["timestamp"]], gt["timestamps"])[0]
             if ious.max() >= 0.5:
                 total += 1
                 named += _norm(p["sentence"]) == _norm(gt["sentences"][int(np.argmax(ious))])
-    assert total >= 5 and named / total >= 0.5, (named, total)
+    assert total >= 20 and named / total >= 0.9, (named, total)
     whole = {vid: [{"timestamp": [0.0, r["duration"]], "sentence": "x"}] for vid, r in refs[0].items()}
-    assert localisation_scores(whole, refs, 0.5)[1] < 0.1
-    assert scores["Recall"] >= 40.0, scores
-    assert scores["METEOR"] > 10.0 and scores["SODA_c"] > 10.0, scores
+    assert max(localisation_scores(whole, refs, 0.5)) < 0.1
+    assert scores["Recall"] >= 80.0 and scores["Precision"] >= 80.0, scores
+    assert scores["METEOR"] >= 70.0 and scores["SODA_c"] >= 70.0, scores
+    assert (work / "plots" / "dense_caption_predictions.png").is_file()

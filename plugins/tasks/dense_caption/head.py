@@ -2,10 +2,19 @@
 
 Design (VideoLLM's dense-prediction reading plus a text-generation reading):
 
-1. **Proposals.** A linear layer reads every unit's hidden state ``[B, N, H]`` and predicts
-   start / end / actionness logits ``[B, N, 3]`` (binary cross-entropy, positives of the
-   sparse start/end targets weighted by ``positive_weight``); decoding pairs start and end
-   peaks, scores them and applies NMS (:mod:`.proposals`).
+1. **Proposals.** The LLM reads the video causally, so a unit's hidden state cannot know
+   that the *next* unit is background, i.e. that an event ends here. The proposal branch
+   is therefore a small temporal convolution over the hidden states ``[B, N, H]`` (two
+   ``Conv1d`` of width ``kernel_size``, centred, padding units zeroed): each unit also
+   sees its neighbours, as ActionFormer's heads do. It predicts five channels per unit
+   (:data:`.proposals.CHANNELS`): start / end heatmaps and actionness (binary
+   cross-entropy, boundary positives weighted by ``positive_weight``) and the position
+   of a boundary inside its unit as a fraction of the unit (sigmoid, L1 on the boundary
+   units, ``offset_weight``), so boundaries are not rounded to unit edges.
+   Decoding (:func:`.proposals.decode_proposals`) pairs start and end peaks, scores a
+   pair by the probability that exactly one event runs between them (other boundaries
+   inside it count against it), drops pairs under ``min_score``, applies NMS at
+   ``nms_tiou`` and keeps at most ``max_events``.
 2. **Event token.** An event ``[s, e]`` becomes one token in the LLM's input space: the
    mean hidden state of the units it covers, projected ``H -> E`` (``event_proj``, built at
    :meth:`bind` once the LLM's ``E`` is known).
@@ -13,14 +22,15 @@ Design (VideoLLM's dense-prediction reading plus a text-generation reading):
    (``stream.embeds``, the exact input it just read) + ``[event token]`` + the caption,
    whose word embeddings each get the event token added (every word position sees
    which event it describes through the residual stream, so a small LLM learns it in a
-   few hundred steps). Training is teacher forcing: cross-entropy of the LM head on the
-   caption tokens and a final EOS, one sequence per ground-truth event. Inference is
-   greedy decoding through the LLM's key/value cache after ``[stream][event token]``,
-   all proposals of a batch at once.
+   few hundred steps). Training is teacher forcing: the event token's position predicts
+   the first word, each word the next, the last word EOS (cross-entropy of the LM head),
+   one sequence per ground-truth event. Inference is greedy decoding through the LLM's
+   key/value cache after ``[stream][event token]``, all proposals of a batch at once,
+   stopping at EOS.
 
 The stream is re-run per event rather than continued from a key/value cache: the
 cache object is updated in place by every continuation, and a head needs one
-continuation per event. The demo (a few short videos) trains well within a minute.
+continuation per event. The demo (a few dozen short videos) trains well within a minute.
 """
 from __future__ import annotations
 
@@ -31,9 +41,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from videollm_core.base import TaskHead
+from videollm_core.errors import ConfigError
 from videollm_core.types import StreamInputs, VideoBatch
 
-from .proposals import decode_proposals, proposal_targets
+from .proposals import CHANNELS, decode_proposals, proposal_targets
 
 
 class DenseCaptionHead(TaskHead):
@@ -45,8 +56,12 @@ class DenseCaptionHead(TaskHead):
         max_caption_tokens: generated tokens per caption.
         nms_tiou: NMS threshold on proposals.
         min_prob: boundary probability for a start/end peak.
+        min_score: proposals scoring below it are dropped (when none reaches it, the most
+            likely start and the most likely end after it still make one proposal).
+        kernel_size: width (units) of the proposal branch's convolutions (odd).
         caption_weight: weight of the caption loss against the proposal loss.
         positive_weight: BCE weight of the start/end positives.
+        offset_weight: weight of the boundary-offset L1 loss (fractions of a unit).
         max_train_events: ground-truth events captioned per video and step (the first ones).
         dropout: dropout on the hidden states.
     """
@@ -60,33 +75,47 @@ class DenseCaptionHead(TaskHead):
         max_caption_tokens: int = 16,
         nms_tiou: float = 0.5,
         min_prob: float = 0.3,
+        min_score: float = 0.05,
+        kernel_size: int = 3,
         caption_weight: float = 1.0,
         positive_weight: float = 4.0,
+        offset_weight: float = 1.0,
         max_train_events: int = 8,
         dropout: float = 0.1,
     ):
         super().__init__(in_dim)
-        self.proposal = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.in_dim, 3))
+        if int(kernel_size) < 1 or int(kernel_size) % 2 == 0:
+            raise ConfigError(f"kernel_size must be a positive odd number, got {kernel_size}", where="model.head.kernel_size",
+                              hint="e.g. 3 (each unit sees one neighbour on each side)")
+        if not 0.0 <= float(min_score) < 1.0:
+            raise ConfigError(f"min_score must be in [0, 1), got {min_score}", where="model.head.min_score")
+        k = int(kernel_size)
+        self.dropout = nn.Dropout(dropout)
+        self.proposal = nn.Sequential(
+            nn.Conv1d(self.in_dim, self.in_dim, k, padding=k // 2), nn.GELU(), nn.Conv1d(self.in_dim, len(CHANNELS), k, padding=k // 2)
+        )
         self.event_proj: nn.Linear | None = None
         self.max_events, self.max_caption_tokens = int(max_events), int(max_caption_tokens)
-        self.nms_tiou, self.min_prob = float(nms_tiou), float(min_prob)
+        self.nms_tiou, self.min_prob, self.min_score = float(nms_tiou), float(min_prob), float(min_score)
         self.caption_weight, self.positive_weight = float(caption_weight), float(positive_weight)
-        self.max_train_events = int(max_train_events)
+        self.offset_weight, self.max_train_events = float(offset_weight), int(max_train_events)
 
     def bind(self, pipeline: Any) -> None:
         super().bind(pipeline)
         if self.event_proj is None:
-            w = self.proposal[1].weight
+            w = self.proposal[0].weight
             self.event_proj = nn.Linear(self.in_dim, int(pipeline.llm.embed_dim)).to(device=w.device, dtype=w.dtype)
 
     # -- forward ------------------------------------------------------------------
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``proposal_logits [B, N, 3]`` (start, end, actionness) and what captioning needs."""
+        """``hidden [B, N, H]`` -> ``proposal_logits [B, N, 5]`` (:data:`.proposals.CHANNELS`) and what captioning needs."""
+        mask = stream.visual.mask
+        x = self.dropout(hidden) * mask.unsqueeze(-1).to(hidden.dtype)  # padding units are zeros for the convolution
         return {
-            "proposal_logits": self.proposal(hidden),
+            "proposal_logits": self.proposal(x.transpose(1, 2)).transpose(1, 2),
             "hidden": hidden,
             "spans": stream.visual.spans,
-            "unit_mask": stream.visual.mask,
+            "unit_mask": mask,
             "stream_embeds": stream.embeds,
             "stream_mask": stream.mask,
         }
@@ -110,24 +139,29 @@ class DenseCaptionHead(TaskHead):
 
     # -- training -------------------------------------------------------------------
     def loss(self, outputs: dict[str, Any], batch: VideoBatch) -> dict[str, Tensor]:
-        """Proposal BCE + teacher-forced caption cross-entropy (``targets["events"]``, ``targets["captions"]``)."""
+        """Proposal BCE + boundary-offset L1 + teacher-forced caption cross-entropy
+        (``targets["events"]`` ``[K, 2]`` s per video, ``targets["captions"]`` K strings)."""
         logits, mask = outputs["proposal_logits"], outputs["unit_mask"]
         targets = torch.zeros_like(logits)
         video_index, events, captions = [], [], []
         for b in range(logits.shape[0]):
             real = mask[b]
             ev = batch.targets["events"][b].to(logits.device).float().reshape(-1, 2)
-            targets[b, real] = proposal_targets(ev, outputs["spans"][b][real].float())
+            targets[b, real] = proposal_targets(ev, outputs["spans"][b][real].float()).to(logits.dtype)
             k = min(len(ev), self.max_train_events)
             video_index += [b] * k
             events.append(ev[:k])
             captions += list(batch.targets["captions"][b][:k])
-        weight = torch.ones_like(targets)
-        weight[..., :2] = 1.0 + (self.positive_weight - 1.0) * targets[..., :2]
-        bce = F.binary_cross_entropy_with_logits(logits, targets, weight=weight, reduction="none")
+        heat, heat_t = logits[..., :3], targets[..., :3]
+        weight = torch.ones_like(heat_t)
+        weight[..., :2] = 1.0 + (self.positive_weight - 1.0) * heat_t[..., :2]
+        bce = F.binary_cross_entropy_with_logits(heat, heat_t, weight=weight, reduction="none")
         loss_prop = (bce * mask.unsqueeze(-1)).sum() / (mask.sum() * 3).clamp(min=1)
-        out = {"loss_proposal": loss_prop}
-        total = loss_prop
+        boundary = (heat_t[..., :2] > 0) & mask.unsqueeze(-1)  # [B, N, 2]: offsets count on boundary units only
+        l1 = (torch.sigmoid(logits[..., 3:]) - targets[..., 3:]).abs()
+        loss_offset = (l1 * boundary).sum() / boundary.sum().clamp(min=1)
+        out = {"loss_proposal": loss_prop, "loss_offset": loss_offset}
+        total = loss_prop + self.offset_weight * loss_offset
         if captions:
             vecs = torch.cat([self._event_vectors(outputs, b, ev) for b, ev in enumerate(events) if len(ev)])
             out["loss_caption"] = self._caption_loss(outputs, video_index, vecs, captions)
@@ -169,7 +203,7 @@ class DenseCaptionHead(TaskHead):
             real = outputs["unit_mask"][b]
             spans = outputs["spans"][b][real].float()
             props = decode_proposals(probs[b][real].cpu().numpy(), spans.cpu().numpy(), max_events=self.max_events,
-                                     nms_tiou=self.nms_tiou, min_prob=self.min_prob)
+                                     nms_tiou=self.nms_tiou, min_prob=self.min_prob, min_score=self.min_score)
             duration = float(meta.get("duration") or spans[-1, 1])
             props = [(max(0.0, s), min(duration, e), score) for s, e, score in props]
             proposals.append(props)

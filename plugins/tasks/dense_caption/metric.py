@@ -89,7 +89,13 @@ class DenseCaptionMetric(Metric):
         return {k: out[k] * 100.0 for k in self.keys}
 
     def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:
-        """Timelines per video: each reference file's captions and the predicted ones."""
+        """Timelines per video: each reference file's captions and the predicted ones.
+
+        Captions are normalised as the scorers see them (lower case, no punctuation:
+        :func:`..common.captioning.simple_ptb_tokenize`), so "A person cuts the bread." and
+        "a person cuts the bread." are one label with one colour.
+        """
+        from ..common.captioning import simple_ptb_tokenize
         from ..common.plots import plot_segment_timelines
 
         refs = [ground_truth] if isinstance(ground_truth, dict) else list(ground_truth)
@@ -103,8 +109,8 @@ class DenseCaptionMetric(Metric):
             for k, ref in enumerate(refs):
                 if vid in ref:
                     duration = max(duration, float(ref[vid]["duration"]))
-                    tracks[f"GT {k + 1}"] = [(float(s), float(e), t.strip()) for (s, e), t in zip(ref[vid]["timestamps"], ref[vid]["sentences"])]
-            tracks["pred"] = [(float(p["timestamp"][0]), float(p["timestamp"][1]), str(p["sentence"])) for p in predictions[vid]]
+                    tracks[f"GT {k + 1}"] = [(float(s), float(e), simple_ptb_tokenize(t)) for (s, e), t in zip(ref[vid]["timestamps"], ref[vid]["sentences"])]
+            tracks["pred"] = [(float(p["timestamp"][0]), float(p["timestamp"][1]), simple_ptb_tokenize(str(p["sentence"]))) for p in predictions[vid]]
             videos.append({"video_id": vid, "tracks": tracks, "duration": duration or None})
         plot_segment_timelines(videos, path, title="dense captioning: references vs predictions")
         return True
