@@ -92,13 +92,15 @@ def main() -> None:
     p.add_argument("--config", default="examples/oad.yaml")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--cfg-options", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="config overrides, e.g. a larger LLM: model.llm.config.n_layer=6 model.llm.config.n_embd=384")
     args = p.parse_args()
     from videollm_core.config import load_config
 
     torch.manual_seed(0)
-    plain = plain_ms(load_config(args.config), args.steps, args.warmup)
-    ran = runner_ms(load_config(args.config), args.steps, args.warmup)
-    print(json.dumps({"config": args.config, "steps": args.steps, "plain_ms_per_step": round(plain, 2),
+    plain = plain_ms(load_config(args.config, args.cfg_options), args.steps, args.warmup)
+    ran = runner_ms(load_config(args.config, args.cfg_options), args.steps, args.warmup)
+    print(json.dumps({"config": args.config, "overrides": args.cfg_options, "steps": args.steps, "plain_ms_per_step": round(plain, 2),
                       "runner_ms_per_step": round(ran, 2), "overhead_pct": round(100 * (ran - plain) / plain, 1),
                       "threads": torch.get_num_threads()}))
 

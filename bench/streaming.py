@@ -106,11 +106,22 @@ def render(results: dict[str, list[dict]], params: list[tuple[str, int, int]], t
              "Per-unit latency of `pipeline.stream().push(one unit)` (key/value cache) against recomputing the",
              "whole prefix with `pipeline(batch)`, batch 1, random weights, 6 layers, hidden 384, fp32, "
              f"{threads} CPU thread(s) ({platform.processor() or platform.machine()}), medians; both measured in one run of",
-             "`python bench/streaming.py` on a shared machine, so absolute times are noisy, the ratios less so.", ""]
+             f"`python bench/streaming.py` (1-minute load average at the start: {os.getloadavg()[0]:.1f} on "
+             f"{os.cpu_count()} cores; absolute times move with load, the ratios much less).", ""]
     for name, rows in results.items():
         lines += [f"**{name}**", "", "| units | stream (ms/unit) | recompute prefix (ms) | speed-up |", "| ---: | ---: | ---: | ---: |"]
         lines += [f"| {r['units']} | {r['stream_ms']:.2f} | {r['recompute_ms']:.1f} | {r['ratio']:.1f}x |" for r in rows]
         lines.append("")
+    growth = {name: rows[-1]["stream_ms"] / rows[0]["stream_ms"] for name, rows in results.items() if len(rows) > 1}
+    if growth:
+        lines += [
+            "Reading: a cached step costs the same order of time at every length, while recomputing grows",
+            "with the prefix. The per-unit cost is not perfectly flat ("
+            + ", ".join(f"{name} x{g:.1f}" for name, g in growth.items())
+            + f" from {min(r['units'] for r in next(iter(results.values())))} to"
+            f" {max(r['units'] for r in next(iter(results.values())))} units): each new unit still attends"
+            " to every cached key (linear in the prefix) and transformers' `DynamicCache` grows by concatenation."
+            " A fixed-size (sliding-window or pre-allocated) cache is the next step for very long streams.", ""]
     if params:
         lines += ["Trainable parameters of the paper-scale configs (`videollm-run examples/paper/FILE --dry-run`,",
                   "OAD head with 3807 classes on 256-d EgoVLP features; the paper trains 2M to 15M):", "",
