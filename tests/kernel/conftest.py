@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from videollm_core import plugins as plugins_mod
-from videollm_core.registry import REGISTRIES, Registries
+from videollm_core.registry import Registries
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -33,9 +33,6 @@ def global_plugins(monkeypatch):
     Returns a function ``entry_points(**{name: module_path})`` that fakes the
     ``videollm`` entry points the manager will see (as pytest's own tests fake them).
     """
-    saved_default = plugins_mod._DEFAULT
-    saved = [(reg, dict(reg._module_dict), dict(reg._origins), {k: dict(v) for k, v in reg._by_plugin.items()}) for reg in REGISTRIES]
-    saved_attach = (REGISTRIES._loader, REGISTRIES._problems)
     monkeypatch.delenv("VIDEOLLM_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD", raising=False)
 
@@ -44,10 +41,5 @@ def global_plugins(monkeypatch):
         monkeypatch.setattr(plugins_mod, "_entry_points", lambda: eps)
 
     entry_points(kerneltest="videollm_kernel_testplug")
-    yield entry_points
-    plugins_mod._DEFAULT = saved_default
-    REGISTRIES._loader, REGISTRIES._problems = saved_attach
-    for reg, modules, origins, by_plugin in saved:
-        reg._module_dict.clear(), reg._module_dict.update(modules)
-        reg._origins.clear(), reg._origins.update(origins)
-        reg._by_plugin.clear(), reg._by_plugin.update(by_plugin)
+    with plugins_mod.preserved_plugin_state():
+        yield entry_points
