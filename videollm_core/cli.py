@@ -201,25 +201,10 @@ def _format_counts(report: dict[str, Any]) -> str:
 
 
 def dry_run_head_args(cfg: Any, registries: Any) -> dict[str, dict[str, Any]]:
-    """``{task: dataset.head_args()}`` for the tasks whose head needs an argument only a dataset supplies.
+    """``{task: dataset.head_args()}`` for the heads a dataset completes (see :func:`videollm_core.head_args.resolve_head_args`)."""
+    from .head_args import resolve_head_args
 
-    Only those datasets are built (as the runner builds them); every other head gets ``{}``.
-    """
-    from .signature import constructor_parameters
-    from .validation import task_specs
-
-    out: dict[str, dict[str, Any]] = {}
-    for spec in task_specs(cfg):
-        head_cls = registries.heads.lookup(spec.head["type"], where=f"{spec.path('head')}.type")
-        required = {n for n, p in constructor_parameters(head_cls).items() if p.default is p.empty} - set(spec.head) - {"in_dim"}
-        split = next(iter(spec.data), None)
-        if not required or split is None:
-            continue
-        feature_dim = cfg["model"]["encoder"].get("in_dim")
-        dataset = registries.datasets.build(spec.data[split], where=f"{spec.path('data')}.{split}",
-                                            default_args={"feature_dim": feature_dim, "on_error": (cfg.get("data") or {}).get("on_error", "raise")})
-        out[spec.name] = dataset.head_args()
-    return out
+    return resolve_head_args(cfg, registries)
 
 
 def dry_run(cfg: Any) -> dict[str, Any]:

@@ -240,13 +240,18 @@ def build_pipeline(cfg: Mapping[str, Any], *, registries: Registries = REGISTRIE
     Args:
         cfg: the loaded config (single- or multi-task form).
         registries: where component names are looked up.
-        head_args: task name -> defaults for its head (a dataset's ``head_args()``).
+        head_args: task name -> defaults for its head (a dataset's ``head_args()``); None:
+            read from the config's datasets (:func:`~videollm_core.head_args.resolve_head_args`).
         device: move the pipeline there; ``"meta"`` builds it on the meta device
             (no memory, no download: known hub names use the shipped architectures).
     """
+    if head_args is None:
+        from .head_args import resolve_head_args
+
+        head_args = resolve_head_args(cfg, registries)
     meta = device is not None and torch.device(device).type == "meta"
     with torch.device("meta") if meta else contextlib.nullcontext():
-        pipeline = _build(cfg, registries, head_args or {})
+        pipeline = _build(cfg, registries, head_args)
     if device is not None and not meta:
         pipeline.to(device)
     if registries is REGISTRIES:

@@ -103,7 +103,9 @@ class Runner(EvaluationMixin):
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
         set_seed(int(s.seed))
-        head_args = {spec.name: self._first_dataset(spec).head_args() for spec in self.specs}
+        from .head_args import resolve_head_args
+
+        head_args = resolve_head_args(cfg, registries, dataset_for=self._first_dataset)
         self.pipeline = build_pipeline(cfg, registries=registries, head_args=head_args, device=self.accelerator.device)
         self.model = self.pipeline  # replaced by the prepared (wrapped) model in train()
         self._trained = False
