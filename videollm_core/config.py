@@ -25,6 +25,8 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from .config_limits import (MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_FILES, MAX_OPTION_BYTES, MAX_OPTIONS_BYTES,
+                            check_config_tree, check_text_size, check_yaml_graph)
 from .errors import ConfigError
 
 BASE_KEY = "_base_"
@@ -74,7 +76,12 @@ def _plain(value: Any) -> Any:
 
 
 # -- loading ----------------------------------------------------------------
-class _UniqueKeyLoader(yaml.SafeLoader):
+#: libyaml's parser when PyYAML was built with it (tens of times faster, nesting capped
+#: at 1000 levels), else the pure-Python one; the constructor is ``SafeConstructor`` either way.
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeBase):  # type: ignore[misc,valid-type]
     """``yaml.SafeLoader`` (plain data only) that refuses a key given twice in one mapping,
     which plain YAML loaders resolve silently by keeping the last value."""
 
@@ -92,15 +99,46 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
+    """The file's text, at most :data:`~videollm_core.config_limits.MAX_CONFIG_BYTES` of it."""
+    if path.is_dir():
+        raise ConfigError("the config path is a folder, not a file", where=str(path), hint="pass the YAML file itself")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError("config file not found", where=str(path), hint="check the path (relative paths start at the current directory)") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read the config file: {e}", where=str(path)) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read the config file: {e.strerror or e}", where=str(path)) from None
+    check_text_size(len(raw), str(path))
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read the config file: not UTF-8 text ({e.reason} at byte {e.start})", where=str(path)) from None
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    """Compose the document, measure it with aliases expanded (:func:`check_yaml_graph`),
+    then build it: a bounded amount of work for any text."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_yaml_graph(node, where)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    text = _read_text(path)
+    try:
+        data = _parse_yaml(text, str(path))
+    except RecursionError:
+        raise ConfigError(f"invalid YAML: nested too deeply (more than {MAX_CONFIG_DEPTH} levels are refused)", where=str(path)) from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"invalid YAML: {e}", where=str(path)) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
@@ -119,10 +157,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _load_tree(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+def _load_tree(path: Path, chain: tuple[Path, ...], reads: list[Path]) -> dict[str, Any]:
+    """``path`` merged over its bases; ``reads`` collects every file read for this config,
+    which may not exceed :data:`~videollm_core.config_limits.MAX_CONFIG_FILES`."""
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ConfigError(f"_base_ cycle: {cycle}", where=str(chain[-1]), hint="a config cannot inherit from itself")
+    reads.append(path)
+    if len(reads) > MAX_CONFIG_FILES:
+        raise ConfigError(f"config too large: its _base_ chain reads more than {MAX_CONFIG_FILES} files", where=f"{chain[-1]}: {BASE_KEY}",
+                          hint="an honest config inherits from a few files; flatten the chain")
     data = _read_yaml(path)
     bases = data.pop(BASE_KEY, None)
     if bases is None:
@@ -137,8 +181,11 @@ def _load_tree(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         if not base_path.is_file():
             raise ConfigError(f"base config '{base}' not found (looked for {base_path})", where=f"{path}: {BASE_KEY}",
                               hint="_base_ paths are relative to the file that names them")
-        merged = merge(merged, _load_tree(base_path, (*chain, path)))
-    return merge(merged, data)
+        merged = merge(merged, _load_tree(base_path, (*chain, path), reads))
+        check_config_tree(merged, f"{path}: {BASE_KEY}")
+    merged = merge(merged, data)
+    check_config_tree(merged, str(path))
+    return merged
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,10 +230,11 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str,
             cycle, a top level that is not a mapping, or a bad override.
     """
     file = Path(os.path.expanduser(str(path))).resolve()
-    data = _load_tree(file, ())
+    data = _load_tree(file, (), [])
     cfg = Config(data, filename=str(file))
     if overrides:
         apply_overrides(cfg, overrides)
+        check_config_tree(cfg, "--cfg-options")
     if configure:
         from .plugins import get_plugin_manager
 
@@ -209,6 +257,8 @@ def parse_value(text: str) -> Any:
     stripped = text.strip()
     if not any(c in stripped for c in ",[]()"):
         return DictAction._parse_int_float_bool(stripped.strip("'\""))
+    if _nesting(stripped) > MAX_CONFIG_DEPTH:
+        raise ConfigError(f"option value nested more than {MAX_CONFIG_DEPTH} levels deep", hint="is this really a value? flatten it")
     try:
         value = DictAction._parse_iterable(stripped)
     except AssertionError as e:
@@ -216,8 +266,21 @@ def parse_value(text: str) -> Any:
     return _plain(value)
 
 
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting in ``text`` (``[[1]]`` -> 2)."""
+    depth = deepest = 0
+    for c in text:
+        if c in "[(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "])":
+            depth -= 1
+    return deepest
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"a.b.0=3"`` -> ``(["a", "b", "0"], 3)``."""
+    check_text_size(len(text), "--cfg-options", what="the option", limit=MAX_OPTION_BYTES)
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
@@ -237,6 +300,8 @@ def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str] | Mapping[str,
     if isinstance(overrides, Mapping):
         items = [(str(k).split("."), copy.deepcopy(v)) for k, v in overrides.items()]
     else:
+        overrides = list(overrides)
+        check_text_size(sum(len(str(o)) for o in overrides), "--cfg-options", what="the options together", limit=MAX_OPTIONS_BYTES)
         items = [parse_override(o) for o in overrides]
     for parts, value in items:
         _set_path(cfg, parts, value)
