@@ -83,11 +83,17 @@ class TokenSequence:
         mask: ``[B, N]`` bool, True on real tokens (right padding).
         spans: ``[B, N, 2]`` float seconds, start/end of the video span each visual
             token summarises (zeros for text tokens), so heads can map tokens to time.
+        steps: optional ``[B, N, U, D]`` float, the ``U`` feature steps each visual unit
+            was pooled from, in the same ``D`` as ``embeds`` (unit encoders fill it, so a
+            translator such as a Q-Former can attend inside the unit); ``None`` otherwise.
+        step_mask: ``[B, N, U]`` bool, True on real steps; given with ``steps``.
     """
 
     embeds: Tensor
     mask: Tensor
     spans: Tensor
+    steps: Tensor | None = None
+    step_mask: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.embeds.dim() != 3:
@@ -99,6 +105,17 @@ class TokenSequence:
             raise ValueError(f"TokenSequence.spans must be [B, N, 2] = [{b}, {n}, 2], got {list(self.spans.shape)}")
         if self.mask.dtype != torch.bool:
             self.mask = self.mask.bool()
+        if (self.steps is None) != (self.step_mask is None):
+            raise ValueError("TokenSequence.steps and step_mask go together")
+        if self.steps is not None:
+            if self.steps.dim() != 4 or tuple(self.steps.shape[:2]) != (b, n) or self.steps.shape[-1] != self.embeds.shape[-1]:
+                raise ValueError(f"TokenSequence.steps must be [B, N, U, D] = [{b}, {n}, U, {self.embeds.shape[-1]}], "
+                                 f"got {list(self.steps.shape)}")
+            if tuple(self.step_mask.shape) != tuple(self.steps.shape[:3]):
+                raise ValueError(f"TokenSequence.step_mask must be [B, N, U] = {list(self.steps.shape[:3])}, "
+                                 f"got {list(self.step_mask.shape)}")
+            if self.step_mask.dtype != torch.bool:
+                self.step_mask = self.step_mask.bool()
 
     @property
     def dim(self) -> int:
@@ -110,8 +127,28 @@ class TokenSequence:
         return self.mask.long().sum(dim=1)
 
     def with_embeds(self, embeds: Tensor) -> "TokenSequence":
-        """Same mask and spans, new ``embeds`` ``[B, N, D']``."""
+        """Same mask and spans, new ``embeds`` ``[B, N, D']`` (the steps, in the old ``D``, are dropped)."""
         return TokenSequence(embeds=embeds, mask=self.mask, spans=self.spans)
+
+    def slice(self, start: int, stop: int | None = None) -> "TokenSequence":
+        """Tokens ``start .. stop - 1`` (along ``N``), steps included."""
+        keep = slice(start, stop)
+        steps = None if self.steps is None else self.steps[:, keep]
+        step_mask = None if self.step_mask is None else self.step_mask[:, keep]
+        return TokenSequence(self.embeds[:, keep], self.mask[:, keep], self.spans[:, keep], steps, step_mask)
+
+    @staticmethod
+    def cat(parts: "list[TokenSequence]", dim: int = 1) -> "TokenSequence":
+        """Concatenate along ``N`` (``dim=1``) or ``B`` (``dim=0``); steps kept when every part has them
+        with the same ``U``."""
+        steps = [p.steps for p in parts]
+        with_steps = all(s is not None for s in steps) and len({s.shape[2] for s in steps}) == 1
+        return TokenSequence(
+            torch.cat([p.embeds for p in parts], dim), torch.cat([p.mask for p in parts], dim),
+            torch.cat([p.spans for p in parts], dim),
+            torch.cat(steps, dim) if with_steps else None,
+            torch.cat([p.step_mask for p in parts], dim) if with_steps else None,
+        )
 
 
 

@@ -125,7 +125,7 @@ class TemporalUnitEncoder(Encoder):
         return f"in_dim={self.in_dim}, unit_size={self.unit_size}, stride={self.stride}, pooling={self.pooling}"
 
     # -- the unit computation shared by forward and the stream --------------------
-    def encode_windows(self, windows: Tensor, step_mask: Tensor, step_times: Tensor) -> tuple[Tensor, Tensor]:
+    def encode_windows(self, windows: Tensor, step_mask: Tensor, step_times: Tensor) -> TokenSequence:
         """Pool complete or partial windows.
 
         Args:
@@ -134,7 +134,10 @@ class TemporalUnitEncoder(Encoder):
             step_times: ``[B, N, unit_size, 2]`` seconds of each step.
 
         Returns:
-            ``embeds [B, N, out_dim]`` and ``spans [B, N, 2]`` seconds.
+            ``TokenSequence(embeds [B, N, out_dim], mask [B, N], spans [B, N, 2] s,
+            steps [B, N, unit_size, out_dim], step_mask)``: a unit is real when it holds
+            a real step; ``steps`` are the unit's steps (zero where padded), through the
+            same projection as the pooled token.
         """
         m = step_mask.unsqueeze(-1)
         windows = torch.where(m, windows, torch.zeros((), dtype=windows.dtype, device=windows.device))
@@ -145,13 +148,16 @@ class TemporalUnitEncoder(Encoder):
             pooled = torch.where(step_mask.any(-1, keepdim=True), pooled, torch.zeros_like(pooled))
         else:
             pooled = self.attention(windows, step_mask)
+        steps = windows
         if self.proj is not None:
             pooled = self.proj(pooled)
+            steps = self.proj(windows) * m.to(windows.dtype)
         last = (step_mask.long().cumsum(-1).argmax(-1, keepdim=True))  # index of the last real step
         start = step_times[..., 0, 0]
         end = step_times[..., 1].gather(-1, last).squeeze(-1)
-        spans = torch.stack([start, end], dim=-1) * step_mask.any(-1, keepdim=True)
-        return pooled, spans
+        real = step_mask.any(-1)
+        spans = torch.stack([start, end], dim=-1) * real.unsqueeze(-1)
+        return TokenSequence(embeds=pooled, mask=real, spans=spans, steps=steps, step_mask=step_mask)
 
     def forward(self, batch: VideoBatch) -> TokenSequence:
         """``features [B, T, in_dim]`` -> ``TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)``."""
@@ -165,10 +171,12 @@ class TemporalUnitEncoder(Encoder):
         step_mask = batch.mask[:, safe] & inside  # [B, N, U]
         real = step_mask.all(-1) if self.drop_partial else step_mask.any(-1)  # [B, N]
         n_used = int(real.any(0).nonzero().max()) + 1 if bool(real.any()) else 0
-        safe, step_mask, real = safe[:n_used], step_mask[:, :n_used], real[:, :n_used]
-        embeds, spans = self.encode_windows(features[:, safe], step_mask, batch.timestamps[:, safe])
-        embeds = embeds * real.unsqueeze(-1).to(embeds.dtype)
-        return TokenSequence(embeds=embeds, mask=real, spans=spans * real.unsqueeze(-1))
+        safe, real = safe[:n_used], real[:, :n_used]
+        step_mask = step_mask[:, :n_used] & real.unsqueeze(-1)  # a dropped partial unit has no real steps
+        units = self.encode_windows(features[:, safe], step_mask, batch.timestamps[:, safe])
+        keep = real.unsqueeze(-1).to(units.embeds.dtype)
+        return TokenSequence(embeds=units.embeds * keep, mask=real, spans=units.spans * keep,
+                             steps=units.steps * keep.unsqueeze(-1), step_mask=units.step_mask)
 
     def open_stream(self) -> "UnitStream":
         """An incremental unitizer for one video; see :class:`UnitStream`."""
@@ -229,10 +237,9 @@ class UnitStream(EncoderStream):
         inside = idx < self.features.shape[0]  # all True except in flush()
         safe = idx.clamp(max=self.features.shape[0] - 1).to(self.features.device)
         step_mask = inside.to(self.features.device).unsqueeze(0)
-        embeds, spans = enc.encode_windows(self.features[safe].unsqueeze(0), step_mask, self.times[safe].unsqueeze(0))
+        units = enc.encode_windows(self.features[safe].unsqueeze(0), step_mask, self.times[safe].unsqueeze(0))
         self.next_unit += count
         drop = min(self.next_unit * enc.stride, self.seen) - self.offset
         self.features, self.times = self.features[drop:], self.times[drop:]
         self.offset += drop
-        mask = torch.ones(1, count, dtype=torch.bool, device=embeds.device)
-        return TokenSequence(embeds=embeds, mask=mask, spans=spans)
+        return units  # every emitted unit holds a real step

@@ -8,7 +8,6 @@ only (causal), which is what makes :class:`TranslatorStream` exact.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from videollm_core import DataError, TokenSequence, Translator
@@ -24,8 +23,9 @@ class UnitTranslator(Translator):
     #: previous units each unit's output depends on (0: the unit alone).
     context_units: int = 0
 
-    def translate(self, embeds: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
-        """``embeds [B, N, in_dim]``, ``mask [B, N]`` -> ``[B, N * tokens_per_unit, out_dim]``."""
+    def translate(self, units: TokenSequence) -> Tensor:  # pragma: no cover - abstract
+        """``units`` (``embeds [B, N, in_dim]``, ``mask [B, N]``, optional ``steps``) ->
+        ``[B, N * tokens_per_unit, out_dim]``."""
         raise NotImplementedError
 
     def forward(self, tokens: TokenSequence) -> TokenSequence:
@@ -36,7 +36,7 @@ class UnitTranslator(Translator):
                 where=f"{type(self).__name__} input",
                 hint=f"the encoder's out_dim must be {self.in_dim}, or build the translator with in_dim={tokens.dim}",
             )
-        out = self.translate(tokens.embeds, tokens.mask)
+        out = self.translate(tokens)
         k = self.tokens_per_unit
         return TokenSequence(
             embeds=out,
@@ -67,16 +67,9 @@ class TranslatorStream:
         if c == 0 or self.context is None:
             joined, skip = tokens, 0
         else:
-            joined = TokenSequence(
-                embeds=torch.cat([self.context.embeds, tokens.embeds], 1),
-                mask=torch.cat([self.context.mask, tokens.mask], 1),
-                spans=torch.cat([self.context.spans, tokens.spans], 1),
-            )
-            skip = self.context.embeds.shape[1]
+            joined, skip = TokenSequence.cat([self.context, tokens]), self.context.embeds.shape[1]
         if c > 0:
             n = joined.embeds.shape[1]
-            keep = slice(max(n - c, 0), n)
-            self.context = TokenSequence(joined.embeds[:, keep], joined.mask[:, keep], joined.spans[:, keep])
+            self.context = joined.slice(max(n - c, 0), n)
         out = t(joined)
-        k = t.tokens_per_unit
-        return TokenSequence(out.embeds[:, skip * k:], out.mask[:, skip * k:], out.spans[:, skip * k:])
+        return out.slice(skip * t.tokens_per_unit)

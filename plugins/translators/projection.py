@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from videollm_core import ConfigError
+from videollm_core import ConfigError, TokenSequence
 
 from .base import UnitTranslator
 
@@ -17,9 +17,9 @@ class LinearTranslator(UnitTranslator):
         super().__init__(in_dim, out_dim)
         self.proj = nn.Linear(self.in_dim, self.out_dim)
 
-    def translate(self, embeds: Tensor, mask: Tensor) -> Tensor:
-        """``embeds [B, N, in_dim]`` -> ``[B, N, out_dim]``."""
-        return self.proj(embeds)
+    def translate(self, units: TokenSequence) -> Tensor:
+        """``units.embeds [B, N, in_dim]`` -> ``[B, N, out_dim]``."""
+        return self.proj(units.embeds)
 
 
 class MLPTranslator(UnitTranslator):
@@ -55,6 +55,6 @@ class MLPTranslator(UnitTranslator):
                     layers.append(nn.Dropout(dropout))
         self.mlp = nn.Sequential(*layers)
 
-    def translate(self, embeds: Tensor, mask: Tensor) -> Tensor:
-        """``embeds [B, N, in_dim]`` -> ``[B, N, out_dim]``."""
-        return self.mlp(embeds)
+    def translate(self, units: TokenSequence) -> Tensor:
+        """``units.embeds [B, N, in_dim]`` -> ``[B, N, out_dim]``."""
+        return self.mlp(units.embeds)

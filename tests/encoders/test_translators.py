@@ -79,8 +79,6 @@ def test_every_parameter_gets_a_gradient(name, args):
     out = tr(tokens)
     (out.embeds[out.mask] ** 2).mean().backward()
     missing = [n for n, p in tr.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
-    if args.get("window", 1) == 1:  # offsets of earlier units are never used with a window of 1
-        missing = [n for n in missing if n != "offset_embed"]
     assert missing == []
 
 
@@ -133,3 +131,69 @@ def test_bad_arguments():
         QFormerTranslator(8, 12, num_queries=0)
     with pytest.raises(ConfigError, match="unknown argument 'depth'"):
         build("MLPTranslator", {"depth": 3})
+
+
+# -- the Q-Former sees the steps inside each unit ---------------------------------------
+def step_units(seed: int = 0, unit_size: int = 4, t: int = 18):
+    """Per-step features unitized by the real encoder: units with their ``steps``."""
+    from videollm_core import VideoBatch
+    from videollm_plugins.encoders.unitization import TemporalUnitEncoder
+
+    g = torch.Generator().manual_seed(seed)
+    feats = torch.randn(2, t, 8, generator=g)
+    mask = torch.arange(t)[None, :] < torch.tensor([t, t - 7])[:, None]
+    start = torch.arange(t, dtype=torch.float32)[None, :, None].expand(2, t, 1)
+    batch = VideoBatch(feats, mask, torch.cat([start, start + 1.0], -1))
+    return TemporalUnitEncoder(8, unit_size=unit_size), batch
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_qformer_attends_to_the_steps_not_their_mean(window):
+    tr = build("QFormerTranslator", {"num_queries": 2, "num_heads": 2, "hidden_dim": 16, "window": window})
+    enc, batch = step_units()
+    units = enc(batch)
+    assert units.steps.shape == (2, 5, 4, 8) and units.step_mask[1].sum() == 11
+    swapped = batch.features.clone()
+    swapped[:, 4:8] = batch.features[:, 4:8].flip(1) + torch.tensor([1.0, -1.0, 0.5, -0.5])[None, :, None]  # unit 1
+    from videollm_core import VideoBatch
+
+    changed = enc(VideoBatch(swapped, batch.mask, batch.timestamps))
+    assert torch.allclose(changed.embeds, units.embeds, atol=1e-6)  # the pooled units are the same
+    a, b = tr(units).embeds, tr(changed).embeds
+    k = tr.tokens_per_unit
+    assert not torch.allclose(a[:, k:2 * k], b[:, k:2 * k], atol=1e-4)  # unit 1 translates differently
+    assert torch.allclose(a[:, :k], b[:, :k], atol=1e-6)  # unit 0 does not move
+    if window == 1:
+        assert torch.allclose(a[:, 2 * k:], b[:, 2 * k:], atol=1e-6)
+
+
+def test_qformer_default_every_parameter_gets_a_gradient_with_steps():
+    tr = build("QFormerTranslator", {})
+    enc, batch = step_units(unit_size=1)  # one step per unit: the null key/value keeps attention query-dependent
+    out = tr(enc(batch))
+    (out.embeds[out.mask] ** 2).mean().backward()
+    missing = [n for n, p in tr.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert missing == []
+
+
+@pytest.mark.parametrize("window", [1, 2])
+@pytest.mark.parametrize("chunks", [[1] * 18, [5, 6, 7], [18]])
+def test_qformer_stream_with_steps_equals_forward(window, chunks):
+    tr = build("QFormerTranslator", {"num_queries": 3, "num_heads": 2, "hidden_dim": 16, "window": window}).eval()
+    enc, batch = step_units()
+    video = batch.features[:1]
+    times = batch.timestamps[0]
+    from videollm_core import VideoBatch
+
+    full = tr(enc(VideoBatch(video, torch.ones(1, 18, dtype=torch.bool), times[None])))
+    units, trs, outs, pos = enc.open_stream(), tr.open_stream(), [], 0
+    for c in chunks:
+        got = units.push(video[0, pos:pos + c], times[pos:pos + c])
+        pos += c
+        if got is not None:
+            outs.append(trs.push(got))
+    tail = units.flush()  # 18 steps = 4 full units + a partial one of 2 steps
+    outs.append(trs.push(tail))
+    streamed = torch.cat([o.embeds for o in outs], 1)
+    assert streamed.shape == full.embeds.shape
+    assert torch.allclose(streamed, full.embeds, atol=1e-5)
