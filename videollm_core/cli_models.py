@@ -1,0 +1,195 @@
+"""``videollm export``, ``videollm predict`` and ``videollm stream``: trained models as artefacts.
+
+- ``export WORK_DIR --out DIR [--checkpoint best|last|PATH]``: a run's checkpoint as a
+  pretrained folder (:mod:`videollm_core.export`).
+- ``predict MODEL --features PATH [--task T] --out FILE``: official-format predictions
+  for new videos (a ``.npy`` file, a folder of ``<video>.npy`` or any path a feature
+  source reads), no annotations needed (:mod:`videollm_core.inference`).
+- ``stream MODEL INPUT [--task T] [--json] [--step-seconds S]``: feed a feature file unit
+  by unit through ``pipeline.stream()`` and print each answer as it arrives, then the
+  units per second; ``--json``: one JSON object per answered unit.
+
+``MODEL`` is a folder written by ``videollm export`` / ``VideoLLM.save_pretrained`` or a hub id.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError, DataError
+
+
+def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
+    """Register the three subcommands on ``videollm``'s subparsers."""
+    p = sub.add_parser("export", help="write a run's checkpoint as a model folder (config, weights, PEFT adapter, model card)")
+    p.add_argument("work_dir", help="the run's work dir (holds config.yaml and checkpoints/)")
+    p.add_argument("--out", required=True, help="the model folder to write (replaced if it exists)")
+    p.add_argument("--checkpoint", default="best", metavar="best|last|PATH", help="which checkpoint (default: best)")
+    p.add_argument("--name", help="model name in the model card (default: the work dir's name)")
+    p.set_defaults(func=cmd_export)
+    add_common(p, suppress=True)
+
+    p = sub.add_parser("predict", help="official-format predictions of a model folder for new videos (features only)")
+    p.add_argument("model", help="a model folder (videollm export) or a hub id")
+    p.add_argument("--features", required=True, metavar="PATH", help="a .npy file [T, Df], a folder of <video>.npy, or a feature file")
+    p.add_argument("--out", required=True, metavar="FILE", help="predictions file in the task's official format")
+    _add_input_options(p)
+    p.add_argument("--batch-size", type=_positive_int, default=8)
+    p.add_argument("--query", help="the query text, for query tasks (nlq, qvhighlights)")
+    p.set_defaults(func=cmd_predict)
+    add_common(p, suppress=True)
+
+    p = sub.add_parser("stream", help="feed a feature file unit by unit through the model and print each answer")
+    p.add_argument("model", help="a model folder (videollm export) or a hub id")
+    p.add_argument("input", help="a .npy feature file [T, Df]")
+    _add_input_options(p)
+    p.add_argument("--step-seconds", type=float, metavar="S", help="seconds per feature step (default: 1 / the model's fps)")
+    p.add_argument("--top", type=_positive_int, default=3, help="top classes shown per unit (default 3)")
+    p.add_argument("--query", help="the query text, for query tasks")
+    p.add_argument("--json", action="store_true", help="one JSON object per answered unit")
+    p.set_defaults(func=cmd_stream)
+    add_common(p, suppress=True)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", help="the task to answer (default: the model's only task)")
+    p.add_argument("--fps", type=float, help="feature steps per second (default: what the model was trained on)")
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, str, dict[str, Any]]:
+    """``(pipeline, task, inputs)``: the model, the task, and its recorded ``{fps, window}``."""
+    from .pretrained import from_pretrained
+
+    pipeline = from_pretrained(args.model)
+    task = pipeline.task_name(args.task)
+    inputs = dict((pipeline.pretrained_info.get("inputs") or {}).get(task) or {})
+    if args.fps is not None:
+        if not (args.fps > 0 and math.isfinite(args.fps)):
+            raise ConfigError(f"--fps must be a positive number, got {args.fps}", where="--fps")
+        inputs["fps"] = args.fps
+    if not inputs.get("fps"):
+        raise ConfigError("the model does not record its feature steps per second", where="--fps",
+                          hint="pass --fps (e.g. 4 for EK100/THUMOS online action detection features)")
+    return pipeline, task, inputs
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_run
+
+    path = export_run(args.work_dir, args.out, args.checkpoint, name=args.name)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .inference import predict_entries, video_features, write_predictions
+
+    pipeline, task, inputs = _load(args)
+    fps = float(inputs["fps"])
+    window = inputs.get("window")
+    window_steps = max(1, int(round(float(window) * fps))) if window else None
+    entries = predict_entries(pipeline, video_features(args.features, fps), task, fps, window_steps, args.batch_size, args.query)
+    path = write_predictions(pipeline.config, task, entries, args.out)
+    videos = len({str(e.get("video_id", i)) for i, e in enumerate(entries)})
+    print(f"{task}: {videos} video(s) -> {path}")
+    return 0
+
+
+# -- stream -----------------------------------------------------------------------
+def unit_answers(outputs: dict[str, Any], first_unit: int, top: int, names: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready answer per unit of a push's head outputs (video 0 of the stream).
+
+    Per-unit class scores ``[1, n, C]`` give ``{unit, KEY: [[class, prob], ...]}`` (top
+    ``top`` of the softmax); per-video scores ``[1, C]`` (anticipation) answer for the
+    newest unit; generated ``captions`` answer for the newest unit when not empty.
+    """
+    import torch
+
+    n = None
+    per_unit, per_video = {}, {}
+    for key, value in outputs.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or key in ("spans", "offsets"):
+            continue
+        if value.dim() == 3:
+            per_unit[key] = value[0].float().softmax(-1)
+            n = value.shape[1]
+        elif value.dim() == 2 and value.shape[0] == 1 and value.shape[1] > 1:
+            per_video[key] = value[0].float().softmax(-1)
+
+    def ranked(probs: Any, key: str) -> list[list[Any]]:
+        k = min(top, probs.shape[-1])
+        values, idx = probs.topk(k)
+        table = (names or {}).get(key)
+        return [[table[i] if table and i < len(table) else int(i), round(float(v), 6)] for v, i in zip(values.tolist(), idx.tolist())]
+
+    answers: list[dict[str, Any]] = []
+    if per_unit:
+        for j in range(int(n)):
+            answers.append({"unit": first_unit + j, **{key: ranked(p[j], key) for key, p in per_unit.items()}})
+    captions = outputs.get("captions")
+    if per_video or (isinstance(captions, list) and captions and captions[0]):
+        newest = {"unit": first_unit + (int(n) if n else 1) - 1} if not answers else answers[-1]
+        newest.update({key: ranked(p, key) for key, p in per_video.items()})
+        if isinstance(captions, list) and captions and captions[0]:
+            newest["caption"] = captions[0]
+        if not answers:
+            answers.append(newest)
+    return answers
+
+
+def _format_answer(answer: dict[str, Any]) -> str:
+    parts = [f"unit {answer['unit']:>5}"]
+    for key, value in answer.items():
+        if key == "unit":
+            continue
+        if key == "caption":
+            parts.append(f'caption: "{value}"')
+        else:
+            parts.append(f"{key}: " + ", ".join(f"{c} {p:.3f}" for c, p in value))
+    return "  ".join(parts)
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from .inference import video_features
+
+    pipeline, task, inputs = _load(args)
+    step = args.step_seconds if args.step_seconds is not None else 1.0 / float(inputs["fps"])
+    if not (step > 0 and math.isfinite(step)):
+        raise ConfigError(f"--step-seconds must be a positive number, got {step}", where="--step-seconds")
+    path = Path(args.input)
+    if not (path.is_file() and path.suffix == ".npy"):
+        raise DataError("expected a .npy feature file [T, Df]", where=str(path), hint="videollm stream MODEL video.npy")
+    _, feats = next(video_features(path, 1.0 / step))
+    stream = pipeline.stream(task=task, query=args.query, step_seconds=step)
+    units, t0 = 0, time.perf_counter()
+    for i in range(feats.shape[0] + 1):
+        outputs = stream.push(torch.from_numpy(np.array(feats[i : i + 1]))) if i < feats.shape[0] else stream.flush()
+        if outputs is None:
+            continue
+        for answer in unit_answers(outputs, units, args.top):
+            print(json.dumps(answer) if args.json else _format_answer(answer), flush=True)
+        units = stream.units
+    rate = units / max(1e-9, time.perf_counter() - t0)
+    print(f"{units} units in {time.perf_counter() - t0:.2f} s ({rate:.1f} units/s)", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+__all__ = ["add_model_commands", "cmd_export", "cmd_predict", "cmd_stream", "unit_answers"]

@@ -1,0 +1,112 @@
+"""Predictions for new videos with a loaded pipeline: no dataset, no annotations.
+
+Each video's features ``[T, Df]`` (steps of ``1 / fps`` seconds) are cut into windows of
+``window_steps`` steps (as the task's datasets cut them; ``None``: the whole video), run
+through the pipeline in batches, and the head's entries are written by the task's metric in
+the benchmark's official format. Sample metadata carries every id a built-in head reads
+(``video_id``, ``first_step``, ``num_steps``, ``num_frames``, ``duration``, ``narration_id``,
+``key``, ``qid``...), set from the video id, since new videos have no annotation ids.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, DataError
+
+log = logging.getLogger("videollm")
+
+
+def video_features(path: str | Path, fps: float) -> Iterator[tuple[str, np.ndarray]]:
+    """``(video id, features [T, Df] float32)`` of a ``.npy`` file (id: its stem) or of any
+    path a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...)."""
+    path = Path(path)
+    if path.is_file() and path.suffix == ".npy":
+        yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path))
+        return
+    from .features import features_from_path
+
+    source = features_from_path(path, fps=fps)
+    for vid in source.video_ids():
+        yield vid, _checked(source.read(vid), f"{path}:{vid}")
+
+
+def _checked(feats: Any, where: str) -> np.ndarray:
+    arr = np.asarray(feats, dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise DataError(f"expected features [T, Df] with T >= 1, got shape {list(arr.shape)}", where=where)
+    return arr
+
+
+def video_samples(vid: str, feats: np.ndarray, fps: float, window_steps: int | None = None,
+                  query: str | None = None) -> list[dict[str, Any]]:
+    """Sample dicts (see :class:`~videollm_core.base.VideoDataset`) covering one video in windows."""
+    t = feats.shape[0]
+    size = t if not window_steps else max(1, int(window_steps))
+    out = []
+    for first in range(0, t, size):
+        last = min(first + size, t)
+        steps = np.arange(first, last, dtype=np.float32)
+        out.append({
+            "features": np.array(feats[first:last], dtype=np.float32),
+            "timestamps": np.stack([steps, steps + 1], -1) / float(fps),
+            "query": query,
+            "targets": {},
+            "meta": {"video_id": vid, "fps": float(fps), "first_step": first, "num_steps": t, "num_frames": t,
+                     "duration": t / float(fps), "narration_id": vid, "key": vid, "timestamp_sec": last / float(fps),
+                     "qid": vid, "query": query or "", "annotation_uid": vid, "query_idx": 0, "observed": True},
+        })
+    return out
+
+
+@torch.no_grad()
+def predict_entries(pipeline: Any, videos: Iterable[tuple[str, np.ndarray]], task: str, fps: float,
+                    window_steps: int | None = None, batch_size: int = 8, query: str | None = None) -> list[dict[str, Any]]:
+    """The head's prediction entries for every window of every video (pipeline in eval mode)."""
+    from .base import pad_collate
+
+    device = next((p.device for p in pipeline.parameters()), torch.device("cpu"))
+    samples = [s for vid, feats in videos for s in video_samples(vid, feats, fps, window_steps, query)]
+    if not samples:
+        raise DataError("no video to predict", where="--features")
+    entries: list[dict[str, Any]] = []
+    pipeline.eval()
+    for i in range(0, len(samples), batch_size):
+        batch = pad_collate(samples[i : i + batch_size]).to(device)
+        if not any(batch.queries or []):
+            batch.queries = None
+        entries.extend(pipeline.predict(pipeline(batch, task), batch, task))
+    return entries
+
+
+def task_metric_config(cfg: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """The metric config of ``task`` in a model config (it formats the official predictions)."""
+    from .validation import task_specs
+
+    for spec in task_specs(cfg):
+        if spec.name == task:
+            if not spec.metric:
+                raise ConfigError(f"task '{task}' has no metric to write official predictions", where=spec.path("metric"),
+                                  hint="export the model from a run whose config names the task's metric")
+            return dict(spec.metric)
+    raise ConfigError(f"unknown task {task!r}", where="--task")
+
+
+def write_predictions(cfg: Mapping[str, Any], task: str, entries: list[dict[str, Any]], out: str | Path,
+                      registries: Any = None) -> Path:
+    """Format ``entries`` with the task's metric and save them (official format) to ``out``."""
+    from .prediction_writer import open_writer
+    from .registry import REGISTRIES
+
+    metric = (registries or REGISTRIES).metrics.build(task_metric_config(cfg, task), where=f"metric of task '{task}'")
+    writer = open_writer(metric, out)
+    writer.write(entries)
+    writer.close()
+    return Path(out)
+
+
+__all__ = ["video_features", "video_samples", "predict_entries", "task_metric_config", "write_predictions"]

@@ -1,0 +1,77 @@
+"""The ``README.md`` model card of a pretrained folder, with Hub-style YAML front matter.
+
+The front matter is written by ``huggingface_hub.ModelCardData`` (``library_name:
+videollm-core``, ``base_model``, ``tags``, ``datasets``, ``metrics`` and a ``model-index``
+with the run's scores), so ``huggingface_hub`` uploads and parses the card as it is.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+LIBRARY = "videollm-core"
+
+
+def _tasks(cfg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``[(task name, {"head", "metric", "prompt"})]`` of a standalone model config."""
+    if cfg.get("tasks"):
+        return [(t["name"], t) for t in cfg["tasks"]]
+    metric = cfg.get("metric") or {}
+    name = str(metric.get("type", "task")).split(":")[-1]
+    return [(name, {"head": cfg["model"].get("head"), "metric": metric, "prompt": cfg["model"].get("prompt")})]
+
+
+def card_data(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> Any:
+    """The ``huggingface_hub.ModelCardData`` of a pretrained folder."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    base = (meta.get("base_model") or {}).get("name_or_path")
+    tasks = [name for name, _ in _tasks(cfg)]
+    datasets = sorted({str(d) for d in meta.get("datasets") or []})
+    scores = {k: float(v) for k, v in (meta.get("metrics") or {}).items() if isinstance(v, (int, float)) and v == v}
+    results = [EvalResult(task_type=key.split("/", 1)[0], dataset_type=(datasets or ["demo"])[0], dataset_name=(datasets or ["demo"])[0],
+                          metric_type=key.split("/", 1)[-1], metric_value=value, dataset_split="validation")
+               for key, value in scores.items()]
+    return ModelCardData(
+        library_name=LIBRARY,
+        base_model=base if base and not Path(str(base)).is_absolute() else None,
+        tags=["videollm", "video", *[t.replace("_", "-") for t in tasks]],
+        datasets=datasets or None,
+        metrics=sorted({k.split("/", 1)[-1] for k in scores}) or None,
+        model_name=meta.get("name") or "videollm-model",
+        eval_results=results or None,
+    )
+
+
+def card_text(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    """The whole card: front matter, then what the model is and how to use it."""
+    data = card_data(cfg, meta)
+    llm = cfg["model"]["llm"]
+    base = (meta.get("base_model") or {}).get("name_or_path") or f"{llm.get('type')} built from config (weights included)"
+    lines = ["---", data.to_yaml().strip(), "---", "", f"# {meta.get('name') or 'VideoLLM model'}", "",
+             "A [VideoLLM](https://arxiv.org/abs/2305.13292) pipeline trained with videollm-core: video features ->",
+             f"{cfg['model']['encoder'].get('type')} units -> {cfg['model']['translator'].get('type')} -> the LLM ({base},"
+             f" tuning {(cfg['model'].get('tuner') or {}).get('type', 'Frozen')}) -> task heads.", "", "## Tasks", ""]
+    for name, task in _tasks(cfg):
+        head = task.get("head") or {}
+        lines.append(f"- `{name}`: head `{head.get('type')}`" + (f", prompt \"{task['prompt']}\"" if task.get("prompt") else ""))
+    extraction = meta.get("extraction")
+    lines += ["", "## Input features", ""]
+    lines.append(f"Expects `[T, {cfg['model']['encoder'].get('in_dim')}]` feature arrays"
+                 + (f" extracted with `{extraction}`." if extraction else "; the extraction backbone was not recorded."))
+    if meta.get("metrics"):
+        lines += ["", f"## Validation scores (step {meta.get('step')})", "", "| metric | value |", "| --- | --- |"]
+        lines += [f"| {k} | {float(v):.4f} |" for k, v in meta["metrics"].items() if isinstance(v, (int, float))]
+    lines += ["", "## Use", "", "```python", "import videollm_core", "",
+              "pipeline = videollm_core.VideoLLM.from_pretrained(\"PATH_OR_HUB_ID\")",
+              "stream = pipeline.stream()          # online: push([T, Df] features) as they arrive", "```", "",
+              "```bash", "videollm predict PATH_OR_HUB_ID --features FEATURES_DIR --out predictions.json",
+              "videollm stream PATH_OR_HUB_ID video.npy --json", "```", ""]
+    return "\n".join(lines)
+
+
+def write_model_card(path: str | Path, cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+    Path(path).write_text(card_text(cfg, meta), encoding="utf-8")
+
+
+__all__ = ["LIBRARY", "card_data", "card_text", "write_model_card"]
