@@ -4,11 +4,13 @@ Per task and split: ``pipeline.eval()``; per batch ``outputs = pipeline(batch, t
 ``entries = pipeline.predict(outputs, batch, task)`` (one entry per sample); entries are
 gathered across processes with ``accelerator.gather_for_metrics(..., use_gather_object=True)``
 on a prepared DataLoader, which drops the samples a distributed sampler repeats to even
-out the last batch. Every process then holds all entries and computes the same metrics
-(``metric.compute(dataset.ground_truth())``), logged as ``TASK/KEY``. The main process
-writes the official predictions (``predictions/TASK_SPLIT`` + the metric's
-``prediction_suffix``, default ``.json``) and the metric's picture
-(``plots/TASK_predictions.png``).
+out the last batch. The main process hands each batch's entries to the metric's
+prediction writer (:mod:`videollm_core.prediction_writer`), so the official predictions
+(``predictions/TASK_SPLIT`` + the metric's ``prediction_suffix``, default ``.json``) are
+written as they are made and never held whole in memory when the metric streams them.
+The main process then scores them (``metric.evaluate(writer.close(),
+dataset.ground_truth())``) and draws ``plots/TASK_predictions.png``; the scores, logged
+as ``TASK/KEY``, are broadcast to every process.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from . import checkpoint as ckpt
 from .errors import ConfigError
 from .logging_utils import summary_line
 from .plots import plot_loss, plot_metrics
+from .prediction_writer import open_writer
 
 log = logging.getLogger("videollm.runner")
 
@@ -49,41 +52,50 @@ class EvaluationMixin:
             self._eval_loaders[key] = self.accelerator.prepare_data_loader(loader, device_placement=False)
         return self._eval_loaders[key]
 
+    def _prediction_path(self, spec, split: str, metric) -> Path:
+        suffix = getattr(metric, "prediction_suffix", ".json") or ""  # "": a folder or a bare name
+        return self.work_dir / "predictions" / f"{spec.name}_{split}{suffix}"
+
     @torch.no_grad()
-    def _entries(self, spec, split: str) -> list[dict[str, Any]]:
-        """All prediction entries of ``split`` for one task, gathered on every process."""
+    def _predict_to_disk(self, spec, split: str, metric) -> tuple[Path, Any]:
+        """Predict ``split`` for one task; each gathered batch goes straight to the metric's writer.
+
+        Returns ``(path, predictions)``: what the writer's ``close()`` returned on the main
+        process (the object ``metric.evaluate`` takes), None elsewhere.
+        """
         acc = self.accelerator
+        path = self._prediction_path(spec, split, metric)
+        writer = open_writer(metric, path) if acc.is_main_process else None
         was_training = self.pipeline.training
         self.pipeline.eval()
-        out: list[dict[str, Any]] = []
         try:
             for batch in self._eval_loader(spec, split):
                 batch = batch.to(acc.device)
                 with acc.autocast():
                     outputs = self.pipeline(batch, spec.name)
-                entries = self.pipeline.predict(outputs, batch, spec.name)
-                out.extend(acc.gather_for_metrics(entries, use_gather_object=True))
+                entries = acc.gather_for_metrics(self.pipeline.predict(outputs, batch, spec.name), use_gather_object=True)
+                if writer is not None:
+                    writer.write(entries)
         finally:
             self.pipeline.train(was_training)
-        return out
+        return path, (writer.close() if writer is not None else None)
 
-    def _write_predictions(self, spec, split: str, metric, entries: list[dict[str, Any]], ds, with_plot: bool) -> Path | None:
-        """Official predictions file (+ the task's picture); main process only."""
-        if not self.accelerator.is_main_process:
-            return None
-        predictions = metric.format_predictions(entries)
-        suffix = getattr(metric, "prediction_suffix", ".json") or ""  # "": a folder or a bare name
-        path = self.work_dir / "predictions" / f"{spec.name}_{split}{suffix}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        metric.save_predictions(predictions, path)
-        if with_plot:
-            picture = self.work_dir / "plots" / f"{spec.name}_predictions.png"
-            picture.parent.mkdir(parents=True, exist_ok=True)
+    def _on_main(self, fn) -> Any:
+        """``fn()`` on the main process, its result (or its error, re-raised) on every process."""
+        result: list[Any] = [None]
+        if self.accelerator.is_main_process:
             try:
-                metric.plot(predictions, ds.ground_truth(), picture)
-            except Exception as e:  # a picture never breaks a run
-                log.warning("task %s: could not draw %s: %s", spec.name, picture, e)
-        return path
+                result[0] = ("ok", fn())
+            except Exception as e:  # raised on every process below, so none waits forever
+                result[0] = ("error", e)
+        if self.accelerator.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            broadcast_object_list(result, from_process=0)
+        status, value = result[0]
+        if status == "error":
+            raise value
+        return value
 
     def _score(self, split: str) -> dict[str, float]:
         """Evaluate every task that has ``split`` data and a metric; keys ``TASK/KEY``."""
@@ -93,12 +105,21 @@ class EvaluationMixin:
             if ds is None or not spec.metric:
                 continue
             metric = self.build_metric(spec, ds)
-            metric.reset()
-            entries = self._entries(spec, split)
-            metric.update(entries)
-            values = metric.compute(ds.ground_truth())
-            scores.update({f"{spec.name}/{k}": float(v) for k, v in values.items()})
-            self._write_predictions(spec, split, metric, entries, ds, with_plot=True)
+            _, predictions = self._predict_to_disk(spec, split, metric)
+
+            def evaluate(metric=metric, predictions=predictions, ds=ds, name=spec.name):
+                ground_truth = ds.ground_truth()
+                values = metric.evaluate(predictions, ground_truth)
+                picture = self.work_dir / "plots" / f"{name}_predictions.png"
+                picture.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    metric.plot(predictions, ground_truth, picture)
+                except Exception as e:  # a picture never breaks a run
+                    log.warning("task %s: could not draw %s: %s", name, picture, e)
+                return {k: float(v) for k, v in values.items()}
+
+            values = self._on_main(evaluate)
+            scores.update({f"{spec.name}/{k}": v for k, v in values.items()})
             if self._primary is None:  # the first evaluated task picks the best checkpoint
                 self._primary = (f"{spec.name}/{metric.primary_key}", bool(metric.higher_is_better))
         return scores
@@ -118,39 +139,48 @@ class EvaluationMixin:
         self.hooks.videollm_evaluate_end(runner=self, step=self.step, metrics=dict(scores))
         return scores
 
-    def _load_for_inference(self, checkpoint: str | os.PathLike | None) -> None:
+    def _load_for_inference(self, checkpoint: str | os.PathLike | None, allow_untrained: bool = True) -> None:
         if self._trained or checkpoint is None:
             return
         path = self.resolve_checkpoint(checkpoint)
         if path is None:
+            if not allow_untrained:
+                raise ConfigError(f"no checkpoint in {self.ckpt_root}: the model is untrained", where="--checkpoint",
+                                  hint="train first, pass --checkpoint PATH (a step_* folder or a `videollm export` folder),"
+                                       " or add --allow-untrained to use the freshly built weights")
             log.warning("no checkpoint in %s: using the freshly built (untrained) pipeline", self.ckpt_root)
             return
         self.load_weights(path)
-        self.step = int(ckpt.read_json(path / ckpt.STATE_FILE)["step"])
+        state = path / ckpt.STATE_FILE
+        self.step = int(ckpt.read_json(state if state.is_file() else path / "videollm.json").get("step") or 0)
 
-    def evaluate(self, split: str = "val", checkpoint: str | os.PathLike | None = "best") -> dict[str, float]:
+    def evaluate(self, split: str = "val", checkpoint: str | os.PathLike | None = "best",
+                 allow_untrained: bool = True) -> dict[str, float]:
         """Score ``split`` with each task's metric; returns ``{TASK/KEY: value}``.
 
         Outside training the weights come from ``checkpoint`` (``"best"``, ``"last"`` or a
-        directory; None keeps the pipeline as built). Writes predictions, the task
-        pictures and ``eval_SPLIT.json`` into the work dir.
+        directory, or a ``videollm export`` folder; None keeps the pipeline as built; with
+        ``allow_untrained=False`` a missing checkpoint is an error). Writes predictions, the
+        task pictures and ``eval_SPLIT.json`` into the work dir.
         """
         if not any(spec.data.get(split) and spec.metric for spec in self.specs):
             raise ConfigError(f"no task has data.{split} and a metric to evaluate", where="data",
                               hint=f"add data.{split} (and metric:) to the config")
-        self._load_for_inference(checkpoint)
+        self._load_for_inference(checkpoint, allow_untrained)
         scores = self._score(split)
         if self.accelerator.is_main_process:
             ckpt.write_json_atomic(self.work_dir / f"eval_{split}.json", {"step": self.step, **scores})
             self.accelerator.print(summary_line(self.step, self.max_steps, split, scores, None))
         return scores
 
-    def predict(self, split: str = "test", checkpoint: str | os.PathLike | None = "best") -> dict[str, Path]:
+    def predict(self, split: str = "test", checkpoint: str | os.PathLike | None = "best",
+                allow_untrained: bool = True) -> dict[str, Path]:
         """Write official-format predictions of ``split`` (``val`` when a task has no test data).
 
-        Returns ``{task: path}`` (paths on the main process; empty elsewhere).
+        ``checkpoint`` and ``allow_untrained`` as for :meth:`evaluate`. Returns ``{task: path}``
+        (paths on the main process; empty elsewhere).
         """
-        self._load_for_inference(checkpoint)
+        self._load_for_inference(checkpoint, allow_untrained)
         paths: dict[str, Path] = {}
         for spec in self.specs:
             use = split if spec.data.get(split) else "val"
@@ -160,8 +190,8 @@ class EvaluationMixin:
             if not spec.metric:
                 raise ConfigError(f"task '{spec.name}' has no metric to write official predictions", where=spec.path("metric"))
             metric = self.build_metric(spec, ds)
-            path = self._write_predictions(spec, use, metric, self._entries(spec, use), ds, with_plot=False)
-            if path is not None:
+            path, _ = self._predict_to_disk(spec, use, metric)
+            if self.accelerator.is_main_process:
                 paths[spec.name] = path
         return paths
 

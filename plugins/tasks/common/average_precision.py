@@ -7,6 +7,7 @@ order (tied scores enter together), ``R_0 = 0``; no interpolation.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -32,4 +33,27 @@ def average_precision(positive: np.ndarray, scores: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-__all__ = ["average_precision"]
+def multilabel_mean_ap(column: Callable[[int], np.ndarray], positives: np.ndarray, num_samples: int) -> float:
+    """Mean over the classes with a positive of the AP of their score column (fraction; NaN if none).
+
+    ``positives [P, 2]`` holds ``(sample, class)`` of a multi-hot target (a sample may be a
+    positive of several classes); ``column(c)`` gives the ``[num_samples]`` scores of class
+    ``c``. This is LSTR's ``perframe_average_precision`` loop (one sklearn AP per class
+    column) without materialising the ``[N, C]`` target.
+    """
+    positives = np.asarray(positives, dtype=np.int64).reshape(-1, 2)
+    if len(positives) == 0:
+        return math.nan
+    order = np.argsort(positives[:, 1], kind="stable")
+    samples, classes = positives[order, 0], positives[order, 1]
+    bounds = np.r_[0, np.flatnonzero(np.diff(classes)) + 1, len(classes)]
+    y = np.zeros(num_samples, dtype=bool)
+    aps = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        y[samples[a:b]] = True
+        aps.append(average_precision(y, column(int(classes[a]))))
+        y[samples[a:b]] = False
+    return float(np.mean(aps))
+
+
+__all__ = ["average_precision", "multilabel_mean_ap"]

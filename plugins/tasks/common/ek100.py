@@ -196,7 +196,26 @@ def frame_labels(segments: Iterable[EK100Segment], num_steps: int, fps: float) -
     return out
 
 
+def frame_positives(segments: Iterable[EK100Segment], num_steps: int | None, fps: float) -> np.ndarray:
+    """The multi-hot per-step action target as ``(step, action + 1)`` pairs ``[P, 2]`` (unique, sorted).
+
+    A step covered by two segments is a positive of both actions (LSTR/TeSTra build
+    ``target_perframe`` this way); ``num_steps`` (None: no limit) cuts steps past the end.
+    """
+    pairs = []
+    for seg in segments:
+        a, b = step_range(seg, fps)
+        if num_steps is not None:
+            b = min(b, num_steps - 1)
+        if a <= b:
+            steps = np.arange(a, b + 1, dtype=np.int64)
+            pairs.append(np.stack([steps, np.full_like(steps, seg.action + 1)], axis=1))
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(pairs), axis=0)
+
+
 __all__ = [
     "RULSTM_FPS", "BACKGROUND", "EK100Segment", "EK100Splits", "read_segments", "read_actions",
-    "find_official_dir", "read_splits", "class_counts", "step_range", "frame_labels",
+    "find_official_dir", "read_splits", "class_counts", "step_range", "frame_labels", "frame_positives",
 ]

@@ -21,13 +21,49 @@ def rank_classes(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-scores, axis=-1, kind="stable")
 
 
-def topk_hits(scores: np.ndarray, labels: Sequence[int], k: int = 5) -> np.ndarray:
-    """``scores [N, C]``, ``labels [N]`` -> ``[N]`` bool: label among the top ``k`` classes."""
+def topk_hits(scores: np.ndarray, labels: Sequence[int], k: int = 5, chunk: int = 4096) -> np.ndarray:
+    """``scores [N, C]``, ``labels [N]`` -> ``[N]`` bool: label among the top ``k`` classes.
+
+    The label's rank under :func:`rank_classes` (classes scoring higher, plus tied classes
+    with a lower id) is counted directly, ``chunk`` rows at a time: no ``[N, C]`` sort.
+    """
     labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) == 0:
-        return np.zeros(0, dtype=bool)
-    top = rank_classes(scores)[:, :k]
-    return (top == labels[:, None]).any(axis=1)
+    out = np.zeros(len(labels), dtype=bool)
+    ids = None
+    for a in range(0, len(labels), chunk):
+        s = np.asarray(scores[a : a + chunk], dtype=np.float64)
+        lab = labels[a : a + chunk]
+        if ids is None:
+            ids = np.arange(s.shape[1])
+        own = s[np.arange(len(lab)), lab][:, None]
+        rank = (s > own).sum(1) + ((s == own) & (ids[None, :] < lab[:, None])).sum(1)
+        out[a : a + chunk] = rank < k
+    return out
+
+
+class TopKRecallCounter:
+    """Class-mean top-``k`` recall accumulated batch by batch (bounded memory: two counts per class)."""
+
+    def __init__(self, k: int = 5) -> None:
+        self.k = int(k)
+        self.hits: dict[int, int] = {}
+        self.counts: dict[int, int] = {}
+
+    def update(self, scores: np.ndarray, labels: Sequence[int]) -> None:
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) == 0:
+            return
+        hits = topk_hits(scores, labels, self.k)
+        classes, inverse = np.unique(labels, return_inverse=True)
+        for c, n, h in zip(classes.tolist(), np.bincount(inverse).tolist(), np.bincount(inverse, weights=hits).tolist()):
+            self.counts[c] = self.counts.get(c, 0) + int(n)
+            self.hits[c] = self.hits.get(c, 0) + int(h)
+
+    def value(self) -> float:
+        """Fraction in ``[0, 1]``; NaN when nothing was counted."""
+        if not self.counts:
+            return math.nan
+        return float(np.mean([self.hits[c] / n for c, n in self.counts.items()]))
 
 
 def ranked_list_hits(ranked: Sequence[Sequence[object]], labels: Sequence[object], k: int = 5) -> np.ndarray:
@@ -64,4 +100,4 @@ def mean_topk_recall(scores: np.ndarray, labels: Sequence[int], k: int = 5, clas
     return class_mean_recall(topk_hits(scores, labels, k), labels, classes)
 
 
-__all__ = ["rank_classes", "topk_hits", "ranked_list_hits", "class_mean_recall", "mean_topk_recall"]
+__all__ = ["rank_classes", "topk_hits", "TopKRecallCounter", "ranked_list_hits", "class_mean_recall", "mean_topk_recall"]

@@ -68,14 +68,15 @@ class OnlineActionDetectionHead(TaskHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per window: ``{video_id, first_step, fps, action [L, C], verb?, noun?}`` (softmax, per step)."""
+        """One entry per window: ``{video_id, first_step, num_steps, fps, action [L, C], verb?, noun?}`` (softmax, per step)."""
         ts, mask = batch.timestamps.to(outputs["spans"].device), batch.mask.to(outputs["spans"].device)
         steps = {k: units_to_steps(outputs[k].float().softmax(-1), ts, outputs["spans"], outputs["unit_mask"], mask).cpu().numpy()
                  for k in self.classifiers}
         entries = []
         for i, meta in enumerate(batch.meta):
             n = int(batch.mask[i].sum())
-            entry = {"video_id": meta["video_id"], "first_step": int(meta.get("first_step", 0)), "fps": float(meta.get("fps", 4.0))}
+            entry = {"video_id": meta["video_id"], "first_step": int(meta.get("first_step", 0)), "fps": float(meta.get("fps", 4.0)),
+                     "num_steps": meta.get("num_steps")}  # lets the score writer store a video once it is complete
             entry.update({k: v[i, :n] for k, v in steps.items()})
             entries.append(entry)
         return entries

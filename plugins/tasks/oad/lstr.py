@@ -8,8 +8,10 @@
     <root>/target_perframe/<video>.npy           [T, C] one/multi-hot at ``fps`` (column 0 = background)
     <root>/<feature name>/<video>.npy            [T, Df] features on the same grid
 
-Per-frame label = argmax of the target row (lowest class on overlaps); frames where
-the ``ignore_index`` column (THUMOS ``Ambiguous``) is set are dropped from evaluation.
+Per-frame label = argmax of the target row (lowest class on overlaps; used for training
+and the top-k recalls); the per-frame mAP scores each class over its column of the
+multi-hot target (:func:`positives`), as LSTR's ``perframe_average_precision`` does. Frames
+where the ``ignore_index`` column (THUMOS ``Ambiguous``) is set are dropped from evaluation.
 """
 from __future__ import annotations
 
@@ -54,6 +56,16 @@ def frame_labels(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
     return labels
 
 
+def positives(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
+    """``target [T, C]`` multi-hot -> its positives ``(frame, class)`` ``[P, 2]``, background (column 0)
+    and the ``ignore_index`` column left out (a frame of two overlapping actions is a positive of both)."""
+    hot = np.asarray(target) > 0
+    hot[:, 0] = False
+    if ignore_index is not None and 0 <= ignore_index < hot.shape[1]:
+        hot[:, ignore_index] = False
+    return np.argwhere(hot).astype(np.int64)
+
+
 def load_target(path: Path, num_classes: int) -> np.ndarray:
     """One ``target_perframe`` file ``[T, C]``, checked."""
     if not path.is_file():
@@ -77,9 +89,12 @@ def load_ground_truth(root: Path, data_info: str | Path | None, dataset_name: st
     entry = read_data_info(find_data_info(root, data_info), name)
     videos = entry.get(session_set) or sorted(p.stem for p in (root / "target_perframe").glob("*.npy"))
     ignore = entry["ignore_index"] if entry["ignore_index"] > 0 else None
-    labels = {v: {"action": frame_labels(load_target(root / "target_perframe" / f"{v}.npy", entry["num_classes"]), ignore)} for v in videos}
+    labels, pos = {}, {}
+    for v in videos:
+        target = load_target(root / "target_perframe" / f"{v}.npy", entry["num_classes"])
+        labels[v], pos[v] = {"action": frame_labels(target, ignore)}, positives(target, ignore)
     return OADGroundTruth(float(entry["fps"]), labels, {"action": int(entry["num_classes"])}, extendable=False,
-                          class_names=list(entry["class_names"]))
+                          class_names=list(entry["class_names"]), positives=pos)
 
 
-__all__ = ["IGNORED", "find_data_info", "read_data_info", "frame_labels", "load_target", "load_ground_truth"]
+__all__ = ["IGNORED", "find_data_info", "read_data_info", "frame_labels", "positives", "load_target", "load_ground_truth"]

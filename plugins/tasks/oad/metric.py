@@ -1,21 +1,23 @@
 """Online action detection metrics (METRICS.md §2.7) and the per-frame score file.
 
-Keys: ``mAP`` (per-frame AP as sklearn's ``average_precision_score`` defines it, mean over the
-classes with at least one positive frame, background and ignored frames excluded)
+Keys: ``mAP`` (LSTR's ``perframe_average_precision``: per class, sklearn's
+``average_precision_score`` over its column of the multi-hot per-frame target, so a frame
+where two actions overlap is a positive of both; mean over the classes with a positive
+frame, background and ignored frames excluded)
 and ``{action,verb,noun}/mean_top5_recall`` (EK100/MAT protocol: frames whose action
 label is not background, RULSTM class-mean top-5 recall over the classes present;
 scores ranked over all classes, background included). All x100. Ground truth without
 verb/noun (THUMOS) gives NaN for those keys.
 
-Prediction file (there is no official OAD submission; this is LSTR's per-frame
-score matrices as JSON)::
+Predictions: per-frame score matrices, as the JSON file or the compact float16 folder
+of :mod:`.scores` (both read by ``videollm evaluate oad``; runs write the compact form
+unless ``compact: false``). Frame ``i`` covers ``[i/fps, (i+1)/fps)`` seconds; column 0
+is background. ``verb``/``noun`` may be left out: they are then marginalised from the
+action softmax through ``actions.csv`` (EK100).
 
-    {"version": "1.0", "challenge": "online_action_detection", "fps": 4.0,
-     "results": {video_id: {"action": [[C scores] x T], "verb": [...], "noun": [...]}}}
-
-Frame ``i`` of a video covers ``[i/fps, (i+1)/fps)`` seconds; row 0 of every class
-axis is background. ``verb``/``noun`` may be left out: they are then marginalised
-from the action softmax through ``actions.csv`` (EK100).
+Memory: :meth:`OADMetric.evaluate` reads one video at a time into one ``[frames, C]``
+matrix stored by column (float16 for the compact form: 1.4 GB for EK100 validation), so
+each class's AP reads one contiguous column; top-k recalls are counted per video.
 """
 from __future__ import annotations
 
@@ -29,15 +31,12 @@ import numpy as np
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
-from ..common.average_precision import average_precision
-from ..common.jsonfile import read_json
+from ..common.average_precision import multilabel_mean_ap
 from ..common import ek100
-from ..common.topk import mean_topk_recall
+from ..common.topk import TopKRecallCounter
 from . import lstr
+from .scores import SUBMISSION_SHAPE, OADScores, ScoreWriter, open_scores
 
-
-#: the layout of the prediction file, for error messages.
-SUBMISSION_SHAPE = "{'version', 'challenge', 'fps', 'results': {video_id: {'action': [[...]]}}}"
 #: frames with this label are dropped (THUMOS "Ambiguous").
 IGNORED = -100
 
@@ -48,7 +47,9 @@ class OADGroundTruth:
 
     ``labels[video]["action"]`` is ``[T]``; ``verb``/``noun`` are present for EK100.
     ``extendable``: predictions may run past ``T`` (frames after the last annotated
-    segment are background; true when built from a segment csv).
+    segment are background; true when built from a segment csv). ``positives[video]``:
+    the multi-hot action target as ``(frame, class)`` pairs ``[P, 2]`` (None: the
+    argmax labels, one class per frame).
     """
 
     fps: float
@@ -57,6 +58,16 @@ class OADGroundTruth:
     extendable: bool = False
     actions: np.ndarray | None = None  # [A, 2] (verb, noun) of action id a (= class a + 1)
     class_names: list[str] = field(default_factory=list)
+    positives: dict[str, np.ndarray] | None = None
+
+    def video_positives(self, vid: str) -> np.ndarray:
+        """``(frame, class)`` positives of ``vid``'s action target (classes >= 1, kept frames)."""
+        lab = self.labels[vid]["action"]
+        if self.positives is not None and vid in self.positives:
+            p = np.asarray(self.positives[vid], dtype=np.int64).reshape(-1, 2)
+            return p[lab[np.minimum(p[:, 0], len(lab) - 1)] != IGNORED] if len(lab) else p
+        frames = np.flatnonzero((lab > 0) & (lab != IGNORED))
+        return np.stack([frames, lab[frames]], axis=1)
 
 
 def ek100_ground_truth(segments: list[ek100.EK100Segment], actions: np.ndarray, fps: float, num_verbs: int, num_nouns: int,
@@ -65,12 +76,14 @@ def ek100_ground_truth(segments: list[ek100.EK100Segment], actions: np.ndarray, 
     by_video: dict[str, list[ek100.EK100Segment]] = {}
     for s in segments:
         by_video.setdefault(s.video_id, []).append(s)
-    labels = {}
+    labels, positives = {}, {}
     for vid, segs in by_video.items():
         n = num_steps[vid] if num_steps else max(ek100.step_range(s, fps)[1] for s in segs) + 1
         labels[vid] = ek100.frame_labels(segs, n, fps)
+        positives[vid] = ek100.frame_positives(segs, n, fps)
     return OADGroundTruth(fps, labels, {"action": len(actions) + 1, "verb": num_verbs + 1, "noun": num_nouns + 1},
-                          extendable=num_steps is None, actions=actions, class_names=["background"] + list(names or []))
+                          extendable=num_steps is None, actions=actions, class_names=["background"] + list(names or []),
+                          positives=positives)
 
 
 class OADMetric(Metric):
@@ -82,6 +95,7 @@ class OADMetric(Metric):
         data_info: LSTR ``data_info.json`` for a ``target_perframe`` ground truth.
         dataset_name: its key (default: the ground-truth folder's name, e.g. ``THUMOS``).
         session_set: ``test_session_set`` or ``train_session_set`` to evaluate (LSTR layout).
+        compact: runs write the float16 ``.npz`` folder (True) or the JSON file (False).
     """
 
     task: ClassVar[str] = "oad"
@@ -91,10 +105,12 @@ class OADMetric(Metric):
     prediction_suffix: ClassVar[str] = ".json"
 
     def __init__(self, fps: float = 4.0, k: int = 5, data_info: str | None = None, dataset_name: str | None = None,
-                 session_set: str = "test_session_set") -> None:
+                 session_set: str = "test_session_set", compact: bool = True) -> None:
         super().__init__()
         self.fps, self.k = float(fps), int(k)
         self.data_info, self.dataset_name, self.session_set = data_info, dataset_name, session_set
+        self.compact = bool(compact)
+        self.prediction_suffix = "" if self.compact else ".json"  # "": the compact folder
 
     # -- files ----------------------------------------------------------------
     def load_ground_truth(self, path: str | Path) -> OADGroundTruth:
@@ -106,8 +122,13 @@ class OADMetric(Metric):
         nv, nn_ = ek100.class_counts(ek100.find_official_dir(path), actions)
         return ek100_ground_truth(ek100.read_segments(path), actions, self.fps, nv, nn_, names=names)
 
-    def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        return read_json(path, dict, SUBMISSION_SHAPE, "prediction file", require={"results": dict})
+    def load_predictions(self, path: str | Path) -> OADScores:
+        """The JSON file or the compact folder (see :mod:`.scores`), read lazily."""
+        return open_scores(path)
+
+    def open_writer(self, path: str | Path) -> ScoreWriter:
+        """Writes head entries to ``path`` as they arrive (compact folder or JSON, see :mod:`.scores`)."""
+        return ScoreWriter(path, self.fps, self.compact)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Stitch head entries ``{video_id, first_step, fps, action [L, C], verb?, noun?}`` per video."""
@@ -131,39 +152,68 @@ class OADMetric(Metric):
         return {"version": "1.0", "challenge": "online_action_detection", "fps": fps, "results": results}
 
     # -- evaluation -----------------------------------------------------------
-    def _frames(self, predictions: dict[str, Any], gt: OADGroundTruth) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        results = predictions.get("results", {})
-        fps = float(predictions.get("fps", gt.fps))
-        if not math.isclose(fps, gt.fps, rel_tol=1e-6):
-            raise DataError(f"predictions are at {fps} frames/s, the ground truth at {gt.fps}", where="predictions.fps",
+    def _lengths(self, scores: OADScores, gt: OADGroundTruth) -> dict[str, int]:
+        if not math.isnan(scores.fps) and not math.isclose(scores.fps, gt.fps, rel_tol=1e-6):
+            raise DataError(f"predictions are at {scores.fps} frames/s, the ground truth at {gt.fps}", where="predictions.fps",
                             hint="evaluate on the same frame grid (EK100/THUMOS OAD: 4 fps)")
-        scores: dict[str, list[np.ndarray]] = {"action": [], "verb": [], "noun": []}
-        labels: dict[str, list[np.ndarray]] = {"action": [], "verb": [], "noun": []}
+        lengths = {}
         for vid, lab in gt.labels.items():
-            if vid not in results or results[vid].get("action") is None:
+            if vid not in scores:
                 raise DataError(f"no scores for video {vid}", where="predictions.results", hint="predict every frame of every ground-truth video")
-            act = np.asarray(results[vid]["action"], dtype=np.float64)
-            n_gt = len(lab["action"])
-            if act.ndim != 2 or act.shape[1] != gt.num_classes["action"]:
-                raise DataError(f"action scores must be [T, {gt.num_classes['action']}] (background first), got {list(act.shape)}",
+            t, n_gt = scores.num_steps(vid), len(lab["action"])
+            if t < n_gt or (t > n_gt and not gt.extendable):
+                raise DataError(f"{t} frames of scores, the ground truth has {n_gt}", where=f"predictions.results.{vid}")
+            lengths[vid] = t
+        return lengths
+
+    def evaluate(self, predictions: OADScores | dict[str, Any], ground_truth: OADGroundTruth) -> dict[str, float]:
+        """Scores of every ground-truth video (an :class:`OADScores` or the JSON object) -> the metric keys."""
+        gt = ground_truth
+        scores = predictions if isinstance(predictions, OADScores) else OADScores.from_json(predictions)
+        lengths = self._lengths(scores, gt)
+        total, n_cls = sum(lengths.values()), gt.num_classes["action"]
+        matrix: np.ndarray | None = None  # [frames, C] in column order: one class = one contiguous column
+        keep = np.zeros(total, dtype=bool)
+        positives, counters, off = [], {key: TopKRecallCounter(self.k) for key in ("action", "verb", "noun")}, 0
+        for vid, t in lengths.items():
+            lab, arrays = gt.labels[vid], scores[vid]
+            act = arrays["action"]
+            if act.ndim != 2 or act.shape != (t, n_cls):
+                raise DataError(f"action scores must be [T, {n_cls}] (background first), got {list(act.shape)}",
                                 where=f"predictions.results.{vid}.action")
-            if act.shape[0] < n_gt or (act.shape[0] > n_gt and not gt.extendable):
-                raise DataError(f"{act.shape[0]} frames of scores, the ground truth has {n_gt}", where=f"predictions.results.{vid}")
-            t = act.shape[0]
-            for key in ("action", "verb", "noun"):
-                if key not in lab:
-                    continue
-                full = np.zeros(t, dtype=np.int64)
-                full[:n_gt] = lab[key]
-                labels[key].append(full)
+            if matrix is None:
+                matrix = np.zeros((total, n_cls), dtype=np.result_type(act.dtype, np.float16), order="F")
+            matrix[off : off + t] = act
+            full = {key: np.zeros(t, dtype=np.int64) for key in lab}
+            for key in lab:
+                full[key][: len(lab[key])] = lab[key]
+            keep[off : off + t] = full["action"] != IGNORED
+            fg = keep[off : off + t] & (full["action"] != 0)
+            for key in full:
                 if key == "action":
-                    scores[key].append(act)
-                elif results[vid].get(key) is not None:
-                    scores[key].append(np.asarray(results[vid][key], dtype=np.float64)[:t])
+                    counters[key].update(act[fg], full[key][fg])
                 else:
-                    scores[key].append(self._marginal(act, gt, key))
-        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
-        return {k: cat(v) for k, v in scores.items() if v}, {k: cat(v) for k, v in labels.items() if v}
+                    own = arrays.get(key)
+                    counters[key].update((own[:t] if own is not None else self._marginal(act, gt, key))[fg], full[key][fg])
+            pos = gt.video_positives(vid)
+            positives.append(pos[pos[:, 0] < t] + np.array([off, 0]))
+            off += t
+        out = {"mAP": 100.0 * self._map(matrix, keep, np.concatenate(positives) if positives else np.zeros((0, 2), np.int64))}
+        for key in ("action", "verb", "noun"):
+            out[f"{key}/mean_top5_recall"] = 100.0 * counters[key].value()
+        return out
+
+    @staticmethod
+    def _map(matrix: np.ndarray | None, keep: np.ndarray, positives: np.ndarray) -> float:
+        """Per-frame mAP over the kept frames (the ignored ones removed first, as LSTR's THUMOS postprocessing)."""
+        if matrix is None:
+            return math.nan
+        positives = positives[keep[positives[:, 0]]]
+        if keep.all():
+            return multilabel_mean_ap(lambda c: matrix[:, c], positives, len(keep))
+        kept = np.flatnonzero(keep)
+        remap = np.cumsum(keep) - 1
+        return multilabel_mean_ap(lambda c: matrix[kept, c], np.stack([remap[positives[:, 0]], positives[:, 1]], axis=1), len(kept))
 
     @staticmethod
     def _marginal(action_scores: np.ndarray, gt: OADGroundTruth, key: str) -> np.ndarray:
@@ -171,35 +221,26 @@ class OADMetric(Metric):
         if gt.actions is None:
             raise DataError(f"predictions have no {key} scores and the ground truth has no action table", where="predictions")
         col = 0 if key == "verb" else 1
+        action_scores = np.asarray(action_scores, dtype=np.float64)
+        is_prob = (action_scores >= 0).all() and np.allclose(action_scores.sum(1), 1.0, atol=1e-2)  # float16 sums drift
         e = np.exp(action_scores - action_scores.max(1, keepdims=True))
-        p = e / e.sum(1, keepdims=True) if not np.allclose(action_scores.sum(1), 1.0) else action_scores
-        out = np.zeros((len(p), gt.num_classes[key]))
+        p = action_scores if is_prob else e / e.sum(1, keepdims=True)
+        to_class = np.zeros((len(gt.actions), gt.num_classes[key]))
+        to_class[np.arange(len(gt.actions)), gt.actions[:, col] + 1] = 1.0
+        out = p[:, 1:] @ to_class
         out[:, 0] = p[:, 0]
-        np.add.at(out.T, gt.actions[:, col] + 1, p[:, 1:].T)
-        return out
-
-    def evaluate(self, predictions: dict[str, Any], ground_truth: OADGroundTruth) -> dict[str, float]:
-        scores, labels = self._frames(predictions, ground_truth)
-        keep = labels["action"] != IGNORED
-        out = {"mAP": 100.0 * per_frame_map(scores["action"][keep], labels["action"][keep])}
-        fg = keep & (labels["action"] != 0)
-        for key in ("action", "verb", "noun"):
-            if key in labels and key in scores:
-                out[f"{key}/mean_top5_recall"] = 100.0 * mean_topk_recall(scores[key][fg], labels[key][fg], self.k)
-            else:
-                out[f"{key}/mean_top5_recall"] = math.nan
         return out
 
     def plot(self, predictions: dict[str, Any], ground_truth: OADGroundTruth, path: str | Path, max_videos: int = 3) -> bool:
         from ..common.plots import plot_score_curves, runs_to_segments
 
-        results = predictions.get("results", {})
+        scores = predictions if isinstance(predictions, OADScores) else OADScores.from_json(predictions)
         videos = []
         names = ground_truth.class_names
         for vid, lab in list(ground_truth.labels.items())[:max_videos]:
-            if vid not in results:
+            if vid not in scores:
                 continue
-            act = np.asarray(results[vid]["action"])
+            act = np.asarray(scores[vid]["action"], dtype=np.float32)
             n = min(len(act), len(lab["action"]))
             times = (np.arange(n) + 0.5) / ground_truth.fps
             gt = lab["action"][:n]
@@ -215,10 +256,10 @@ class OADMetric(Metric):
 
 
 def per_frame_map(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over classes ``c >= 1`` with a positive frame of the AP of ``scores[:, c]`` (fraction;
-    sklearn's ``average_precision_score`` definition, see :mod:`..common.average_precision`)."""
-    aps = [average_precision(labels == c, scores[:, c]) for c in range(1, scores.shape[1]) if (labels == c).any()]
-    return float(np.mean(aps)) if aps else math.nan
+    """Mean over classes ``c >= 1`` with a positive frame of the AP of ``scores[:, c]`` for single-label
+    frames ``labels [N]`` (fraction; the multi-hot form is :func:`~..common.average_precision.multilabel_mean_ap`)."""
+    frames = np.flatnonzero(np.asarray(labels) >= 1)
+    return multilabel_mean_ap(lambda c: scores[:, c], np.stack([frames, np.asarray(labels)[frames]], axis=1), len(labels))
 
 
 __all__ = ["IGNORED", "OADGroundTruth", "ek100_ground_truth", "OADMetric", "per_frame_map"]

@@ -1,0 +1,217 @@
+"""OAD prediction files: per-frame score matrices, written as they are made, read back lazily.
+
+There is no official OAD submission; LSTR / TeSTra / MAT keep per-frame score matrices.
+Two forms, both read by ``videollm evaluate oad`` (:func:`open_scores`):
+
+* **JSON** (readable anywhere; fine for a few videos, ~100 bytes per score)::
+
+      {"version": "1.0", "challenge": "online_action_detection", "fps": 4.0,
+       "results": {video_id: {"action": [[C scores] x T], "verb": [...], "noun": [...]}}}
+
+* **compact folder** (the runner's default; EK100 validation = ~1.4 GB instead of ~19 GB)::
+
+      <dir>/index.json   {"version": "1.0", "challenge": "online_action_detection", "fps": 4.0,
+                          "format": "npz-float16", "videos": {video_id: {"file": "<video_id>.npz",
+                          "num_steps": T, "keys": ["action", "verb", "noun"]}}}
+      <dir>/<video_id>.npz   arrays ``action [T, C]`` (and ``verb``/``noun``) float16,
+                             zip-deflated (``numpy.load`` reads it)
+
+Frame ``i`` covers ``[i/fps, (i+1)/fps)``; column 0 of every class axis is background.
+:class:`ScoreWriter` takes the head's window entries in any order, keeps only the videos
+not yet complete (an entry's ``num_steps`` says when a video is), and writes each video
+as soon as its last window arrives, so memory holds a few videos, never the split.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videollm_core.errors import DataError
+
+from ..common.features import is_safe_video_id
+from ..common.jsonfile import read_json
+
+KEYS = ("action", "verb", "noun")
+INDEX = "index.json"
+CHALLENGE = "online_action_detection"
+#: the layout of the prediction file, for error messages.
+SUBMISSION_SHAPE = ("{'version', 'challenge', 'fps', 'results': {video_id: {'action': [[...]]}}} "
+                    f"or a folder with {INDEX} and one .npz per video")
+
+
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray], level: int = 1) -> None:
+    """A ``numpy.load``-able ``.npz`` deflated at zlib ``level`` (``np.savez_compressed`` uses 6: 3x slower,
+    barely smaller on float16 scores), written to a temporary name and renamed."""
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+    os.replace(tmp, path)
+
+
+class ScoreWriter:
+    """Writes OAD head entries ``{video_id, first_step, num_steps?, fps, action [L, C], verb?, noun?}``.
+
+    Args:
+        path: the folder (``compact=True``) or the ``.json`` file to write.
+        fps: frame grid, used when no entry carries ``fps``.
+        compact: float16 ``.npz`` folder (True) or the JSON form (False).
+
+    :meth:`write` may be called with any number of entries; :meth:`close` writes what is
+    left (videos whose ``num_steps`` is unknown are completed there) and returns the
+    scores as an :class:`OADScores` reading the written files.
+    """
+
+    def __init__(self, path: str | Path, fps: float = 4.0, compact: bool = True) -> None:
+        self.path, self.fps, self.compact = Path(path), float(fps), bool(compact)
+        self.tmp = self.path.with_name(self.path.name + f".partial-{os.getpid()}")
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp) if self.tmp.is_dir() else self.tmp.unlink()
+        self._open: dict[str, dict[str, Any]] = {}
+        self._done: dict[str, dict[str, Any]] = {}
+        self._json = None
+        if compact:
+            self.tmp.mkdir(parents=True)
+        else:
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            self._json = open(self.tmp, "w", encoding="utf-8")
+
+    def write(self, entries: list[dict[str, Any]]) -> None:
+        for e in entries:
+            vid = str(e["video_id"])
+            if vid in self._done:
+                raise DataError(f"a window of video {vid} arrived after the video was complete", where="predictions",
+                                hint="each step of a video must be predicted once")
+            self.fps = float(e.get("fps", self.fps))
+            state = self._open.setdefault(vid, {"parts": [], "covered": 0, "num_steps": None})
+            part = {"first": int(e["first_step"])}
+            part.update({k: np.asarray(e[k], dtype=np.float16) for k in KEYS if e.get(k) is not None})
+            state["parts"].append(part)
+            state["covered"] += len(part["action"])
+            if e.get("num_steps") is not None:
+                state["num_steps"] = int(e["num_steps"])
+            if state["num_steps"] is not None and state["covered"] >= state["num_steps"]:
+                self._flush(vid)
+
+    def _flush(self, vid: str) -> None:
+        parts = sorted(self._open.pop(vid)["parts"], key=lambda p: p["first"])
+        total = max(p["first"] + len(p["action"]) for p in parts)
+        keys = [k for k in KEYS if all(k in p for p in parts)]
+        mats = {}
+        for k in keys:
+            mat = np.zeros((total, parts[0][k].shape[1]), dtype=np.float16)
+            for p in parts:
+                mat[p["first"] : p["first"] + len(p[k])] = p[k]
+            mats[k] = mat
+        if self.compact:
+            name = f"{vid}.npz" if is_safe_video_id(vid) else f"video_{len(self._done):06d}.npz"
+            write_npz(self.tmp / name, mats)
+            self._done[vid] = {"file": name, "num_steps": total, "keys": keys}
+        else:
+            self._json.write(", " if self._done else self._json_header())
+            self._json.write(json.dumps(vid) + ": " + json.dumps({k: m.astype(np.float32).tolist() for k, m in mats.items()}))
+            self._done[vid] = {"num_steps": total, "keys": keys}
+
+    def _json_header(self) -> str:
+        return json.dumps({"version": "1.0", "challenge": CHALLENGE, "fps": self.fps})[:-1] + ', "results": {'
+
+    def close(self) -> "OADScores":
+        for vid in list(self._open):
+            self._flush(vid)
+        if self.compact:
+            index = {"version": "1.0", "challenge": CHALLENGE, "fps": self.fps, "format": "npz-float16", "videos": self._done}
+            (self.tmp / INDEX).write_text(json.dumps(index, indent=1), encoding="utf-8")
+        else:
+            if not self._done:
+                self._json.write(self._json_header())
+            self._json.write("}}")
+            self._json.close()
+        if self.path.is_dir():
+            shutil.rmtree(self.path)
+        os.replace(self.tmp, self.path)
+        return open_scores(self.path)
+
+
+class OADScores(Mapping):
+    """Read-only ``{video_id: {"action": [T, C], "verb"?: ..., "noun"?: ...}}`` over either form.
+
+    Compact folders load one video at a time (float16 arrays); the JSON form is parsed at once.
+    """
+
+    def __init__(self, fps: float, loader: Any, videos: dict[str, dict[str, Any]], path: Path | None = None) -> None:
+        self.fps, self._load, self._videos, self.path = float(fps), loader, videos, path
+
+    def __getitem__(self, vid: str) -> dict[str, np.ndarray]:
+        if vid not in self._videos:
+            raise KeyError(vid)
+        return self._load(vid)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._videos)
+
+    def __len__(self) -> int:
+        return len(self._videos)
+
+    def num_steps(self, vid: str) -> int:
+        return int(self._videos[vid]["num_steps"])
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], path: Path | None = None) -> "OADScores":
+        """The JSON form's object (a dict as loaded, or as :meth:`OADMetric.format_predictions` makes it)."""
+        results = obj.get("results")
+        if not isinstance(results, Mapping):
+            raise DataError(f"expected {SUBMISSION_SHAPE}", where=str(path or "predictions"))
+        videos = {}
+        for vid, r in results.items():
+            if not isinstance(r, Mapping) or r.get("action") is None:
+                continue
+            videos[str(vid)] = {"num_steps": len(r["action"])}
+
+        def load(vid: str) -> dict[str, np.ndarray]:
+            return {k: _matrix(results[vid][k], f"{path or 'predictions'}: results.{vid}.{k}") for k in KEYS
+                    if results[vid].get(k) is not None}
+
+        return cls(float(obj.get("fps", math.nan)), load, videos, path)
+
+
+def _matrix(value: Any, where: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"scores must be a [T, C] matrix of numbers ({e})", where=where) from None
+    if arr.ndim != 2:
+        raise DataError(f"scores must be a [T, C] matrix, got shape {list(arr.shape)}", where=where)
+    return arr
+
+
+def open_scores(path: str | Path) -> OADScores:
+    """Either form from disk: a folder with :data:`INDEX`, or the JSON file."""
+    path = Path(path)
+    if not path.is_dir():
+        return OADScores.from_json(read_json(path, dict, SUBMISSION_SHAPE, "prediction file", require={"results": dict}), path)
+    index = read_json(path / INDEX, dict, SUBMISSION_SHAPE, "score index", require={"videos": dict})
+    videos = index["videos"]
+
+    def load(vid: str) -> dict[str, np.ndarray]:
+        file = path / str(videos[vid].get("file", ""))
+        if not file.is_file() or file.parent != path:
+            raise DataError(f"score file of video {vid} not found", where=str(file))
+        try:
+            with np.load(file, allow_pickle=False) as z:
+                return {k: z[k] for k in KEYS if k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as e:
+            raise DataError(f"cannot read it ({type(e).__name__}: {e})", where=str(file)) from None
+
+    return OADScores(float(index.get("fps", math.nan)), load, videos, path)
+
+
+__all__ = ["KEYS", "INDEX", "SUBMISSION_SHAPE", "write_npz", "ScoreWriter", "OADScores", "open_scores"]
