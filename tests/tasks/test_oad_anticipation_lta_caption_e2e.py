@@ -26,18 +26,6 @@ def train_example(name: str, tmp_path: Path, monkeypatch, **overrides) -> tuple[
     return metrics, work
 
 
-def test_oad_far_above_chance(tmp_path, monkeypatch):
-    # chance: random scores give per-frame mAP ~ the positive rate of a class (~4 %; 20 action
-    # classes over ~85 % foreground frames) and action top-5 recall 5/21 = 24 %.
-    metrics, work = train_example("oad", tmp_path, monkeypatch, **{"train.max_steps": 60, "train.eval_every": 60})
-    assert metrics["oad/mAP"] > 40.0, metrics
-    assert metrics["oad/action/mean_top5_recall"] > 60.0, metrics
-    pred = json.loads((work / "predictions" / "oad_val.json").read_text())
-    assert pred["challenge"] == "online_action_detection" and pred["fps"] == 4.0
-    video = next(iter(pred["results"].values()))
-    assert len(video["action"][0]) == 21 and len(video["verb"][0]) == 11 and len(video["noun"][0]) == 13
-
-
 def test_anticipation_far_above_chance(tmp_path, monkeypatch):
     # chance: top-5 of 20 action classes = 25 % class-mean recall (verb 5/10 = 50 %, noun 5/12 = 42 %).
     metrics, work = train_example("anticipation", tmp_path, monkeypatch, **{"train.max_steps": 60, "train.eval_every": 60})

@@ -9,14 +9,25 @@ Written tree (same names, columns and headers as the benchmark)::
     official/EPIC_100_unseen_participant_ids_validation.csv, EPIC_100_video_info.csv
     features/<video_id>.npy                  [T, Df] float32, ``fps`` steps per second
 
-Planted signal: each action class has a prototype vector; a feature step inside a
-segment is its action's prototype plus Gaussian noise, a step between segments the
-background prototype plus noise (online detection is learnable per unit). Action
-order follows a grammar: the next action is ``successor[current]`` with probability
-``p_follow`` (else uniform), and gaps between segments are shorter than 1 s, so the
-action observed 1 s before a segment starts predicts it (anticipation is learnable).
-Participant ``P04`` appears only in validation (the "unseen" split); the verb of the
-last action class and the nouns of the last two are "tail" classes.
+Planted signal (issue 11: the answer at a step needs context the step does not hold).
+Every action class is a (verb, noun) pair and, by default, every noun goes with every verb
+(10 verbs x 4 nouns = 40 actions), so neither the verb nor the noun alone names the action.
+Inside a segment only the first ``cue_steps`` feature steps show the **verb** (its prototype
+plus Gaussian noise, as a hand motion would); every later step of the segment shows only the
+**noun** (the object being handled: its prototype plus noise); a step between segments is the
+background prototype plus noise. So at most steps of a segment the action -- and the verb --
+is defined by what came before: the verb seen at the segment's start plus the object now.
+A context-free per-step classifier sees the noun and must guess among ``num_verbs`` actions;
+an online model that remembers the cue gets it. During the cue steps the noun is not yet
+visible to anyone (only the grammar below hints at it).
+
+Action order follows a grammar: the next action is ``successor[current]`` with probability
+``p_follow`` (else uniform; ``successor`` is a random cycle over the actions), and gaps
+between segments last 0.25-0.75 s. The last step observed 1 s before a segment starts lies in
+the previous segment's noun phase, so anticipation needs the previous action, hence the verb
+cue seen about a second or more earlier: the last step alone names only the previous noun.
+Participant ``P04`` appears only in validation (the "unseen" split); the verb of the last
+action class and the nouns of the last two are "tail" classes.
 """
 from __future__ import annotations
 
@@ -31,12 +42,12 @@ from .demo_params import demo_params as fill_params
 from .ek100 import RULSTM_FPS
 
 DEFAULTS: dict[str, Any] = {
-    "num_videos": 16, "seed": 0, "fps": 4.0, "feature_dim": 32, "num_verbs": 10, "num_nouns": 12,
-    "num_actions": 20, "segments_per_video": 14, "noise": 2.0, "p_follow": 0.9,
+    "num_videos": 16, "seed": 0, "fps": 4.0, "feature_dim": 32, "num_verbs": 10, "num_nouns": 4,
+    "num_actions": 40, "segments_per_video": 14, "noise": 1.5, "p_follow": 0.9, "cue_steps": 2,
 }
 VERBS = ["take", "put", "open", "close", "wash", "cut", "pour", "turn-on", "stir", "mix"]
 NOUNS = ["knife", "tap", "plate", "onion", "pan", "cupboard", "bowl", "spoon", "lid", "water", "pot", "fridge"]
-VERSION = 2
+VERSION = 3
 
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
@@ -64,7 +75,8 @@ def generate(out_dir: Path, params: dict[str, Any]) -> None:
     picks = sorted(rng.choice(len(grid), size=na, replace=False).tolist())
     actions = [grid[i] for i in picks]
     successor = np.roll(rng.permutation(na), 1)  # a random cycle over the actions
-    protos = rng.normal(size=(na + 1, dim)).astype(np.float32) * 1.5  # row 0: background
+    # rows: background, verbs, nouns
+    protos = rng.normal(size=(1 + nv + nn_, dim)).astype(np.float32) * 1.5
     rul, off = Path(out_dir) / "rulstm_ek100", Path(out_dir) / "official"
     _write_csv(rul / "actions.csv", [[i, v, n, f"{VERBS[v]} {NOUNS[n]}"] for i, (v, n) in enumerate(actions)], ["id", "verb", "noun", "action"])
     _write_csv(off / "EPIC_100_verb_classes.csv", [[i, VERBS[i], 1, "demo"] for i in range(nv)], ["id", "key", "instances", "category"])
@@ -93,13 +105,15 @@ def generate(out_dir: Path, params: dict[str, Any]) -> None:
             a = int(successor[a]) if rng.random() < float(params["p_follow"]) else int(rng.integers(na))
         duration = t + 1.0
         num_steps = int(math.ceil(duration * fps))
-        label = np.zeros(num_steps, dtype=np.int64)
+        proto = np.zeros(num_steps, dtype=np.int64)  # which prototype each step shows (0: background)
         for i, (s, e, a) in enumerate(segs):
             start_f, end_f = max(1, int(math.floor(s * RULSTM_FPS))), int(math.floor(e * RULSTM_FPS))
             v, n = actions[a]
             rows[split].append([f"{vid}_{i}", vid, start_f, end_f, v, n, a])
-            label[int(start_f / RULSTM_FPS * fps) : int(end_f / RULSTM_FPS * fps) + 1] = a + 1
-        feats = protos[label] + rng.normal(scale=float(params["noise"]), size=(num_steps, dim)).astype(np.float32)
+            first, last = int(start_f / RULSTM_FPS * fps), int(end_f / RULSTM_FPS * fps) + 1
+            proto[first:last] = 1 + nv + n  # the object...
+            proto[first : min(last, first + int(params["cue_steps"]))] = 1 + v  # ...after the verb cue
+        feats = protos[proto] + rng.normal(scale=float(params["noise"]), size=(num_steps, dim)).astype(np.float32)
         np.save(feats_dir / f"{vid}.npy", feats.astype(np.float32))
         info.append([vid, f"{duration:.6f}", 59.94005994005994, "1920x1080"])
     for split in ("training", "validation"):
