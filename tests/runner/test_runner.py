@@ -249,7 +249,6 @@ def test_killed_run_resumes_to_the_same_metrics(reference, tmp_path, sig):
 
 @pytest.mark.subprocess
 def test_two_cpu_processes_match_one(tmp_path):
-    pytest.importorskip("accelerate")
     cfg = make_config(tmp_path / "work")
     cfg["model"]["llm"]["config"].update(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)  # dropout masks differ per rank
     single = make_runner({**cfg, "work_dir": str(tmp_path / "single")})
