@@ -12,6 +12,7 @@ from typing import Any
 from torch import nn
 
 from videollm_core import ConfigError
+from videollm_plugins.llms.loading import config_from_dict
 
 
 def build_hf_model(pretrained: str | None, config: dict[str, Any] | None, model_class: str | None, where: str) -> nn.Module:
@@ -33,14 +34,7 @@ def build_hf_model(pretrained: str | None, config: dict[str, Any] | None, model_
         except (OSError, ValueError) as e:
             raise ConfigError(f"cannot load '{pretrained}': {e}", where=f"{where}.pretrained",
                               hint="a local directory written by save_pretrained, or a hub name available offline") from e
-    if not isinstance(config, dict) or "model_type" not in config:
-        raise ConfigError("config must be a mapping with 'model_type'", where=f"{where}.config",
-                          hint="e.g. {model_type: bert, hidden_size: 32, num_hidden_layers: 2, ...}")
-    args = {k: v for k, v in config.items() if k != "model_type"}
-    try:
-        cfg = transformers.AutoConfig.for_model(config["model_type"], **args)
-    except (ValueError, KeyError) as e:
-        raise ConfigError(f"bad transformers config: {e}", where=f"{where}.config") from e
+    cfg = config_from_dict(config, where=f"{where}.config")
     if cls is transformers.AutoModel:
         return cls.from_config(cfg)
     return cls(cfg)

@@ -34,6 +34,58 @@ def on_meta_device() -> bool:
     return torch.get_default_device().type == "meta"
 
 
+#: keys every transformers config accepts besides its own fields (popped or stored by
+#: ``PreTrainedConfig.__post_init__``, or common to published ``config.json`` files).
+GENERIC_CONFIG_KEYS = frozenset({
+    "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
+    "tie_word_embeddings", "tie_encoder_decoder", "is_decoder", "add_cross_attention", "use_cache",
+    "torch_dtype", "num_labels", "rope_theta", "rope_scaling", "name_or_path", "output_attentions",
+    "attn_implementation", "tokenizer_class", "task_specific_params", "prefix", "_name_or_path",
+})
+
+
+def unknown_config_keys(model_type: str, keys: Any) -> list[str]:
+    """The ``keys`` that the transformers config class of ``model_type`` does not know (sorted)."""
+    import inspect
+
+    from transformers import GenerationConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    cls = CONFIG_MAPPING[model_type]
+    known = set(GENERIC_CONFIG_KEYS) | set(getattr(cls, "attribute_map", {}))
+    known |= set(GenerationConfig._get_default_generation_params())
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            known |= set(inspect.signature(klass.__init__).parameters)
+    return sorted(k for k in keys if k not in known and k != "model_type")
+
+
+def config_from_dict(config: Any, *, where: str) -> Any:
+    """``{model_type: ..., sizes...}`` -> the transformers config; a key the ``model_type``
+    does not know is a :class:`ConfigError` naming it (transformers would keep it as an
+    unused attribute and build the default architecture)."""
+    from transformers import AutoConfig
+
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise ConfigError("'config' must be a mapping with 'model_type' (gpt2, opt, llama, t5, vit...)", where=where)
+    args = dict(config)
+    model_type = args.pop("model_type")
+    try:
+        unknown = unknown_config_keys(model_type, args)
+    except KeyError as e:
+        raise ConfigError(f"unknown model_type {model_type!r}", where=f"{where}.model_type",
+                          hint="a transformers model type, e.g. gpt2, opt, llama, t5") from e
+    if unknown:
+        raise ConfigError(f"{', '.join(repr(k) for k in unknown)} not known to model_type {model_type!r}",
+                          where=f"{where}.{unknown[0]}",
+                          hint=f"use the {model_type} config's own names (see transformers' "
+                               f"{type(AutoConfig.for_model(model_type)).__name__}), or drop them")
+    try:
+        return AutoConfig.for_model(model_type, **args)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"bad transformers config: {e}", where=where) from e
+
+
 def hf_config(pretrained: str | None, config: dict | None, *, trust_remote_code: bool, where: str) -> Any:
     """The ``transformers`` config to build: from ``config`` (needs ``model_type``), from a known
     hub name (meta device only), or read from ``pretrained`` (a local directory or the hub)."""
@@ -43,15 +95,7 @@ def hf_config(pretrained: str | None, config: dict | None, *, trust_remote_code:
         raise ConfigError("give exactly one of 'pretrained' (hub name or directory) and 'config' (architecture)",
                           where=where, hint="e.g. config: {model_type: gpt2, n_layer: 2, n_embd: 64, n_head: 2}")
     if config is not None:
-        if not isinstance(config, dict) or "model_type" not in config:
-            raise ConfigError("'config' must be a mapping with 'model_type' (gpt2, opt, llama, t5...)",
-                              where=f"{where}.config")
-        args = dict(config)
-        model_type = args.pop("model_type")
-        try:
-            return AutoConfig.for_model(model_type, **args)
-        except ValueError as e:
-            raise ConfigError(str(e), where=f"{where}.config.model_type") from e
+        return config_from_dict(config, where=f"{where}.config")
     shipped = known_architecture(pretrained)
     if on_meta_device() and shipped is not None and not os.path.isdir(pretrained):
         return hf_config(None, shipped, trust_remote_code=trust_remote_code, where=where)
