@@ -158,3 +158,33 @@ def shuffled_ek100(root: Path, dst: Path, *, fps: float, move_labels: bool, seed
 
 __all__ = ["EXAMPLES", "fit_step_baseline", "label_runs", "shuffle_features", "shuffled_ek100", "train_example",
            "video_permutation"]
+
+
+def unit_permutation(video_id: str, num_steps: int, unit: int, seed: int = 0) -> np.ndarray:
+    """A step permutation that moves whole units of ``unit`` consecutive steps (a trailing
+    partial unit stays last), so each unit keeps its exact content and only their order is
+    destroyed: the shuffled control for a pipeline whose encoder pools ``unit`` steps."""
+    full = num_steps // unit
+    order = video_permutation(video_id, full, seed)
+    return np.concatenate([(order[:, None] * unit + np.arange(unit)).reshape(-1), np.arange(full * unit, num_steps)])
+
+
+def permutation_within(video_id: str, num_steps: int, bounds: list[int], seed: int = 0) -> np.ndarray:
+    """A step permutation that shuffles the steps inside each block ``[bounds[i], bounds[i+1])``
+    (``0`` and ``num_steps`` are added), leaving every step in its block: order is destroyed
+    inside, e.g., each captioned window while what the window holds stays."""
+    edges = sorted({0, num_steps, *(min(max(int(b), 0), num_steps) for b in bounds)})
+    perm = np.arange(num_steps)
+    for k, (a, b) in enumerate(zip(edges, edges[1:])):
+        perm[a:b] = a + video_permutation(f"{video_id}:{k}", b - a, seed)
+    return perm
+
+
+def pool_units(steps: np.ndarray, unit: int) -> np.ndarray:
+    """Mean of every ``unit`` consecutive steps ``[T, Df] -> [ceil(T / unit), Df]`` (a trailing
+    partial unit over its real steps), as ``TemporalUnitEncoder(pooling="mean")`` pools them."""
+    steps = np.asarray(steps, dtype=np.float32)
+    return np.stack([steps[i: i + unit].mean(0) for i in range(0, len(steps), unit)])
+
+
+__all__ += ["permutation_within", "pool_units", "unit_permutation"]
