@@ -14,7 +14,10 @@ Layout of ``WORK_DIR/checkpoints/step_00000100/``:
 
 A checkpoint is written into ``checkpoints/.tmp-step_00000100`` and renamed into place
 once complete, so a ``step_*`` directory is always whole; a crash leaves at most a
-``.tmp-*`` directory, removed by the next run. Nothing is loaded with pickle beyond
+``.tmp-*`` directory, removed by the next run. A write that fails (full disk,
+permission, read-only file system) removes the partial copy and becomes a
+:class:`~videollm_core.errors.PathError` (:func:`save_failed`); the earlier
+checkpoints stay loadable. Nothing is loaded with pickle beyond
 ``torch.load(weights_only=True)``.
 """
 from __future__ import annotations
@@ -30,7 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import DataError
+from .errors import DataError, UserError
+from .paths import path_error, write_text_atomic
 
 STEP_DIR = re.compile(r"^step_(\d{8})$")
 WEIGHTS_FILE = "trainable.safetensors"
@@ -67,14 +71,20 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write JSON to ``path`` atomically (:func:`videollm_core.paths.write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=True), f"file {Path(path).name}")
+
+
+def save_failed(error: Exception, final: str | os.PathLike, root: str | os.PathLike) -> UserError:
+    """The error to raise when writing checkpoint ``final`` failed: the partial copy under
+    ``root`` is removed and the message says that the previous checkpoints are intact."""
+    remove_partial(root)
+    err = error if isinstance(error, UserError) else path_error(error, final, "write the checkpoint")  # type: ignore[arg-type]
+    previous = latest_checkpoint(root)
+    kept = f"the previous checkpoint {previous.name} is intact: --resume auto continues from it" if previous else "no earlier checkpoint"
+    err.hint = f"{err.hint}; {kept}" if err.hint else kept
+    err.args = (err.render(),)
+    return err
 
 
 def best_checkpoint(root: str | os.PathLike) -> Path | None:
@@ -192,6 +202,6 @@ def load_rng(path: str | os.PathLike) -> None:
 
 __all__ = [
     "STEP_DIR", "WEIGHTS_FILE", "STATE_FILE", "BEST_FILE", "step_dir_name", "list_checkpoints",
-    "latest_checkpoint", "best_checkpoint", "read_json", "write_json_atomic", "remove_partial", "prune",
+    "latest_checkpoint", "best_checkpoint", "read_json", "write_json_atomic", "save_failed", "remove_partial", "prune",
     "save_weights", "load_weights", "save_peft_adapters", "rng_state", "set_rng_state", "save_rng", "load_rng",
 ]

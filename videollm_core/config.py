@@ -138,7 +138,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except RecursionError:
         raise ConfigError(f"invalid YAML: nested too deeply (more than {MAX_CONFIG_DEPTH} levels are refused)", where=str(path)) from None
     except ValueError as e:  # e.g. an integer of more than 4300 digits
-        raise ConfigError(f"invalid YAML: {e}", where=str(path)) from None
+        raise ConfigError(f"invalid YAML: a value Python cannot hold ({str(e).split(';')[0]})", where=str(path)) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)

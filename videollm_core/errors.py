@@ -48,6 +48,11 @@ class DataError(UserError):
     """A dataset file is missing, truncated or inconsistent; ``where`` names the file and row."""
 
 
+class PathError(UserError):
+    """A file or folder cannot be used as needed: missing, the wrong kind, unreadable,
+    unwritable, or its disk is full; ``where`` names the path (see :mod:`videollm_core.paths`)."""
+
+
 class ConfigErrors(ConfigError):
     """Several config problems found in one validation pass, reported together."""
 

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from videollm_core.paths import path_error
+
 ENV_CACHE = "VIDEOLLM_CACHE"
 
 
@@ -66,6 +68,14 @@ def ensure_demo_data(
     target = base / f"{task}-{digest}"
     if (target / ".complete").exists():
         return target
+    try:
+        return _generate(generator, key, base, target, task)
+    except OSError as e:  # full disk, read-only or foreign cache folder: name it and the way out
+        raise path_error(e, base, f"write the {task} demo data", also=f"or point ${ENV_CACHE} at a writable folder") from e
+
+
+def _generate(generator: Callable[[Path], None], key: str, base: Path, target: Path, task: str) -> Path:
+    """Write the data into a temporary sibling of ``target`` and rename it into place."""
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{task}-", dir=base))
     try:
