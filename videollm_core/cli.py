@@ -52,7 +52,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--eval-only", action="store_true", help="score the val split with the best checkpoint of the work dir and exit")
     mode.add_argument("--predict", action="store_true", help="write test-split predictions in the official formats")
     mode.add_argument("--dry-run", action="store_true",
-                      help="validate, build the pipeline on the meta device and print parameters per component")
+                      help="validate, open every split's data (first item), build the pipeline on the meta device "
+                           "and print parameters per component")
+    parser.add_argument("--no-data", action="store_true",
+                        help="with --dry-run: do not open the data (a config whose data is on another machine)")
     parser.add_argument("--json", action="store_true", help="machine-readable output (with --dry-run or --eval-only)")
     parser.set_defaults(func=cmd_run)
 
@@ -231,12 +234,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume and (args.dry_run or args.eval_only or args.predict):
         raise ConfigError("--resume continues training; it does not go with --dry-run, --eval-only or --predict", where="videollm-run",
                           hint="to evaluate a checkpoint, put it in the work dir and use --eval-only")
+    if args.no_data and not args.dry_run:
+        raise ConfigError("--no-data goes with --dry-run", where="videollm-run")
     cfg = load_config(args.config, args.cfg_options)
     if args.work_dir:
         cfg["work_dir"] = args.work_dir
     validate_config(cfg)
+    from .paths import check_output_dir, resolve_work_dir
+
+    check_output_dir(resolve_work_dir(cfg), "work dir", create=not args.dry_run)
     if args.dry_run:
-        _emit(dry_run(cfg), args.json, _format_counts)
+        from .data_check import check_data, format_data_report
+
+        data = [] if args.no_data else check_data(cfg)
+        report = dry_run(cfg)
+        _emit({**report, **({"data": data} if data else {})}, args.json, lambda r: "\n".join(filter(None, [format_data_report(data), _format_counts(r)])))
         return 0
     from .runner import Runner
 
@@ -265,9 +277,13 @@ def _execute(args: argparse.Namespace) -> int:
                                     strict=True if getattr(args, "strict_plugins", False) else None)
         manager.load()
         return int(args.func(args) or 0)
-    except UserError as e:
+    except (UserError, OSError) as e:  # an OSError is the file system's answer: no space, permission...
         if debug:
             traceback.print_exc()
+        if isinstance(e, OSError):
+            from .paths import path_error
+
+            e = path_error(e)
         print(f"error: {e.render()}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

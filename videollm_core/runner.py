@@ -37,6 +37,7 @@ from .errors import ConfigError, UserError
 from .evaluation import EvaluationMixin
 from .logging_utils import MetricsLog, progress_bar
 from .optim import build_optimizer, build_scheduler
+from .paths import check_output_dir, replace_path, resolve_work_dir, write_text_atomic
 from .registry import REGISTRIES, Registries
 from .sampling import StepBatchSampler, consumed_batches, task_schedule
 from .settings import train_settings
@@ -80,8 +81,7 @@ class Runner(EvaluationMixin):
 
             plugin_manager = get_plugin_manager()
         self.hooks = plugin_manager.hook
-        stem = getattr(cfg, "stem", "config")
-        self.work_dir = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / stem)
+        self.work_dir = resolve_work_dir(cfg, work_dir)
         self.settings = s = train_settings(cfg)
         self.specs = task_specs(cfg)
         self.step, self.max_steps = 0, int(s.max_steps or 0)
@@ -201,7 +201,7 @@ class Runner(EvaluationMixin):
         acc, s = self.accelerator, self.settings
         resumed = self._resume(resume) if resume else None
         if acc.is_main_process:
-            self.work_dir.mkdir(parents=True, exist_ok=True)
+            check_output_dir(self.work_dir, "work dir")
             self._write_config()
             ckpt.remove_partial(self.ckpt_root)
         acc.wait_for_everyone()
@@ -325,36 +325,31 @@ class Runner(EvaluationMixin):
         import yaml
 
         text = self.cfg.to_yaml() if hasattr(self.cfg, "to_yaml") else yaml.safe_dump(dict(self.cfg), sort_keys=False)
-        tmp = self.work_dir / ".config.yaml.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.work_dir / "config.yaml")
+        write_text_atomic(self.work_dir / "config.yaml", text, "resolved config")
 
     def _save_checkpoint(self) -> Path:
         """Write ``checkpoints/step_N`` atomically (temporary directory, then rename)."""
         acc = self.accelerator
         name = ckpt.step_dir_name(self.step)
         final, tmp = self.ckpt_root / name, self.ckpt_root / f".tmp-{name}"
+        try:  # a full disk or a lost permission: the partial copy goes, the previous checkpoints stay
+            if acc.is_main_process:
+                ckpt.remove_partial(self.ckpt_root)
+                tmp.mkdir(parents=True)
+            acc.wait_for_everyone()
+            acc.save_state(str(tmp))
+            ckpt.save_rng(tmp / f"rng_state_{acc.process_index}.pt")
+            if acc.is_main_process:
+                ckpt.save_weights(self.pipeline.trainable_state_dict(), tmp / ckpt.WEIGHTS_FILE)
+                ckpt.save_peft_adapters(self.pipeline, tmp / "adapter")
+                ckpt.write_json_atomic(tmp / ckpt.STATE_FILE, {"step": self.step, "max_steps": self.max_steps, "best": self.best,
+                                                               "num_processes": acc.num_processes})
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                replace_path(tmp, final)  # the same step saved before (e.g. a re-run) is replaced
+        except (OSError, UserError) as e:
+            raise ckpt.save_failed(e, final, self.ckpt_root) from e
         if acc.is_main_process:
-            if tmp.exists():
-                import shutil
-
-                shutil.rmtree(tmp)
-            tmp.mkdir(parents=True)
-        acc.wait_for_everyone()
-        acc.save_state(str(tmp))
-        ckpt.save_rng(tmp / f"rng_state_{acc.process_index}.pt")
-        if acc.is_main_process:
-            ckpt.save_weights(self.pipeline.trainable_state_dict(), tmp / ckpt.WEIGHTS_FILE)
-            ckpt.save_peft_adapters(self.pipeline, tmp / "adapter")
-            ckpt.write_json_atomic(tmp / ckpt.STATE_FILE, {"step": self.step, "max_steps": self.max_steps, "best": self.best,
-                                                           "num_processes": acc.num_processes})
-        acc.wait_for_everyone()
-        if acc.is_main_process:
-            if final.exists():  # the same step saved before (e.g. a re-run): replace
-                import shutil
-
-                shutil.rmtree(final)
-            os.rename(tmp, final)
             if self.best is not None and self.best["step"] == self.step:
                 ckpt.write_json_atomic(self.ckpt_root / ckpt.BEST_FILE, self.best)
             keep = {self.best["step"]} if self.best is not None else set()
