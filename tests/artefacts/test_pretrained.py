@@ -1,0 +1,81 @@
+"""``VideoLLM.save_pretrained`` / ``from_pretrained`` round trip on a pipeline built without a Runner,
+and the errors a user meets with a wrong or damaged folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from videollm_core import VideoBatch, VideoLLM, build_pipeline, load_config
+from videollm_core.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    cfg = load_config(ROOT / "examples" / "oad.yaml", ["model.tuner.type=PrefixTuning", "model.tuner.num_virtual_tokens=3",
+                                                       "data.train.demo.num_videos=4", "data.val.demo.num_videos=4"])
+    pipeline = build_pipeline(cfg).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in pipeline.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.1)
+    folder = tmp_path_factory.mktemp("pretrained") / "model"
+    pipeline.save_pretrained(folder, step=7)
+    return pipeline, folder
+
+
+def _batch(steps: int = 9) -> VideoBatch:
+    feats = torch.randn(2, steps, 32, generator=torch.Generator().manual_seed(2))
+    start = torch.arange(steps, dtype=torch.float32)
+    ts = torch.stack([start, start + 1], -1)[None].expand(2, -1, -1) / 4
+    return VideoBatch(features=feats, mask=torch.ones(2, steps, dtype=torch.bool), timestamps=ts)
+
+
+def test_round_trip_gives_the_same_outputs(saved):
+    pipeline, folder = saved
+    loaded = VideoLLM.from_pretrained(folder)
+    assert not loaded.training and loaded.pretrained_info["step"] == 7
+    with torch.no_grad():
+        want, got = pipeline(_batch(), "oad"), loaded(_batch(), "oad")
+    for key in ("action", "verb", "noun"):
+        assert torch.equal(want[key], got[key]), key
+    # the frozen LLM built from config: its weights are in the folder, not re-drawn from a seed
+    assert any(n.startswith("llm.") and "prefix" not in n for n in __import__("safetensors.torch").torch.load_file(
+        str(folder / "model.safetensors")))
+
+
+def test_not_a_model_folder(tmp_path):
+    with pytest.raises(DataError) as err:
+        VideoLLM.from_pretrained(tmp_path)
+    assert "videollm export" in err.value.render()
+    with pytest.raises(DataError):
+        VideoLLM.from_pretrained(tmp_path / "nope")
+
+
+def test_damaged_weights_are_named(saved, tmp_path):
+    import shutil
+
+    _, folder = saved
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "model.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(DataError) as err:
+        VideoLLM.from_pretrained(copy)
+    assert "model.safetensors" in err.value.render()
+
+
+def test_weights_of_another_model_are_refused(saved, tmp_path):
+    import shutil
+
+    _, folder = saved
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    text = (copy / "config.yaml").read_text().replace("num_classes: ", "num_classes: 1")
+    (copy / "config.yaml").write_text(text)
+    with pytest.raises(DataError) as err:
+        VideoLLM.from_pretrained(copy)
+    assert "classifiers.action" in err.value.render()
