@@ -190,6 +190,29 @@ class VideoLLM(nn.Module):
                                     where="checkpoint")
                 own[name].copy_(value)
 
+    # -- pretrained folders (videollm_core.pretrained) ------------------------------------
+    def save_pretrained(self, directory: Any, *, config: Mapping[str, Any] | None = None, **info: Any) -> Any:
+        """Write a folder :meth:`from_pretrained` reloads (config, weights, PEFT adapter, model card).
+
+        ``config``: the standalone model config (default: the build config, heads with their
+        sizes); ``info``: ``step``, ``metrics``, ``datasets``, ``extraction`` for the card.
+        """
+        from .pretrained import model_config, save_pretrained
+
+        if config is None:
+            if getattr(self, "config", None) is None:
+                raise ConfigError("this pipeline was not built from a config", where="save_pretrained",
+                                  hint="build it with build_pipeline(cfg), or pass config=")
+            config = model_config(self.config, getattr(self, "head_sizes", {}))
+        return save_pretrained(self, directory, config, info=info)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: Any, *, device: Any = None, revision: str | None = None) -> "VideoLLM":
+        """The pipeline of a folder written by :meth:`save_pretrained` / ``videollm export`` (or a hub id), in eval mode."""
+        from .pretrained import from_pretrained
+
+        return from_pretrained(name_or_path, device=device, revision=revision)
+
     def components(self) -> dict[str, nn.Module]:
         """Named parts for the parameter table of a dry run."""
         parts: dict[str, nn.Module] = {"encoder": self.encoder}
@@ -215,6 +238,11 @@ def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[st
     llm = registries.llms.build(dict(model["llm"]), where="model.llm")
     tuner = registries.tuners.build(dict(model.get("tuner") or {"type": "Frozen"}), where="model.tuner")
     tuner.apply(llm)
+    if model.get("context") is not None:  # after the tuner: its virtual tokens count as sinks
+        if not hasattr(llm, "set_context"):
+            raise ConfigError(f"{type(llm).__name__} has no bounded context", where="model.context",
+                              hint="leave model.context out, or use HFCausalLM / T5Decoder")
+        llm.set_context(model["context"])
     encoder = registries.encoders.build(dict(model["encoder"]), where="model.encoder")
     translator = registries.translators.build(dict(model["translator"]), where="model.translator",
                                               default_args={"in_dim": encoder.out_dim, "out_dim": llm.embed_dim})
@@ -252,6 +280,7 @@ def build_pipeline(cfg: Mapping[str, Any], *, registries: Registries = REGISTRIE
     meta = device is not None and torch.device(device).type == "meta"
     with torch.device("meta") if meta else contextlib.nullcontext():
         pipeline = _build(cfg, registries, head_args)
+    pipeline.config, pipeline.head_sizes = cfg, {t: dict(a) for t, a in head_args.items()}  # for save_pretrained
     if device is not None and not meta:
         pipeline.to(device)
     if registries is REGISTRIES:

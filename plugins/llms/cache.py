@@ -3,6 +3,7 @@ and the next position id of every sequence, so a continuation (streaming, genera
 after a right-padded prefix sees exactly what an unpadded sequence would."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,12 @@ class LLMCache:
         """Each sequence ``k`` times in a row (beam search): ``B`` -> ``B*k``, in place on ``kv``."""
         self.kv.batch_repeat_interleave(k)
         return LLMCache(self.kv, self.mask.repeat_interleave(k, dim=0), self.next_pos.repeat_interleave(k, dim=0))
+
+    def fork(self) -> "LLMCache":
+        """An independent copy (inference): continuing it (generation) leaves this cache as it is,
+        so a stream goes on after a head generated from it."""
+        kv = self.kv.fork() if hasattr(self.kv, "fork") else copy.deepcopy(self.kv)
+        return LLMCache(kv, self.mask.clone(), self.next_pos.clone())
 
     def select(self, index: Tensor) -> "LLMCache":
         """Keep sequences ``index`` ``[B']`` (beam reordering), in place on ``kv``."""

@@ -20,6 +20,7 @@ from videollm_core.base import LLMAdapter
 from videollm_core.errors import ConfigError
 
 from .cache import LLMCache, empty_mask, positions_from_mask
+from .context import ContextPolicy, check_length, make_policy, windowed_forward
 from .generation import beam_search, greedy_search
 from .loading import build_hf_model, hf_config, on_meta_device, resolve_dtype
 from .tokenizer import build_tokenizer
@@ -84,6 +85,7 @@ class HFCausalLM(LLMAdapter):
         if gradient_checkpointing:
             backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         self._takes_position_ids = "position_ids" in inspect.signature(backbone.forward).parameters
+        self.context: ContextPolicy | None = None
 
     # -- building (T5Decoder overrides these two) -----------------------------
     def _build(self, cfg: Any, dtype: Any, attn_implementation: str | None) -> Any:
@@ -152,12 +154,22 @@ class HFCausalLM(LLMAdapter):
         return int(self._peft_config().num_virtual_tokens) if self._prompt_kind() == "prefix" else 0
 
     # -- forward ----------------------------------------------------------------
+    def set_context(self, spec: Any) -> None:
+        """Apply ``model.context: {window, sink}`` (after the tuner: virtual tokens count as sinks);
+        every forward call then runs through a bounded :class:`~.window_cache.WindowCache`."""
+        self.context = make_policy(self, spec)
+
     def forward(self, embeds: Tensor, mask: Tensor, cache: LLMCache | None = None, use_cache: bool = False):
         """``embeds [B, S, E]``, ``mask [B, S]`` right-padded -> ``(hidden [B, S, H], LLMCache | None)``.
 
         Without ``cache`` a new sequence starts (virtual tokens or the prefix are put in
         front); with ``cache`` the tokens continue it, each sequence at its own next position.
+        Under a context policy (:meth:`set_context`) any length runs in chunks through the
+        policy's bounded cache; without one, a stream longer than the position table is a
+        :class:`~videollm_core.errors.ConfigError`.
         """
+        if self.context is not None:
+            return windowed_forward(self, embeds, mask, cache, use_cache)
         b = embeds.shape[0]
         mask = mask.bool()
         kind = self._prompt_kind()
@@ -174,6 +186,8 @@ class HFCausalLM(LLMAdapter):
             kv = self.model.get_prompt(batch_size=b)
             past_mask = mask.new_ones(b, self.num_prefix_tokens)
         full_mask = torch.cat([past_mask, mask], dim=1)
+        if mask.shape[1]:
+            check_length(self, int((start + mask.long().sum(dim=1)).max()))
         kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": full_mask.long(),
                                   "use_cache": use_cache or kv is not None, "cache": kv}
         if self._takes_position_ids:
