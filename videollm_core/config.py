@@ -88,6 +88,8 @@ class _UniqueKeyLoader(_SafeBase):  # type: ignore[misc,valid-type]
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base' merges; flatten_mapping handles it
+                continue
             key = self.construct_object(key_node, deep=deep)
             try:
                 first = seen.setdefault(key, key_node.start_mark)
@@ -301,7 +303,7 @@ def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str] | Mapping[str,
         items = [(str(k).split("."), copy.deepcopy(v)) for k, v in overrides.items()]
     else:
         overrides = list(overrides)
-        check_text_size(sum(len(str(o)) for o in overrides), "--cfg-options", what="the options together", limit=MAX_OPTIONS_BYTES)
+        check_text_size(sum(len(str(o)) for o in overrides), "--cfg-options", what="the text of all options", limit=MAX_OPTIONS_BYTES)
         items = [parse_override(o) for o in overrides]
     for parts, value in items:
         _set_path(cfg, parts, value)

@@ -127,7 +127,7 @@ def check_config_tree(data: Any, where: str) -> None:
 def check_text_size(size: int, where: str, what: str = "the file", limit: int = MAX_CONFIG_BYTES) -> None:
     """Refuse a config file (or an option: pass its ``limit``) longer than ``limit`` bytes."""
     if size > limit:
-        raise _too_big(f"{what} has more than {limit:,} characters", where)
+        raise _too_big(f"{what} is longer than {limit:,} characters", where)
 
 
 __all__ = ["MAX_CONFIG_BYTES", "MAX_CONFIG_NODES", "MAX_CONFIG_DEPTH", "MAX_CONFIG_FILES",
