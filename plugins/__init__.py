@@ -12,6 +12,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "tuning": "videollm_plugins.tuning",
     "early_stopping": "videollm_plugins.callbacks.early_stopping",
     "encoders": "videollm_plugins.encoders.plugin",
+    "features": "videollm_plugins.features.plugin",
     "translators": "videollm_plugins.translators.plugin",
     "action_segmentation": "videollm_plugins.tasks.action_segmentation.plugin",
     "dense_caption": "videollm_plugins.tasks.dense_caption.plugin",

@@ -21,11 +21,13 @@ from .base import (
     VideoDataset,
     pad_collate,
 )
+from .features import FeatureSource, build_feature_source, features_from_path
 from .errors import ConfigError, DataError, PluginError, RegistryError, UserError
 from .hookspecs import hookimpl, hookspec
 from .registry import (
     DATASETS,
     ENCODERS,
+    FEATURES,
     HEADS,
     LLMS,
     METRICS,
@@ -74,6 +76,9 @@ __all__ = [
     "TaskHead",
     "VideoDataset",
     "Metric",
+    "FeatureSource",
+    "build_feature_source",
+    "features_from_path",
     "pad_collate",
     "VideoBatch",
     "TokenSequence",
@@ -94,5 +99,6 @@ __all__ = [
     "HEADS",
     "DATASETS",
     "METRICS",
+    "FEATURES",
     *_LAZY,
 ]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 import torch
 from torch import Tensor, nn
 
+from .features import FeatureSource
 from .types import StreamInputs, TokenSequence, VideoBatch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -364,6 +365,7 @@ ROLE_BASES: dict[str, tuple[type, ...]] = {
     "heads": (TaskHead,),
     "datasets": (VideoDataset,),
     "metrics": (Metric,),
+    "features": (FeatureSource,),
 }
 
 

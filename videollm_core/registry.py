@@ -25,7 +25,7 @@ from .signature import accepts_var_kwargs, check_arguments, constructor_paramete
 
 log = logging.getLogger("videollm")
 
-ROLES: tuple[str, ...] = ("encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics")
+ROLES: tuple[str, ...] = ("encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics", "features")
 
 #: the plugin whose ``videollm_register`` hook is running now.
 _CURRENT_PLUGIN: contextvars.ContextVar[str] = contextvars.ContextVar("videollm_plugin", default="<python>")
@@ -239,10 +239,10 @@ class ComponentRegistry(Registry):
 
 
 class Registries:
-    """The seven registries, handed to every plugin's ``videollm_register`` hook.
+    """The eight registries, handed to every plugin's ``videollm_register`` hook.
 
     Attributes ``encoders``, ``translators``, ``llms``, ``tuners``, ``heads``,
-    ``datasets``, ``metrics`` are :class:`ComponentRegistry` objects.
+    ``datasets``, ``metrics``, ``features`` are :class:`ComponentRegistry` objects.
     """
 
     def __init__(self) -> None:
@@ -258,6 +258,7 @@ class Registries:
     heads: ComponentRegistry
     datasets: ComponentRegistry
     metrics: ComponentRegistry
+    features: ComponentRegistry
 
     def __getitem__(self, role: str) -> ComponentRegistry:
         if role not in ROLES:
@@ -301,3 +302,4 @@ TUNERS = REGISTRIES.tuners
 HEADS = REGISTRIES.heads
 DATASETS = REGISTRIES.datasets
 METRICS = REGISTRIES.metrics
+FEATURES = REGISTRIES.features

@@ -249,10 +249,24 @@ def _component_problems(registry: Any, cfg: Any, where: str, supplied: set[str] 
     return errors
 
 
+def _features_problems(cfg: Any, where: str, registries: Registries) -> list[ConfigError]:
+    """A dataset's ``features: {type: ...}`` entry against the ``features`` registry (``fps`` may come from the
+    dataset), and each of a ``ConcatFeatures``' ``sources``."""
+    if not isinstance(cfg, dict):
+        return []  # not a mapping: the dataset's constructor reports it
+    errors = _component_problems(registries.features, cfg, where, frozenset({"fps"}))
+    if isinstance(cfg.get("sources"), list):
+        for i, sub in enumerate(cfg["sources"]):
+            errors += _features_problems(sub, f"{where}.sources.{i}", registries)
+    return errors
+
+
 def _check_task(spec: TaskSpec, registries: Registries) -> list[ConfigError]:
     errors: list[ConfigError] = []
     for split, dcfg in spec.data.items():
         errors += _component_problems(registries.datasets, dcfg, f"{spec.path('data')}.{split}", DATASET_SUPPLIED)
+        if isinstance(dcfg, dict) and "features" in dcfg:
+            errors += _features_problems(dcfg["features"], f"{spec.path('data')}.{split}.features", registries)
     classes = _dataset_classes(spec, registries)
     if spec.head is None:
         errors.append(ConfigError("missing the task head", where=spec.path("head"),

@@ -20,7 +20,7 @@ from videollm_core.errors import ConfigError, DataError
 
 from . import demo as demo_data
 from . import layout
-from ..common.features import check_video_id, load_features
+from ..common.features import FeatureStore, check_video_id, demo_features_dir
 
 log = logging.getLogger("videollm")
 
@@ -35,6 +35,8 @@ class BreakfastDataset(VideoDataset):
             ``splits/<split>.split<split_index>.bundle``.
         split_index: MS-TCN split number (1-4 for Breakfast).
         bundle, ground_truth_dir, mapping, features_dir: override the paths under ``data_root``.
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
         fps: frame rate of the ground truth (Breakfast: 15).
         feature_stride: frames per feature step (1 when features are per frame).
         channels_first: feature files are ``[Df, F]`` (MS-TCN) rather than ``[T, Df]``.
@@ -67,6 +69,8 @@ class BreakfastDataset(VideoDataset):
         feature_dim: int | None = None,
         on_error: str = "raise",
         demo: dict[str, Any] | None = None,
+        features: dict[str, Any] | None = None,
+        videos_dir: str | None = None,
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error")
@@ -78,7 +82,7 @@ class BreakfastDataset(VideoDataset):
             params = demo_data.demo_params(demo, feature_dim)
             data_root = str(ensure_demo_data(self.task, partial(demo_data.generate, params=params), params))
             fps = float(params["fps"])
-        if data_root is None and None in (bundle, ground_truth_dir, mapping, features_dir):
+        if data_root is None and (None in (bundle, ground_truth_dir, mapping) or all(v is None for v in (features_dir, features, videos_dir))):
             raise ConfigError(
                 "BreakfastDataset needs data_root (or bundle, ground_truth_dir, mapping and features_dir)",
                 where="BreakfastDataset",
@@ -87,13 +91,16 @@ class BreakfastDataset(VideoDataset):
         root = Path(data_root) if data_root is not None else None
         self.bundle = Path(bundle) if bundle else root / "splits" / f"{split}.split{split_index}.bundle"
         self.gt_dir = Path(ground_truth_dir) if ground_truth_dir else root / "groundTruth"
-        self.features_dir = Path(features_dir) if features_dir else root / "features"
+        if root is not None:
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
         self.class_names = layout.read_mapping(mapping if mapping else root / "mapping.txt")
         self.fps, self.stride = float(fps), int(feature_stride)
         self.channels_first, self.check_values = bool(channels_first), bool(check_values)
         self.max_length_mismatch = int(max_length_mismatch)
         self.feature_dim, self.on_error, self.split = feature_dim, on_error, split
         self.skipped: list[tuple[str, str]] = []
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps / self.stride,
+                                               where="BreakfastDataset", check_values=self.check_values, channels_first=self.channels_first)
         self.videos: list[dict[str, Any]] = []
         class_id = {n: i for i, n in enumerate(self.class_names)}
         for row, name in enumerate(layout.read_bundle(self.bundle), start=1):
@@ -117,17 +124,12 @@ class BreakfastDataset(VideoDataset):
         for line, lab in enumerate(labels, start=1):
             if lab not in class_id:
                 raise DataError(f"unknown class {lab!r}", where=f"{gt_path}:{line}", hint="every label must be in mapping.txt")
-        feats = load_features(
-            self.features_dir / f"{vid}.npy",
-            feature_dim=self.feature_dim,
-            channels_first=self.channels_first,
-            check_values=self.check_values,
-        )
+        feats = self.features(vid)
         expected = -(-len(labels) // self.stride)  # ceil(F / stride) steps
         if abs(feats.shape[0] - expected) > self.max_length_mismatch:
             raise DataError(
                 f"{feats.shape[0]} feature steps but {len(labels)} ground-truth frames (expected {expected} steps at stride {self.stride})",
-                where=str(self.features_dir / f"{vid}.npy"),
+                where=f"{self.features.where}[{vid!r}]",
                 hint="check feature_stride / channels_first, or raise max_length_mismatch",
             )
         ids = np.array([class_id[x] for x in labels], dtype=np.int64)

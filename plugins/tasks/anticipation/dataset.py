@@ -24,7 +24,7 @@ class EK100AnticipationDataset(VideoDataset):
     """EK100 anticipation samples (see the module docstring).
 
     Args:
-        annotations, actions, features_dir, splits_dir, split, fps, feature_dim,
+        annotations, actions, features_dir, features, videos_dir, splits_dir, split, fps, feature_dim,
             on_error, demo: see :class:`~videollm_plugins.tasks.common.ek100_source.EK100Source`.
         tau_a: anticipation time, seconds (1.0 in the benchmark).
         observation: observed window length, seconds (RULSTM: 14 steps x 0.25 s = 3.5 s).
@@ -36,11 +36,11 @@ class EK100AnticipationDataset(VideoDataset):
     def __init__(self, annotations: str | None = None, actions: str | None = None, features_dir: str | None = None,
                  splits_dir: str | None = None, split: str = "validation", fps: float = 4.0, tau_a: float = 1.0,
                  observation: float = 3.5, feature_dim: int | None = None, on_error: str = "raise",
-                 demo: dict[str, Any] | None = None) -> None:
+                 demo: dict[str, Any] | None = None, features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
         if tau_a < 0 or observation <= 0:
             raise ConfigError(f"need tau_a >= 0 and observation > 0 seconds, got {tau_a}, {observation}", where="EK100AnticipationDataset")
         self.source = EK100Source(annotations, actions, features_dir, splits_dir, split, fps, feature_dim, on_error, demo,
-                                  where="EK100AnticipationDataset")
+                                  where="EK100AnticipationDataset", features=features, videos_dir=videos_dir)
         self.tau_a, self.observation = float(tau_a), float(observation)
         self.skipped = self.source.skipped
 

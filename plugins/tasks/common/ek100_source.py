@@ -17,7 +17,7 @@ import numpy as np
 from videollm_core.errors import ConfigError, DataError
 
 from . import ek100, ek100_demo
-from .features import FeatureStore, is_safe_video_id, step_timestamps
+from .features import FeatureStore, demo_features_dir, is_safe_video_id, step_timestamps
 
 log = logging.getLogger("videollm")
 
@@ -31,6 +31,8 @@ class EK100Source:
         annotations: RULSTM csv (default with ``demo``: ``rulstm_ek100/<split>.csv``).
         actions: ``actions.csv`` (default: beside ``annotations``).
         features_dir: folder of ``<video_id>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
+        features: instead, any feature source ``{type: ..., ...}`` (the RULSTM LMDB:
+            ``{type: LMDBFeatures, path: .../rgb}``); videos_dir: or video files (see :mod:`.features`).
         splits_dir: official ``EPIC_100_*`` folder (default: beside or ``../official``).
         split: ``training``/``train`` or ``validation``/``val`` (demo file choice).
         fps: feature steps per second (step ``i`` covers ``[i/fps, (i+1)/fps)`` s).
@@ -39,7 +41,8 @@ class EK100Source:
     """
 
     def __init__(self, annotations: str | None, actions: str | None, features_dir: str | None, splits_dir: str | None,
-                 split: str, fps: float, feature_dim: int | None, on_error: str, demo: dict[str, Any] | None, where: str) -> None:
+                 split: str, fps: float, feature_dim: int | None, on_error: str, demo: dict[str, Any] | None, where: str,
+                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where=f"{where}.on_error")
         if split not in SPLIT_FILES:
@@ -53,20 +56,20 @@ class EK100Source:
             params = ek100_demo.demo_params(demo, feature_dim)
             root = ensure_demo_data("ek100", partial(ek100_demo.generate, params=params), params, version=ek100_demo.VERSION)
             annotations = annotations or str(root / "rulstm_ek100" / f"{SPLIT_FILES[split]}.csv")
-            features_dir = features_dir or str(root / "features")
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             splits_dir = splits_dir or str(root / "official")
             self.fps = float(params["fps"])
-        if annotations is None or features_dir is None:
+        if annotations is None:
             raise ConfigError("annotations and features_dir are required without demo", where=where,
                               hint="set annotations: .../rulstm_ek100/validation.csv and features_dir: ..., or demo: {num_videos: 16}")
         self.annotations = Path(annotations)
+        self.features_dir = Path(features_dir) if features_dir is not None else None  # the short form's folder, if used
         self.actions_path = Path(actions) if actions else self.annotations.parent / "actions.csv"
-        self.features_dir = Path(features_dir)
         self.official_dir = ek100.find_official_dir(self.annotations, splits_dir)
         self.actions, self.action_names = ek100.read_actions(self.actions_path)
         self.num_verbs, self.num_nouns = ek100.class_counts(self.official_dir, self.actions)
         self.skipped: list[str] = []
-        self.features = FeatureStore(self.features_dir, feature_dim, self.fps)
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps, where=where)
         self.segments = self._checked(ek100.read_segments(self.annotations, on_error, self.skipped))
         if self.skipped:
             log.warning("%s: skipped %d item(s) of %s; first: %s", where, len(self.skipped), self.annotations, self.skipped[0])

@@ -19,7 +19,7 @@ import numpy as np
 from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from .features import check_video_id, load_features
+from .features import FeatureStore, check_video_id
 
 log = logging.getLogger("videollm")
 
@@ -69,14 +69,18 @@ class LocalizationDataset(VideoDataset):
 
     def _setup(
         self,
-        features_dir: str | Path,
+        features_dir: str | Path | None,
         fps: float,
         feature_stride: float,
         feature_window: float | None,
         feature_dim: int | None,
         on_error: str,
         check_values: bool = True,
+        features: dict[str, Any] | None = None,
+        videos_dir: str | None = None,
     ) -> None:
+        """Timing and the :class:`~.features.FeatureStore` of ``features_dir``/``features``/``videos_dir`` (one of them),
+        whose source steps at ``fps / feature_stride`` per second unless its config sets ``fps``."""
         name = type(self).__name__
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error", hint="use raise or skip")
@@ -86,12 +90,12 @@ class LocalizationDataset(VideoDataset):
                 where=name,
                 hint="e.g. fps: 30, feature_stride: 4, feature_window: 16 for ActionFormer's THUMOS I3D features",
             )
-        self.features_dir = Path(features_dir)
         self.fps, self.stride = float(fps), float(feature_stride)
         self.window = float(feature_window) if feature_window is not None else self.stride
         self.feature_dim, self.on_error, self.check_values = feature_dim, on_error, bool(check_values)
         self.skipped: list[tuple[str, str]] = []
-        self._features: dict[str, np.ndarray] = {}
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps / self.stride,
+                                               where=name, check_values=self.check_values)
 
     @property
     def step_seconds(self) -> float:
@@ -117,12 +121,8 @@ class LocalizationDataset(VideoDataset):
     # -- features -----------------------------------------------------------------
     def features_of(self, video_id: str, where: str) -> np.ndarray:
         """``[T, Df]`` features of ``video_id`` (memory-mapped, checked once)."""
-        if video_id not in self._features:
-            check_video_id(video_id, where)
-            self._features[video_id] = load_features(
-                self.features_dir / f"{video_id}.npy", feature_dim=self.feature_dim, check_values=self.check_values
-            )
-        return self._features[video_id]
+        check_video_id(video_id, where)
+        return self.features(video_id)
 
     def timestamps(self, num_steps: int) -> np.ndarray:
         """``[T, 2]`` float32 seconds: step ``i`` covers ``[i*stride, i*stride + window) / fps``."""

@@ -23,7 +23,7 @@ from videollm_core.base import VideoDataset, pad_collate
 from videollm_core.errors import ConfigError, DataError
 from videollm_core.types import VideoBatch
 
-from ..common.features import check_video_id, load_features
+from ..common.features import FeatureStore, check_video_id, demo_features_dir
 from . import annotations as ann
 from . import demo as demo_data
 
@@ -37,6 +37,9 @@ class ActivityNetCaptionsDataset(VideoDataset):
         annotations: reference file(s): ``train.json`` for training, ``[val_1.json, val_2.json]``
             for evaluation (``.json.gz`` accepted). Default with ``demo``: by ``split``.
         features_dir: ``<features_dir>/<video_id>.npy``, ``[T, Df]`` float.
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            (ActivityNet C3D: ``{type: HDF5Features, path: sub_activitynet_v1-3.c3d.hdf5, key: c3d_features}``)
+            or a folder of video files (needs ``seconds_per_step``); see :mod:`~videollm_plugins.tasks.common.features`.
         split: ``"train"`` or ``"val"`` (chooses the demo files).
         seconds_per_step: fixed feature stride in seconds; ``None`` spreads the ``T`` steps
             evenly over the annotated duration.
@@ -62,6 +65,8 @@ class ActivityNetCaptionsDataset(VideoDataset):
         feature_dim: int | None = None,
         on_error: str = "raise",
         demo: dict[str, Any] | None = None,
+        features: dict[str, Any] | None = None,
+        videos_dir: str | None = None,
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error")
@@ -74,9 +79,9 @@ class ActivityNetCaptionsDataset(VideoDataset):
             root = ensure_demo_data(self.task, partial(demo_data.generate, params=params), params)
             if annotations is None:
                 annotations = [str(root / "train.json")] if split == "train" else [str(root / "val_1.json"), str(root / "val_2.json")]
-            features_dir = features_dir or str(root / "features")
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             seconds_per_step = seconds_per_step or float(params["seconds_per_step"])
-        if annotations is None or features_dir is None:
+        if annotations is None:
             raise ConfigError(
                 "ActivityNetCaptionsDataset needs annotations and features_dir",
                 where="ActivityNetCaptionsDataset",
@@ -84,7 +89,8 @@ class ActivityNetCaptionsDataset(VideoDataset):
             )
         self.paths = ann.split_paths(annotations)
         self.references = [ann.read_references(p) for p in self.paths]
-        self.features_dir = Path(features_dir)
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, check_values=check_values,
+                                               fps=1.0 / seconds_per_step if seconds_per_step else None, where="ActivityNetCaptionsDataset")
         self.seconds_per_step = seconds_per_step
         self.feature_dim, self.on_error, self.split = feature_dim, on_error, split
         self.skipped: list[tuple[str, str]] = []
@@ -111,7 +117,7 @@ class ActivityNetCaptionsDataset(VideoDataset):
         check_video_id(vid, where)
         segments, captions, repairs = ann.clean_events(entry, where, fix=fix)
         self.repairs += repairs
-        feats = load_features(self.features_dir / f"{vid}.npy", feature_dim=self.feature_dim, check_values=check_values)
+        feats = self.features(vid)
         return {"video_id": vid, "duration": float(entry["duration"]), "features": feats, "events": segments, "captions": captions}
 
     def __len__(self) -> int:

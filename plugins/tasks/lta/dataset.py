@@ -19,7 +19,7 @@ import torch
 from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.features import FeatureStore, is_safe_video_id
+from ..common.features import FeatureStore, demo_features_dir, is_safe_video_id
 from . import demo as demo_data
 from . import schema
 
@@ -31,6 +31,8 @@ class Ego4DLTADataset(VideoDataset):
         annotations: ``fho_lta_<split>.json`` (default with ``demo``: the demo file of ``split``).
         taxonomy: ``fho_lta_taxonomy.json`` (default: beside ``annotations``).
         features_dir: folder of ``<video_uid>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
         split: ``train``, ``val`` or ``test_unannotated`` (demo file choice; the last has no labels).
         fps: feature steps per second of the parent video (Ego4D SlowFast features: 30/16).
         num_input_actions: N observed actions per sample. z: future actions (20).
@@ -44,7 +46,7 @@ class Ego4DLTADataset(VideoDataset):
     def __init__(self, annotations: str | None = None, taxonomy: str | None = None, features_dir: str | None = None,
                  split: str = "val", fps: float = 30 / 16, num_input_actions: int = 2, z: int = 20,
                  max_observation: float = 16.0, feature_dim: int | None = None, on_error: str = "raise",
-                 demo: dict[str, Any] | None = None) -> None:
+                 demo: dict[str, Any] | None = None, features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="Ego4DLTADataset.on_error")
         if fps <= 0 or int(num_input_actions) < 1 or int(z) < 1 or max_observation <= 0:
@@ -55,19 +57,20 @@ class Ego4DLTADataset(VideoDataset):
             params = demo_data.demo_params(demo, feature_dim)
             root = ensure_demo_data("lta", partial(demo_data.generate, params=params), params)
             annotations = annotations or str(root / f"fho_lta_{split}.json")
-            features_dir = features_dir or str(root / "features")
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             fps = float(params["fps"])
-        if annotations is None or features_dir is None:
+        if annotations is None:
             raise ConfigError("annotations and features_dir are required without demo", where="Ego4DLTADataset",
                               hint="set annotations: .../fho_lta_val.json and features_dir: ..., or demo: {num_clips: 16}")
-        self.annotations, self.features_dir = Path(annotations), Path(features_dir)
+        self.annotations = Path(annotations)
         self.taxonomy = schema.read_taxonomy(taxonomy or self.annotations.parent / "fho_lta_taxonomy.json")
         self.fps, self.z, self.num_input_actions = float(fps), int(z), int(num_input_actions)
         self.max_observation, self.feature_dim, self.on_error = float(max_observation), feature_dim, on_error
         self.skipped: list[str] = []
         clips = schema.read_annotations(self.annotations, on_error, self.skipped)
         self.labelled = all(a.verb >= 0 for acts in clips.values() for a in acts)
-        self.features = FeatureStore(self.features_dir, feature_dim, self.fps)
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
+                                               where="Ego4DLTADataset")
         self.windows = [w for w in schema.windows(clips, self.num_input_actions, self.z, need_future=self.labelled) if self._check(w)]
 
     def _fail(self, message: str, where: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Sequence
 
 from videollm_core.errors import DataError
 
+from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
 from . import demo as demo_data
 from .annotations import Database, load_detection_database, read_label_map
@@ -35,6 +36,8 @@ class ActivityNetDetectionDataset(LocalizationDataset):
             copies its layout) trains on ``Validation`` and evaluates on ``Test``.
             None loads every video.
         fps, feature_stride, feature_window: feature timing (see :class:`LocalizationDataset`).
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
         class_names: explicit class list (ids = positions); ``label_map``: ActionFormer's
             Ego4D label-map file instead.
         feature_dim, on_error: supplied by the runner.
@@ -64,14 +67,16 @@ class ActivityNetDetectionDataset(LocalizationDataset):
         feature_dim: int | None = None,
         on_error: str = "raise",
         demo: dict[str, Any] | None = None,
+        features: dict[str, Any] | None = None,
+        videos_dir: str | None = None,
     ) -> None:
         if demo is not None:
             root, params = self.demo_data(demo_data, demo, feature_dim, format=self.demo_format)
             annotation_file = annotation_file or str(root / self._demo_annotation_name(split))
-            features_dir = features_dir or str(root / "features")
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             fps, feature_stride = float(params["fps"]), float(params["feature_stride"])
-        self.require(annotation_file=annotation_file, features_dir=features_dir)
-        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values)
+        self.require(annotation_file=annotation_file)
+        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values, features, videos_dir)
         self.annotation_file, self.split = Path(annotation_file), split
         full = load_detection_database(self.annotation_file)
         if class_names is None and label_map is not None:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Sequence
 
 from videollm_core.errors import ConfigError, DataError
 
+from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
 from . import demo as demo_data
 from .annotations import QueryKey, load_charades_sta, load_ego4d_nlq, read_charades_durations
@@ -27,6 +28,8 @@ class Ego4DNLQDataset(LocalizationDataset):
             feature_window: 32``).
         split: ``"train"`` or ``"val"`` (picks the demo file; real files are one split each).
         fps, feature_stride, feature_window: feature timing.
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
         feature_dim, on_error: supplied by the runner.
         demo: demo parameters (:data:`.demo.DEFAULTS`).
     """
@@ -46,14 +49,16 @@ class Ego4DNLQDataset(LocalizationDataset):
         feature_dim: int | None = None,
         on_error: str = "raise",
         demo: dict[str, Any] | None = None,
+        features: dict[str, Any] | None = None,
+        videos_dir: str | None = None,
     ) -> None:
         if demo is not None:
             root, params = self.demo_data(demo_data, demo, feature_dim)
             annotation_file = annotation_file or str(root / f"nlq_{'val' if split in ('val', 'test') else 'train'}.json")
-            features_dir = features_dir or str(root / "features")
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             fps, feature_stride, feature_window = float(params["fps"]), float(params["feature_stride"]), None
-        self.require(annotation_file=annotation_file, features_dir=features_dir)
-        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values)
+        self.require(annotation_file=annotation_file)
+        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values, features, videos_dir)
         self.annotation_file, self.split = Path(annotation_file), split
         self.queries: list[dict[str, Any]] = []
         for rec in self.read_records():
@@ -115,13 +120,16 @@ class CharadesSTADataset(Ego4DNLQDataset):
         check_values: bool = True,
         feature_dim: int | None = None,
         on_error: str = "raise",
+        features: dict[str, Any] | None = None,
+        videos_dir: str | None = None,
     ) -> None:
         if annotation_file is None or not metadata_files:
             raise ConfigError("CharadesSTADataset needs annotation_file and metadata_files", where="CharadesSTADataset",
                               hint="e.g. charades_sta_test.txt and [Charades_v1_test.csv]")
         self.durations = read_charades_durations(*([metadata_files] if isinstance(metadata_files, str) else metadata_files))
         self.clip_to_duration, self.clipped = bool(clip_to_duration), 0
-        super().__init__(annotation_file, features_dir, split, fps, feature_stride, feature_window, check_values, feature_dim, on_error)
+        super().__init__(annotation_file, features_dir, split, fps, feature_stride, feature_window, check_values, feature_dim, on_error,
+                         features=features, videos_dir=videos_dir)
 
     def read_records(self) -> list[dict[str, Any]]:
         return load_charades_sta(self.annotation_file, self.durations)

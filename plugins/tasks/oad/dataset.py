@@ -20,7 +20,7 @@ from videollm_core.errors import ConfigError, DataError
 
 from ..common.ek100 import frame_labels
 from ..common.ek100_source import EK100Source
-from ..common.features import FeatureStore, step_timestamps
+from ..common.features import FeatureStore, demo_features_dir, step_timestamps
 from . import lstr
 from .metric import OADGroundTruth, ek100_ground_truth
 
@@ -61,7 +61,7 @@ class EK100OADDataset(_WindowedOAD):
     """EPIC-KITCHENS-100 online action detection from the RULSTM files.
 
     Args:
-        annotations, actions, features_dir, splits_dir, split, fps, feature_dim,
+        annotations, actions, features_dir, features, videos_dir, splits_dir, split, fps, feature_dim,
             on_error, demo: see :class:`~videollm_plugins.tasks.common.ek100_source.EK100Source`
             (``fps`` = feature steps per second = evaluation grid; 4 in the protocol).
         window: seconds per sample (``null``: whole videos).
@@ -71,9 +71,10 @@ class EK100OADDataset(_WindowedOAD):
 
     def __init__(self, annotations: str | None = None, actions: str | None = None, features_dir: str | None = None,
                  splits_dir: str | None = None, split: str = "validation", fps: float = 4.0, window: float | None = 16.0,
-                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None) -> None:
+                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
+                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
         self.source = src = EK100Source(annotations, actions, features_dir, splits_dir, split, fps, feature_dim, on_error, demo,
-                                        where="EK100OADDataset")
+                                        where="EK100OADDataset", features=features, videos_dir=videos_dir)
         self.fps, self.window, self.skipped = src.fps, window, src.skipped
         self._videos = {}
         for vid in src.videos():
@@ -100,6 +101,8 @@ class ThumosOADDataset(_WindowedOAD):
     Args:
         data_root: the dataset folder (``data/THUMOS``); default with ``demo``: the demo tree.
         features_dir: feature folder (default ``<data_root>/rgb_kinetics_resnet50``).
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
         data_info: LSTR ``data_info.json`` (default: in ``data_root`` or its parent).
         dataset_name: its key (default: ``data_root``'s folder name).
         split: ``train`` or ``test`` (``<split>_session_set``).
@@ -110,7 +113,8 @@ class ThumosOADDataset(_WindowedOAD):
 
     def __init__(self, data_root: str | None = None, features_dir: str | None = None, data_info: str | None = None,
                  dataset_name: str | None = None, split: str = "test", window: float | None = 16.0,
-                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None) -> None:
+                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
+                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="ThumosOADDataset.on_error")
         if split not in ("train", "test"):
@@ -130,17 +134,18 @@ class ThumosOADDataset(_WindowedOAD):
         entry = lstr.read_data_info(self.info_path, self.dataset_name)
         self.root, self.fps, self.window, self.on_error = root, float(entry["fps"]), window, on_error
         self.num_classes, self.ignore_index = int(entry["num_classes"]), int(entry["ignore_index"])
-        self.features_dir = Path(features_dir) if features_dir else root / "rgb_kinetics_resnet50"
+        features_dir = demo_features_dir(features_dir, features, videos_dir, root / "rgb_kinetics_resnet50")
         self.skipped: list[str] = []
         self._videos = {}
-        store = FeatureStore(self.features_dir, feature_dim, self.fps)
+        self._positives: dict[str, np.ndarray] = {}  # the multi-hot targets, for the per-frame mAP
+        store = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps, where="ThumosOADDataset")
         for vid in entry.get(f"{split}_session_set", []):
             try:
                 feats = store(vid)  # checks the id first
                 target = lstr.load_target(root / "target_perframe" / f"{vid}.npy", self.num_classes)
                 if abs(feats.shape[0] - target.shape[0]) > 1:
                     raise DataError(f"{feats.shape[0]} feature steps but {target.shape[0]} target frames",
-                                    where=str(self.features_dir / f"{vid}.npy"), hint="features and targets must share the 4 fps grid")
+                                    where=f"{store.where}[{vid!r}]", hint="features and targets must share the 4 fps grid")
             except DataError as e:
                 if on_error == "raise":
                     raise
@@ -149,6 +154,7 @@ class ThumosOADDataset(_WindowedOAD):
             n = min(feats.shape[0], target.shape[0])
             ignore = self.ignore_index if self.ignore_index > 0 else None
             self._videos[vid] = (feats[:n], {"action": lstr.frame_labels(target[:n], ignore)})
+            self._positives[vid] = lstr.positives(target[:n], ignore)
         if not self._videos:
             raise DataError(f"no usable video in {split}_session_set", where=str(self.info_path))
         self._index()
@@ -156,7 +162,7 @@ class ThumosOADDataset(_WindowedOAD):
     def ground_truth(self) -> OADGroundTruth:
         names = lstr.read_data_info(self.info_path, self.dataset_name)["class_names"]
         return OADGroundTruth(self.fps, {v: dict(lab) for v, (_, lab) in self._videos.items()}, {"action": self.num_classes},
-                              class_names=list(names))
+                              class_names=list(names), positives=dict(self._positives))
 
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": self.num_classes}

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.features import FeatureStore
+from ..common.features import FeatureStore, demo_features_dir
 from . import demo as demo_data
 from . import narrations
 
@@ -27,6 +27,8 @@ class Ego4DNarrationDataset(VideoDataset):
     Args:
         annotations: ``narration.json`` (default with ``demo``: the demo file).
         features_dir: folder of ``<video_uid>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
         videos: file with the video uids of this split, one per line (default with
             ``demo``: ``<split>_videos.txt``; otherwise all videos).
         split: ``train`` or ``val`` (demo file choice).
@@ -43,7 +45,8 @@ class Ego4DNarrationDataset(VideoDataset):
     def __init__(self, annotations: str | None = None, features_dir: str | None = None, videos: str | None = None,
                  split: str = "val", fps: float = 30 / 16, window_before: float = 2.0, window_after: float = 1.0,
                  passes: tuple[str, ...] | list[str] = ("narration_pass_1",), skip_unsure: bool = True,
-                 strip_tags: bool = True, feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None) -> None:
+                 strip_tags: bool = True, feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
+                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="Ego4DNarrationDataset.on_error")
         if fps <= 0 or window_before < 0 or window_after < 0 or window_before + window_after <= 0:
@@ -57,13 +60,13 @@ class Ego4DNarrationDataset(VideoDataset):
             params = demo_data.demo_params(demo, feature_dim)
             root = ensure_demo_data("online_caption", partial(demo_data.generate, params=params), params)
             annotations = annotations or str(root / "narration.json")
-            features_dir = features_dir or str(root / "features")
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             videos = videos or str(root / f"{split}_videos.txt")
             fps = float(params["fps"])
-        if annotations is None or features_dir is None:
+        if annotations is None:
             raise ConfigError("annotations and features_dir are required without demo", where="Ego4DNarrationDataset",
                               hint="set annotations: .../narration.json and features_dir: ..., or demo: {num_videos: 12}")
-        self.annotations, self.features_dir, self.videos_file = Path(annotations), Path(features_dir), videos
+        self.annotations, self.videos_file = Path(annotations), videos
         self.fps, self.before, self.after = float(fps), float(window_before), float(window_after)
         self.passes, self.skip_unsure, self.strip_tags = tuple(passes), bool(skip_unsure), bool(strip_tags)
         self.feature_dim, self.on_error = feature_dim, on_error
@@ -71,7 +74,8 @@ class Ego4DNarrationDataset(VideoDataset):
         vids = narrations.read_video_list(videos) if videos else None
         items = narrations.read_narrations(self.annotations, self.passes, vids, self.skip_unsure, on_error, self.skipped,
                                            self.strip_tags)
-        self.features = FeatureStore(self.features_dir, feature_dim, self.fps)
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
+                                               where="Ego4DNarrationDataset")
         self.items = [n for n in items if self._check(n)]
 
     def _check(self, n: narrations.Narration) -> bool:

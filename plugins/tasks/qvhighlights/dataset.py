@@ -21,6 +21,7 @@ import numpy as np
 
 from videollm_core.errors import DataError
 
+from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
 from . import demo as demo_data
 from .metric import CLIP_LENGTH_S, read_jsonl
@@ -35,6 +36,8 @@ class QVHighlightsDataset(LocalizationDataset):
         features_dir: ``<vid>.npy`` folder.
         split: ``"train"`` or ``"val"`` (picks the demo file).
         fps, feature_stride, feature_window: feature timing (default 2-s clips).
+        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
+            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
         feature_dim, on_error: supplied by the runner.
         demo: demo parameters (:data:`.demo.DEFAULTS`).
     """
@@ -54,14 +57,16 @@ class QVHighlightsDataset(LocalizationDataset):
         feature_dim: int | None = None,
         on_error: str = "raise",
         demo: dict[str, Any] | None = None,
+        features: dict[str, Any] | None = None,
+        videos_dir: str | None = None,
     ) -> None:
         if demo is not None:
             root, _ = self.demo_data(demo_data, demo, feature_dim)
             annotation_file = annotation_file or str(root / f"highlight_{'val' if split in ('val', 'test') else 'train'}_release.jsonl")
-            features_dir = features_dir or str(root / "features")
+            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             fps, feature_stride, feature_window = 1.0, CLIP_LENGTH_S, None
-        self.require(annotation_file=annotation_file, features_dir=features_dir)
-        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values)
+        self.require(annotation_file=annotation_file)
+        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values, features, videos_dir)
         self.annotation_file, self.split = Path(annotation_file), split
         self.rows: list[dict[str, Any]] = []
         for n, row in enumerate(read_jsonl(self.annotation_file), 1):

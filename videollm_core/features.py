@@ -1,0 +1,131 @@
+"""The ``features`` role: where a dataset's per-video feature arrays come from.
+
+A :class:`FeatureSource` reads one video's features as ``[T, Df]`` float32 (``T`` steps
+at :attr:`FeatureSource.fps` steps per second) from the layout a benchmark releases
+(``.npy`` folders, ``.npz``, one HDF5 file, an LMDB of per-frame vectors, Ego4D ``.pt``...).
+The built-ins live in the plugin ``videollm_plugins.features``; a dataset's
+``features: {type: NAME, ...}`` entry is built with :func:`build_feature_source`, its
+``fps`` filled with the dataset's own step rate when the entry leaves it out.
+
+:func:`features_from_path` turns a bare path into a source by asking each registered
+class whether it reads that path (:meth:`FeatureSource.claims`), for commands that take
+``--features PATH``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+
+class FeatureSource:
+    """Per-video features ``[T, Df]`` float32 from one storage layout.
+
+    Subclasses implement :meth:`read` and :meth:`video_ids`, and set ``self.fps``
+    (feature steps per second). Every problem a user can cause (a missing file, key or
+    video, an unreadable file) is a :class:`DataError` naming the file and the key,
+    raised when that video is read: opening a source is cheap and reads nothing.
+    """
+
+    #: feature steps per second (``None``: not known to the source; the dataset derives its timing).
+    fps: float | None
+
+    def read(self, video_id: str) -> np.ndarray:  # pragma: no cover - abstract
+        """``[T, Df]`` float32 features of ``video_id`` (a read-only memory map where the format allows)."""
+        raise NotImplementedError
+
+    def video_ids(self) -> list[str]:  # pragma: no cover - abstract
+        """Every video id the source holds, sorted."""
+        raise NotImplementedError
+
+    @property
+    def dim(self) -> int:
+        """``Df``: the feature dimension (the first video's, unless the source knows it up front)."""
+        ids = self.video_ids()
+        if not ids:
+            raise DataError("the feature source holds no video", where=self.where)
+        return int(self.read(ids[0]).shape[1])
+
+    @property
+    def where(self) -> str:
+        """The file or folder this source reads (used in error messages)."""
+        return type(self).__name__
+
+    def read_clip(self, clip_id: str, video_id: str, start_sec: float, end_sec: float) -> np.ndarray:
+        """Features of a clip ``[start_sec, end_sec]`` of ``video_id`` (seconds in the video).
+
+        Default: the layout stores clips on their own, under ``clip_id``. Sources that
+        store whole videos (Ego4D's per-video ``.pt``) cut the clip's steps out instead.
+        """
+        return self.read(clip_id)
+
+    @classmethod
+    def claims(cls, path: Path) -> dict[str, Any] | None:
+        """The constructor arguments (without ``fps``) to read ``path`` with this class, or ``None``."""
+        return None
+
+
+def build_feature_source(cfg: Mapping[str, Any] | str | Path | FeatureSource, *, fps: float | None = None,
+                         where: str = "features", registries: Any = None) -> FeatureSource:
+    """Build a source from ``{type: NAME, ...}`` (or a path, see :func:`features_from_path`).
+
+    Args:
+        cfg: the ``features:`` entry, a path, or an already built source (returned as is).
+        fps: steps per second used when ``cfg`` has no ``fps`` (a dataset's step rate).
+        where: the YAML path of the entry, for error messages.
+        registries: defaults to the process-wide registries.
+
+    Raises:
+        ConfigError: unknown ``type`` (with suggestions), bad or missing arguments.
+    """
+    if isinstance(cfg, FeatureSource):
+        return cfg
+    if isinstance(cfg, (str, Path)):
+        return features_from_path(cfg, fps=fps, registries=registries)
+    if registries is None:
+        from .registry import REGISTRIES as registries
+    defaults = {"fps": float(fps)} if fps is not None else None
+    return registries.features.build(dict(cfg), where=where, default_args=defaults)
+
+
+def features_from_path(path: str | Path, *, fps: float | None = None, registries: Any = None) -> FeatureSource:
+    """A source for a bare path: the first registered class whose :meth:`FeatureSource.claims` accepts it.
+
+    E.g. a folder of ``.npy`` -> ``NpyFeatures``, an ``.h5`` file -> ``HDF5Features``, an LMDB
+    folder -> ``LMDBFeatures``. ``fps`` is required by the sources that need it.
+
+    Raises:
+        DataError: the path does not exist, or no registered source reads it.
+    """
+    if registries is None:
+        from .registry import REGISTRIES as registries
+    path = Path(path)
+    if not path.exists():
+        raise DataError("features path not found", where=str(path), hint="give a folder of per-video files or a feature file")
+    reg = registries.features
+    for name in reg.names():
+        args = reg.get(name).claims(path)
+        if args is not None:
+            return build_feature_source({"type": name, **args}, fps=fps, where=str(path), registries=registries)
+    raise DataError("no feature source reads this path", where=str(path),
+                    hint=f"give a features: {{type: ...}} config; sources: {', '.join(reg.names()) or '(none)'}")
+
+
+def require_fps(fps: Any, where: str, *, optional: bool = False) -> float | None:
+    """``fps`` as a positive float, else :class:`ConfigError` at ``where``.
+
+    ``optional``: ``None`` is accepted (returned) for layouts whose arrays do not depend on
+    the step rate (the dataset then knows its timing, e.g. ActivityNet's ``duration / T``).
+    """
+    if fps is None and optional:
+        return None
+    if fps is None or isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
+        raise ConfigError(f"fps must be a positive number of feature steps per second, got {fps!r}", where=f"{where}.fps",
+                          hint="set fps, or leave it out inside a dataset's features: entry to use the dataset's step rate")
+    return float(fps)
+
+
+__all__ = ["FeatureSource", "build_feature_source", "features_from_path", "require_fps"]
