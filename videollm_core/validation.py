@@ -21,7 +21,7 @@ from .settings import MIXED_PRECISION, ON_NAN
 from .signature import constructor_parameters
 
 TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
-MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt")
+MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt", "context")
 SPLITS = ("train", "val", "test")
 DATA_KEYS = (*SPLITS, "batch_size", "num_workers", "on_error")
 TASK_KEYS = ("name", "head", "data", "metric", "prompt", "weight")
@@ -325,6 +325,11 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
         model = {}
     else:
         errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR})
+        context = model.get("context")  # {window: W, sink: S}; the window is checked against the LLM when built
+        errors += _check_mapping(context, "model.context", ("window", "sink"), {"window": POS_INT, "sink": NONNEG_INT})
+        if isinstance(context, dict):
+            errors += [ConfigError(f"missing '{k}'", where="model.context", hint="model.context: {window: W, sink: S}")
+                       for k in ("window", "sink") if k not in context]
     for key, (role, required, supplied) in MODEL_COMPONENTS.items():
         if model.get(key) is None:
             if required:
