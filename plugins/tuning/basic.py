@@ -34,8 +34,10 @@ class Full(Tuner):
 
 
 def decoder_blocks(model: nn.Module) -> nn.ModuleList:
-    """The ``ModuleList`` of transformer blocks (``h``, ``layers``, ``block``...): the longest one."""
-    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    """The ``ModuleList`` of transformer blocks (``h``, ``layers``, ``block``...): the longest of the
+    outermost lists (a T5 block's own ``layer`` list, nested inside ``block``, never counts)."""
+    named = {name: m for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) > 0}
+    lists = [m for name, m in named.items() if not any(name.startswith(f"{other}.") for other in named)]
     if not lists:
         raise ConfigError(f"cannot find the transformer blocks of {type(model).__name__}", where=f"{WHERE}.last_n_blocks")
     return max(lists, key=len)
@@ -44,18 +46,23 @@ def decoder_blocks(model: nn.Module) -> nn.ModuleList:
 class Partial(Tuner):
     """Partial tuning: freeze the LLM, then unfreeze parameters of ``llm.model`` whose name
     (relative to ``llm.model``, e.g. ``h.1.attn.c_attn.weight``) matches a regex of
-    ``patterns`` (``re.search``), the last ``last_n_blocks`` blocks, every normalisation
-    layer (``norms``) and every bias (``biases``)."""
+    ``patterns`` (``re.search``), the first ``first_n_blocks`` and the last ``last_n_blocks``
+    transformer blocks, every normalisation layer (``norms``) and every bias (``biases``).
 
-    def __init__(self, patterns: list[str] | None = None, last_n_blocks: int = 0, norms: bool = False, biases: bool = False):
+    The paper's partial tuning compares unfreezing the first block with unfreezing the last:
+    ``{type: Partial, first_n_blocks: 1}`` and ``{type: Partial, last_n_blocks: 1}``."""
+
+    def __init__(self, patterns: list[str] | None = None, last_n_blocks: int = 0, norms: bool = False, biases: bool = False,
+                 first_n_blocks: int = 0):
         self.patterns = list(patterns or [])
         try:
             self._regexes = [re.compile(p) for p in self.patterns]
         except re.error as e:
             raise ConfigError(f"bad regular expression in patterns: {e}", where=f"{WHERE}.patterns") from e
-        if last_n_blocks < 0:
-            raise ConfigError(f"last_n_blocks must be >= 0, got {last_n_blocks}", where=f"{WHERE}.last_n_blocks")
-        self.last_n_blocks = int(last_n_blocks)
+        for key, value in (("first_n_blocks", first_n_blocks), ("last_n_blocks", last_n_blocks)):
+            if value < 0:
+                raise ConfigError(f"{key} must be >= 0, got {value}", where=f"{WHERE}.{key}")
+        self.first_n_blocks, self.last_n_blocks = int(first_n_blocks), int(last_n_blocks)
         self.norms = bool(norms)
         self.biases = bool(biases)
 
@@ -70,16 +77,17 @@ class Partial(Tuner):
             for module in model.modules():
                 if "norm" in type(module).__name__.lower():
                     chosen.update(id(p) for p in module.parameters(recurse=False))
-        if self.last_n_blocks:
-            blocks = decoder_blocks(model)
-            if self.last_n_blocks > len(blocks):
-                raise ConfigError(f"last_n_blocks={self.last_n_blocks} but the LLM has {len(blocks)} blocks",
-                                  where=f"{WHERE}.last_n_blocks")
-            for block in list(blocks)[-self.last_n_blocks:]:
-                chosen.update(id(p) for p in block.parameters())
+        if self.first_n_blocks or self.last_n_blocks:
+            blocks = list(decoder_blocks(model))
+            for key, n, picked in (("first_n_blocks", self.first_n_blocks, blocks[:self.first_n_blocks]),
+                                   ("last_n_blocks", self.last_n_blocks, blocks[len(blocks) - self.last_n_blocks:])):
+                if n > len(blocks):
+                    raise ConfigError(f"{key}={n} but the LLM has {len(blocks)} blocks", where=f"{WHERE}.{key}")
+                for block in picked if n else ():
+                    chosen.update(id(p) for p in block.parameters())
         if not chosen:
             raise ConfigError("Partial selected no LLM parameter", where=WHERE,
-                              hint="set patterns (regex on names like 'h.1.attn'), last_n_blocks, norms or biases")
+                              hint="set patterns (regex on names like 'h.1.attn'), first_n_blocks, last_n_blocks, norms or biases")
         for p in model.parameters():
             if id(p) in chosen:
                 p.requires_grad_(True)
