@@ -60,30 +60,36 @@ def fit_step_baseline(train_x: list[np.ndarray], train_y: list[np.ndarray], *, n
     Every step of every video is one independent sample (labels ``-100`` are left out);
     features are standardized with the training mean and deviation; full-batch Adam for
     ``epochs`` epochs from ``torch.manual_seed(seed)`` (deterministic). ``hidden == 0`` is a
-    logistic regression, ``hidden > 0`` one hidden ReLU layer of that width.
+    logistic regression, ``hidden > 0`` one hidden ReLU layer of that width. Labels ``[T, Z]``
+    (``Z`` targets per step, e.g. the next ``Z`` actions) fit ``Z`` such classifiers at once
+    (sharing the hidden layer if any); ``predict`` then returns ``[T, Z, C]``.
     """
     x = np.concatenate([np.asarray(a, dtype=np.float32).reshape(len(a), -1) for a in train_x])
-    y = np.concatenate([np.asarray(b, dtype=np.int64).reshape(-1) for b in train_y])
+    y = np.concatenate([np.asarray(b, dtype=np.int64).reshape(len(b), -1) for b in train_y])
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"{x.shape[0]} feature steps but {y.shape[0]} labels")
-    keep = y != IGNORE
+    multi = np.asarray(train_y[0]).ndim == 2
+    keep = (y != IGNORE).any(1)
     x, y = x[keep], y[keep]
     mean, std = x.mean(0), x.std(0) + 1e-6
     torch.manual_seed(seed)
-    dim = x.shape[1]
-    model = nn.Linear(dim, num_classes) if hidden <= 0 else nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+    dim, z = x.shape[1], y.shape[1]
+    out = num_classes * z
+    model = nn.Linear(dim, out) if hidden <= 0 else nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, out))
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     xt, yt = torch.from_numpy((x - mean) / std), torch.from_numpy(y)
     for _ in range(epochs):
         opt.zero_grad()
-        nn.functional.cross_entropy(model(xt), yt).backward()
+        logits = model(xt).view(-1, z, num_classes)
+        nn.functional.cross_entropy(logits.flatten(0, 1), yt.flatten(), ignore_index=IGNORE).backward()
         opt.step()
     model.eval()
 
     @torch.no_grad()
     def predict(steps: np.ndarray) -> np.ndarray:
-        z = torch.from_numpy((np.asarray(steps, dtype=np.float32).reshape(len(steps), -1) - mean) / std)
-        return model(z).softmax(-1).numpy()
+        t = torch.from_numpy((np.asarray(steps, dtype=np.float32).reshape(len(steps), -1) - mean) / std)
+        probs = model(t).view(len(steps), z, num_classes).softmax(-1).numpy()
+        return probs if multi else probs[:, 0]
 
     return predict
 
