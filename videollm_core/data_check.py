@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .errors import DataError, UserError
-from .paths import path_error
+from .paths import check_input, path_error
 from .registry import REGISTRIES, Registries
 
 #: what a dataset's ``__getitem__`` raises on bad data that the dataset did not word itself.
@@ -32,20 +32,40 @@ def check_split(cfg: Mapping[str, Any], spec: Any, split: str, registries: Regis
     from .head_args import build_task_dataset
 
     where = f"{spec.path('data')}.{split}"
-    dataset = build_task_dataset(cfg, spec, split, registries)
+    check_named_paths(spec.data[split], where)
+    try:
+        dataset = build_task_dataset(cfg, spec, split, registries)
+    except UserError as e:
+        raise _located(e, where)
     try:
         items = len(dataset)
         if items == 0:
             raise DataError("the split has no items", where=where, hint="check the split name and the annotation file")
         dataset[0]
-    except UserError:
-        raise
+    except UserError as e:
+        raise _located(e, where)
     except OSError as e:
         raise path_error(e, action=f"read the first item of {where}") from e
     except _DATA_FAULTS as e:
         raise DataError(f"cannot read the first item ({type(e).__name__}: {e})", where=where,
                         hint="check the files this split names and their format") from e
     return {"task": spec.name, "split": split, "items": items}
+
+
+def check_named_paths(dcfg: Mapping[str, Any], where: str) -> None:
+    """Check the paths a dataset config names by convention: ``*_file`` keys name a readable
+    file, ``*_dir`` keys a readable folder (:func:`~videollm_core.paths.check_input`)."""
+    for key, value in dcfg.items():
+        if isinstance(key, str) and key.endswith(("_file", "_dir")) and isinstance(value, str) and value:
+            check_input(value, "file" if key.endswith("_file") else "folder", f"{where}.{key}")
+
+
+def _located(error: UserError, where: str) -> UserError:
+    """``error`` with the split's YAML path added when its place is a file, not that path."""
+    if error.where is None or not str(error.where).startswith(where):
+        error.message = f"{error.message} (opening {where})"
+        error.args = (error.render(),)
+    return error
 
 
 def check_data(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[dict[str, Any]]:
@@ -61,4 +81,4 @@ def format_data_report(report: list[dict[str, Any]]) -> str:
     return "\n".join(f"data  {r['task'] + '/' + r['split']:<{width}}  {r['items']:,} items (first read)" for r in report)
 
 
-__all__ = ["check_data", "check_split", "format_data_report"]
+__all__ = ["check_data", "check_split", "check_named_paths", "format_data_report"]
