@@ -39,13 +39,33 @@ class LLMCache:
     def fork(self) -> "LLMCache":
         """An independent copy (inference): continuing it (generation) leaves this cache as it is,
         so a stream goes on after a head generated from it."""
-        kv = self.kv.fork() if hasattr(self.kv, "fork") else copy.deepcopy(self.kv)
+        kv = self.kv.fork() if hasattr(self.kv, "fork") else copy.deepcopy(self.kv, _detached(self.kv))
         return LLMCache(kv, self.mask.clone(), self.next_pos.clone())
 
     def select(self, index: Tensor) -> "LLMCache":
         """Keep sequences ``index`` ``[B']`` (beam reordering), in place on ``kv``."""
         self.kv.reorder_cache(index)
         return LLMCache(self.kv, self.mask.index_select(0, index), self.next_pos.index_select(0, index))
+
+
+def _detached(obj: Any, memo: dict | None = None, depth: int = 0) -> dict:
+    """``deepcopy`` memo mapping every tensor held by a ``transformers`` cache (its layers and
+    sub-caches, a few levels deep) to a detached clone, so caches built with gradients copy too."""
+    memo = {} if memo is None else memo
+    if isinstance(obj, Tensor):
+        memo.setdefault(id(obj), obj.detach().clone())
+        return memo
+    if depth >= 4:
+        return memo
+    if isinstance(obj, dict):
+        items = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        items = list(obj)
+    else:
+        items = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+    for item in items:
+        _detached(item, memo, depth + 1)
+    return memo
 
 
 def positions_from_mask(mask: Tensor, start: Tensor | None = None) -> Tensor:

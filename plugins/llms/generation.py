@@ -1,4 +1,5 @@
-"""Text generation through an adapter's LM head with its key/value cache: greedy search and
+"""Text generation through an adapter's LM head with its key/value cache (a new prefix, or the
+continuation of a cache such as a video stream's): greedy search and
 beam search (the scoring of ``transformers``' beam search: sum of log-probabilities divided
 by the hypothesis length, ``length_penalty=1``; ``2k`` candidates per step, EOS ends one)."""
 from __future__ import annotations
@@ -22,7 +23,15 @@ def _last_real(hidden: Tensor, mask: Tensor, cache: "LLMCache | None") -> Tensor
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]
 
 
-def _prefill(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, cache: "LLMCache | None") -> tuple[Tensor, "LLMCache"]:
+def _prefill(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None, cache: "LLMCache | None",
+             last_hidden: Tensor | None = None) -> tuple[Tensor, "LLMCache"]:
+    """-> log-probabilities ``[B, V]`` of the first new token and the cache to continue.
+    With ``last_hidden [B, H]`` (the hidden state of the cache's last token) nothing is run:
+    generation continues ``cache`` as it is."""
+    if last_hidden is not None:
+        if cache is None:
+            raise ValueError("last_hidden continues a cache: pass the cache too")
+        return torch.log_softmax(llm.lm_logits(last_hidden).float(), dim=-1), cache
     hidden, cache = llm(embeds, mask, cache=cache, use_cache=True)
     return torch.log_softmax(llm.lm_logits(_last_real(hidden, mask, cache)).float(), dim=-1), cache
 
@@ -35,13 +44,14 @@ def _step(llm: "HFCausalLM", ids: Tensor, cache: "LLMCache") -> tuple[Tensor, "L
 
 
 @torch.no_grad()
-def greedy_search(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, *, max_new_tokens: int, num_beams: int = 1,
-                  eos_token_id: int | None = None, cache: "LLMCache | None" = None) -> list[list[int]]:
+def greedy_search(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int = 1,
+                  eos_token_id: int | None = None, cache: "LLMCache | None" = None,
+                  last_hidden: Tensor | None = None) -> list[list[int]]:
     """Most likely next token each step; ``B`` id lists (EOS not included)."""
-    logp, cache = _prefill(llm, embeds, mask, cache)
-    b = embeds.shape[0]
+    logp, cache = _prefill(llm, embeds, mask, cache, last_hidden)
+    b = logp.shape[0]
     out: list[list[int]] = [[] for _ in range(b)]
-    done = torch.zeros(b, dtype=torch.bool, device=embeds.device)
+    done = torch.zeros(b, dtype=torch.bool, device=logp.device)
     for step in range(max_new_tokens):
         ids = logp.argmax(dim=-1)
         for i in range(b):
@@ -55,11 +65,12 @@ def greedy_search(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, *, max_new_to
 
 
 @torch.no_grad()
-def beam_search(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, *, max_new_tokens: int, num_beams: int,
-                eos_token_id: int | None = None, cache: "LLMCache | None" = None) -> list[list[int]]:
+def beam_search(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int,
+                eos_token_id: int | None = None, cache: "LLMCache | None" = None,
+                last_hidden: Tensor | None = None) -> list[list[int]]:
     """Beam search with ``num_beams`` beams per sequence; ``B`` id lists of the best hypothesis."""
     k = num_beams
-    logp, cache = _prefill(llm, embeds, mask, cache)
+    logp, cache = _prefill(llm, embeds, mask, cache, last_hidden)
     b, vocab = logp.shape
     cache = cache.repeat_interleave(k)
     logp = logp.repeat_interleave(k, dim=0)

@@ -4,8 +4,10 @@ Training (teacher forcing): the caption tokens continue the stream
 ``[prompt][query][visual units]`` through the LLM's key/value cache
 (``stream.cache``); the logits at the last visual token predict the first word, the
 logits at caption token ``j`` predict token ``j+1``, and the last one predicts EOS;
-cross-entropy over those positions. Inference: greedy or beam search from the same
-stream (``llm.generate``), stopped at EOS or ``max_new_tokens``.
+cross-entropy over those positions. Inference: greedy or beam search continuing a fork of
+the stream's cache from its last token (``llm.generate(cache=..., last_hidden=...)``): in
+batch mode nothing is recomputed, and while streaming the caption sees the history, so
+streamed and batch captions are identical. Stopped at EOS or ``max_new_tokens``.
 """
 from __future__ import annotations
 
@@ -58,8 +60,21 @@ class OnlineCaptionHead(TaskHead):
         captions = batch.targets.get("caption")
         if self.training and captions is not None:
             return self.teacher_forcing(hidden, stream, list(captions))
-        texts = self.pipeline.llm.generate(stream.embeds, stream.mask, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams)
-        return {"captions": texts}
+        return {"captions": self.generate(stream)}
+
+    @torch.no_grad()
+    def generate(self, stream: StreamInputs) -> list[str]:
+        """Captions continuing the stream's key/value cache (a fork of it: the stream goes on
+        untouched), from the hidden state of its last token, so a streamed caption sees the
+        whole video so far (under ``model.context``: its sinks and window) as the batch one
+        does, and nothing already in the cache is recomputed."""
+        llm = self.pipeline.llm
+        if stream.cache is None:  # a caller without needs_cache: run the stream again
+            return llm.generate(stream.embeds, stream.mask, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams)
+        hidden = stream.hidden  # [B, S_new, H] of this call's tokens, right-padded
+        last = hidden[torch.arange(hidden.shape[0], device=hidden.device), (stream.mask.long().sum(1) - 1).clamp(min=0)]
+        return llm.generate(None, None, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,
+                            cache=stream.cache.fork(), last_hidden=last)
 
     def teacher_forcing(self, hidden: Tensor, stream: StreamInputs, captions: list[str]) -> dict[str, Any]:
         """Continue the stream's cache with the caption tokens -> ``logits [B, L+1, V]``, ``targets [B, L+1]``."""
