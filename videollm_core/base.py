@@ -41,6 +41,16 @@ class Encoder(nn.Module):
     in_dim: int
     out_dim: int
 
+    @classmethod
+    def input_dim(cls, cfg: dict[str, Any]) -> int | None:
+        """The feature dim ``Df`` an encoder built from ``cfg`` (its arguments) reads, before building it.
+
+        Datasets check their features against it. Default: the ``in_dim`` argument; an encoder
+        that reads pixels or video files (``FrameEncoder``) returns ``None`` (nothing to check).
+        """
+        value = cfg.get("in_dim")
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
     def forward(self, batch: VideoBatch) -> TokenSequence:  # pragma: no cover - abstract
         """``batch.features [B, T, Df]`` -> ``TokenSequence(embeds [B, N, out_dim], mask [B, N], spans [B, N, 2] s)``."""
         raise NotImplementedError

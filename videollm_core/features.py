@@ -114,6 +114,20 @@ def features_from_path(path: str | Path, *, fps: float | None = None, registries
                     hint=f"give a features: {{type: ...}} config; sources: {', '.join(reg.names()) or '(none)'}")
 
 
+def expected_feature_dim(cfg: Mapping[str, Any], registries: Any = None) -> int | None:
+    """``Df`` the datasets of a config must supply: the model's encoder class answers (:meth:`Encoder.input_dim`).
+
+    ``None`` when the encoder reads pixels or video files, or its type is unknown (validation reports that).
+    """
+    if registries is None:
+        from .registry import REGISTRIES as registries
+    enc = (cfg.get("model") or {}).get("encoder") if isinstance(cfg.get("model"), Mapping) else None
+    if not isinstance(enc, Mapping):
+        return None
+    cls = registries.encoders.get(enc.get("type"))
+    return cls.input_dim({k: v for k, v in enc.items() if k != "type"}) if cls is not None and hasattr(cls, "input_dim") else None
+
+
 def require_fps(fps: Any, where: str, *, optional: bool = False) -> float | None:
     """``fps`` as a positive float, else :class:`ConfigError` at ``where``.
 
@@ -128,4 +142,4 @@ def require_fps(fps: Any, where: str, *, optional: bool = False) -> float | None
     return float(fps)
 
 
-__all__ = ["FeatureSource", "build_feature_source", "features_from_path", "require_fps"]
+__all__ = ["FeatureSource", "build_feature_source", "features_from_path", "expected_feature_dim", "require_fps"]

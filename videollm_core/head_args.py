@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, UserError
+from .features import expected_feature_dim
 from .registry import REGISTRIES, Registries
 
 log = logging.getLogger("videollm")
@@ -33,7 +34,7 @@ def build_task_dataset(cfg: Mapping[str, Any], spec: Any, split: str, registries
     """The dataset of ``spec``'s ``split``, built as the runner builds it (``feature_dim``, ``on_error`` supplied)."""
     return registries.datasets.build(
         spec.data[split], where=f"{spec.path('data')}.{split}",
-        default_args={"feature_dim": cfg["model"]["encoder"].get("in_dim"),
+        default_args={"feature_dim": expected_feature_dim(cfg, registries),
                       "on_error": (cfg.get("data") or {}).get("on_error", "raise")})
 
 

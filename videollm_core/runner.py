@@ -34,7 +34,9 @@ import torch
 
 from . import checkpoint as ckpt
 from .errors import ConfigError, UserError
+from .consolidate import is_sharded, trainable_state_for_save
 from .evaluation import EvaluationMixin
+from .features import expected_feature_dim
 from .logging_utils import MetricsLog, progress_bar
 from .optim import build_optimizer, build_scheduler
 from .paths import check_output_dir, replace_path, resolve_work_dir, write_text_atomic
@@ -127,7 +129,7 @@ class Runner(EvaluationMixin):
                 return None
             ds = self.registries.datasets.build(
                 dcfg, where=self._data_where(spec, split),
-                default_args={"feature_dim": self.cfg["model"]["encoder"]["in_dim"], "on_error": self.settings.on_error})
+                default_args={"feature_dim": expected_feature_dim(self.cfg, self.registries), "on_error": self.settings.on_error})
             report = ds.skip_report()
             if report:
                 log.warning("%s: data.on_error=skip dropped %d item(s):\n  %s", self._data_where(spec, split), len(report),

@@ -9,6 +9,7 @@ Per-frame embeddings are unitized exactly as :class:`TemporalUnitEncoder` does.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -48,9 +49,15 @@ class FrameEncoder(Encoder):
 
     ``forward``: a :class:`VideoBatch` whose ``meta[i]["video_path"]`` names a video
     file (``features`` may be empty, see :func:`video_batch_from_paths`), or whose
-    ``features`` are pixels ``[B, T, C, H, W]`` (uint8 0..255 or float 0..1, RGB) with
-    ``timestamps [B, T, 2]`` s -> ``TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)``.
+    ``features`` are pixels ``[B, T, C, H, W]`` (uint8 0..255 or float 0..1, RGB) or pixel
+    rows ``[B, T, C*S*S]`` (float 0..1, what a dataset given ``videos_dir:`` yields, see
+    ``VideoFrames``) with ``timestamps [B, T, 2]`` s -> ``TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)``.
     """
+
+    @classmethod
+    def input_dim(cls, cfg: dict) -> None:
+        """``None``: the encoder reads pixels or video files, so datasets have no feature dim to check."""
+        return None
 
     def __init__(
         self,
@@ -139,8 +146,9 @@ class FrameEncoder(Encoder):
     # -- batch -------------------------------------------------------------------
     def forward(self, batch: VideoBatch) -> TokenSequence:
         """Video files or pixels ``[B, T, C, H, W]`` -> ``TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)``."""
-        if batch.features.dim() == 5:
-            feats = [self.embed_frames(batch.features[i][batch.mask[i]]) for i in range(batch.batch_size)]
+        pixels = batch.features if batch.features.dim() == 5 else self._pixel_rows(batch)
+        if pixels is not None:
+            feats = [self.embed_frames(pixels[i][batch.mask[i]]) for i in range(batch.batch_size)]
             times = [batch.timestamps[i][batch.mask[i]] for i in range(batch.batch_size)]
         else:
             paths = [m.get("video_path") if isinstance(m, dict) else None for m in batch.meta]
@@ -153,6 +161,17 @@ class FrameEncoder(Encoder):
                 feats.append(self.embed_frames(frames.permute(0, 3, 1, 2)))
                 times.append(ts)
         return self.unitizer(_padded(feats, times, batch))
+
+    def _pixel_rows(self, batch: VideoBatch) -> Tensor | None:
+        """``features [B, T, C*S*S]`` as images ``[B, T, C, S, S]`` when no video file is named, else None."""
+        if batch.features.dim() != 3 or any(isinstance(m, dict) and m.get("video_path") for m in batch.meta):
+            return None
+        b, t, d = batch.features.shape
+        side = math.isqrt(d // self.num_channels) if d % self.num_channels == 0 else 0
+        if side == 0 or self.num_channels * side * side != d:
+            raise DataError(f"features of dim {d} are not pixel rows [T, {self.num_channels}*S*S], and no meta[i]['video_path'] names a video file",
+                            where="FrameEncoder input", hint="give the dataset videos_dir: (or build the batch with video_batch_from_paths)")
+        return batch.features.view(b, t, self.num_channels, side, side)
 
     def open_stream(self) -> "FrameStream":
         """An incremental encoder for one video: pixels in, completed units out."""

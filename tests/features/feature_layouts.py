@@ -75,3 +75,22 @@ def write_rulstm_lmdb(path: Path, arrays: dict[str, np.ndarray], fps: float, see
                 txn.put(f"{vid}_frame_{frame:010d}.jpg".encode(), np.asarray(vec, dtype=np.float32).tobytes())
     env.close()
     return path
+
+
+def write_mp4(path: Path, num_frames: int, *, rate: int = 8, size: int = 32, seed: int = 0) -> Path:
+    """An mpeg4 video written with PyAV: ``num_frames`` random-colour frames at ``rate`` fps."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = size, size, "yuv420p"
+        for _ in range(num_frames):
+            image = np.empty((size, size, 3), np.uint8)
+            image[...] = rng.integers(0, 256, size=3, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
