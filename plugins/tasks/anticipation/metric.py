@@ -8,8 +8,11 @@ Submission (``epic-kitchens/C3-Action-Anticipation``)::
                                 "noun": {"0": s, ... all nouns},
                                 "action": {"v,n": s, ... 100 pairs}}}}
 
-Ground truth: a RULSTM segment csv (``actions.csv`` beside it) plus the official
-tail/unseen files (found beside it or in ``../official``, or given as ``splits_dir``).
+Ground truth: the official ``EPIC_100_validation.csv`` (``verb_class``/``noun_class``; an
+action is the verb-noun pair, id ``verb * 1000 + noun``, as ``evaluate_anticipation_json_ek100.py``
+of ``epic-kitchens/C3-Action-Anticipation`` scores it; no ``actions.csv`` needed) or a
+RULSTM segment csv (``actions.csv`` beside it), plus the official tail/unseen files
+(found beside it or in ``../official``, or given as ``splits_dir``).
 Keys: ``{verb,noun,action}/{overall,unseen,tail}``, x100. A subset with no segment
 (e.g. no unseen participant) gives NaN.
 """
@@ -26,7 +29,7 @@ from videollm_core.errors import DataError
 
 from ..common.jsonfile import read_json
 from ..common import ek100
-from ..common.topk import class_mean_recall, ranked_list_hits
+from ..common.topk import class_mean_recall, ranked_list_hits, topk_hits
 
 NUM_ACTIONS_SUBMITTED = 100
 
@@ -45,10 +48,19 @@ class EK100GroundTruth:
 
 
 def load_ek100_ground_truth(path: str | Path, actions: str | Path | None = None, splits_dir: str | Path | None = None) -> EK100GroundTruth:
-    """RULSTM csv (+ ``actions.csv`` beside it, + official split files) -> :class:`EK100GroundTruth`."""
+    """Official or RULSTM csv (+ ``actions.csv``: required beside a RULSTM csv, optional for the
+    official one, + official split files) -> :class:`EK100GroundTruth`."""
     path = Path(path)
-    pairs, names = ek100.read_actions(actions or path.parent / "actions.csv")
+    if not path.is_file():
+        raise DataError("ground-truth csv not found", where=str(path),
+                        hint="pass EPIC_100_validation.csv or RULSTM's validation.csv")
     official = ek100.find_official_dir(path, splits_dir)
+    table = Path(actions) if actions else path.parent / "actions.csv"
+    if ek100.is_official_csv(path):
+        pairs, names = ek100.read_actions(table) if table.is_file() else (np.zeros((0, 2), dtype=np.int64), [])
+        segments = ek100.read_official_segments(path, {(int(v), int(n)): a for a, (v, n) in enumerate(pairs.tolist())})
+        return EK100GroundTruth(segments, pairs, ek100.read_splits(official), names)
+    pairs, names = ek100.read_actions(table)
     return EK100GroundTruth(ek100.read_segments(path), pairs, ek100.read_splits(official), names)
 
 
@@ -66,6 +78,50 @@ def derive_action_scores(verb: dict[str, float], noun: dict[str, float], n: int 
     joint = pv[:, None] * pn[None, :]
     order = np.argsort(-joint.ravel(), kind="stable")[:n]
     return {f"{int(v_ids[i // len(n_ids)])},{int(n_ids[i % len(n_ids)])}": float(joint.ravel()[i]) for i in order}
+
+
+def derived_action_topk(verb: np.ndarray, noun: np.ndarray, k: int, n: int = NUM_ACTIONS_SUBMITTED, chunk: int = 512) -> np.ndarray:
+    """:func:`derive_action_scores` for score matrices ``verb [S, V]``, ``noun [S, N]`` at once, ``chunk``
+    segments at a time: the ids ``verb * 1000 + noun`` of the ``k`` best derived actions ``[S, k]``
+    (the same stable order: ties keep the lower verb rank, then the lower noun rank)."""
+    out = np.zeros((len(verb), k), dtype=np.int64)
+    for a in range(0, len(verb), chunk):
+        v, m = verb[a : a + chunk], noun[a : a + chunk]
+        rows = np.arange(len(v))[:, None]
+        top_v, top_n = np.argsort(-v, axis=1, kind="stable")[:, :n], np.argsort(-m, axis=1, kind="stable")[:, :n]
+        pv, pn = v[rows, top_v], m[rows, top_n]
+        pv, pn = np.exp(pv - pv[:, :1]), np.exp(pn - pn[:, :1])
+        joint = ((pv / pv.sum(1, keepdims=True))[:, :, None] * (pn / pn.sum(1, keepdims=True))[:, None, :]).reshape(len(v), -1)
+        best = _stable_topk(joint, k)
+        out[a : a + chunk] = top_v[rows, best // top_n.shape[1]] * 1000 + top_n[rows, best % top_n.shape[1]]
+    return out
+
+
+def _stable_topk(x: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the indices of the ``k`` largest values in stable descending order (ties: lower index
+    first), as ``argsort(-x, kind="stable")[:, :k]`` but with a partition instead of a full sort."""
+    if k >= x.shape[1]:
+        return np.argsort(-x, axis=1, kind="stable")[:, :k]
+    kth = -np.partition(-x, k - 1, axis=1)[:, k - 1 : k]  # the k-th largest value per row
+    out = np.empty((len(x), k), dtype=np.int64)
+    for i in range(len(x)):
+        cand = np.flatnonzero(x[i] >= kth[i, 0])  # every value tied with the k-th is a candidate
+        out[i] = cand[np.lexsort((cand, -x[i, cand]))][:k]
+    return out
+
+
+def _score_matrix(rows: list[dict[str, Any]], key: str) -> np.ndarray:
+    """``[{key: {"class id": score}}]`` -> ``[S, C]`` (the official ``read_array_from_dict``; absent classes -inf)."""
+    width = 1 + max(max(int(c) for c in r[key]) for r in rows) if rows else 0
+    listed = [str(c) for c in range(width)]
+    out = np.full((len(rows), width), -np.inf)
+    for i, r in enumerate(rows):
+        scores = r[key]
+        if list(scores) == listed:  # the usual "0".."C-1" in order: no per-key parsing
+            out[i] = np.fromiter(scores.values(), np.float64, width)
+        else:
+            out[i, [int(c) for c in scores]] = [float(x) for x in scores.values()]
+    return out
 
 
 def _ranked(scores: dict[str, float]) -> list[str]:
@@ -141,15 +197,16 @@ class AnticipationMetric(Metric):
                             where="predictions", hint="the submission needs an entry per narration_id of the ground truth")
         with_action = sum("action" in results[s.narration_id] for s in segs)
         derive = with_action == 0  # the official script derives actions only when no segment has them
-        ranked: dict[str, list[list[Any]]] = {"verb": [], "noun": [], "action": []}
-        for s in segs:
-            r = results[s.narration_id]
-            ranked["verb"].append([int(x) for x in _ranked(r["verb"])[: self.k]])
-            ranked["noun"].append([int(x) for x in _ranked(r["noun"])[: self.k]])
-            acts = derive_action_scores(r["verb"], r["noun"]) if derive else r.get("action", {})
-            ranked["action"].append([_action_id(x) for x in _ranked(acts)[: self.k]])
+        rows = [results[s.narration_id] for s in segs]
+        verb, noun = _score_matrix(rows, "verb"), _score_matrix(rows, "noun")
         labels = {"verb": [s.verb for s in segs], "noun": [s.noun for s in segs], "action": [s.verb * 1000 + s.noun for s in segs]}
-        hits = {h: ranked_list_hits(ranked[h], labels[h], self.k) for h in ranked}
+        hits = {"verb": topk_hits(verb, labels["verb"], self.k), "noun": topk_hits(noun, labels["noun"], self.k)}
+        if derive:
+            top = derived_action_topk(verb, noun, self.k)
+            hits["action"] = (top == np.asarray(labels["action"])[:, None]).any(1)
+        else:
+            ranked = [[_action_id(x) for x in _ranked(r.get("action", {}))[: self.k]] for r in rows]
+            hits["action"] = ranked_list_hits(ranked, labels["action"], self.k)
         sp = ground_truth.splits
         subsets = {
             "overall": np.ones(len(segs), dtype=bool),

@@ -6,6 +6,10 @@ Files (unchanged from the benchmark; see ``shared/data/README.md``):
   ``narration_id,video_id,start_frame,end_frame,verb_class,noun_class,action_class``;
   frames on a fixed **30 fps** grid (:data:`RULSTM_FPS`).
 * ``rulstm_ek100/actions.csv`` -- header ``id,verb,noun,action``: the action classes.
+* ``official/EPIC_100_{train,validation}.csv`` -- the official annotations, header
+  ``narration_id,participant_id,video_id,...,start_timestamp,stop_timestamp,...,verb_class,...,noun_class,...``
+  (read by :func:`read_segments` too: timestamps go to the 30 fps grid as RULSTM's do; an
+  action is the ``(verb_class, noun_class)`` pair, its id from ``actions.csv`` when given).
 * ``official/EPIC_100_{verb,noun}_classes.csv``, ``EPIC_100_tail_{verbs,nouns}.csv``,
   ``EPIC_100_unseen_participant_ids_validation.csv`` -- class counts and the
   unseen / tail splits of the anticipation metrics.
@@ -69,6 +73,52 @@ def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path), encoding="utf-8")
     return open(path, encoding="utf-8", newline="")
+
+
+#: the columns of the official annotation csv that :func:`read_official_segments` reads.
+OFFICIAL_COLUMNS = ("narration_id", "video_id", "start_timestamp", "stop_timestamp", "verb_class", "noun_class")
+
+
+def is_official_csv(path: str | Path) -> bool:
+    """Whether ``path`` is an official ``EPIC_100_*.csv`` (a header naming ``verb_class``), not a RULSTM csv."""
+    with _open_text(Path(path)) as f:
+        header = f.readline().strip().split(",")
+    return "narration_id" in header and "verb_class" in header
+
+
+def _seconds(text: str) -> float:
+    """``HH:MM:SS.ff`` -> seconds."""
+    h, m, sec = text.strip().split(":")
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
+def read_official_segments(path: str | Path, action_ids: dict[tuple[int, int], int] | None = None) -> list[EK100Segment]:
+    """Segments of an official annotation csv (``EPIC_100_validation.csv``).
+
+    Frames go to RULSTM's 30 fps grid (``start = max(1, floor(30 * start_s))``,
+    ``end = floor(30 * stop_s)``: equal to RULSTM's files on all 9,668 validation rows).
+    ``action`` is ``action_ids[(verb, noun)]`` (``actions.csv``), -1 without a table or for
+    a pair the table lacks (the anticipation metric scores actions as ``verb * 1000 + noun``).
+    """
+    path = Path(path)
+    out: list[EK100Segment] = []
+    with _open_text(path) as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in OFFICIAL_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"the official annotation csv lacks the column(s) {missing}", where=f"{path}:1")
+        for row_no, row in enumerate(reader, start=2):
+            try:
+                start, stop = _seconds(row["start_timestamp"]), _seconds(row["stop_timestamp"])
+                verb, noun = int(row["verb_class"]), int(row["noun_class"])
+                if stop < start or min(verb, noun) < 0:
+                    raise ValueError("stop before start or a negative class")
+            except (ValueError, AttributeError) as e:
+                raise DataError(f"unreadable row ({e})", where=f"{path}:{row_no}") from None
+            first, last = max(1, math.floor(start * RULSTM_FPS)), math.floor(stop * RULSTM_FPS)
+            action = (action_ids or {}).get((verb, noun), -1)
+            out.append(EK100Segment(row["narration_id"].strip(), row["video_id"].strip(), first, max(first, last), verb, noun, action))
+    return out
 
 
 def read_segments(path: str | Path, on_error: str = "raise", skipped: list[str] | None = None) -> list[EK100Segment]:
@@ -217,5 +267,6 @@ def frame_positives(segments: Iterable[EK100Segment], num_steps: int | None, fps
 
 __all__ = [
     "RULSTM_FPS", "BACKGROUND", "EK100Segment", "EK100Splits", "read_segments", "read_actions",
+    "OFFICIAL_COLUMNS", "is_official_csv", "read_official_segments",
     "find_official_dir", "read_splits", "class_counts", "step_range", "frame_labels", "frame_positives",
 ]
