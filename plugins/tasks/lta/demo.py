@@ -2,11 +2,23 @@
 
 Writes ``fho_lta_{train,val}.json`` and ``fho_lta_taxonomy.json`` in the official
 schema and ``features/<video_uid>.npy`` ``[T, Df]`` at ``fps`` steps per second of the
-parent video. Each clip follows one of a few "recipes" (cycles of (verb, noun)
-actions) from a random offset, with a ``p_noise`` chance of a random action, so the
-observed actions identify the recipe and the 20 future actions are predictable. A step
-inside an action is ``verb prototype + noun prototype + noise``, between actions the
-background prototype plus noise.
+parent video.
+
+Planted signal (issue 11: the future follows from the order of what was seen, not from the
+last action alone). There are ``recipe_length`` (default 5) kitchen actions
+``a_0..a_{L-1}``, each a distinct (verb, noun) pair, and ``num_recipes`` recipes that are
+different *orders* of the same actions: recipe ``r`` steps through them with stride ``s_r``
+(``a_i -> a_{i + s_r mod L}``, strides ``1, 2, ...``, all coprime with ``L``). Every recipe
+uses every action, so any action is followed by a different action in each recipe: the
+current action alone leaves ``num_recipes`` possible futures. Two consecutive actions fix
+the stride (``i_cur - i_prev = s_r mod L``), hence all 20 future actions. A clip follows one
+recipe from a random offset; each action is replaced by a random taxonomy pair with
+probability ``p_noise``.
+
+A step inside an action is ``verb prototype + noun prototype + noise``, between actions the
+background prototype plus noise: a step shows what is done now, never which recipe. So a
+context-free model on the last observed step knows the current action but must guess the
+recipe, and a model that keeps the previous observed action (N = 2) gets the recipe.
 """
 from __future__ import annotations
 
@@ -20,7 +32,7 @@ import numpy as np
 from ..common.demo_params import demo_params as fill_params
 
 DEFAULTS: dict[str, Any] = {"num_clips": 16, "seed": 0, "fps": 2.0, "feature_dim": 32, "num_verbs": 8, "num_nouns": 10,
-                            "num_recipes": 3, "recipe_length": 5, "actions_per_clip": 30, "noise": 0.5, "p_noise": 0.05}
+                            "num_recipes": 4, "recipe_length": 5, "actions_per_clip": 30, "noise": 0.5, "p_noise": 0.05}
 VERBS = ["take", "put", "cut", "wash", "open", "close", "stir", "pour", "turn", "wipe", "hold", "mix"]
 NOUNS = ["knife", "onion", "tap", "pan", "lid", "bowl", "spoon", "cup", "plate", "door", "bag", "table"]
 
@@ -31,10 +43,15 @@ def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[st
 
 
 def generate(out_dir: Path, params: dict[str, Any]) -> None:
+    """Write the demo tree for ``params`` (see :data:`DEFAULTS` and the module docstring) into ``out_dir``."""
     rng = np.random.default_rng(int(params["seed"]))
     nv, nn_, dim, fps = int(params["num_verbs"]), int(params["num_nouns"]), int(params["feature_dim"]), float(params["fps"])
-    recipes = [[(int(rng.integers(nv)), int(rng.integers(nn_))) for _ in range(int(params["recipe_length"]))]
-               for _ in range(int(params["num_recipes"]))]
+    length = int(params["recipe_length"])
+    strides = [k for k in range(1, length) if math.gcd(k, length) == 1][: int(params["num_recipes"])]
+    if length > min(nv, nn_) or len(strides) < int(params["num_recipes"]):
+        raise ValueError(f"recipe_length {length} needs <= {min(nv, nn_)} and num_recipes <= the strides coprime with it ({len(strides)})")
+    kitchen = list(zip(rng.permutation(nv)[:length].tolist(), rng.permutation(nn_)[:length].tolist()))  # a_0..a_{L-1}
+    recipes = [[kitchen[(i * stride) % length] for i in range(length)] for stride in strides]
     pv, pn, bg = (rng.normal(size=(n, dim)).astype(np.float32) for n in (nv, nn_, 1))
     out = Path(out_dir)
     (out / "features").mkdir(parents=True)
