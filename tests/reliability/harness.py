@@ -38,8 +38,11 @@ def write_files(mutation: Mutation, folder: Path) -> Path:
 
 
 def argv(mutation: Mutation, config: Path, work_dir: Path) -> list[str]:
-    """A dry run (the config's own ``work_dir`` is validated too), or a run into ``work_dir``."""
+    """A dry run (the config's own ``work_dir`` and, for the examples, every split's data are checked
+    too), or a run into ``work_dir``."""
     args = [str(config), "--work-dir", str(work_dir)] if mutation.needs_run else [str(config), "--dry-run"]
+    if mutation.id.startswith("paper/") and not mutation.needs_run:
+        args.append("--no-data")  # the paper grid's data is not on this machine
     if mutation.options:
         args += ["--cfg-options", *mutation.options]
     return args
