@@ -108,6 +108,9 @@ class Runner(EvaluationMixin):
         from .head_args import resolve_head_args
 
         head_args = resolve_head_args(cfg, registries, dataset_for=self._first_dataset)
+        from .class_tables import check_class_tables  # every split's classes against the head, before heavy work
+
+        check_class_tables(self.specs, self.dataset)
         self.pipeline = build_pipeline(cfg, registries=registries, head_args=head_args, device=self.accelerator.device)
         self.model = self.pipeline  # replaced by the prepared (wrapped) model in train()
         self._trained = False
