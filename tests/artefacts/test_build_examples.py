@@ -13,7 +13,9 @@ from videollm_core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
-PAPER = sorted(p for p in (ROOT / "examples" / "paper").glob("*.yaml") if not p.name.startswith("_"))
+#: paper-scale configs (one folder per task): a stride through each folder keeps the test cheap on two cores
+PAPER = [p for folder in sorted(q for q in (ROOT / "examples" / "paper").iterdir() if q.is_dir())
+         for p in sorted(folder.glob("[!_]*.yaml"))[::12]]
 
 
 #: heads whose outputs at a unit depend only on units up to it: compared output by output
@@ -63,11 +65,16 @@ def test_example_builds_and_streams_like_the_full_forward(path):
                 assert (parts[-1][key] - full[key]).abs().max().item() < 1e-4, key
 
 
-@pytest.mark.parametrize("path", PAPER[::4], ids=lambda p: p.stem)
+def test_paper_configs_are_found():
+    assert len({p.parent for p in PAPER}) >= 5, PAPER
+
+
+@pytest.mark.parametrize("path", PAPER, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_paper_config_builds_on_meta_without_data(path):
+    """The data of a paper config is not on this machine: head sizes come from the config."""
     pipeline = build_pipeline(load_config(path), device="meta")
-    head = pipeline.heads[pipeline.tasks[0]]
-    assert head.classifiers["action"].out_features == 3807
+    assert sum(p.numel() for p in pipeline.llm.parameters()) > 5e7
+    assert pipeline.tasks and all(p.device.type == "meta" for p in pipeline.parameters())
 
 
 def test_missing_head_size_names_what_to_add(tmp_path):
