@@ -1,7 +1,7 @@
 """Per-unit latency of streaming (``pipeline.stream().push``, through the LLM's key/value cache)
 against recomputing the whole prefix (``pipeline(batch)`` over every unit so far), at 64, 256,
 1024 and 4096 units, for a GPT-2-shaped and a LLaMA-shaped LLM (6 layers, hidden 384, random
-weights). Also lists the trainable parameters of the paper-scale configs (meta-device builds).
+weights). (The paper configs' parameter counts: ``bench/params.py``, docs/paper-configs.md.)
 
     python bench/streaming.py                # writes the "## Streaming" section of docs/benchmarks.md
     python bench/streaming.py --units 64 256 --no-write
@@ -11,7 +11,6 @@ Both sides are measured in the same run, on the same model, batch 1; the ratio i
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import platform
 import re
@@ -87,21 +86,7 @@ def measure(config: dict, units: list[int], reps: int) -> list[dict]:
     return rows
 
 
-def paper_trainable() -> list[tuple[str, int, int]]:
-    """``(config, total, trainable)`` of every ``examples/paper/oad_*`` config (meta device)."""
-    from videollm_core.cli import dry_run
-    from videollm_core.config import load_config, validate_config
-
-    out = []
-    for path in sorted(glob.glob(str(ROOT / "examples/paper/oad_*.yaml"))):
-        cfg = load_config(path)
-        validate_config(cfg)
-        report = dry_run(cfg)
-        out.append((Path(path).stem, report["total"], report["trainable"]))
-    return out
-
-
-def render(results: dict[str, list[dict]], params: list[tuple[str, int, int]], threads: int) -> str:
+def render(results: dict[str, list[dict]], threads: int) -> str:
     lines = ["## Streaming", "",
              "Per-unit latency of `pipeline.stream().push(one unit)` (key/value cache) against recomputing the",
              "whole prefix with `pipeline(batch)`, batch 1, random weights, 6 layers, hidden 384, fp32, "
@@ -122,12 +107,7 @@ def render(results: dict[str, list[dict]], params: list[tuple[str, int, int]], t
             f" {max(r['units'] for r in next(iter(results.values())))} units): each new unit still attends"
             " to every cached key (linear in the prefix) and transformers' `DynamicCache` grows by concatenation."
             " A fixed-size (sliding-window or pre-allocated) cache is the next step for very long streams.", ""]
-    if params:
-        lines += ["Trainable parameters of the paper-scale configs (`videollm-run examples/paper/FILE --dry-run`,",
-                  "OAD head with 3807 classes on 256-d EgoVLP features; the paper trains 2M to 15M):", "",
-                  "| config | total | trainable |", "| --- | ---: | ---: |"]
-        lines += [f"| {stem} | {total / 1e6:,.1f}M | {trainable / 1e6:,.2f}M |" for stem, total, trainable in params]
-        lines.append("")
+    lines += ["Parameter counts of the paper-scale configs: [Paper configurations](paper-configs.md) (`bench/params.py`).", ""]
     return "\n".join(lines)
 
 
@@ -152,8 +132,7 @@ def main() -> None:
     for name, config in SHAPES.items():
         print(name, flush=True)
         results[name] = measure(config, args.units, args.reps)
-    params = paper_trainable()
-    text = render(results, params, args.threads)
+    text = render(results, args.threads)
     print(text)
     if not args.no_write:
         write_section(text, ROOT / "docs" / "benchmarks.md")

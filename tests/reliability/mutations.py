@@ -47,11 +47,13 @@ CATEGORIES = ("invalid_yaml", "wrong_type", "unknown_key", "missing_section", "b
 
 
 def sources() -> dict[str, dict[str, Any]]:
-    """``{name: resolved config}`` of every runnable ``examples/*.yaml`` and ``examples/paper/*.yaml``."""
+    """``{name: resolved config}`` of every runnable ``examples/*.yaml`` and a sample of the paper's
+    OAD configs (``examples/paper/oad/*_basic.yaml``, named ``paper/oad_<stem>``)."""
     from videollm_core.config import load_config
 
-    files = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "examples" / "paper").glob("[!_]*.yaml"))[::6]
-    return {f.stem if f.parent.name == "examples" else f"paper/{f.stem}": dict(load_config(f, configure=False)) for f in files}
+    files = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "examples" / "paper" / "oad").glob("[!_]*_basic.yaml"))[::2]
+    return {f.stem if f.parent.name == "examples" else f"paper/{f.parent.name}_{f.stem}": dict(load_config(f, configure=False))
+            for f in files}
 
 
 # -- helpers -------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Write the paper's configuration grid: task x LLM x tuning scheme.
+
+Each task folder holds a hand-written ``_base_.yaml`` (dataset in its real layout, the paper's
+features, every head size) and, written here, one ``<family>_<scheme>.yaml`` per LLM the paper
+used (GPT-2, OPT and T5-decoder sizes, the LLaMA-7B shape: the 12 architectures shipped with
+the llms plugin) and per tuning scheme (basic, partial tuning of the first or the last block,
+LoRA, prefix tuning). Each file starts with a one-line comment saying what it is.
+
+    python examples/paper/generate.py           # (re)write the grid
+    python examples/paper/generate.py --check   # exit 1 naming the files that differ or are stale
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: folder -> how the first comment line names the task.
+TASKS = {
+    "oad": "OAD on EK100",
+    "anticipation": "Action anticipation on EK100",
+    "lta": "Long-term anticipation on Ego4D LTA",
+    "online_caption": "Online captioning of Ego4D narrations",
+    "moment_query": "Moment query on Ego4D MQ",
+    "nlq": "Natural language query on Ego4D NLQ",
+    "qvhighlights": "Moment retrieval + highlight detection on QVHighlights",
+    "action_segmentation": "Action segmentation on Breakfast",
+}
+
+#: family -> (``model.llm`` flow mapping, what the comment says of it); the two largest load
+#: in bfloat16.
+FAMILIES = {
+    "gpt2": ("{type: HFCausalLM, pretrained: gpt2}", "gpt2 (decoder-only)"),
+    "gpt2-medium": ("{type: HFCausalLM, pretrained: gpt2-medium}", "gpt2-medium (decoder-only)"),
+    "gpt2-large": ("{type: HFCausalLM, pretrained: gpt2-large}", "gpt2-large (decoder-only)"),
+    "gpt2-xl": ("{type: HFCausalLM, pretrained: gpt2-xl}", "gpt2-xl (decoder-only)"),
+    "opt-125m": ("{type: HFCausalLM, pretrained: facebook/opt-125m}", "facebook/opt-125m (decoder-only)"),
+    "opt-350m": ("{type: HFCausalLM, pretrained: facebook/opt-350m}", "facebook/opt-350m (decoder-only)"),
+    "opt-1.3b": ("{type: HFCausalLM, pretrained: facebook/opt-1.3b}", "facebook/opt-1.3b (decoder-only)"),
+    "opt-2.7b": ("{type: HFCausalLM, pretrained: facebook/opt-2.7b, dtype: bfloat16}", "facebook/opt-2.7b (decoder-only)"),
+    "t5-small-decoder": ("{type: T5Decoder, pretrained: t5-small}", "t5-small (T5 decoder used alone)"),
+    "t5-base-decoder": ("{type: T5Decoder, pretrained: t5-base}", "t5-base (T5 decoder used alone)"),
+    "t5-large-decoder": ("{type: T5Decoder, pretrained: t5-large}", "t5-large (T5 decoder used alone)"),
+    "llama-7b": ("{type: HFCausalLM, pretrained: huggyllama/llama-7b, dtype: bfloat16}", "huggyllama/llama-7b (decoder-only)"),
+}
+
+#: scheme -> (``model.tuner`` flow mapping, what the comment says of it).
+SCHEMES = {
+    "basic": ("{type: Frozen}", "basic tuning: the LLM is frozen; the translator and the head train."),
+    "partial-first": ("{type: Partial, first_n_blocks: 1}",
+                      "partial tuning: the first transformer block trains, plus translator and head."),
+    "partial-last": ("{type: Partial, last_n_blocks: 1}",
+                     "partial tuning: the last transformer block trains, plus translator and head."),
+    "lora": ("{type: LoRA, r: 8, alpha: 16, dropout: 0.05}",
+             "LoRA (r 8) on the attention projections, plus translator and head."),
+    "prefix": ("{type: PrefixTuning, num_virtual_tokens: 10}",
+               "prefix tuning (10 virtual key/value positions per layer), plus translator and head."),
+}
+
+
+def render(task: str, family: str, scheme: str) -> str:
+    """The text of ``<task>/<family>_<scheme>.yaml``."""
+    llm, llm_words = FAMILIES[family]
+    tuner, scheme_words = SCHEMES[scheme]
+    return (f"# {TASKS[task]} with {llm_words}, {scheme_words}\n"
+            "_base_: _base_.yaml\n"
+            f"work_dir: work_dirs/paper/{task}_{family}_{scheme}\n"
+            "model:\n"
+            f"  llm: {llm}\n"
+            f"  tuner: {tuner}\n")
+
+
+def grid(root: Path = HERE) -> dict[Path, str]:
+    """``{path: text}`` of every generated config."""
+    return {root / task / f"{family}_{scheme}.yaml": render(task, family, scheme)
+            for task in TASKS for family in FAMILIES for scheme in SCHEMES}
+
+
+def problems(root: Path = HERE) -> list[str]:
+    """What differs between the folder and :func:`grid`: missing, changed and stale configs, missing bases."""
+    expected = grid(root)
+    out = [f"missing base: {root / t / '_base_.yaml'}" for t in TASKS if not (root / t / "_base_.yaml").is_file()]
+    out += [f"{'missing' if not p.is_file() else 'differs'}: {p}" for p, text in expected.items()
+            if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    out += [f"not generated (stale?): {p}" for p in sorted(root.rglob("*.yaml"))
+            if p not in expected and p.name != "_base_.yaml"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the folder is out of date")
+    args = parser.parse_args(argv)
+    if args.check:
+        found = problems()
+        print("\n".join(found) or f"{len(grid())} configs up to date")
+        return 1 if found else 0
+    for path, text in grid().items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(f"wrote {len(grid())} configs under {HERE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
