@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing package folder")
     p.set_defaults(func=cmd_new_plugin)
     _add_common(p, suppress=True)
+
+    from .cli_data import add_data_commands  # extract, demo-data
+
+    add_data_commands(sub, _add_common)
     return parser
 
 
