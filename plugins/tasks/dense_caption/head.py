@@ -28,9 +28,10 @@ Design (VideoLLM's dense-prediction reading plus a text-generation reading):
    key/value cache after ``[stream][event token]``, all proposals of a batch at once,
    stopping at EOS.
 
-The stream is re-run per event rather than continued from a key/value cache: the
-cache object is updated in place by every continuation, and a head needs one
-continuation per event. The demo (a few dozen short videos) trains well within a minute.
+At inference the captions continue the stream's own key/value cache (``stream.cache``,
+forked and repeated once per event, so nothing already read is recomputed and a bounded
+``model.context`` keeps holding); teacher forcing re-runs the stream per event. The demo
+(a few dozen short videos) trains well within a minute.
 """
 from __future__ import annotations
 
@@ -67,6 +68,11 @@ class DenseCaptionHead(TaskHead):
     """
 
     task: ClassVar[str] = "dense_caption"
+
+    @property
+    def needs_cache(self) -> bool:
+        """At inference the captions continue the stream's key/value cache (training re-runs the stream)."""
+        return not self.training
 
     def __init__(
         self,
@@ -118,6 +124,7 @@ class DenseCaptionHead(TaskHead):
             "unit_mask": mask,
             "stream_embeds": stream.embeds,
             "stream_mask": stream.mask,
+            **({"stream_cache": stream.cache} if stream.cache is not None and not self.training else {}),
         }
 
     def _event_vectors(self, outputs: dict[str, Any], b: int, events: Tensor) -> Tensor:
@@ -226,24 +233,32 @@ class DenseCaptionHead(TaskHead):
     def _generate(self, outputs: dict[str, Any], video_index: list[int], vecs: Tensor) -> list[str]:
         """Greedy decoding of ``M`` captions after ``[stream][event token]``; each fed word gets the event token added."""
         llm = self.pipeline.llm
-        prefixes, tokens = self._prefixes(outputs, video_index, vecs)
-        seqs = [torch.cat([p, t[None]]) for p, t in zip(prefixes, tokens)]
-        length = max(s.shape[0] for s in seqs)
-        embeds = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[-1])
-        mask = torch.zeros(len(seqs), length, dtype=torch.bool, device=embeds.device)
-        for m, s in enumerate(seqs):
-            embeds[m, : s.shape[0]] = s
-            mask[m, : s.shape[0]] = True
-        hidden, cache = llm(embeds, mask, use_cache=True)
-        last = hidden[torch.arange(len(seqs), device=hidden.device), mask.long().sum(1) - 1]
+        cache = outputs.get("stream_cache")
+        if cache is not None:  # continue the stream's cache, one copy per event: nothing is recomputed
+            tokens = self.event_proj(vecs)
+            cache = cache.fork().select(torch.tensor(video_index, device=tokens.device))
+            hidden, cache = llm(tokens[:, None], torch.ones(len(tokens), 1, dtype=torch.bool, device=tokens.device),
+                                cache=cache, use_cache=True)
+            last = hidden[:, -1]
+        else:
+            prefixes, tokens = self._prefixes(outputs, video_index, vecs)
+            seqs = [torch.cat([p, t[None]]) for p, t in zip(prefixes, tokens)]
+            length = max(s.shape[0] for s in seqs)
+            embeds = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[-1])
+            mask = torch.zeros(len(seqs), length, dtype=torch.bool, device=embeds.device)
+            for m, s in enumerate(seqs):
+                embeds[m, : s.shape[0]] = s
+                mask[m, : s.shape[0]] = True
+            hidden, cache = llm(embeds, mask, use_cache=True)
+            last = hidden[torch.arange(len(seqs), device=hidden.device), mask.long().sum(1) - 1]
         eos = getattr(llm, "eos_token_id", None)
-        words: list[list[int]] = [[] for _ in seqs]
-        done = torch.zeros(len(seqs), dtype=torch.bool, device=hidden.device)
+        words: list[list[int]] = [[] for _ in range(len(last))]
+        done = torch.zeros(len(last), dtype=torch.bool, device=hidden.device)
         for step in range(self.max_caption_tokens):
             ids = llm.lm_logits(last).argmax(-1)  # [M]
             if eos is not None:
                 done |= ids == eos
-            for m in range(len(seqs)):
+            for m in range(len(last)):
                 if not done[m]:
                     words[m].append(int(ids[m]))
             if bool(done.all()) or step == self.max_caption_tokens - 1:
