@@ -27,7 +27,7 @@ import numpy as np
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
-from ..common.jsonfile import read_json
+from ..common.jsonfile import ResultsWriter, read_json
 from ..common import ek100
 from ..common.topk import class_mean_recall, ranked_list_hits, topk_hits
 
@@ -167,20 +167,29 @@ class AnticipationMetric(Metric):
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Head entries ``{narration_id, verb [V], noun [N], action [A] (optional)}`` -> submission."""
-        results: dict[str, Any] = {}
-        for e in entries:
-            verb = {str(i): float(s) for i, s in enumerate(np.asarray(e["verb"]).tolist())}
-            noun = {str(i): float(s) for i, s in enumerate(np.asarray(e["noun"]).tolist())}
-            out = {"verb": verb, "noun": noun}
-            if e.get("action") is not None and self._action_pairs() is not None:
-                scores = np.asarray(e["action"], dtype=np.float64)
-                pairs = self._action_pairs()
-                top = np.argsort(-scores, kind="stable")[:NUM_ACTIONS_SUBMITTED]
-                out["action"] = {f"{pairs[a, 0]},{pairs[a, 1]}": float(scores[a]) for a in top}
-            else:
-                out["action"] = derive_action_scores(verb, noun)
-            results[str(e["narration_id"])] = out
-        return {"version": "0.2", "challenge": "action_anticipation", **self.sls, "results": results}
+        results = {str(e["narration_id"]): self._result(e) for e in entries}
+        return {**self._header(), "results": results}
+
+    def open_writer(self, path: str | Path) -> "SubmissionWriter":
+        """Writes the submission JSON one segment at a time as entries arrive (see :class:`SubmissionWriter`)."""
+        return SubmissionWriter(self, path)
+
+    def _header(self) -> dict[str, Any]:
+        return {"version": "0.2", "challenge": "action_anticipation", **self.sls}
+
+    def _result(self, e: dict[str, Any]) -> dict[str, Any]:
+        """One segment's entry of the submission."""
+        verb = {str(i): float(s) for i, s in enumerate(np.asarray(e["verb"]).tolist())}
+        noun = {str(i): float(s) for i, s in enumerate(np.asarray(e["noun"]).tolist())}
+        out = {"verb": verb, "noun": noun}
+        if e.get("action") is not None and self._action_pairs() is not None:
+            scores = np.asarray(e["action"], dtype=np.float64)
+            pairs = self._action_pairs()
+            top = np.argsort(-scores, kind="stable")[:NUM_ACTIONS_SUBMITTED]
+            out["action"] = {f"{pairs[a, 0]},{pairs[a, 1]}": float(scores[a]) for a in top}
+        else:
+            out["action"] = derive_action_scores(verb, noun)
+        return out
 
     def _action_pairs(self) -> np.ndarray | None:
         if self._pairs is None and self.actions_path:
@@ -247,9 +256,27 @@ class AnticipationMetric(Metric):
         return True
 
 
+class SubmissionWriter:
+    """The runner's writer for :class:`AnticipationMetric`: each entry becomes its segment's result
+    in the submission file at once (:class:`~..common.jsonfile.ResultsWriter`); ``close()``
+    returns the submission as read back, for ``evaluate``."""
+
+    def __init__(self, metric: AnticipationMetric, path: str | Path) -> None:
+        self.metric, self.path = metric, Path(path)
+        self._out = ResultsWriter(self.path, metric._header())
+
+    def write(self, entries: list[dict[str, Any]]) -> None:
+        for e in entries:
+            self._out.add(str(e["narration_id"]), self.metric._result(e))
+
+    def close(self) -> dict[str, Any]:
+        self._out.close()
+        return self.metric.load_predictions(self.path)
+
+
 def _action_id(key: str) -> int:
     verb, noun = key.split(",")
     return int(verb) * 1000 + int(noun)
 
 
-__all__ = ["EK100GroundTruth", "load_ek100_ground_truth", "derive_action_scores", "AnticipationMetric"]
+__all__ = ["EK100GroundTruth", "load_ek100_ground_truth", "derive_action_scores", "derived_action_topk", "AnticipationMetric", "SubmissionWriter"]

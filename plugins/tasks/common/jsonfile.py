@@ -1,9 +1,11 @@
-"""Reading the JSON files of benchmarks (annotations, submissions) with user-facing errors."""
+"""Reading the JSON files of benchmarks (annotations, submissions) with user-facing errors, and
+writing submissions whose results arrive one by one (:class:`ResultsWriter`)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 
 def read_json(path: str | Path, expected: type | tuple[type, ...], shape: str, what: str = "file",
@@ -25,4 +27,37 @@ def read_json(path: str | Path, expected: type | tuple[type, ...], shape: str, w
     return obj
 
 
-__all__ = ["read_json"]
+class ResultsWriter:
+    """Writes ``{**header, "results": {key: value, ...}}`` one result at a time, to a temporary
+    file renamed over ``path`` by :meth:`close` (a partial file never has the final name).
+
+    Memory holds one result, never the submission: the official EK100 / OAD JSON forms are
+    written this way. Keys must be unique (checked).
+    """
+
+    def __init__(self, path: str | Path, header: Mapping[str, Any], results_key: str = "results") -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + f".partial-{os.getpid()}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.tmp, "w", encoding="utf-8")
+        self._f.write(json.dumps(dict(header))[:-1] + (", " if header else "") + json.dumps(results_key) + ": {")
+        self._keys: set[str] = set()
+
+    def add(self, key: str, value: Any) -> None:
+        key = str(key)
+        if key in self._keys:
+            raise ValueError(f"result {key!r} written twice")
+        self._f.write((", " if self._keys else "") + json.dumps(key) + ": " + json.dumps(value))
+        self._keys.add(key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def close(self) -> Path:
+        self._f.write("}}")
+        self._f.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+
+__all__ = ["read_json", "ResultsWriter"]

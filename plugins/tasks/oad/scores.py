@@ -37,7 +37,7 @@ import numpy as np
 from videollm_core.errors import DataError
 
 from ..common.features import is_safe_video_id
-from ..common.jsonfile import read_json
+from ..common.jsonfile import ResultsWriter, read_json
 
 KEYS = ("action", "verb", "noun")
 INDEX = "index.json"
@@ -73,17 +73,14 @@ class ScoreWriter:
 
     def __init__(self, path: str | Path, fps: float = 4.0, compact: bool = True) -> None:
         self.path, self.fps, self.compact = Path(path), float(fps), bool(compact)
-        self.tmp = self.path.with_name(self.path.name + f".partial-{os.getpid()}")
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp) if self.tmp.is_dir() else self.tmp.unlink()
+        self.tmp = self.path.with_name(self.path.name + f".partial-{os.getpid()}")  # the compact folder until close()
+        if compact and self.tmp.exists():
+            shutil.rmtree(self.tmp)
         self._open: dict[str, dict[str, Any]] = {}
         self._done: dict[str, dict[str, Any]] = {}
-        self._json = None
+        self._json: ResultsWriter | None = None  # the JSON form, opened at the first video (its header holds the fps)
         if compact:
             self.tmp.mkdir(parents=True)
-        else:
-            self.tmp.parent.mkdir(parents=True, exist_ok=True)
-            self._json = open(self.tmp, "w", encoding="utf-8")
 
     def write(self, entries: list[dict[str, Any]]) -> None:
         for e in entries:
@@ -117,12 +114,13 @@ class ScoreWriter:
             write_npz(self.tmp / name, mats)
             self._done[vid] = {"file": name, "num_steps": total, "keys": keys}
         else:
-            self._json.write(", " if self._done else self._json_header())
-            self._json.write(json.dumps(vid) + ": " + json.dumps({k: m.astype(np.float32).tolist() for k, m in mats.items()}))
+            self._json_writer().add(vid, {k: m.astype(np.float32).tolist() for k, m in mats.items()})
             self._done[vid] = {"num_steps": total, "keys": keys}
 
-    def _json_header(self) -> str:
-        return json.dumps({"version": "1.0", "challenge": CHALLENGE, "fps": self.fps})[:-1] + ', "results": {'
+    def _json_writer(self) -> ResultsWriter:
+        if self._json is None:
+            self._json = ResultsWriter(self.path, {"version": "1.0", "challenge": CHALLENGE, "fps": self.fps})
+        return self._json
 
     def close(self) -> "OADScores":
         for vid in list(self._open):
@@ -130,14 +128,13 @@ class ScoreWriter:
         if self.compact:
             index = {"version": "1.0", "challenge": CHALLENGE, "fps": self.fps, "format": "npz-float16", "videos": self._done}
             (self.tmp / INDEX).write_text(json.dumps(index, indent=1), encoding="utf-8")
+            if self.path.is_dir():
+                shutil.rmtree(self.path)
+            elif self.path.exists():
+                self.path.unlink()
+            os.replace(self.tmp, self.path)
         else:
-            if not self._done:
-                self._json.write(self._json_header())
-            self._json.write("}}")
-            self._json.close()
-        if self.path.is_dir():
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
+            self._json_writer().close()
         return open_scores(self.path)
 
 
