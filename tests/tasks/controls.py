@@ -162,8 +162,30 @@ def shuffled_ek100(root: Path, dst: Path, *, fps: float, move_labels: bool, seed
     return perms
 
 
-__all__ = ["EXAMPLES", "fit_step_baseline", "label_runs", "shuffle_features", "shuffled_ek100", "train_example",
-           "video_permutation"]
+def ek100_overrides(tree: Path) -> dict[str, str]:
+    """``--cfg-options`` that point an example's ``data.train``/``data.val`` (EK100 datasets) at the
+    RULSTM tree ``tree`` (e.g. a :func:`shuffled_ek100` copy); their ``demo`` then only sets ``fps``."""
+    return {f"data.{key}.{arg}": str(path) for key, split in (("train", "training"), ("val", "validation"))
+            for arg, path in (("annotations", tree / "rulstm_ek100" / f"{split}.csv"), ("features_dir", tree / "features"))}
+
+
+def evaluate_entries(metric: Any, entries: list[dict[str, Any]], ground_truth: Any) -> dict[str, float]:
+    """Score head-style prediction entries (e.g. a control's) with a task metric, as the runner does."""
+    return metric.evaluate(metric.format_predictions(entries), ground_truth)
+
+
+def assert_beats_controls(what: str, pipeline: float, baseline: float, shuffled: float, margin: float,
+                          lower_is_better: bool = False) -> None:
+    """Print the three numbers, then require the pipeline to beat both controls by ``margin``."""
+    print(f"\n{what}{' (lower is better)' if lower_is_better else ''}: pipeline {pipeline:.3f}, context-free step "
+          f"baseline {baseline:.3f}, shuffled-stream pipeline {shuffled:.3f} (margin {margin})")
+    sign = -1.0 if lower_is_better else 1.0
+    assert sign * (pipeline - baseline) >= margin, f"{what}: pipeline {pipeline} vs context-free baseline {baseline}"
+    assert sign * (pipeline - shuffled) >= margin, f"{what}: pipeline {pipeline} vs shuffled stream {shuffled}"
+
+
+__all__ = ["EXAMPLES", "assert_beats_controls", "ek100_overrides", "evaluate_entries", "fit_step_baseline", "label_runs",
+           "shuffle_features", "shuffled_ek100", "train_example", "video_permutation"]
 
 
 def unit_permutation(video_id: str, num_steps: int, unit: int, seed: int = 0) -> np.ndarray:
