@@ -36,7 +36,7 @@ def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
 
     p = sub.add_parser("predict", help="official-format predictions of a model folder for new videos (features only)")
     p.add_argument("model", help="a model folder (videollm export) or a hub id")
-    p.add_argument("--features", required=True, metavar="PATH", help="a .npy file [T, Df], a folder of <video>.npy, or a feature file")
+    p.add_argument("--features", required=True, metavar="PATH", help="a .npy file [T, Df], a folder of <video>.npy, a feature file, or a YAML feature-source config")
     p.add_argument("--out", required=True, metavar="FILE", help="predictions file in the task's official format")
     _add_input_options(p)
     p.add_argument("--batch-size", type=_positive_int, default=8)
@@ -111,8 +111,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 # -- stream -----------------------------------------------------------------------
-def unit_answers(outputs: dict[str, Any], first_unit: int, top: int, names: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
-    """One JSON-ready answer per unit of a push's head outputs (video 0 of the stream).
+def unit_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: int,
+                 names: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready answer per unit of a push's head outputs (video 0 of the stream), which
+    completed units ``first_unit .. first_unit + n_units - 1``.
 
     Per-unit class scores ``[1, n, C]`` give ``{unit, KEY: [[class, prob], ...]}`` (top
     ``top`` of the softmax); per-video scores ``[1, C]`` (anticipation) answer for the
@@ -120,14 +122,12 @@ def unit_answers(outputs: dict[str, Any], first_unit: int, top: int, names: dict
     """
     import torch
 
-    n = None
     per_unit, per_video = {}, {}
     for key, value in outputs.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point() or key in ("spans", "offsets"):
             continue
-        if value.dim() == 3:
+        if value.dim() == 3 and value.shape[1] == n_units:
             per_unit[key] = value[0].float().softmax(-1)
-            n = value.shape[1]
         elif value.dim() == 2 and value.shape[0] == 1 and value.shape[1] > 1:
             per_video[key] = value[0].float().softmax(-1)
 
@@ -139,11 +139,11 @@ def unit_answers(outputs: dict[str, Any], first_unit: int, top: int, names: dict
 
     answers: list[dict[str, Any]] = []
     if per_unit:
-        for j in range(int(n)):
+        for j in range(n_units):
             answers.append({"unit": first_unit + j, **{key: ranked(p[j], key) for key, p in per_unit.items()}})
     captions = outputs.get("captions")
     if per_video or (isinstance(captions, list) and captions and captions[0]):
-        newest = {"unit": first_unit + (int(n) if n else 1) - 1} if not answers else answers[-1]
+        newest = {"unit": first_unit + n_units - 1} if not answers else answers[-1]
         newest.update({key: ranked(p, key) for key, p in per_video.items()})
         if isinstance(captions, list) and captions and captions[0]:
             newest["caption"] = captions[0]
@@ -184,7 +184,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         outputs = stream.push(torch.from_numpy(np.array(feats[i : i + 1]))) if i < feats.shape[0] else stream.flush()
         if outputs is None:
             continue
-        for answer in unit_answers(outputs, units, args.top):
+        for answer in unit_answers(outputs, units, stream.units - units, args.top):
             print(json.dumps(answer) if args.json else _format_answer(answer), flush=True)
         units = stream.units
     rate = units / max(1e-9, time.perf_counter() - t0)

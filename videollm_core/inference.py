@@ -22,15 +22,21 @@ log = logging.getLogger("videollm")
 
 
 def video_features(path: str | Path, fps: float) -> Iterator[tuple[str, np.ndarray]]:
-    """``(video id, features [T, Df] float32)`` of a ``.npy`` file (id: its stem) or of any
-    path a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...)."""
+    """``(video id, features [T, Df] float32)`` of a ``.npy`` file (id: its stem), of a YAML
+    file holding a feature source config (``{type: HDF5Features, path: ...}``), or of any path
+    a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...)."""
     path = Path(path)
     if path.is_file() and path.suffix == ".npy":
         yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path))
         return
-    from .features import features_from_path
+    from .features import build_feature_source, features_from_path
 
-    source = features_from_path(path, fps=fps)
+    if path.is_file() and path.suffix in (".yaml", ".yml"):
+        from .config import load_config
+
+        source = build_feature_source(dict(load_config(path)), fps=fps, where=str(path))
+    else:
+        source = features_from_path(path, fps=fps)
     for vid in source.video_ids():
         yield vid, _checked(source.read(vid), f"{path}:{vid}")
 

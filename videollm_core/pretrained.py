@@ -186,6 +186,7 @@ def _write_folder(pipeline: "VideoLLM", tmp: Path, cfg: dict[str, Any], info: Ma
 
     from . import __version__
     from .checkpoint import save_weights, write_json_atomic
+    from .config import _plain  # config objects -> plain dicts and lists
     from .model_card import write_model_card
 
     save_weights(weights_to_save(pipeline, cfg["model"]), tmp / WEIGHTS_FILE)
@@ -197,15 +198,6 @@ def _write_folder(pipeline: "VideoLLM", tmp: Path, cfg: dict[str, Any], info: Ma
             "base_model": base_model_info(pipeline, cfg["model"]), **_plain(dict(info or {}))}
     write_json_atomic(tmp / META_FILE, meta)
     write_model_card(tmp / CARD_FILE, cfg, meta)
-
-
-def _plain(obj: Any) -> Any:
-    """Config objects -> plain dicts and lists (YAML- and JSON-safe)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 # -- loading ----------------------------------------------------------------------
