@@ -57,6 +57,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-data", action="store_true",
                         help="with --dry-run: do not open the data (a config whose data is on another machine)")
     parser.add_argument("--json", action="store_true", help="machine-readable output (with --dry-run or --eval-only)")
+    parser.add_argument("--checkpoint", metavar="best|last|PATH",
+                        help="with --eval-only/--predict: best (default), last, a step_* folder or a `videollm export` folder")
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="with --eval-only/--predict: use the freshly built weights when there is no checkpoint")
     parser.set_defaults(func=cmd_run)
 
 
@@ -111,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_data import add_data_commands  # extract, demo-data
 
     add_data_commands(sub, _add_common)
+
+    from .cli_models import add_model_commands  # export, predict, stream
+
+    add_model_commands(sub, _add_common)
     return parser
 
 
@@ -230,6 +238,12 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inference_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``checkpoint``/``allow_untrained`` for ``Runner.evaluate``/``predict``: without a checkpoint it is an error
+    unless ``--allow-untrained``."""
+    return {"checkpoint": args.checkpoint or "best", "allow_untrained": bool(args.allow_untrained)}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config, validate_config
 
@@ -237,7 +251,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--json goes with --dry-run or --eval-only", where="videollm-run")
     if args.resume and (args.dry_run or args.eval_only or args.predict):
         raise ConfigError("--resume continues training; it does not go with --dry-run, --eval-only or --predict", where="videollm-run",
-                          hint="to evaluate a checkpoint, put it in the work dir and use --eval-only")
+                          hint="to evaluate a checkpoint, use --eval-only --checkpoint PATH")
+    if (args.checkpoint or args.allow_untrained) and not (args.eval_only or args.predict):
+        raise ConfigError("--checkpoint and --allow-untrained go with --eval-only or --predict", where="videollm-run",
+                          hint="to continue training from a checkpoint, use --resume PATH")
     if args.no_data and not args.dry_run:
         raise ConfigError("--no-data goes with --dry-run", where="videollm-run")
     cfg = load_config(args.config, args.cfg_options)
@@ -258,9 +275,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     runner = Runner(cfg, work_dir=args.work_dir)
     if args.eval_only:
-        _emit(runner.evaluate(), args.json, _format_scores)
+        _emit(runner.evaluate(**_inference_args(args)), args.json, _format_scores)
     elif args.predict:
-        for task, path in runner.predict().items():
+        for task, path in runner.predict(**_inference_args(args)).items():
             print(f"{task}: {path}")
     else:
         runner.train(resume=args.resume)

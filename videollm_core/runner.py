@@ -344,9 +344,11 @@ class Runner(EvaluationMixin):
             acc.wait_for_everyone()
             acc.save_state(str(tmp))
             ckpt.save_rng(tmp / f"rng_state_{acc.process_index}.pt")
+            weights = trainable_state_for_save(acc, self.model, self.pipeline)  # gathers FSDP/ZeRO shards: every process
             if acc.is_main_process:
-                ckpt.save_weights(self.pipeline.trainable_state_dict(), tmp / ckpt.WEIGHTS_FILE)
-                ckpt.save_peft_adapters(self.pipeline, tmp / "adapter")
+                ckpt.save_weights(weights, tmp / ckpt.WEIGHTS_FILE)
+                if not is_sharded(acc):  # sharded adapters: `videollm export` writes them in peft's format
+                    ckpt.save_peft_adapters(self.pipeline, tmp / "adapter")
                 ckpt.write_json_atomic(tmp / ckpt.STATE_FILE, {"step": self.step, "max_steps": self.max_steps, "best": self.best,
                                                                "num_processes": acc.num_processes})
             acc.wait_for_everyone()
@@ -368,14 +370,21 @@ class Runner(EvaluationMixin):
             return ckpt.latest_checkpoint(self.ckpt_root)
         if which == "best":
             return ckpt.best_checkpoint(self.ckpt_root) or ckpt.latest_checkpoint(self.ckpt_root)
+        from .pretrained import is_pretrained_dir
+
         path = Path(which)
-        if not (path / ckpt.STATE_FILE).is_file():
-            raise ConfigError(f"not a complete checkpoint directory: {path}", where="--resume",
-                              hint=f"use auto, or a step_* directory under {self.ckpt_root}")
+        if not (path / ckpt.STATE_FILE).is_file() and not is_pretrained_dir(path):
+            raise ConfigError(f"not a complete checkpoint directory nor an exported model folder: {path}", where=f"checkpoint {which}",
+                              hint=f"use best, last, a step_* directory under {self.ckpt_root} or a `videollm export` folder")
         return path
 
     def load_weights(self, path: str | os.PathLike) -> None:
-        """Load a checkpoint's trainable weights into the pipeline (safetensors)."""
+        """Load a checkpoint's trainable weights (safetensors), or an exported folder's weights, into the pipeline."""
+        from .pretrained import is_pretrained_dir, load_pretrained_weights
+
+        if is_pretrained_dir(path) and not (Path(path) / ckpt.STATE_FILE).is_file():
+            load_pretrained_weights(self.pipeline, path)
+            return
         self.pipeline.load_trainable_state_dict(ckpt.load_weights(Path(path) / ckpt.WEIGHTS_FILE))
 
     def _resume(self, which: str) -> int | None:
@@ -383,6 +392,9 @@ class Runner(EvaluationMixin):
         if path is None:
             log.warning("--resume %s: no checkpoint in %s, starting from scratch", which, self.ckpt_root)
             return None
+        if not (path / ckpt.STATE_FILE).is_file():
+            raise ConfigError("an exported model folder holds no optimizer state to resume training from", where=f"--resume {which}",
+                              hint="use it with --eval-only/--predict --checkpoint, or resume from a step_* folder")
         acc = self.accelerator
         ckpt.verify_state_files(path)  # a damaged or foreign file is a DataError naming it
         acc.load_state(str(path))

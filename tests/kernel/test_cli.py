@@ -191,12 +191,12 @@ def test_run_modes_reach_the_runner(capsys, global_plugins, tmp_path, monkeypatc
         def train(self, resume=None):
             calls.append(("train", resume))
 
-        def evaluate(self):
-            calls.append(("evaluate",))
+        def evaluate(self, **kwargs):
+            calls.append(("evaluate", kwargs))
             return {"task/accuracy": 12.5}
 
-        def predict(self):
-            calls.append(("predict",))
+        def predict(self, **kwargs):
+            calls.append(("predict", kwargs))
             return {"task": tmp_path / "predictions" / "task_test.json"}
 
     monkeypatch.setattr(runner_mod, "Runner", RecordingRunner)
@@ -206,12 +206,12 @@ def test_run_modes_reach_the_runner(capsys, global_plugins, tmp_path, monkeypatc
     assert run_main([str(cfg), "--resume", "ckpt/step_3", "--cfg-options", "model.tuner.r=8"]) == 0
     assert run_main([str(cfg), "--eval-only", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"task/accuracy": 12.5}
-    assert main(["run", str(cfg), "--predict"]) == 0
+    assert main(["run", str(cfg), "--predict", "--checkpoint", "last", "--allow-untrained"]) == 0
     assert capsys.readouterr().out.strip() == f"task: {tmp_path / 'predictions' / 'task_test.json'}"
     assert calls == [("init", str(tmp_path / "w"), str(tmp_path / "w"), 2), ("train", "auto"),
                      ("init", None, None, 8), ("train", "ckpt/step_3"),
-                     ("init", None, None, 2), ("evaluate",),
-                     ("init", None, None, 2), ("predict",)]
+                     ("init", None, None, 2), ("evaluate", {"checkpoint": "best", "allow_untrained": False}),
+                     ("init", None, None, 2), ("predict", {"checkpoint": "last", "allow_untrained": True})]
     code, _, err = run(capsys, [str(cfg), "--resume", "--eval-only"], entry=run_main)
     assert code == 2 and "--resume continues training" in err
 
