@@ -7,8 +7,11 @@ LLM reasons over the sequence.
   each video (same real layout), so the temporal order is destroyed while every step keeps
   its content; :func:`label_runs` helps a task rewrite its per-step labels to move with them.
 * :func:`shuffled_ek100` -- that copy for the EPIC-KITCHENS-100 RULSTM tree, with the
-  per-step labels moved with their features (OAD) or the segments kept (anticipation).
-* :func:`train_example` -- train an example config through the Runner into ``tmp_path``.
+  per-step labels moved with their features (OAD) or the segments kept (anticipation);
+  :func:`ek100_overrides` points an example's data at it.
+* :func:`train_example` -- train an example config through the Runner into ``tmp_path``;
+  :func:`evaluate_entries` scores a control's head-style entries with the task metric;
+  :func:`assert_beats_controls` prints the three numbers and checks the margin.
 
 A plain module (not a conftest): e2e tests import it as ``from tasks.controls import ...``
 or, from inside ``tests/tasks``, ``from controls import ...``.
