@@ -155,3 +155,29 @@ def test_validation_checks_a_datasets_features_entry():
     assert "dirr" in problems["data.val.features.sources.0.dirr"] or any("dirr" in p for p in problems.values())
     assert any(w.startswith("data.val.features.sources.1") and "path" in p for w, p in problems.items())
     assert not any(w.endswith(".fps") for w in problems)  # fps comes from the dataset
+
+
+def test_nlq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    from videollm_plugins.tasks.nlq.dataset import Ego4DNLQDataset
+
+    monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
+    demo = {"num_videos": 6, "seed": 0, "feature_dim": 8}
+    ds = Ego4DNLQDataset(split="val", demo=demo)
+    data = json.loads(ds.annotation_file.read_text())
+    rng = np.random.default_rng(0)
+    fps = ds.fps / ds.stride  # the source steps at the dataset's rate (Ego4D SlowFast: 30 / 16)
+    videos = {}
+    for video in data["videos"]:
+        end = max(clip["video_end_sec"] for clip in video["clips"])
+        videos[video["video_uid"]] = rng.normal(size=(int(end * fps) + 3, 8)).astype(np.float32)
+        torch.save(torch.from_numpy(videos[video["video_uid"]]), tmp_path / f"{video['video_uid']}.pt")
+    cut = Ego4DNLQDataset(split="val", demo=demo, features={"type": "TorchFeatures", "dir": str(tmp_path)})
+    assert len(cut) == len(ds)
+    for i in range(len(cut)):
+        uid, start, end = cut.queries[i]["clip"]
+        # prepare_ego4d_dataset.py: feature[int(start * fps) : int(end * fps) + 1]
+        np.testing.assert_array_equal(cut[i]["features"], videos[uid][int(start * fps): int(end * fps) + 1])

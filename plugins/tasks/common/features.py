@@ -162,7 +162,8 @@ class FeatureStore:
         if clip_id in self._cache:
             return self._cache[clip_id]
         check_video_id(clip_id, self.where)
-        return self._keep(clip_id, self._checked(self.source.read_clip(clip_id, video_id, start_sec, end_sec), clip_id))
+        arr = self.source.read_clip(clip_id, video_id, start_sec, end_sec)
+        return self._keep(clip_id, self._checked(arr, video_id if self._per_video(clip_id, video_id) else clip_id))
 
     def _keep(self, key: str, arr: np.ndarray) -> np.ndarray:
         """Cache memory maps (they cost no RAM) and the last :data:`CACHED_COPIES` in-memory arrays; pixels never."""
@@ -174,6 +175,10 @@ class FeatureStore:
                 self._cache.pop(self._copies.pop(0), None)
         self._cache[key] = arr
         return arr
+
+    def _per_video(self, clip_id: str, video_id: str) -> bool:
+        """True when the source cut the clip out of its video's entry (its own ``read_clip``)."""
+        return type(self.source).read_clip is not FeatureSource.read_clip and clip_id != video_id
 
     def _checked(self, arr: np.ndarray, video_id: str) -> np.ndarray:
         where = str(self.source.path_of(video_id)) if isinstance(self.source, FolderSource) else f"{self.where}[{video_id!r}]"

@@ -119,10 +119,14 @@ class LocalizationDataset(VideoDataset):
             log.warning("%s: skipped %d %s, first: %s: %s", type(self).__name__, len(self.skipped), what, *self.skipped[0])
 
     # -- features -----------------------------------------------------------------
-    def features_of(self, video_id: str, where: str) -> np.ndarray:
-        """``[T, Df]`` features of ``video_id`` (memory-mapped, checked once)."""
+    def features_of(self, video_id: str, where: str, clip: tuple[str, float, float] | None = None) -> np.ndarray:
+        """``[T, Df]`` features of ``video_id`` (memory-mapped, checked once).
+
+        ``clip``: ``(video_uid, video_start_sec, video_end_sec)`` when ``video_id`` is a clip of a
+        longer video: a source of per-video features (Ego4D ``.pt``) cuts the clip's steps out.
+        """
         check_video_id(video_id, where)
-        return self.features(video_id)
+        return self.features(video_id) if clip is None else self.features.clip(video_id, *clip)
 
     def timestamps(self, num_steps: int) -> np.ndarray:
         """``[T, 2]`` float32 seconds: step ``i`` covers ``[i*stride, i*stride + window) / fps``."""
@@ -151,9 +155,9 @@ class LocalizationDataset(VideoDataset):
             )
         return [max(0.0, s), min(e, duration)]
 
-    def sample(self, video_id: str, where: str, duration: float) -> dict[str, Any]:
+    def sample(self, video_id: str, where: str, duration: float, clip: tuple[str, float, float] | None = None) -> dict[str, Any]:
         """The common part of a sample: ``features [T, Df]`` float32, ``timestamps [T, 2]`` s, meta."""
-        feats = self.features_of(video_id, where)
+        feats = self.features_of(video_id, where, clip)
         return {
             "features": np.array(feats, dtype=np.float32),  # a writable copy of the memory map
             "timestamps": self.timestamps(feats.shape[0]),

@@ -57,6 +57,8 @@ def load_ego4d_nlq(path: str | Path) -> list[dict[str, Any]]:
                             "query": str(q["query"]),
                             "window": [float(q["clip_start_sec"]), float(q["clip_end_sec"])],
                             "duration": float(clip["video_end_sec"]) - float(clip["video_start_sec"]),
+                            # where the clip lies in its video, for per-video features (Ego4D <video_uid>.pt)
+                            "clip": (str(video.get("video_uid", clip["clip_uid"])), float(clip["video_start_sec"]), float(clip["video_end_sec"])),
                             "where": where,
                         })
                     except (KeyError, TypeError, ValueError) as e:

@@ -25,7 +25,9 @@ class Ego4DNLQDataset(LocalizationDataset):
     Args:
         annotation_file: the official JSON; default: the demo's ``nlq_<split>.json``.
         features_dir: ``<clip_uid>.npy`` folder (Ego4D SlowFast: ``fps: 30, feature_stride: 16,
-            feature_window: 32``).
+            feature_window: 32``). The released per-video features: ``features: {type: TorchFeatures,
+            dir: .../<video_uid>.pt}``; each clip's steps are cut out of its video by
+            ``video_start_sec``/``video_end_sec`` as Ego4D's ``prepare_ego4d_dataset.py`` does.
         split: ``"train"`` or ``"val"`` (picks the demo file; real files are one split each).
         fps, feature_stride, feature_window: feature timing.
         features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
@@ -73,7 +75,7 @@ class Ego4DNLQDataset(LocalizationDataset):
         return load_ego4d_nlq(self.annotation_file)
 
     def _check(self, rec: dict[str, Any]) -> dict[str, Any]:
-        self.features_of(rec["video_id"], rec["where"])
+        self.features_of(rec["video_id"], rec["where"], rec.get("clip"))
         rec = dict(rec)
         rec["window"] = self.check_segment(rec["window"], rec["duration"], rec["where"])
         return rec
@@ -83,7 +85,7 @@ class Ego4DNLQDataset(LocalizationDataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         q = self.queries[index]
-        sample = self.sample(q["video_id"], q["where"], q["duration"])
+        sample = self.sample(q["video_id"], q["where"], q["duration"], q.get("clip"))
         sample["query"] = q["query"]
         sample["targets"] = {"windows": [list(q["window"])]}
         sample["meta"].update(annotation_uid=q["key"][1], query_idx=q["key"][2])
