@@ -127,10 +127,7 @@ def windowed_forward(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, cache: LLM
     if cache is None:
         kv = new_cache(llm, b, embeds.device)
         if llm._prompt_kind() == "prompt":
-            virtual = llm.model.get_prompt(batch_size=b).to(embeds.dtype)
-            n_virtual = virtual.shape[1]
-            embeds = torch.cat([virtual, embeds], dim=1)
-            mask = torch.cat([mask.new_ones(b, n_virtual), mask.bool()], dim=1)
+            embeds, mask, n_virtual = llm.prepend_virtual_tokens(embeds, mask)
     else:
         kv = cache.kv
     real = mask.bool().long().sum(dim=1)

@@ -159,6 +159,13 @@ class HFCausalLM(LLMAdapter):
         every forward call then runs through a bounded :class:`~.window_cache.WindowCache`."""
         self.context = make_policy(self, spec)
 
+    def prepend_virtual_tokens(self, embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, int]:
+        """Prompt tuning / p-tuning: the ``V`` virtual tokens in front -> ``(embeds [B, V+S, E], mask [B, V+S], V)``."""
+        b = embeds.shape[0]
+        virtual = self.model.get_prompt(batch_size=b).to(embeds.dtype)
+        n_virtual = virtual.shape[1]
+        return torch.cat([virtual, embeds], dim=1), torch.cat([mask.new_ones(b, n_virtual), mask.bool()], dim=1), n_virtual
+
     def forward(self, embeds: Tensor, mask: Tensor, cache: LLMCache | None = None, use_cache: bool = False):
         """``embeds [B, S, E]``, ``mask [B, S]`` right-padded -> ``(hidden [B, S, H], LLMCache | None)``.
 
@@ -178,10 +185,7 @@ class HFCausalLM(LLMAdapter):
         if cache is not None:
             kv, past_mask, start = cache.kv, cache.mask, cache.next_pos
         elif kind == "prompt":
-            virtual = self.model.get_prompt(batch_size=b).to(embeds.dtype)
-            n_virtual = virtual.shape[1]
-            embeds = torch.cat([virtual, embeds], dim=1)
-            mask = torch.cat([mask.new_ones(b, n_virtual), mask], dim=1)
+            embeds, mask, n_virtual = self.prepend_virtual_tokens(embeds, mask)
         elif kind == "prefix":
             kv = self.model.get_prompt(batch_size=b)
             past_mask = mask.new_ones(b, self.num_prefix_tokens)
