@@ -38,8 +38,11 @@ class ResultsWriter:
     def __init__(self, path: str | Path, header: Mapping[str, Any], results_key: str = "results") -> None:
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + f".partial-{os.getpid()}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.tmp, "w", encoding="utf-8")
+        from videollm_core.paths import os_errors
+
+        with os_errors(self.path, "write the predictions"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self.tmp, "w", encoding="utf-8")
         self._f.write(json.dumps(dict(header))[:-1] + (", " if header else "") + json.dumps(results_key) + ": {")
         self._keys: set[str] = set()
 
@@ -54,9 +57,12 @@ class ResultsWriter:
         return len(self._keys)
 
     def close(self) -> Path:
-        self._f.write("}}")
-        self._f.close()
-        os.replace(self.tmp, self.path)
+        from videollm_core.paths import os_errors, replace_path
+
+        with os_errors(self.path, "write the predictions"):
+            self._f.write("}}")
+            self._f.close()
+            replace_path(self.tmp, self.path)
         return self.path
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from videollm_core.errors import DataError
+from videollm_core.paths import os_errors, replace_path
 
 from ..common.features import is_safe_video_id
 from ..common.jsonfile import ResultsWriter, read_json
@@ -51,11 +52,12 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray], level: int = 1) -> N
     """A ``numpy.load``-able ``.npz`` deflated at zlib ``level`` (``np.savez_compressed`` uses 6: 3x slower,
     barely smaller on float16 scores), written to a temporary name and renamed."""
     tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-        for name, arr in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
-    os.replace(tmp, path)
+    with os_errors(path, "write the score file"):
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
+            for name, arr in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+        os.replace(tmp, path)
 
 
 class ScoreWriter:
@@ -75,12 +77,13 @@ class ScoreWriter:
         self.path, self.fps, self.compact = Path(path), float(fps), bool(compact)
         self.tmp = self.path.with_name(self.path.name + f".partial-{os.getpid()}")  # the compact folder until close()
         if compact and self.tmp.exists():
-            shutil.rmtree(self.tmp)
+            shutil.rmtree(self.tmp)  # left by a crashed run of this process id
         self._open: dict[str, dict[str, Any]] = {}
         self._done: dict[str, dict[str, Any]] = {}
         self._json: ResultsWriter | None = None  # the JSON form, opened at the first video (its header holds the fps)
         if compact:
-            self.tmp.mkdir(parents=True)
+            with os_errors(self.tmp, "create the OAD score folder"):
+                self.tmp.mkdir(parents=True)
 
     def write(self, entries: list[dict[str, Any]]) -> None:
         for e in entries:
@@ -128,11 +131,8 @@ class ScoreWriter:
         if self.compact:
             index = {"version": "1.0", "challenge": CHALLENGE, "fps": self.fps, "format": "npz-float16", "videos": self._done}
             (self.tmp / INDEX).write_text(json.dumps(index, indent=1), encoding="utf-8")
-            if self.path.is_dir():
-                shutil.rmtree(self.path)
-            elif self.path.exists():
-                self.path.unlink()
-            os.replace(self.tmp, self.path)
+            with os_errors(self.path, "write the OAD score folder"):
+                replace_path(self.tmp, self.path)  # an earlier folder (the previous evaluation) is replaced whole
         else:
             self._json_writer().close()
         return open_scores(self.path)
