@@ -27,7 +27,8 @@ import yaml
 
 from .config_limits import (MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_FILES, MAX_OPTION_BYTES, MAX_OPTIONS_BYTES,
                             check_config_tree, check_text_size, check_yaml_graph)
-from .errors import ConfigError
+from .errors import ConfigError, PathError
+from .paths import usable_path, write_text_atomic
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -55,11 +56,8 @@ class Config(dict):
         return yaml.safe_dump(_plain(dict(self)), sort_keys=False, allow_unicode=True)
 
     def dump(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_yaml` to ``path`` (parents created) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_yaml(), encoding="utf-8")
-        return path
+        """Write :meth:`to_yaml` to ``path`` atomically (parents created) and return the path."""
+        return write_text_atomic(path, self.to_yaml(), "config")
 
     @property
     def stem(self) -> str:
@@ -179,6 +177,8 @@ def _load_tree(path: Path, chain: tuple[Path, ...], reads: list[Path]) -> dict[s
         raise ConfigError(f"_base_ must be a path or a list of paths, got {bases!r}", where=f"{path}: {BASE_KEY}")
     merged: dict[str, Any] = {}
     for base in bases:
+        if "\x00" in base:
+            raise ConfigError("a _base_ path contains a NUL byte", where=f"{path}: {BASE_KEY}", hint="remove the \\x00 from the path")
         base_path = (path.parent / os.path.expanduser(base)).resolve()
         if not base_path.is_file():
             raise ConfigError(f"base config '{base}' not found (looked for {base_path})", where=f"{path}: {BASE_KEY}",
@@ -231,7 +231,10 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str,
         ConfigError: a missing file or base, invalid YAML (with its line), a ``_base_``
             cycle, a top level that is not a mapping, or a bad override.
     """
-    file = Path(os.path.expanduser(str(path))).resolve()
+    try:
+        file = usable_path(path, "config file").resolve()
+    except PathError as e:
+        raise ConfigError(e.message, where=e.where, hint=e.hint) from None
     data = _load_tree(file, (), [])
     cfg = Config(data, filename=str(file))
     if overrides:

@@ -62,6 +62,19 @@ def os_errors(path: str | os.PathLike, action: str) -> Iterator[None]:
         raise path_error(e, path, action) from e
 
 
+def usable_path(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a :class:`Path` (``~`` expanded); a :class:`PathError` when no file system can
+    hold it (empty, or a NUL byte, which ``open`` refuses with a bare ``ValueError``)."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text:
+        raise PathError(f"{what}: the path is empty", hint="give a file or folder name")
+    if "\x00" in text:
+        raise PathError(f"{what}: the path contains a NUL byte", where=repr(text), hint="remove the \\x00 from the path")
+    return Path(os.path.expanduser(text))
+
+
 def _nearest_existing(path: Path) -> Path:
     """``path`` or its closest ancestor that exists (or is a link)."""
     probe = path
@@ -77,7 +90,7 @@ def check_input(path: str | os.PathLike, kind: str = "file", what: str = "input"
         PathError: missing, the other kind, or unreadable; ``what`` names it in the message
             (``"annotation file"``, ``"--resume checkpoint"``).
     """
-    p = Path(os.path.expanduser(str(path)))
+    p = usable_path(path, what)
     if not p.exists():
         parent = _nearest_existing(p)
         if parent.exists() and not parent.is_dir():
@@ -110,7 +123,7 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder", *, cr
     Raises:
         PathError: naming ``path`` and the fix.
     """
-    p = Path(os.path.expanduser(str(path)))
+    p = usable_path(path, what)
     if p.exists() and not p.is_dir():
         raise PathError(f"{what} is a file; a folder is expected", where=str(p), hint="choose a folder, or move the file away")
     existing = _nearest_existing(p)
@@ -223,4 +236,4 @@ def write_text_atomic(path: str | os.PathLike, text: str, what: str = "file") ->
     return Path(path)
 
 
-__all__ = ["path_error", "os_errors", "check_input", "check_output_dir", "resolve_work_dir", "replace_path", "atomic_path", "atomic_dir", "write_text_atomic"]
+__all__ = ["path_error", "os_errors", "usable_path", "check_input", "check_output_dir", "resolve_work_dir", "replace_path", "atomic_path", "atomic_dir", "write_text_atomic"]
