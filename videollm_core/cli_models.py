@@ -4,10 +4,12 @@
   pretrained folder (:mod:`videollm_core.export`).
 - ``predict MODEL --features PATH [--task T] --out FILE``: official-format predictions
   for new videos (a ``.npy`` file, a folder of ``<video>.npy`` or any path a feature
-  source reads), no annotations needed (:mod:`videollm_core.inference`).
-- ``stream MODEL INPUT [--task T] [--json] [--step-seconds S]``: feed a feature file unit
-  by unit through ``pipeline.stream()`` and print each answer as it arrives, then the
-  units per second; ``--json``: one JSON object per answered unit.
+  source reads, or ``--videos`` files whose features are extracted first with the backbone
+  the model records), no annotations needed (:mod:`videollm_core.inference`).
+- ``stream MODEL INPUT [--task T] [--json] [--step-seconds S]``: feed a feature file (or a
+  video file, through the backbone the model records) unit by unit through
+  ``pipeline.stream()`` and print each answer as it arrives, then the units per second;
+  ``--json``: one JSON object per answered unit.
 
 ``MODEL`` is a folder written by ``videollm export`` / ``VideoLLM.save_pretrained`` or a hub id.
 """
@@ -24,6 +26,10 @@ from typing import Any, Callable
 from .errors import ConfigError, DataError
 
 
+#: video files ``stream`` and ``predict --videos`` extract features from (those ``videollm extract`` reads).
+VIDEO_FILES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
+
+
 def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
     """Register the three subcommands on ``videollm``'s subparsers."""
     p = sub.add_parser("export", help="write a run's checkpoint as a model folder (config, weights, PEFT adapter, model card)")
@@ -36,22 +42,26 @@ def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
 
     p = sub.add_parser("predict", help="official-format predictions of a model folder for new videos (features only)")
     p.add_argument("model", help="a model folder (videollm export) or a hub id")
-    p.add_argument("--features", required=True, metavar="PATH", help="a .npy file [T, Df], a folder of <video>.npy, a feature file, or a YAML feature-source config")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--features", metavar="PATH", help="a .npy file [T, Df], a folder of <video>.npy, a feature file, or a YAML feature-source config")
+    source.add_argument("--videos", metavar="PATH", help="a video file or a folder of them: features extracted first with the backbone the model records")
     p.add_argument("--out", required=True, metavar="FILE", help="predictions file in the task's official format")
     _add_input_options(p)
     p.add_argument("--batch-size", type=_positive_int, default=8)
+    p.add_argument("--device", default="cpu", help="torch device for --videos extraction and the model (default cpu)")
     p.add_argument("--query", help="the query text, for query tasks (nlq, qvhighlights)")
     p.set_defaults(func=cmd_predict)
     add_common(p, suppress=True)
 
     p = sub.add_parser("stream", help="feed a feature file unit by unit through the model and print each answer")
     p.add_argument("model", help="a model folder (videollm export) or a hub id")
-    p.add_argument("input", help="a .npy feature file [T, Df]")
+    p.add_argument("input", help="a .npy feature file [T, Df], or a video file (features extracted first with the model's backbone)")
     _add_input_options(p)
     p.add_argument("--step-seconds", type=float, metavar="S", help="seconds per feature step (default: 1 / the model's fps)")
     p.add_argument("--top", type=_positive_int, default=3, help="top classes shown per unit (default 3)")
     p.add_argument("--query", help="the query text, for query tasks")
     p.add_argument("--json", action="store_true", help="one JSON object per answered unit")
+    p.add_argument("--device", default="cpu", help="torch device for video extraction (default cpu)")
     p.set_defaults(func=cmd_stream)
     add_common(p, suppress=True)
 
@@ -97,13 +107,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .inference import predict_entries, video_features, write_predictions
+    from .inference import extract_for_model, predict_entries, video_features, write_predictions
+
+    import tempfile
 
     pipeline, task, inputs = _load(args)
+    pipeline.to(args.device)
     fps = float(inputs["fps"])
     window = inputs.get("window")
     window_steps = max(1, int(round(float(window) * fps))) if window else None
-    entries = predict_entries(pipeline, video_features(args.features, fps), task, fps, window_steps, args.batch_size, args.query)
+    with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
+        features = args.features or extract_for_model(pipeline.pretrained_info, args.videos, tmp, args.device)
+        entries = predict_entries(pipeline, video_features(features, fps), task, fps, window_steps, args.batch_size, args.query)
     path = write_predictions(pipeline.config, task, entries, args.out)
     videos = len({str(e.get("video_id", i)) for i, e in enumerate(entries)})
     print(f"{task}: {videos} video(s) -> {path}")
@@ -175,9 +190,18 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if not (step > 0 and math.isfinite(step)):
         raise ConfigError(f"--step-seconds must be a positive number, got {step}", where="--step-seconds")
     path = Path(args.input)
-    if not (path.is_file() and path.suffix == ".npy"):
-        raise DataError("expected a .npy feature file [T, Df]", where=str(path), hint="videollm stream MODEL video.npy")
-    _, feats = next(video_features(path, 1.0 / step))
+    if path.is_file() and path.suffix.lower() in VIDEO_FILES:
+        import tempfile
+
+        from .inference import extract_for_model
+
+        with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
+            folder = extract_for_model(pipeline.pretrained_info, path, tmp, args.device)
+            feats = np.array(next(video_features(folder / f"{path.stem}.npy", 1.0 / step))[1])
+    elif path.is_file() and path.suffix == ".npy":
+        _, feats = next(video_features(path, 1.0 / step))
+    else:
+        raise DataError("expected a .npy feature file [T, Df] or a video file", where=str(path), hint="videollm stream MODEL video.npy")
     stream = pipeline.stream(task=task, query=args.query, step_seconds=step)
     units, t0 = 0, time.perf_counter()
     for i in range(feats.shape[0] + 1):

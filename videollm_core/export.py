@@ -37,20 +37,24 @@ def _feature_dirs(data_cfg: Mapping[str, Any]) -> list[Path]:
     return out
 
 
-def extraction_backbone(specs: list[Any]) -> Any:
-    """The ``backbone`` entry of the first features ``manifest.json`` the tasks' datasets read, else None."""
+#: what a features manifest (``videollm extract``) records about how the features were made.
+EXTRACTION_KEYS = ("backbone", "fps", "image_size", "frames_per_step", "dtype")
+
+
+def extraction_backbone(specs: list[Any]) -> dict[str, Any] | None:
+    """The extraction settings (:data:`EXTRACTION_KEYS`) of the first features ``manifest.json``
+    with a ``backbone`` entry that the tasks' datasets read, else None."""
     for spec in specs:
         for dcfg in spec.data.values():
             for folder in _feature_dirs(dcfg):
                 manifest = (folder if folder.is_dir() else folder.parent) / MANIFEST
                 if manifest.is_file():
                     try:
-                        backbone = json.loads(manifest.read_text(encoding="utf-8")).get("backbone")
+                        data = json.loads(manifest.read_text(encoding="utf-8"))
+                        if data.get("backbone") is not None:
+                            return {k: data[k] for k in EXTRACTION_KEYS if k in data}
                     except (OSError, ValueError, AttributeError) as e:
                         log.warning("%s: unreadable features manifest (%s)", manifest, e)
-                        continue
-                    if backbone is not None:
-                        return backbone
     return None
 
 
@@ -105,4 +109,4 @@ def export_run(work_dir: str | os.PathLike, out: str | os.PathLike, checkpoint: 
     return save_pretrained(runner.pipeline, out, model_config(cfg, head_args, metric_args), info=info)
 
 
-__all__ = ["export_run", "extraction_backbone", "run_scores", "MANIFEST"]
+__all__ = ["export_run", "extraction_backbone", "run_scores", "MANIFEST", "EXTRACTION_KEYS"]

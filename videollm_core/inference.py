@@ -41,6 +41,38 @@ def video_features(path: str | Path, fps: float) -> Iterator[tuple[str, np.ndarr
         yield vid, _checked(source.read(vid), f"{path}:{vid}")
 
 
+def extract_for_model(info: Mapping[str, Any], videos: str | Path, out: str | Path, device: str = "cpu") -> Path:
+    """Features of a video file (or a folder of them) made as the model's training features were.
+
+    The backbone and step rate come from the model's ``videollm.json`` ``extraction`` entry
+    (a features ``manifest.json`` recorded at export); ``videollm extract`` does the work.
+    Returns the folder of ``<video>.npy`` (``out``).
+
+    Raises:
+        ConfigError: the model does not record its extraction backbone.
+        DataError: a video cannot be decoded (naming it).
+    """
+    from .cli_data import _plugin_module
+
+    extraction = info.get("extraction") or {}
+    backbone = extraction.get("backbone") if isinstance(extraction, Mapping) else None
+    name = backbone.get("name") if isinstance(backbone, Mapping) else backbone
+    if not name or not extraction.get("fps"):
+        raise ConfigError("the model does not record the backbone its features were extracted with", where="--videos",
+                          hint="extract features with `videollm extract --backbone ... --fps ...` and pass --features")
+    videos, out = Path(videos), Path(out)
+    if videos.is_file():  # one video: a folder holding only it
+        single = out / ".videos"
+        single.mkdir(parents=True, exist_ok=True)
+        link = single / videos.name
+        if not link.exists():
+            link.symlink_to(videos.resolve())
+        videos = single
+    extract = _plugin_module("videollm_plugins.features.extract", "predict --videos")
+    extract.Extraction(str(name), videos, out, float(extraction["fps"]), device=device, strict=True, progress=False).run()
+    return out
+
+
 def _checked(feats: Any, where: str) -> np.ndarray:
     arr = np.asarray(feats, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[0] == 0:
@@ -115,4 +147,4 @@ def write_predictions(cfg: Mapping[str, Any], task: str, entries: list[dict[str,
     return Path(out)
 
 
-__all__ = ["video_features", "video_samples", "predict_entries", "task_metric_config", "write_predictions"]
+__all__ = ["video_features", "extract_for_model", "video_samples", "predict_entries", "task_metric_config", "write_predictions"]

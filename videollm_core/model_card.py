@@ -57,8 +57,12 @@ def card_text(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         lines.append(f"- `{name}`: head `{head.get('type')}`" + (f", prompt \"{task['prompt']}\"" if task.get("prompt") else ""))
     extraction = meta.get("extraction")
     lines += ["", "## Input features", ""]
+    backbone = (extraction or {}).get("backbone") if isinstance(extraction, dict) else extraction
+    name = backbone.get("name") if isinstance(backbone, dict) else backbone
     lines.append(f"Expects `[T, {cfg['model']['encoder'].get('in_dim')}]` feature arrays"
-                 + (f" extracted with `{extraction}`." if extraction else "; the extraction backbone was not recorded."))
+                 + (f" extracted with `{name}` at {extraction.get('fps')} steps/s (`videollm extract`); `videollm predict"
+                    " --videos` extracts them itself." if name and isinstance(extraction, dict)
+                    else "; the extraction backbone was not recorded."))
     if meta.get("metrics"):
         lines += ["", f"## Validation scores (step {meta.get('step')})", "", "| metric | value |", "| --- | --- |"]
         lines += [f"| {k} | {float(v):.4f} |" for k, v in meta["metrics"].items() if isinstance(v, (int, float))]
