@@ -2,7 +2,9 @@
 and the process-wide plugin state restored after tests that drive the CLI in-process."""
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+try:  # the fuzzer's caches (hypothesis's unicode tables) go to the temp folder, never into the checkout
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "videollm-hypothesis"))
+except ImportError:  # without the test extra, test_fuzz.py fails on its own import and says why
+    pass
 
 
 @pytest.fixture(scope="session")

@@ -51,19 +51,27 @@ def argv(mutation: Mutation, config: Path, work_dir: Path) -> list[str]:
 def run_in_process(mutation: Mutation, folder: Path) -> Outcome:
     """``videollm_core.cli.run_main`` with stdout/stderr captured; the first training batch is
     never drawn (``Runner._train_iterators`` raises :class:`WouldTrain`)."""
+    config = write_files(mutation, folder)
+    return run_argv(argv(mutation, config, folder / "work"), label=mutation.id)
+
+
+def run_argv(args: list[str], label: str = "") -> Outcome:
+    """``videollm-run ARGS`` in-process (output captured, training refused as in :func:`run_in_process`)."""
     from videollm_core import cli, runner
 
-    config = write_files(mutation, folder)
     out, err = io.StringIO(), io.StringIO()
     saved = runner.Runner._train_iterators
 
     def refuse(self, *a, **k):
-        raise WouldTrain(f"{mutation.id}: every check passed and training began")
+        raise WouldTrain(f"{label or args}: every check passed and training began")
 
     runner.Runner._train_iterators = refuse
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.run_main(argv(mutation, config, folder / "work"))
+            try:
+                code = cli.run_main(args)
+            except SystemExit as e:  # argparse's own usage errors (exit 2, "PROG: error: ...")
+                code = e.code if isinstance(e.code, int) else 2
     finally:
         runner.Runner._train_iterators = saved
     return Outcome(code, out.getvalue(), err.getvalue())
