@@ -79,3 +79,38 @@ def test_weights_of_another_model_are_refused(saved, tmp_path):
     with pytest.raises(DataError) as err:
         VideoLLM.from_pretrained(copy)
     assert "classifiers.action" in err.value.render()
+
+
+def test_hub_id_offline_is_a_clear_error(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError) as err:
+        VideoLLM.from_pretrained("someone/videollm-oad")
+    assert "cannot download 'someone/videollm-oad'" in err.value.render()
+
+
+def test_multitask_model_round_trip(tmp_path):
+    import yaml
+
+    cfg = load_config(ROOT / "examples" / "multitask.yaml")
+    pipeline = build_pipeline(cfg).eval()
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in pipeline.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.1)
+    pipeline.save_pretrained(tmp_path / "m")
+    saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
+    assert [t["name"] for t in saved["tasks"]] == pipeline.tasks and all("data" not in t for t in saved["tasks"])
+    loaded = VideoLLM.from_pretrained(tmp_path / "m")
+    d = pipeline.encoder.in_dim
+    feats = torch.randn(1, 10, d, generator=torch.Generator().manual_seed(4))
+    start = torch.arange(10, dtype=torch.float32)
+    for task in pipeline.tasks:
+        batch = VideoBatch(features=feats, mask=torch.ones(1, 10, dtype=torch.bool), timestamps=torch.stack([start, start + 1], -1)[None],
+                           queries=["a person cooks"] if task == "qvhighlights" else None)
+        with torch.no_grad():
+            want, got = pipeline(batch, task), loaded(batch, task)
+        tensors = [k for k, v in want.items() if isinstance(v, torch.Tensor)]
+        assert tensors and all(torch.equal(want[k], got[k]) for k in tensors), task
