@@ -7,8 +7,8 @@ A task head is sized from the first dataset of its task (``train``, else ``val``
 after minutes of inference; :func:`check_class_tables` reports it at start-up as a
 :class:`~videollm_core.errors.DataError` (exit 2) naming both files and sizes.
 
-A split's table is its dataset's ``head_args()`` (class counts) plus its ``class_names``
-when the dataset has them (order matters: class ``i`` is head output ``i``). Its file is
+A split's table is its dataset's ``head_args()`` (class counts) plus its class names when
+the dataset has them (order matters: class ``i`` is head output ``i``). Its file is
 the dataset's ``class_table_file`` attribute when it sets one, else the first known
 class-table attribute or config key below, else the split's config path.
 """
@@ -23,15 +23,21 @@ from .errors import DataError
 TABLE_ATTRIBUTES = ("class_table_file", "actions_path", "info_path", "taxonomy_path", "mapping_path")
 #: config keys of a dataset naming its class table (or the annotations it is read from), in order.
 TABLE_KEYS = ("actions", "taxonomy", "mapping", "data_info", "label_map", "annotations", "annotation_file", "data_root")
+#: dataset attributes (also on ``dataset.source``) listing the class names, in head order.
+NAME_ATTRIBUTES = ("class_names", "action_names")
 SPLITS = ("train", "val", "test")
 
 
 def table_of(dataset: Any) -> dict[str, Any]:
-    """``head_args()`` plus ``class_names`` (when the dataset has them)."""
+    """``head_args()`` plus ``class_names`` (when the dataset or its ``source`` lists them: segment
+    labels, MQ categories, EK100 action names)."""
     table = dict(dataset.head_args() or {})
-    names = getattr(dataset, "class_names", None)
-    if isinstance(names, Sequence) and not isinstance(names, str) and names:
-        table["class_names"] = [str(n) for n in names]
+    for obj in (dataset, getattr(dataset, "source", None)):
+        for attr in NAME_ATTRIBUTES:
+            names = getattr(obj, attr, None) if obj is not None else None
+            if isinstance(names, Sequence) and not isinstance(names, str) and names:
+                table["class_names"] = [str(n) for n in names]
+                return table
     return table
 
 
