@@ -117,4 +117,4 @@ def test_writer_json_form_equals_format_predictions(tmp_path):
     formatted = OADMetric().format_predictions(entries)
     assert json.loads((tmp_path / "p.json").read_text())["fps"] == 4.0 and set(read) == {"x", "y"}
     for v in ("x", "y"):
-        assert np.allclose(read[v]["action"], np.asarray(formatted["results"][v]["action"]), atol=1e-3)
+        assert np.allclose(read[v]["action"], np.asarray(formatted["results"][v]["action"]), rtol=0, atol=1e-7)

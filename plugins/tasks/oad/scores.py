@@ -75,6 +75,7 @@ class ScoreWriter:
 
     def __init__(self, path: str | Path, fps: float = 4.0, compact: bool = True) -> None:
         self.path, self.fps, self.compact = Path(path), float(fps), bool(compact)
+        self._dtype = np.float16 if self.compact else np.float32  # the JSON form keeps the head's precision
         self.tmp = self.path.with_name(self.path.name + f".partial-{os.getpid()}")  # the compact folder until close()
         if compact and self.tmp.exists():
             shutil.rmtree(self.tmp)  # left by a crashed run of this process id
@@ -94,7 +95,7 @@ class ScoreWriter:
             self.fps = float(e.get("fps", self.fps))
             state = self._open.setdefault(vid, {"parts": [], "covered": 0, "num_steps": None})
             part = {"first": int(e["first_step"])}
-            part.update({k: np.asarray(e[k], dtype=np.float16) for k in KEYS if e.get(k) is not None})
+            part.update({k: np.asarray(e[k], dtype=self._dtype) for k in KEYS if e.get(k) is not None})
             state["parts"].append(part)
             state["covered"] += len(part["action"])
             if e.get("num_steps") is not None:
@@ -108,16 +109,16 @@ class ScoreWriter:
         keys = [k for k in KEYS if all(k in p for p in parts)]
         mats = {}
         for k in keys:
-            mat = np.zeros((total, parts[0][k].shape[1]), dtype=np.float16)
+            mat = np.zeros((total, parts[0][k].shape[1]), dtype=self._dtype)
             for p in parts:
                 mat[p["first"] : p["first"] + len(p[k])] = p[k]
             mats[k] = mat
         if self.compact:
-            name = f"{vid}.npz" if is_safe_video_id(vid) else f"video_{len(self._done):06d}.npz"
+            name = f"{vid}.npz" if is_safe_video_id(vid) else f"unsafe-id-{len(self._done):06d}.npz"  # index.json maps it
             write_npz(self.tmp / name, mats)
             self._done[vid] = {"file": name, "num_steps": total, "keys": keys}
         else:
-            self._json_writer().add(vid, {k: m.astype(np.float32).tolist() for k, m in mats.items()})
+            self._json_writer().add(vid, {k: m.tolist() for k, m in mats.items()})
             self._done[vid] = {"num_steps": total, "keys": keys}
 
     def _json_writer(self) -> ResultsWriter:
