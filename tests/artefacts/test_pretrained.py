@@ -114,3 +114,38 @@ def test_multitask_model_round_trip(tmp_path):
             want, got = pipeline(batch, task), loaded(batch, task)
         tensors = [k for k, v in want.items() if isinstance(v, torch.Tensor)]
         assert tensors and all(torch.equal(want[k], got[k]) for k in tensors), task
+
+
+def test_named_base_llm_is_not_copied_and_peft_loads_the_adapter_onto_it(tmp_path):
+    """With ``pretrained: DIR`` only the trained weights are saved; peft puts the adapter on the base model itself."""
+    import json
+
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModel, GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    base_dir = tmp_path / "gpt2-tiny"
+    GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=128, vocab_size=16)).save_pretrained(base_dir)
+    cfg = load_config(ROOT / "examples" / "oad.yaml", [*["data.train.demo.num_videos=4", "data.val.demo.num_videos=4"],
+                                                       "model.tuner.type=LoRA", "model.tuner.r=2", "model.prompt="])
+    cfg["model"]["llm"] = {"type": "HFCausalLM", "pretrained": str(base_dir)}
+    pipeline = build_pipeline(cfg).eval()
+    with torch.no_grad():
+        for n, p in pipeline.named_parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.1)
+    pipeline.save_pretrained(tmp_path / "m")
+    saved = load_file(str(tmp_path / "m" / "model.safetensors"))
+    llm_keys = [k for k in saved if k.startswith("llm.")]
+    assert llm_keys and all("lora_" in k for k in llm_keys)
+    assert json.loads((tmp_path / "m" / "videollm.json").read_text())["base_model"]["name_or_path"] == str(base_dir)
+    loaded = VideoLLM.from_pretrained(tmp_path / "m")
+    with torch.no_grad():
+        assert torch.equal(pipeline(_batch(), "oad")["action"], loaded(_batch(), "oad")["action"])
+    peft_model = PeftModel.from_pretrained(AutoModel.from_pretrained(base_dir), str(tmp_path / "m")).eval()
+    embeds = torch.randn(1, 6, 64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        ours = loaded.llm.model(inputs_embeds=embeds).last_hidden_state
+        theirs = peft_model(inputs_embeds=embeds).last_hidden_state
+    assert torch.allclose(ours, theirs, atol=1e-6)
