@@ -77,7 +77,7 @@ def test_autoload_switch(capsys, global_plugins, monkeypatch):
 def test_list_shapes(capsys, global_plugins):
     code, out, _ = run(capsys, ["list", "--json"])
     listing = json.loads(out)
-    assert code == 0 and set(listing) == {"encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics"}
+    assert code == 0 and set(listing) == {"encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics", "features"}
     (head,) = [c for c in listing["heads"] if c["name"] == "TinyHead"]
     assert head["plugin"] == "kerneltest" and head["doc"] == "Linear classifier over units."
     assert head["params"] == {"in_dim": {"default": "<required>", "annotation": "int"},
