@@ -237,7 +237,7 @@ def from_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, revi
     The pipeline's ``config`` attribute holds the folder's config and ``pretrained_info``
     its ``videollm.json``.
     """
-    from .config import load_config
+    from .config import load_config, validate_config
     from .pipeline import build_pipeline
     from .registry import REGISTRIES
 
@@ -247,6 +247,7 @@ def from_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, revi
         raise ConfigError(f"written by a newer videollm-core (format {info.get('format')}, this one reads {FORMAT_VERSION})",
                           where=str(folder / META_FILE), hint="upgrade videollm-core")
     cfg = load_config(folder / CONFIG_FILE)
+    validate_config(cfg, registries=registries or REGISTRIES)  # an edited config.yaml: errors at its YAML paths
     pipeline = build_pipeline(cfg, registries=registries or REGISTRIES, head_args={})
     load_pretrained_weights(pipeline, folder)
     if device is not None:
