@@ -261,9 +261,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.work_dir:
         cfg["work_dir"] = args.work_dir
     validate_config(cfg)
-    from .paths import check_output_dir, resolve_work_dir
+    from .paths import check_input, check_output_dir, resolve_work_dir
 
     check_output_dir(resolve_work_dir(cfg), "work dir", create=not args.dry_run)
+    for flag, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
+        if value and value not in ("auto", "last", "best"):  # a checkpoint folder named by path
+            check_input(value, "folder", f"{flag} path")
     if args.dry_run:
         from .data_check import check_data, format_data_report
 

@@ -186,3 +186,18 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one_and_resume_continu
     steps = [r["step"] for r in map(json.loads, (work / "metrics.jsonl").read_text().splitlines()) if r.get("split") == "train"]
     assert steps == [1, 2, 3, 4]  # steps 1-2 from the first run, 3-4 after resuming from step 2
     assert (work / "config.yaml").read_text() == config_before
+
+
+@pytest.mark.parametrize("flag", [["--resume"], ["--eval-only", "--checkpoint"]])
+@pytest.mark.parametrize("case", ["missing", "file"])
+def test_unusable_checkpoint_path_exits_2_before_building(flag, case, tmp_path, capsys, isolated_cli, monkeypatch):
+    from videollm_core import runner
+    from videollm_core.cli import run_main
+
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setattr(runner.Runner, "__init__", lambda *a, **k: pytest.fail("built a runner for an unusable path"))
+    path = tmp_path / ("nope" if case == "missing" else "afile")
+    code = run_main([str(EXAMPLE), "--work-dir", str(tmp_path / "w"), *flag, str(path)])
+    err = capsys.readouterr().err
+    expect = "path not found" if case == "missing" else "path is a file; a folder is expected"
+    assert code == 2 and f"{flag[-1]} {expect}" in err and str(path) in err and "Traceback" not in err, err
