@@ -238,27 +238,10 @@ def on_config(config: Any) -> Any:
     return config
 
 
-PAPER_MARKER = "<!-- videollm:paper-configs -->"
-
-
-def render_paper_configs(folder: Path = REPO / "examples" / "paper") -> str:
-    """The configs of ``examples/paper/`` with the first comment line of each."""
-    configs = sorted(folder.rglob("*.yaml")) if folder.is_dir() else []
-    if not configs:
-        return "There are no configs in `examples/paper/` in this version.\n"
-    lines = [f"The configs in `examples/paper/` ({len(configs)}):", ""]
-    for path in configs:
-        first = next((ln.lstrip("# ").strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")), "")
-        lines.append(f"- `{path.relative_to(REPO)}`" + (f": {first}" if first else ""))
-    return "\n".join(lines) + "\n"
-
-
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     """Fill the generated tables into the pages that hold their markers."""
     if TASKS_MARKER in markdown:
         markdown = markdown.replace(TASKS_MARKER, render_tasks())
-    if PAPER_MARKER in markdown:
-        markdown = markdown.replace(PAPER_MARKER, render_paper_configs())
     return markdown
 
 
