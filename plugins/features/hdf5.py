@@ -96,7 +96,18 @@ class HDF5Features(FeatureSource):
 
     @classmethod
     def claims(cls, path: Path) -> dict | None:
-        return {"path": str(path)} if path.is_file() and path.suffix in (".h5", ".hdf5") else None
+        """An ``.h5``/``.hdf5`` file; ``key`` is the one dataset inside the first video's group, if it is a group."""
+        if not (path.is_file() and path.suffix in (".h5", ".hdf5")):
+            return None
+        h5py = _h5py()
+        try:
+            with h5py.File(path, "r") as f:
+                first = f[next(iter(f))] if len(f) else None
+                if first is not None and hasattr(first, "keys") and len(first) == 1:
+                    return {"path": str(path), "key": next(iter(first.keys()))}
+        except OSError:
+            pass  # unreadable: the first read reports it
+        return {"path": str(path)}
 
 
 __all__ = ["HDF5Features"]

@@ -125,6 +125,17 @@ class LMDBFeatures(FeatureSource):
                             hint="RULSTM dims: rgb 1024, flow 1024, obj 352 (set features.dim)")
         return np.stack(rows)
 
+    @property
+    def dim(self) -> int:
+        """``dim`` when given, else the size of the first stored vector (no scan of the keys)."""
+        if self.dim_expected is not None:
+            return self.dim_expected
+        with self._open().begin() as txn:
+            cursor = txn.cursor()
+            if not cursor.first():
+                raise DataError("the LMDB is empty", where=str(self.path))
+            return len(cursor.value()) // 4
+
     def video_ids(self) -> list[str]:
         pattern = re.compile("^" + re.escape(self._head).replace(re.escape("{video_id}"), "(.+?)") + r"\d+" + self._tail + "$")
         ids = set()

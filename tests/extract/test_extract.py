@@ -105,3 +105,25 @@ def test_ranks_share_the_videos(clip_dir, videos, tmp_path):
     assert [s["done"] for s in stats] == [1, 1]  # broken, cooking | walk: sorted names split by rank
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["videos"]) == ["broken", "cooking", "walk"]
+
+
+def test_video_model_embeds_one_clip_of_num_frames_per_step(videos, tmp_path):
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    torch.manual_seed(0)
+    cfg = VideoMAEConfig(image_size=16, patch_size=8, num_frames=2, tubelet_size=2, hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=64)
+    VideoMAEModel(cfg).save_pretrained(tmp_path / "videomae")
+    (videos / "broken.mp4").unlink()
+    assert main(["extract", "--backbone", str(tmp_path / "videomae"), "--videos", str(videos), "--out", str(tmp_path / "out"),
+                 "--fps", "2", "--quiet"]) == 0
+    model = VideoMAEModel.from_pretrained(tmp_path / "videomae").eval()
+    frames, _, _ = read_video_frames(videos / "walk.mp4", 4.0)  # 2 frames per step of 0.5 s
+    steps = frames.shape[0] // 2
+    x = F.interpolate(frames[: 2 * steps].permute(0, 3, 1, 2).float() / 255.0, size=(16, 16), mode="bilinear", align_corners=False)
+    x = ((x - 0.5) / 0.5).view(steps, 2, 3, 16, 16)
+    with torch.no_grad():
+        expected = model(pixel_values=x).last_hidden_state.mean(1).numpy()
+    got = np.load(tmp_path / "out" / "walk.npy")
+    assert got.shape == (steps, 32)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)

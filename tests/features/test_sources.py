@@ -123,9 +123,13 @@ def test_ego4d_clip_is_cut_as_prepare_ego4d_dataset(layouts, arrays):
 
 
 def test_features_from_path_picks_the_layout(layouts):
-    for name, expected in (("npy", "NpyFeatures"), ("npz", "NpzFeatures"), ("tsp", "HDF5Features"), ("lmdb", "LMDBFeatures"), ("pt", "TorchFeatures")):
+    for name, expected in (("npy", "NpyFeatures"), ("npz", "NpzFeatures"), ("tsp", "HDF5Features"), ("c3d", "HDF5Features"),
+                           ("lmdb", "LMDBFeatures"), ("pt", "TorchFeatures")):
         path = layouts[name].get("dir") or layouts[name]["path"]
-        assert type(features_from_path(path, fps=FPS)).__name__ == expected
+        source = features_from_path(path, fps=FPS)
+        assert type(source).__name__ == expected and source.read("v_beta").shape == (7, 6)
+    assert features_from_path(layouts["c3d"]["path"]).key == "c3d_features"  # the group's one dataset
+    assert build_feature_source({k: v for k, v in layouts["lmdb"].items() if k != "dim"}, fps=FPS).dim == 6
     with pytest.raises(DataError, match="not found"):
         features_from_path("/nonexistent/features")
 
