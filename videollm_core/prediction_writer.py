@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from .paths import atomic_path
+
 
 class PredictionWriter(Protocol):
     """What ``Metric.open_writer(path)`` returns."""
@@ -41,8 +43,8 @@ class BufferedWriter:
 
     def close(self) -> Any:
         predictions = self.metric.format_predictions(self._entries)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.metric.save_predictions(predictions, self.path)
+        with atomic_path(self.path, "predictions") as tmp:  # whole or not at all, even on a full disk
+            self.metric.save_predictions(predictions, tmp)
         self._entries = []
         return predictions
 
