@@ -185,3 +185,28 @@ def test_nlq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
         uid, start, end = cut.queries[i]["clip"]
         # prepare_ego4d_dataset.py: feature[int(start * fps) : int(end * fps) + 1]
         np.testing.assert_array_equal(cut[i]["features"], videos[uid][int(start * fps): int(end * fps) + 1])
+
+
+def test_ego4d_mq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    from videollm_plugins.tasks.moment_query.dataset import Ego4DMQDataset
+
+    monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
+    demo = {"num_videos": 6, "seed": 0, "feature_dim": 8}
+    ds = Ego4DMQDataset(split="val", demo=demo)
+    data = json.loads(ds.annotation_file.read_text())
+    rng = np.random.default_rng(1)
+    fps = ds.fps / ds.stride
+    videos = {}
+    for video in data["videos"]:
+        end = max(clip["video_end_sec"] for clip in video["clips"])
+        videos[video["video_uid"]] = rng.normal(size=(int(end * fps) + 3, 8)).astype(np.float32)
+        torch.save(torch.from_numpy(videos[video["video_uid"]]), tmp_path / f"{video['video_uid']}.pt")
+    cut = Ego4DMQDataset(split="val", demo=demo, features={"type": "TorchFeatures", "dir": str(tmp_path)})
+    assert [v["video_id"] for v in cut.videos] == [v["video_id"] for v in ds.videos]
+    for i, v in enumerate(cut.videos):
+        uid, start, end = v["clip"]
+        np.testing.assert_array_equal(cut[i]["features"], videos[uid][int(start * fps): int(end * fps) + 1])

@@ -46,3 +46,15 @@ def test_videollm_run_trains_five_steps_from_mp4_files(tmp_path, monkeypatch):
     losses = [r["loss"] for r in lines if "loss" in r]
     assert len(losses) == 5 and all(loss == loss and loss > 0 for loss in losses)
     assert any(k.startswith("oad/") for r in lines for k in r)
+
+
+def test_videos_dir_with_a_feature_encoder_is_a_config_error(tmp_path, monkeypatch):
+    from videollm_core import ConfigError
+    from videollm_plugins.tasks.oad.dataset import ThumosOADDataset
+
+    monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ConfigError, match="encoder reads 32-dim features") as err:
+        ThumosOADDataset(split="train", demo=DEMO, videos_dir=str(tmp_path), feature_dim=32)
+    assert "FrameEncoder" in err.value.hint
+    with pytest.raises(ConfigError, match="takes only one of features_dir, features, videos_dir"):
+        ThumosOADDataset(split="train", demo=DEMO, videos_dir=str(tmp_path), features_dir=str(tmp_path))

@@ -133,6 +133,10 @@ class FeatureStore:
             is_dir = isinstance(features, (str, Path))
             self.source = resolve_source(features if is_dir else None, None if is_dir else features, None, fps=fps, where=where)
         self.pixels = bool(getattr(self.source, "pixels", False))
+        if self.pixels and feature_dim is not None:
+            raise ConfigError(f"video files give pixels, but the model's encoder reads {feature_dim}-dim features", where=f"{where}.videos_dir",
+                              hint="use an encoder that reads frames (model.encoder: {type: FrameEncoder, backbone: ...}), "
+                                   "or extract features first (videollm extract) and give features_dir")
         self.feature_dim = None if self.pixels else feature_dim
         self.fps, self.check_values = None if fps is None else float(fps), bool(check_values) and not self.pixels
         self._cache: dict[str, np.ndarray] = {}

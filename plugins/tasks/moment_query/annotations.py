@@ -100,7 +100,9 @@ def _from_ego4d(videos: list[dict[str, Any]], where: str) -> Database:
                             anns.append({"label": str(lab["label"]), "segment": seg})
             except (KeyError, TypeError, ValueError) as e:
                 raise DataError(f"malformed clip ({type(e).__name__}: {e})", where=place, hint="see the Ego4D MQ schema in shared/data/README.md") from e
-            out[uid] = {"subset": str(video.get("split", "")), "duration": duration, "fps": None, "annotations": anns}
+            out[uid] = {"subset": str(video.get("split", "")), "duration": duration, "fps": None, "annotations": anns,
+                        # where the clip lies in its video, for per-video features (Ego4D <video_uid>.pt)
+                        "clip": (str(video.get("video_uid", uid)), start, start + duration)}
     return out
 
 

@@ -104,7 +104,7 @@ class ActivityNetDetectionDataset(LocalizationDataset):
 
     def _load_video(self, vid: str, item: dict[str, Any]) -> dict[str, Any]:
         where = f"{self.annotation_file}: {vid}"
-        self.features_of(vid, where)
+        self.features_of(vid, where, item.get("clip"))
         segments, labels = [], []
         for i, a in enumerate(item["annotations"]):
             row = f"{where}: annotations[{i}]"
@@ -118,14 +118,15 @@ class ActivityNetDetectionDataset(LocalizationDataset):
             if got is not None:
                 segments.append(got[0])
                 labels.append(got[1])
-        return {"video_id": vid, "duration": item["duration"], "subset": item["subset"], "segments": segments, "labels": labels}
+        return {"video_id": vid, "duration": item["duration"], "subset": item["subset"], "segments": segments, "labels": labels,
+                "clip": item.get("clip")}
 
     def __len__(self) -> int:
         return len(self.videos)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         v = self.videos[index]
-        sample = self.sample(v["video_id"], str(self.annotation_file), v["duration"])
+        sample = self.sample(v["video_id"], str(self.annotation_file), v["duration"], v["clip"])
         sample["targets"] = {"segments": [list(s) for s in v["segments"]], "labels": list(v["labels"])}
         return sample
 
@@ -153,7 +154,9 @@ class Ego4DMQDataset(ActivityNetDetectionDataset):
 
     Same arguments as :class:`ActivityNetDetectionDataset`; ``split`` matches the videos'
     ``split`` field (``train``/``val``); features are per clip (``<clip_uid>.npy``; set
-    ``fps: 30, feature_stride: 16, feature_window: 32`` for Ego4D's SlowFast/EgoVLP features).
+    ``fps: 30, feature_stride: 16, feature_window: 32`` for Ego4D's SlowFast/EgoVLP features), or
+    the released per-video ``features: {type: TorchFeatures, dir: .../<video_uid>.pt}``, each clip
+    cut out by ``video_start_sec``/``video_end_sec`` as Ego4D's ``prepare_ego4d_dataset.py`` does.
     The 110 category names: ``label_map: shared/data/ego4d/mq_label_map_actionformer.txt``.
     """
 
