@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, suppress=True)
 
     p = sub.add_parser("list", help="registered components (ROLE), or one component's parameters (ROLE NAME)")
-    p.add_argument("role", nargs="?", help="encoders, translators, llms, tuners, heads, datasets or metrics")
+    p.add_argument("role", nargs="?", help="encoders, translators, llms, tuners, heads, datasets, metrics or features")
     p.add_argument("name", nargs="?", help="a registered name or PLUGIN:NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
