@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from .errors import ConfigError
+
 #: ``accelerate`` engines whose processes hold only a shard of the model.
 SHARDED = ("FSDP", "DEEPSPEED")
 
@@ -35,7 +37,11 @@ def trainable_state_for_save(accelerator: Any, model: Any, pipeline: Any) -> dic
     if not is_sharded(accelerator):
         return pipeline.trainable_state_dict()
     names = set(pipeline.trainable_parameters())
-    full = accelerator.get_state_dict(model, unwrap=True) or {}
+    try:
+        full = accelerator.get_state_dict(model, unwrap=True) or {}
+    except ValueError as e:  # ZeRO-3 without zero3_save_16bit_model
+        raise ConfigError(f"cannot gather the sharded weights for the checkpoint: {e}", where="accelerate config",
+                          hint="set deepspeed_config.zero3_save_16bit_model: true (examples/accelerate/deepspeed_zero3.yaml)") from e
     return {n: t.detach() for n, t in full.items() if n in names}
 
 
