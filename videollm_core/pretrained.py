@@ -111,22 +111,28 @@ def base_model_info(pipeline: "VideoLLM", cfg_model: Mapping[str, Any]) -> dict[
 def weights_to_save(pipeline: "VideoLLM", cfg_model: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """``name -> tensor``: trainable weights, plus frozen ones no ``pretrained:`` name can restore.
 
-    Each storage is written once (the first name that holds it), so tied weights stay tied.
+    Each storage is written once (the first name that holds it), so tied weights stay tied;
+    a frozen weight of a named component is left out under every name that reaches it.
     """
+    def key(t: torch.Tensor) -> tuple[int, int, tuple[int, ...]]:
+        return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+
     trainable = {n for n, p in pipeline.named_parameters() if p.requires_grad}
-    named = {attr for attr, key in COMPONENT_KEYS.items() if _named_source(cfg_model, key)}
+    named = {attr for attr, k in COMPONENT_KEYS.items() if _named_source(cfg_model, k)}
+    state = pipeline.state_dict(keep_vars=True)
+    restorable = {key(t) for n, t in state.items() if n.split(".", 1)[0] in named and n not in trainable
+                  and t.device.type != "meta"}
     out: dict[str, torch.Tensor] = {}
-    seen: set[tuple[int, int, tuple[int, ...]]] = set()
-    for name, tensor in pipeline.state_dict(keep_vars=True).items():
+    seen: set[tuple[int, int, tuple[int, ...]]] = set(restorable)
+    for name, tensor in state.items():
         if name.split(".", 1)[0] in named and name not in trainable:
             continue
         if tensor.device.type == "meta":
             raise DataError(f"{name} is on the meta device: there are no weights to save", where="save_pretrained",
                             hint="build the pipeline on a real device (cpu or cuda)")
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
-        if key in seen:
+        if key(tensor) in seen:
             continue
-        seen.add(key)
+        seen.add(key(tensor))
         out[name] = tensor.detach()
     return out
 

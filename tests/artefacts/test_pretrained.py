@@ -139,6 +139,8 @@ def test_named_base_llm_is_not_copied_and_peft_loads_the_adapter_onto_it(tmp_pat
     saved = load_file(str(tmp_path / "m" / "model.safetensors"))
     llm_keys = [k for k in saved if k.startswith("llm.")]
     assert llm_keys and all("lora_" in k for k in llm_keys)
+    frozen_llm = sum(p.numel() for p in pipeline.llm.parameters() if not p.requires_grad)
+    assert sum(t.numel() for t in saved.values()) < frozen_llm / 10  # the base is not copied under any name
     assert json.loads((tmp_path / "m" / "videollm.json").read_text())["base_model"]["name_or_path"] == str(base_dir)
     loaded = VideoLLM.from_pretrained(tmp_path / "m")
     with torch.no_grad():
