@@ -40,7 +40,7 @@ def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
     p.set_defaults(func=cmd_export)
     add_common(p, suppress=True)
 
-    p = sub.add_parser("predict", help="official-format predictions of a model folder for new videos (features only)")
+    p = sub.add_parser("predict", help="official-format predictions of a model folder for new videos (features or video files; no annotations)")
     p.add_argument("model", help="a model folder (videollm export) or a hub id")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--features", metavar="PATH", help="a .npy file [T, Df], a folder of <video>.npy, a feature file, or a YAML feature-source config")
@@ -53,7 +53,7 @@ def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
     p.set_defaults(func=cmd_predict)
     add_common(p, suppress=True)
 
-    p = sub.add_parser("stream", help="feed a feature file unit by unit through the model and print each answer")
+    p = sub.add_parser("stream", help="feed a feature (or video) file unit by unit through the model and print each answer as it arrives")
     p.add_argument("model", help="a model folder (videollm export) or a hub id")
     p.add_argument("input", help="a .npy feature file [T, Df], or a video file (features extracted first with the model's backbone)")
     _add_input_options(p)
