@@ -4,7 +4,8 @@ Runner and segments far above chance *and* above two controls that lack the temp
 The demo (:mod:`videollm_plugins.tasks.action_segmentation.demo`) shows only a step's visual
 primitive: every ``pour_*`` step looks like ``pour``, every ``stir_*`` like ``stir``, every
 ``spoon_*`` like ``spoon``; which one it is follows from the activity, shown only by the
-first step of its activity (a video holds 2-3 activities in a row). Thresholds (frame accuracy ``Acc``, MS-TCN's metric, in points):
+first step of that activity (a video holds 2-3 activities in a row). Thresholds (frame
+accuracy ``Acc``, MS-TCN's metric, in points):
 
 * chance -- the majority frame label everywhere (computed below, about 20 % Acc, F1@50 near 0);
   the example must reach Acc >= 80 and F1@50 >= 60;
