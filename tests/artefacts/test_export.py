@@ -17,6 +17,7 @@ import torch
 from videollm_core.cli import main, run_main
 from videollm_core.config import load_config
 
+pytestmark = pytest.mark.slow  # one tiny training run, shared by the module
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = ["train.max_steps=4", "train.eval_every=4", "train.log_every=2", "model.tuner.type=LoRA", "model.tuner.r=2",
            "data.train.demo.num_videos=4", "data.val.demo.num_videos=4", "data.batch_size=4"]
@@ -84,6 +85,7 @@ write_predictions(pipeline.config, "oad", entries, out)
 """
 
 
+@pytest.mark.subprocess
 def test_from_pretrained_in_a_fresh_process_gives_the_runs_predictions(run, tmp_path):
     work_dir, model_dir, config_path = run
     assert sorted(p.name for p in model_dir.iterdir()) == ["README.md", "adapter_config.json", "adapter_model.safetensors",

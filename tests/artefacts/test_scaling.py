@@ -34,6 +34,7 @@ def test_templates_are_accelerate_configs(name):
         assert config.deepspeed_config["zero_stage"] == int(name[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_ddp_template_trains_on_two_cpu_processes_and_exports(tmp_path, capsys):
     work = tmp_path / "run"
