@@ -46,7 +46,10 @@ def _kw(node: ast.Call, key: str):
 
 
 def test_loader_is_a_safe_loader_and_refuses_duplicates(tmp_path):
-    assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
+    # libyaml's CSafeLoader where PyYAML has it, else SafeLoader: SafeConstructor either way, never a full/unsafe one
+    assert issubclass(_UniqueKeyLoader, (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    assert issubclass(_UniqueKeyLoader, yaml.constructor.SafeConstructor)
+    assert not issubclass(_UniqueKeyLoader, (yaml.constructor.FullConstructor, yaml.constructor.UnsafeConstructor))
     path = tmp_path / "dup.yaml"
     path.write_text("seed: 0\nmodel:\n  encoder: {type: A}\n  encoder: {type: B}\n")
     with pytest.raises(ConfigError, match=r"duplicate key 'encoder' \(first at line 3\)") as e:
