@@ -128,3 +128,27 @@ def test_user_errors_exit_2_with_one_message(oad_model, videos, tmp_path, capsys
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert needle in err and "Traceback" not in err, (argv, err)
+
+
+#: one task per kind of official file not covered above (OAD, anticipation and captions are): a
+#: result folder, proposals with captions, query windows, future action sequences.
+@pytest.mark.parametrize("example", ["action_segmentation", "dense_caption", "nlq", "lta"])
+def test_predict_writes_every_tasks_official_format(example, tmp_path, capsys):
+    """New videos carry no annotation ids: every head predicts from the ids ``predict`` makes, and the
+    task's metric reads the file back."""
+    from videollm_core import REGISTRIES
+    from videollm_core.inference import task_metric_config
+
+    pipeline = build_pipeline(load_config(ROOT / "examples" / f"{example}.yaml")).eval()
+    task = pipeline.tasks[0]
+    pipeline.save_pretrained(tmp_path / "model", inputs={task: {"fps": 2.0, "window": None}})
+    (tmp_path / "videos").mkdir()
+    for vid, steps in (("clip_one", 20), ("clip_two", 9)):
+        np.save(tmp_path / "videos" / f"{vid}.npy", np.random.default_rng(steps).standard_normal((steps, pipeline.encoder.in_dim),
+                                                                                                 dtype=np.float32))
+    metric = REGISTRIES.metrics.build(task_metric_config(pipeline.config, task), where="test")
+    out = tmp_path / f"pred{getattr(metric, 'prediction_suffix', '.json') or ''}"
+    argv = ["predict", str(tmp_path / "model"), "--features", str(tmp_path / "videos"), "--out", str(out)]
+    assert main(argv + (["--query", "where is the knife"] if task in ("nlq", "qvhighlights") else [])) == 0, capsys.readouterr().err
+    assert "2 video(s)" in capsys.readouterr().out
+    assert metric.load_predictions(out)
