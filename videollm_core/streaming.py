@@ -5,7 +5,10 @@ translates the completed units (the translator's stream, when it has one) and ru
 those tokens through the LLM, continuing its key/value cache. The per-unit cost therefore
 does not grow with the length of the video, and the head outputs equal those of the full
 forward pass over the whole video (causal attention; prefix and prompt tuning included,
-the adapter seeds them at the start of the stream).
+the adapter seeds them at the start of the stream). Under ``model.context`` the cache is the
+policy's constant-size one: a stream of any length runs at constant memory and per-unit
+cost, and still equals the full forward under the same policy. Heads that generate
+(captioning) continue a fork of :attr:`VideoStream.cache`, so they see the whole history.
 """
 from __future__ import annotations
 

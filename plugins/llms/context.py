@@ -76,6 +76,9 @@ def make_policy(llm: "HFCausalLM", spec: Any) -> ContextPolicy:
     if limit is not None and window > limit:
         raise ConfigError(f"window {window} is longer than the {limit} positions of the {model_type} model", where=f"{WHERE}.window",
                           hint=f"use window <= {limit}")
+    if llm.gradient_checkpointing:  # a re-run block would write its keys into the cache a second time
+        raise ConfigError("model.context does not combine with gradient_checkpointing", where=WHERE,
+                          hint="set model.llm.gradient_checkpointing: false (a bounded window needs less memory anyway)")
     virtual = llm.num_virtual_tokens + llm.num_prefix_tokens
     if sink < virtual:
         raise ConfigError(f"sink {sink} is smaller than the tuner's {virtual} virtual tokens, which count as sinks",

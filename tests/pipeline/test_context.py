@@ -160,6 +160,13 @@ def test_bad_policies_are_config_errors(context, match):
         build_pipeline(_cfg("gpt2", "PromptTuning", context=context))
 
 
+def test_gradient_checkpointing_is_refused_under_a_policy():
+    cfg = _cfg("gpt2", context={"window": 64, "sink": 4})
+    cfg["model"]["llm"]["gradient_checkpointing"] = True
+    with pytest.raises(ConfigError, match="gradient_checkpointing"):
+        build_pipeline(cfg)
+
+
 def test_generation_continues_a_fork_of_the_bounded_cache():
     """Greedy text after a long bounded stream: forking leaves the stream's cache as it was."""
     pipeline = _pipeline(_cfg("opt", context={"window": 32, "sink": 4}))
