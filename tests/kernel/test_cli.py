@@ -200,6 +200,8 @@ def test_run_modes_reach_the_runner(capsys, global_plugins, tmp_path, monkeypatc
             return {"task": tmp_path / "predictions" / "task_test.json"}
 
     monkeypatch.setattr(runner_mod, "Runner", RecordingRunner)
+    monkeypatch.chdir(tmp_path)  # default work dirs and the relative checkpoint path below live here
+    (tmp_path / "ckpt" / "step_3").mkdir(parents=True)  # --resume PATH must exist
     cfg = tmp_path / "c.yaml"
     cfg.write_text(DRY_RUN)
     assert run_main([str(cfg), "--work-dir", str(tmp_path / "w"), "--resume"]) == 0
