@@ -40,3 +40,12 @@ def test_matches_sklearn_on_tie_heavy_data():
             y[0] = True
         s = rng.integers(0, 5, n) / 4.0  # few distinct values: many ties
         assert average_precision(y, s) == pytest.approx(sklearn_metrics.average_precision_score(y, s), abs=1e-12)
+
+
+def test_float16_scores_radix_path_equals_float64():
+    rng = np.random.default_rng(1)
+    for scale in (0.01, 1.0, 300.0):
+        s = (rng.normal(size=2000) * scale).astype(np.float16)  # negatives, zeros, ties from the rounding
+        s[rng.random(2000) < 0.2] = 0
+        y = rng.random(2000) < 0.1
+        assert average_precision(y, s) == pytest.approx(average_precision(y, s.astype(np.float64)), abs=1e-12)
