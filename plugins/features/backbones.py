@@ -23,15 +23,22 @@ from ..encoders.frame import FrameEncoder, _normalisation
 from ..encoders.hf import freeze
 
 
+def backbone_config(name_or_dir: str) -> Any:
+    """The checkpoint's transformers config; :class:`ConfigError` naming ``--backbone`` when it cannot be loaded."""
+    import transformers
+
+    try:
+        return transformers.AutoConfig.from_pretrained(name_or_dir)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot load the backbone's config: {e}", where=f"--backbone {name_or_dir}",
+                          hint="a local directory written by save_pretrained, or a hub name available offline") from e
+
+
 def _vision_class(name_or_dir: str) -> str | None:
     """``CLIPVisionModel`` for a ``CLIPModel`` checkpoint (and so on); None when the checkpoint is a vision model itself."""
     import transformers
 
-    try:
-        config = transformers.AutoConfig.from_pretrained(name_or_dir)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"cannot load the backbone's config: {e}", where=f"--backbone {name_or_dir}",
-                          hint="a local directory written by save_pretrained, or a hub name available offline") from e
+    config = backbone_config(name_or_dir)
     arch = (getattr(config, "architectures", None) or [""])[0]
     if getattr(config, "vision_config", None) is not None and arch.endswith("Model"):
         candidate = arch[: -len("Model")] + "VisionModel"
@@ -42,10 +49,7 @@ def _vision_class(name_or_dir: str) -> str | None:
 
 def is_video_model(name_or_dir: str) -> bool:
     """True when the checkpoint's config has ``num_frames`` (a clip model such as VideoMAE)."""
-    import transformers
-
-    config = transformers.AutoConfig.from_pretrained(name_or_dir)
-    return isinstance(getattr(config, "num_frames", None), int)
+    return isinstance(getattr(backbone_config(name_or_dir), "num_frames", None), int)
 
 
 class ImageBackbone:

@@ -102,7 +102,7 @@ def test_ranks_share_the_videos(clip_dir, videos, tmp_path):
 
     out = tmp_path / "sharded"
     stats = [Extraction(str(clip_dir), videos, out, 2.0, rank=r, world=2, progress=False).run() for r in (0, 1)]
-    assert [s["done"] for s in stats] == [1, 1]  # broken, cooking | walk: sorted names split by rank
+    assert [s["done"] for s in stats] == [1, 1]  # rank 0: broken (fails), walk; rank 1: cooking
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["videos"]) == ["broken", "cooking", "walk"]
 
@@ -127,3 +127,10 @@ def test_video_model_embeds_one_clip_of_num_frames_per_step(videos, tmp_path):
     got = np.load(tmp_path / "out" / "walk.npy")
     assert got.shape == (steps, 32)
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+def test_user_errors_exit_2_with_the_place(videos, tmp_path, capsys):
+    assert main(["extract", "--backbone", str(tmp_path / "no_model"), "--videos", str(videos), "--out", str(tmp_path / "o"), "--fps", "1"]) == 2
+    assert "--backbone" in capsys.readouterr().err
+    assert main(["extract", "--backbone", "x", "--videos", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--fps", "1"]) == 2
+    assert "video folder not found" in capsys.readouterr().err
