@@ -106,7 +106,8 @@ class Extraction:
     Args:
         backbone: hub name or local directory of a transformers vision model.
         videos, out: folders. fps: steps per second (> 0). format: ``npy`` or ``h5``.
-        batch_size: frames (clips) per forward. device: torch device. strict: failures raise at the end.
+        batch_size: frames (clips) per forward. device: torch device (``cuda`` under ``accelerate launch``:
+            ``cuda:<LOCAL_RANK>``). strict: failures raise at the end.
         rank, world: this process's shard (default: ``RANK``/``WORLD_SIZE`` or 0/1).
         progress: show a progress bar over videos.
     """
@@ -124,6 +125,8 @@ class Extraction:
         self.fps, self.format, self.strict, self.progress = float(fps), format, bool(strict), bool(progress)
         self.rank = int(os.environ.get("RANK", 0)) if rank is None else int(rank)
         self.world = int(os.environ.get("WORLD_SIZE", 1)) if world is None else int(world)
+        if device == "cuda" and "LOCAL_RANK" in os.environ:  # accelerate launch: one GPU per rank
+            device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
         if load is None:
             from .backbones import load_backbone as load
         self.backbone = load(backbone, batch_size=batch_size, device=device)
