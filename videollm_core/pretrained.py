@@ -14,6 +14,7 @@ Layout of a pretrained folder::
     videollm.json               format, videollm-core version, base LLM name and revision,
                                 feature extraction backbone (when known), step, scores
     README.md                   model card with YAML front matter (``library_name: videollm-core``)
+    tables/                     copies of the files metric arguments name (``actions.csv``...), when any
 
 Tensors that share storage (tied embeddings) are written once. Nothing is unpickled.
 """
@@ -39,6 +40,7 @@ WEIGHTS_FILE = "model.safetensors"
 META_FILE = "videollm.json"
 CARD_FILE = "README.md"
 ADAPTER_CONFIG = "adapter_config.json"
+TABLES_DIR = "tables"
 FORMAT_VERSION = 1
 #: components of the pipeline and the config key each is built from.
 COMPONENT_KEYS = {"encoder": "encoder", "text_encoder": "text_encoder", "translator": "translator", "llm": "llm"}
@@ -165,6 +167,38 @@ def load_pretrained_weights(pipeline: "VideoLLM", directory: str | os.PathLike) 
     pipeline.load_state_dict(state, strict=False)
 
 
+# -- class tables the metrics read -----------------------------------------------------
+def _metric_configs(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The metric mappings of a standalone model config (single- or multi-task form)."""
+    found = [cfg.get("metric")] + [t.get("metric") for t in cfg.get("tasks") or []]
+    return [m for m in found if isinstance(m, dict)]
+
+
+def copy_metric_files(cfg: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """Copy the files a metric argument names (an ``actions.csv``, a ``data_info.json``...) into
+    ``folder/tables/`` and point the config at them (``tables/NAME``, relative to the folder),
+    so the folder formats predictions on a machine without the dataset."""
+    import shutil
+
+    out = copy.deepcopy(dict(cfg))
+    for metric in _metric_configs(out):
+        for key, value in list(metric.items()):
+            if key != "type" and isinstance(value, str) and Path(value).is_file():
+                target = Path(TABLES_DIR) / f"{metric['type']}_{key}{Path(value).suffix}"
+                (folder / TABLES_DIR).mkdir(exist_ok=True)
+                shutil.copyfile(value, folder / target)
+                metric[key] = target.as_posix()
+    return out
+
+
+def localize_metric_files(cfg: Any, folder: Path) -> None:
+    """Point ``tables/NAME`` metric arguments of a loaded folder's config at the folder's copies (in place)."""
+    for metric in _metric_configs(cfg):
+        for key, value in list(metric.items()):
+            if isinstance(value, str) and value.startswith(f"{TABLES_DIR}/") and (folder / value).is_file():
+                metric[key] = str(folder / value)
+
+
 # -- saving -----------------------------------------------------------------------
 def save_pretrained(pipeline: "VideoLLM", directory: str | os.PathLike, config: Mapping[str, Any], *,
                     info: Mapping[str, Any] | None = None) -> Path:
@@ -195,6 +229,7 @@ def _write_folder(pipeline: "VideoLLM", tmp: Path, cfg: dict[str, Any], info: Ma
     from .config import _plain  # config objects -> plain dicts and lists
     from .model_card import write_model_card
 
+    cfg = copy_metric_files(cfg, tmp)
     save_weights(weights_to_save(pipeline, cfg["model"]), tmp / WEIGHTS_FILE)
     peft_model = getattr(pipeline.llm, "model", None)
     if hasattr(peft_model, "peft_config") and hasattr(peft_model, "save_pretrained"):
@@ -253,6 +288,7 @@ def from_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, revi
         raise ConfigError(f"written by a newer videollm-core (format {info.get('format')}, this one reads {FORMAT_VERSION})",
                           where=str(folder / META_FILE), hint="upgrade videollm-core")
     cfg = load_config(folder / CONFIG_FILE)
+    localize_metric_files(cfg, folder)
     validate_config(cfg, registries=registries or REGISTRIES)  # an edited config.yaml: errors at its YAML paths
     pipeline = build_pipeline(cfg, registries=registries or REGISTRIES, head_args={})
     load_pretrained_weights(pipeline, folder)

@@ -151,3 +151,27 @@ def test_named_base_llm_is_not_copied_and_peft_loads_the_adapter_onto_it(tmp_pat
         ours = loaded.llm.model(inputs_embeds=embeds).last_hidden_state
         theirs = peft_model(inputs_embeds=embeds).last_hidden_state
     assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def test_files_the_metric_reads_travel_with_the_folder(tmp_path):
+    """Anticipation formats actions through the dataset's actions.csv: the folder carries a copy."""
+    import shutil
+
+    import yaml
+
+    from videollm_core.head_args import build_task_dataset
+    from videollm_core.pretrained import model_config
+    from videollm_core.validation import task_specs
+
+    cfg = load_config(ROOT / "examples" / "anticipation.yaml")
+    pipeline = build_pipeline(cfg).eval()
+    spec = task_specs(cfg)[0]
+    metric_args = build_task_dataset(cfg, spec, "val").metric_args()
+    assert Path(metric_args["actions"]).is_file()
+    pipeline.save_pretrained(tmp_path / "m", config=model_config(cfg, pipeline.head_sizes, {spec.name: metric_args}))
+    shutil.move(tmp_path / "m", tmp_path / "moved")  # another machine: only the folder
+    saved = yaml.safe_load((tmp_path / "moved" / "config.yaml").read_text())
+    assert saved["metric"]["actions"] == "tables/anticipation_actions.csv"
+    loaded = VideoLLM.from_pretrained(tmp_path / "moved")
+    actions = Path(loaded.config["metric"]["actions"])
+    assert actions.parent.parent == tmp_path / "moved" and actions.read_bytes() == Path(metric_args["actions"]).read_bytes()
