@@ -71,6 +71,7 @@ def _shuffled_copy(root: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_example_beats_chance_and_the_context_free_controls(tmp_path, monkeypatch):
     monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
     scores, work, _ = train_example("action_segmentation", tmp_path, monkeypatch)

@@ -26,6 +26,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from controls import fit_step_baseline, permutation_within, train_example
 from videollm_plugins.tasks.online_caption.dataset import Ego4DNarrationDataset
@@ -68,6 +69,7 @@ def _shuffled_copy(root: Path, dst: Path, fps: float) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_online_caption_needs_the_order_of_the_steps(tmp_path, monkeypatch):
     monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
     metrics, work, _ = train_example("online_caption", tmp_path, monkeypatch)
