@@ -66,7 +66,8 @@ def test_batch_forward_over_2000_units_equals_streaming(family, tuner):
     streamed, stream = _streamed(pipeline, feats, PUSHES)
     assert streamed.shape == full.shape == (2000, 5)
     assert (streamed - full).abs().max().item() < 1e-4
-    assert int(stream.cache.kv.length.max()) == WINDOW - 1  # the window is full and bounded
+    kv = stream.cache.kv  # the window is full and bounded (compacted once past W - 1 + slack)
+    assert WINDOW - 1 <= int(kv.length.max()) <= WINDOW - 1 + kv.slack
 
 
 @pytest.mark.slow
