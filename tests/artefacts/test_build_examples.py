@@ -30,15 +30,11 @@ def _head_inputs(head) -> tuple[list, object]:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_example_builds_and_streams_like_the_full_forward(path):
+def test_example_builds_and_streams_like_the_full_forward(path, perturb):
     cfg = load_config(path)
     pipeline = build_pipeline(cfg).eval()
     assert pipeline.tasks, path
-    torch.manual_seed(0)
-    with torch.no_grad():  # untrained heads and translators: make every output depend on the input
-        for p in pipeline.parameters():
-            if p.requires_grad:
-                p.normal_(0, 0.2)
+    perturb(pipeline, scale=0.2)  # untrained heads and translators: make every output depend on the input
     d, steps = pipeline.encoder.in_dim, 12
     feats = torch.randn(steps, d, generator=torch.Generator().manual_seed(1))
     start = torch.arange(steps, dtype=torch.float32)

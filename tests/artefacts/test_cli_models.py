@@ -16,21 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["data.train.demo.num_videos=4", "data.val.demo.num_videos=4"]
 
 
-def _saved(example: str, folder: Path, seed: int = 0) -> Path:
+def _saved(example: str, folder: Path, perturb) -> Path:
     """The example's pipeline (random but non-trivial weights) saved as a model folder."""
     pipeline = build_pipeline(load_config(ROOT / "examples" / f"{example}.yaml", SMALL)).eval()
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in pipeline.parameters():
-            if p.requires_grad:
-                p.normal_(0, 0.3)
+    perturb(pipeline, scale=0.3)
     pipeline.save_pretrained(folder, inputs={pipeline.tasks[0]: {"fps": 4.0, "window": 2.0}})
     return folder
 
 
 @pytest.fixture(scope="module")
-def oad_model(tmp_path_factory):
-    return _saved("oad", tmp_path_factory.mktemp("models") / "oad")
+def oad_model(tmp_path_factory, perturb):
+    return _saved("oad", tmp_path_factory.mktemp("models") / "oad", perturb)
 
 
 @pytest.fixture
@@ -85,10 +81,10 @@ def test_predict_windows_restart_the_stream_as_the_datasets_do(oad_model, videos
 
 
 @pytest.mark.parametrize("example", ["anticipation", "online_caption"])
-def test_stream_answers_each_unit_like_the_python_stream(example, tmp_path, capsys):
+def test_stream_answers_each_unit_like_the_python_stream(example, tmp_path, capsys, perturb):
     from videollm_core import VideoLLM
 
-    model = _saved(example, tmp_path / example)
+    model = _saved(example, tmp_path / example, perturb)
     pipeline = VideoLLM.from_pretrained(model)
     d = pipeline.encoder.in_dim
     feats = np.random.default_rng(1).standard_normal((5, d)).astype(np.float32)

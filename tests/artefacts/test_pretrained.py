@@ -14,15 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+def saved(tmp_path_factory, perturb):
     cfg = load_config(ROOT / "examples" / "oad.yaml", ["model.tuner.type=PrefixTuning", "model.tuner.num_virtual_tokens=3",
                                                        "data.train.demo.num_videos=4", "data.val.demo.num_videos=4"])
     pipeline = build_pipeline(cfg).eval()
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in pipeline.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 0.1)
+    perturb(pipeline, seed=1)
     folder = tmp_path_factory.mktemp("pretrained") / "model"
     pipeline.save_pretrained(folder, step=7)
     return pipeline, folder
@@ -90,16 +86,12 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch):
     assert "cannot download 'someone/videollm-oad'" in err.value.render()
 
 
-def test_multitask_model_round_trip(tmp_path):
+def test_multitask_model_round_trip(tmp_path, perturb):
     import yaml
 
     cfg = load_config(ROOT / "examples" / "multitask.yaml")
     pipeline = build_pipeline(cfg).eval()
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for p in pipeline.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 0.1)
+    perturb(pipeline, seed=3)
     pipeline.save_pretrained(tmp_path / "m")
     saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
     assert [t["name"] for t in saved["tasks"]] == pipeline.tasks and all("data" not in t for t in saved["tasks"])
@@ -116,7 +108,7 @@ def test_multitask_model_round_trip(tmp_path):
         assert tensors and all(torch.equal(want[k], got[k]) for k in tensors), task
 
 
-def test_named_base_llm_is_not_copied_and_peft_loads_the_adapter_onto_it(tmp_path):
+def test_named_base_llm_is_not_copied_and_peft_loads_the_adapter_onto_it(tmp_path, perturb):
     """With ``pretrained: DIR`` only the trained weights are saved; peft puts the adapter on the base model itself."""
     import json
 
@@ -131,10 +123,7 @@ def test_named_base_llm_is_not_copied_and_peft_loads_the_adapter_onto_it(tmp_pat
                                                        "model.tuner.type=LoRA", "model.tuner.r=2", "model.prompt="])
     cfg["model"]["llm"] = {"type": "HFCausalLM", "pretrained": str(base_dir)}
     pipeline = build_pipeline(cfg).eval()
-    with torch.no_grad():
-        for n, p in pipeline.named_parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 0.1)
+    perturb(pipeline)
     pipeline.save_pretrained(tmp_path / "m")
     saved = load_file(str(tmp_path / "m" / "model.safetensors"))
     llm_keys = [k for k in saved if k.startswith("llm.")]

@@ -21,7 +21,7 @@ from feature_layouts import write_mp4  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, perturb):
     """A tiny CLIP tower, two mp4s, their extracted features, and an OAD model recording the extraction."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
@@ -44,10 +44,7 @@ def setup(tmp_path_factory):
     extraction = extraction_backbone(task_specs(cfg))
     pipeline = build_pipeline(load_config(ROOT / "examples" / "oad.yaml", ["data.train.demo.num_videos=4",
                                                                           "data.val.demo.num_videos=4"])).eval()
-    with torch.no_grad():
-        for p in pipeline.parameters():
-            if p.requires_grad:
-                p.normal_(0, 0.3)
+    perturb(pipeline, scale=0.3)
     pipeline.save_pretrained(base / "model", extraction=extraction, inputs={"oad": {"fps": 4.0, "window": None}})
     return base, extraction
 
