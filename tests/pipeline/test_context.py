@@ -10,7 +10,7 @@ from videollm_core import VideoBatch
 from videollm_core.errors import ConfigError
 from videollm_core.pipeline import build_pipeline
 
-from conftest import FAMILIES, pipeline_cfg
+from llm_zoo import FAMILIES, pipeline_cfg
 
 WINDOW, SINK, TABLE = 192, 8, 256
 #: 2,000 units in pushes of many sizes: one unit at a time at the start and across the first

@@ -8,7 +8,7 @@ import torch
 from videollm_core import REGISTRIES
 from videollm_core.errors import ConfigError
 
-from conftest import FAMILIES, build_llm, llm_cfg
+from llm_zoo import FAMILIES, build_llm, llm_cfg
 
 
 def test_dims_and_opt350m_projection():

@@ -8,7 +8,7 @@ from videollm_core import REGISTRIES
 from videollm_core.errors import ConfigError
 from videollm_plugins.tuning.basic import decoder_blocks
 
-from conftest import FAMILIES, build_llm
+from llm_zoo import FAMILIES, build_llm
 
 
 def _trainable_blocks(llm) -> list[int]:

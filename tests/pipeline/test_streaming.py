@@ -7,7 +7,7 @@ import torch
 
 from videollm_core.pipeline import build_pipeline
 
-from conftest import pipeline_cfg
+from llm_zoo import pipeline_cfg
 
 
 @pytest.mark.parametrize("tuner", ["Frozen", "LoRA", "PrefixTuning", "PromptTuning"])

@@ -8,7 +8,7 @@ import torch
 from videollm_core import REGISTRIES, VideoBatch
 from videollm_core.pipeline import VideoLLM, build_pipeline
 
-from conftest import FAMILIES, TUNERS, build_llm, pipeline_cfg, video_batch
+from llm_zoo import TUNERS, build_llm, pipeline_cfg, video_batch
 
 ENCODERS = {
     "TemporalUnitEncoder": {"type": "TemporalUnitEncoder", "in_dim": 12, "unit_size": 2, "pooling": "mean"},
