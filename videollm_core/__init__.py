@@ -2,45 +2,27 @@
 
 The kernel: registries, plugin hooks, configs, the pipeline and the runner. Model
 and task code lives in plugins (the built-ins are the package ``videollm_plugins``).
-Heavy modules load on first use, so ``import videollm_core`` stays cheap.
+Everything but the errors and hook markers loads on first use, so ``import videollm_core``
+stays cheap (no torch).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .base import (
-    PLUGIN_API_VERSION,
-    Encoder,
-    EncoderStream,
-    LLMAdapter,
-    Metric,
-    TaskHead,
-    TextEncoder,
-    Translator,
-    Tuner,
-    VideoDataset,
-    pad_collate,
-)
-from .features import FeatureSource, build_feature_source, features_from_path
 from .errors import ConfigError, DataError, PluginError, RegistryError, UserError
 from .hookspecs import hookimpl, hookspec
-from .registry import (
-    DATASETS,
-    ENCODERS,
-    FEATURES,
-    HEADS,
-    LLMS,
-    METRICS,
-    REGISTRIES,
-    TRANSLATORS,
-    TUNERS,
-    Registries,
-)
-from .types import StreamInputs, TokenSequence, VideoBatch
 
 __version__ = "0.1.0"
 
+#: name -> (module, attribute): loaded on first use (PEP 562), so that reading a config or
+#: printing an error never imports torch; ``from videollm_core import Translator`` works as usual.
 _LAZY = {
+    **{name: ("base", name) for name in ("PLUGIN_API_VERSION", "Encoder", "EncoderStream", "LLMAdapter", "Metric",
+                                         "TaskHead", "TextEncoder", "Translator", "Tuner", "VideoDataset", "pad_collate")},
+    **{name: ("features", name) for name in ("FeatureSource", "build_feature_source", "features_from_path")},
+    **{name: ("registry", name) for name in ("DATASETS", "ENCODERS", "FEATURES", "HEADS", "LLMS", "METRICS",
+                                             "REGISTRIES", "TRANSLATORS", "TUNERS", "Registries")},
+    **{name: ("types", name) for name in ("StreamInputs", "TokenSequence", "VideoBatch")},
     "load_config": ("config", "load_config"),
     "Config": ("config", "Config"),
     "validate_config": ("config", "validate_config"),
@@ -65,40 +47,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'videollm_core' has no attribute {name!r}")
 
 
-__all__ = [
-    "PLUGIN_API_VERSION",
-    "Encoder",
-    "EncoderStream",
-    "TextEncoder",
-    "Translator",
-    "LLMAdapter",
-    "Tuner",
-    "TaskHead",
-    "VideoDataset",
-    "Metric",
-    "FeatureSource",
-    "build_feature_source",
-    "features_from_path",
-    "pad_collate",
-    "VideoBatch",
-    "TokenSequence",
-    "StreamInputs",
-    "UserError",
-    "ConfigError",
-    "RegistryError",
-    "PluginError",
-    "DataError",
-    "hookimpl",
-    "hookspec",
-    "Registries",
-    "REGISTRIES",
-    "ENCODERS",
-    "TRANSLATORS",
-    "LLMS",
-    "TUNERS",
-    "HEADS",
-    "DATASETS",
-    "METRICS",
-    "FEATURES",
-    *_LAZY,
-]
+__all__ = ["UserError", "ConfigError", "RegistryError", "PluginError", "DataError", "hookimpl", "hookspec", *_LAZY]

@@ -61,7 +61,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --eval-only/--predict: best (default), last, a step_* folder or a `videollm export` folder")
     parser.add_argument("--allow-untrained", action="store_true",
                         help="with --eval-only/--predict: use the freshly built weights when there is no checkpoint")
-    parser.set_defaults(func=cmd_run)
+    parser.set_defaults(func=cmd_run, read_config_first=True)
 
 
 def build_run_parser() -> argparse.ArgumentParser:
@@ -244,8 +244,9 @@ def _inference_args(args: argparse.Namespace) -> dict[str, Any]:
     return {"checkpoint": args.checkpoint or "best", "allow_untrained": bool(args.allow_untrained)}
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .config import load_config, validate_config
+def read_run_config(args: argparse.Namespace) -> Any:
+    """Check the flag combination, then read the config (bounded, without plugins or torch)."""
+    from .config import load_config
 
     if args.json and not (args.dry_run or args.eval_only):
         raise ConfigError("--json goes with --dry-run or --eval-only", where="videollm-run")
@@ -257,7 +258,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                           hint="to continue training from a checkpoint, use --resume PATH")
     if args.no_data and not args.dry_run:
         raise ConfigError("--no-data goes with --dry-run", where="videollm-run")
-    cfg = load_config(args.config, args.cfg_options)
+    return load_config(args.config, args.cfg_options, configure=False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import configure_config, validate_config
+
+    cfg = getattr(args, "config_read", None)
+    if cfg is None:  # called without _execute (e.g. from Python)
+        cfg = read_run_config(args)
+    configure_config(cfg)
     if args.work_dir:
         cfg["work_dir"] = args.work_dir
     validate_config(cfg)
@@ -294,6 +304,8 @@ def _execute(args: argparse.Namespace) -> int:
     if not debug:  # deprecation notices of transformers/peft internals are not the user's business
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
     try:
+        if getattr(args, "read_config_first", False):  # bounded and torch-free: a broken or hostile config exits 2 at once
+            args.config_read = read_run_config(args)
         from .plugins import configure_plugins
 
         blocked = [*(getattr(args, "blocked", None) or ()), *(getattr(args, "blocked_after", None) or ())]

@@ -241,11 +241,18 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str,
         apply_overrides(cfg, overrides)
         check_config_tree(cfg, "--cfg-options")
     if configure:
-        from .plugins import get_plugin_manager
+        configure_config(cfg)
+    return cfg
 
-        manager = get_plugin_manager()
-        manager.load()
-        manager.hook.videollm_configure(config=cfg)
+
+def configure_config(cfg: Config) -> Config:
+    """Let every plugin adjust ``cfg`` through its ``videollm_configure(config=...)`` hook (plugins load
+    first); :func:`load_config` does it unless ``configure=False``, which keeps reading free of plugins."""
+    from .plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    manager.load()
+    manager.hook.videollm_configure(config=cfg)
     return cfg
 
 
@@ -349,6 +356,7 @@ __all__ = [
     "apply_overrides",
     "parse_override",
     "parse_value",
+    "configure_config",
     "BASE_KEY",
     "DELETE_KEY",
     "TaskSpec",
@@ -357,4 +365,11 @@ __all__ = [
 ]
 
 
-from .validation import TaskSpec, task_specs, validate_config  # noqa: E402  (re-exported)
+def __getattr__(name: str) -> Any:
+    """``TaskSpec``, ``task_specs``, ``validate_config`` re-exported from :mod:`.validation`, loaded on
+    first use: reading a config stays free of the registries (and of torch)."""
+    if name in ("TaskSpec", "task_specs", "validate_config"):
+        from . import validation
+
+        return getattr(validation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -84,6 +84,22 @@ def test_billion_laughs_through_the_cli_exits_2(tmp_path, capsys, isolated_cli):
     assert code == 2 and "config too large" in err and "aliases" in err and "Traceback" not in err
 
 
+@pytest.mark.subprocess
+def test_the_cli_refuses_a_bomb_before_importing_torch_or_plugins(tmp_path):
+    """A config is read (bounded) before anything heavy loads, so the process exits 2 at once:
+    neither torch nor any plugin is imported on the way to the error."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom videollm_core.cli import run_main\ncode = run_main(sys.argv[1:])\n"
+              "heavy = sorted(m for m in ('torch', 'transformers', 'videollm_plugins') if m in sys.modules)\n"
+              "print('heavy:', heavy)\nsys.exit(code)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(_write(tmp_path, billion_laughs())), "--dry-run"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "config too large" in out.stderr and "Traceback" not in out.stderr
+    assert "heavy: []" in out.stdout
+
+
 def test_honest_anchors_still_work(tmp_path):
     """Aliases stay legal: the caps only refuse what no honest config reaches."""
     text = ("split: &demo {num_videos: 4, seed: 0}\n"
