@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from .features import expected_feature_dim
+
 LIBRARY = "videollm-core"
 
 
@@ -59,7 +61,8 @@ def card_text(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     lines += ["", "## Input features", ""]
     backbone = (extraction or {}).get("backbone") if isinstance(extraction, dict) else extraction
     name = backbone.get("name") if isinstance(backbone, dict) else backbone
-    lines.append(f"Expects `[T, {cfg['model']['encoder'].get('in_dim')}]` feature arrays"
+    dim = expected_feature_dim(cfg)
+    lines.append((f"Expects `[T, {dim}]` feature arrays" if dim is not None else "Reads video frames")
                  + (f" extracted with `{name}` at {extraction.get('fps')} steps/s (`videollm extract`); `videollm predict"
                     " --videos` extracts them itself." if name and isinstance(extraction, dict)
                     else "; the extraction backbone was not recorded."))

@@ -111,6 +111,7 @@ def test_folder_is_standalone_and_carries_the_card(run):
     card = ModelCard.load(model_dir / "README.md")
     assert card.data.library_name == "videollm-core"
     assert "oad" in card.data.tags and card.data.datasets == ["EK100OADDataset"]
+    assert f"Expects `[T, {cfg['model']['encoder']['in_dim']}]` feature arrays" in card.text
     info = json.loads((model_dir / "videollm.json").read_text())
     assert info["step"] == 4 and info["base_model"] is None and info["inputs"]["oad"] == {"fps": 4.0, "window": 16.0}
     mAP = [r for r in card.data.eval_results if r.metric_type == "mAP"][0].metric_value
