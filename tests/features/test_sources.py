@@ -161,25 +161,32 @@ def test_validation_checks_a_datasets_features_entry():
     assert not any(w.endswith(".fps") for w in problems)  # fps comes from the dataset
 
 
-def test_nlq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
+def ego4d_pt_copy(dataset_cls, tmp_path, monkeypatch, seed: int):
+    """A demo Ego4D dataset and the same split read from per-video ``<video_uid>.pt`` files written
+    from random features ``{uid: [T, 8]}`` at the dataset's step rate (Ego4D SlowFast: 30 / 16)."""
     import json
 
     import torch
 
-    from videollm_plugins.tasks.nlq.dataset import Ego4DNLQDataset
-
     monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
     demo = {"num_videos": 6, "seed": 0, "feature_dim": 8}
-    ds = Ego4DNLQDataset(split="val", demo=demo)
+    ds = dataset_cls(split="val", demo=demo)
     data = json.loads(ds.annotation_file.read_text())
-    rng = np.random.default_rng(0)
-    fps = ds.fps / ds.stride  # the source steps at the dataset's rate (Ego4D SlowFast: 30 / 16)
+    rng = np.random.default_rng(seed)
+    fps = ds.fps / ds.stride
     videos = {}
     for video in data["videos"]:
         end = max(clip["video_end_sec"] for clip in video["clips"])
         videos[video["video_uid"]] = rng.normal(size=(int(end * fps) + 3, 8)).astype(np.float32)
         torch.save(torch.from_numpy(videos[video["video_uid"]]), tmp_path / f"{video['video_uid']}.pt")
-    cut = Ego4DNLQDataset(split="val", demo=demo, features={"type": "TorchFeatures", "dir": str(tmp_path)})
+    cut = dataset_cls(split="val", demo=demo, features={"type": "TorchFeatures", "dir": str(tmp_path)})
+    return ds, cut, videos, fps
+
+
+def test_nlq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
+    from videollm_plugins.tasks.nlq.dataset import Ego4DNLQDataset
+
+    ds, cut, videos, fps = ego4d_pt_copy(Ego4DNLQDataset, tmp_path, monkeypatch, seed=0)
     assert len(cut) == len(ds)
     for i in range(len(cut)):
         uid, start, end = cut.queries[i]["clip"]
@@ -188,24 +195,9 @@ def test_nlq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
 
 
 def test_ego4d_mq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
-    import json
-
-    import torch
-
     from videollm_plugins.tasks.moment_query.dataset import Ego4DMQDataset
 
-    monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
-    demo = {"num_videos": 6, "seed": 0, "feature_dim": 8}
-    ds = Ego4DMQDataset(split="val", demo=demo)
-    data = json.loads(ds.annotation_file.read_text())
-    rng = np.random.default_rng(1)
-    fps = ds.fps / ds.stride
-    videos = {}
-    for video in data["videos"]:
-        end = max(clip["video_end_sec"] for clip in video["clips"])
-        videos[video["video_uid"]] = rng.normal(size=(int(end * fps) + 3, 8)).astype(np.float32)
-        torch.save(torch.from_numpy(videos[video["video_uid"]]), tmp_path / f"{video['video_uid']}.pt")
-    cut = Ego4DMQDataset(split="val", demo=demo, features={"type": "TorchFeatures", "dir": str(tmp_path)})
+    ds, cut, videos, fps = ego4d_pt_copy(Ego4DMQDataset, tmp_path, monkeypatch, seed=1)
     assert [v["video_id"] for v in cut.videos] == [v["video_id"] for v in ds.videos]
     for i, v in enumerate(cut.videos):
         uid, start, end = v["clip"]
