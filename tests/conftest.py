@@ -14,3 +14,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def hermetic_plugins():
+    """Every test gets the process-wide plugin manager and registries back as they were: a test
+    that runs the CLI (which reconfigures plugins) cannot drop what another test registered."""
+    from videollm_core.plugins import preserved_plugin_state
+
+    with preserved_plugin_state():
+        yield
