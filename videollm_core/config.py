@@ -53,7 +53,7 @@ class Config(dict):
 
     def to_yaml(self) -> str:
         """The resolved config as YAML (no ``_base_``); loading it back gives the same dict."""
-        return yaml.safe_dump(_plain(dict(self)), sort_keys=False, allow_unicode=True)
+        return yaml.safe_dump(plain_data(dict(self)), sort_keys=False, allow_unicode=True)
 
     def dump(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_yaml` to ``path`` atomically (parents created) and return the path."""
@@ -65,11 +65,12 @@ class Config(dict):
         return Path(self.filename).stem if self.filename else "config"
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
+    """Plain dicts and lists (string keys) of a loaded config or any part of it, for ``yaml.safe_dump``."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     return value
 
 
@@ -275,7 +276,7 @@ def parse_value(text: str) -> Any:
         value = DictAction._parse_iterable(stripped)
     except AssertionError as e:
         raise ConfigError(f"cannot parse option value {text!r}: {e}", hint="balance the brackets, e.g. a.b=[1,2]") from None
-    return _plain(value)
+    return plain_data(value)
 
 
 def _nesting(text: str) -> int:
@@ -357,6 +358,7 @@ __all__ = [
     "parse_override",
     "parse_value",
     "configure_config",
+    "plain_data",
     "BASE_KEY",
     "DELETE_KEY",
     "TaskSpec",

@@ -226,7 +226,7 @@ def _write_folder(pipeline: "VideoLLM", tmp: Path, cfg: dict[str, Any], info: Ma
 
     from . import __version__
     from .checkpoint import save_weights, write_json_atomic
-    from .config import _plain  # config objects -> plain dicts and lists
+    from .config import plain_data
     from .model_card import write_model_card
 
     cfg = copy_metric_files(cfg, tmp)
@@ -234,9 +234,9 @@ def _write_folder(pipeline: "VideoLLM", tmp: Path, cfg: dict[str, Any], info: Ma
     peft_model = getattr(pipeline.llm, "model", None)
     if hasattr(peft_model, "peft_config") and hasattr(peft_model, "save_pretrained"):
         peft_model.save_pretrained(str(tmp))  # adapter_config.json + adapter_model.safetensors (+ peft's README, replaced below)
-    (tmp / CONFIG_FILE).write_text(yaml.safe_dump(_plain(cfg), sort_keys=False), encoding="utf-8")
+    (tmp / CONFIG_FILE).write_text(yaml.safe_dump(plain_data(cfg), sort_keys=False), encoding="utf-8")
     meta = {"format": FORMAT_VERSION, "videollm_core": __version__, "tasks": list(pipeline.tasks),
-            "base_model": base_model_info(pipeline, cfg["model"]), **_plain(dict(info or {}))}
+            "base_model": base_model_info(pipeline, cfg["model"]), **plain_data(dict(info or {}))}
     write_json_atomic(tmp / META_FILE, meta)
     write_model_card(tmp / CARD_FILE, cfg, meta)
 

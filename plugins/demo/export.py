@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from videollm_core.config import plain_data
 from videollm_core.errors import ConfigError
 
 from .cache import demo_cache_root
@@ -81,7 +82,7 @@ def write_demo_data(task: str, out: str | Path, config: str | None = None) -> Pa
 
     source = example_config(task, config)
     cfg = load_config(source)
-    raw = _plain(cfg)  # _base_ chains resolved: the written config stands alone
+    raw = plain_data(cfg)  # _base_ chains resolved: the written config stands alone
     out = Path(out).resolve()
     data = out / "data"
     cache = demo_cache_root().resolve()
@@ -109,15 +110,6 @@ def write_demo_data(task: str, out: str | Path, config: str | None = None) -> Pa
     header = f"# {task}: the example {source.name} reading the demo data in its benchmark's layout under {data}\n"
     target.write_text(header + yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return target
-
-
-def _plain(value: Any) -> Any:
-    """Plain dicts/lists of a loaded config (for ``yaml.safe_dump``)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _flat(values: Any) -> list[Any]:
