@@ -75,9 +75,12 @@ class UnitClassifierTestHead(TaskHead):
         return [{"video_id": m.get("video_id"), "scores": s.tolist()} for m, s in zip(batch.meta, outputs["logits"].softmax(-1))]
 
 
-if "UnitClassifierTestHead" not in REGISTRIES.heads:
-    with registering_as("pipeline-tests"):
-        REGISTRIES.heads.register_module(name="UnitClassifierTestHead", module=UnitClassifierTestHead)
+def register_test_head() -> None:
+    """Register :class:`UnitClassifierTestHead` in the process-wide registries (the pipeline tests'
+    autouse fixture calls it before every test, so no earlier reconfiguration can lose it)."""
+    if "UnitClassifierTestHead" not in REGISTRIES.heads:
+        with registering_as("pipeline-tests"):
+            REGISTRIES.heads.register_module(name="UnitClassifierTestHead", module=UnitClassifierTestHead)
 
 
 def pipeline_cfg(family: str, tuner: str = "Frozen", *, encoder: dict | None = None, translator: dict | None = None,
