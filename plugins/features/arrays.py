@@ -1,6 +1,9 @@
 """Checks shared by every feature source: one ``[T, Df]`` float array per video."""
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import numpy as np
 
 from videollm_core.errors import DataError
@@ -51,3 +54,30 @@ def missing_package(package: str, source: str) -> DataError:
 
 
 __all__ = ["checked", "as_float32", "l2_normalize", "missing_package"]
+
+
+class ProcessHandle:
+    """A file handle opened lazily, once per process: DataLoader workers (forked or spawned) each
+    open their own, and a pickled source carries no open handle.
+
+    Subclasses implement :meth:`open_handle`; :meth:`handle` returns the process's handle.
+    """
+
+    _handle: Any = None
+    _pid: int | None = None
+
+    def open_handle(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def handle(self) -> Any:
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = self.open_handle()
+            self._pid = os.getpid()
+        return self._handle
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_handle", None)  # an open h5py file or LMDB environment does not pickle
+        state.pop("_pid", None)
+        return state
+

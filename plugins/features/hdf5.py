@@ -12,7 +12,6 @@ Layouts:
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 from videollm_core.errors import DataError
 from videollm_core.features import FeatureSource, require_fps
 
-from .arrays import as_float32, checked, missing_package
+from .arrays import ProcessHandle, as_float32, checked, missing_package
 
 
 def _h5py() -> Any:
@@ -32,7 +31,7 @@ def _h5py() -> Any:
     return h5py
 
 
-class HDF5Features(FeatureSource):
+class HDF5Features(ProcessHandle, FeatureSource):
     """``path[video_id]`` (or ``path[video_id][key]``): ``[T, Df]`` floats per video.
 
     Args:
@@ -49,27 +48,22 @@ class HDF5Features(FeatureSource):
         self.path = Path(path)
         self.fps = require_fps(fps, "HDF5Features", optional=True)
         self.key = key
-        self._file: Any = None
-        self._pid: int | None = None
 
     @property
     def where(self) -> str:
         return str(self.path)
 
-    def _open(self) -> Any:
-        if self._file is None or self._pid != os.getpid():
-            h5py = _h5py()
-            if not self.path.is_file():
-                raise DataError("HDF5 feature file not found", where=str(self.path), hint="check features.path")
-            try:
-                self._file = h5py.File(self.path, "r")
-            except OSError as e:
-                raise DataError(f"cannot open the HDF5 file ({e})", where=str(self.path), hint="is it an HDF5 file? (h5dump -H FILE)") from e
-            self._pid = os.getpid()
-        return self._file
+    def open_handle(self) -> Any:
+        h5py = _h5py()
+        if not self.path.is_file():
+            raise DataError("HDF5 feature file not found", where=str(self.path), hint="check features.path")
+        try:
+            return h5py.File(self.path, "r")
+        except OSError as e:
+            raise DataError(f"cannot open the HDF5 file ({e})", where=str(self.path), hint="is it an HDF5 file? (h5dump -H FILE)") from e
 
     def read(self, video_id: str) -> np.ndarray:
-        f = self._open()
+        f = self.handle()
         where = f"{self.path}[{video_id!r}]"
         if video_id not in f:
             raise DataError(f"no entry for video {video_id!r}", where=str(self.path),
@@ -87,12 +81,7 @@ class HDF5Features(FeatureSource):
         return as_float32(checked(entry[()], where, check_values=False))
 
     def video_ids(self) -> list[str]:
-        return sorted(self._open().keys())
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_file"], state["_pid"] = None, None  # an open h5py handle does not pickle
-        return state
+        return sorted(self.handle().keys())
 
     @classmethod
     def claims(cls, path: Path) -> dict | None:

@@ -11,7 +11,6 @@ start time ``t = i / fps``, i.e. ``max(1, floor(t * native_fps))``.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 from videollm_core.errors import ConfigError, DataError
 from videollm_core.features import FeatureSource, require_fps
 
-from .arrays import missing_package
+from .arrays import ProcessHandle, missing_package
 
 
 def _lmdb() -> Any:
@@ -42,7 +41,7 @@ def step_frames(num_frames: int, fps: float, native_fps: float) -> np.ndarray:
     return frames[frames <= num_frames]
 
 
-class LMDBFeatures(FeatureSource):
+class LMDBFeatures(ProcessHandle, FeatureSource):
     """Per-frame ``float32`` vectors in an LMDB, sampled on a grid of ``fps`` steps per second.
 
     Args:
@@ -68,29 +67,24 @@ class LMDBFeatures(FeatureSource):
         self.frame_key, self._head = frame_key, head
         self._tail = re.escape(tail.partition("}")[2])
         self.dim_expected = None if dim is None else int(dim)
-        self._env: Any = None
-        self._pid: int | None = None
 
     @property
     def where(self) -> str:
         return str(self.path)
 
-    def _open(self) -> Any:
-        if self._env is None or self._pid != os.getpid():
-            lmdb = _lmdb()
-            if not (self.path / "data.mdb").is_file():
-                raise DataError("LMDB not found (no data.mdb)", where=str(self.path),
-                                hint="point features.path at one modality's folder, e.g. .../rulstm/rgb")
-            self._env = lmdb.open(str(self.path), readonly=True, lock=False)
-            self._pid = os.getpid()
-        return self._env
+    def open_handle(self) -> Any:
+        lmdb = _lmdb()
+        if not (self.path / "data.mdb").is_file():
+            raise DataError("LMDB not found (no data.mdb)", where=str(self.path),
+                            hint="point features.path at one modality's folder, e.g. .../rulstm/rgb")
+        return lmdb.open(str(self.path), readonly=True, lock=False)
 
     def num_frames(self, video_id: str) -> int:
         """The highest frame number stored for ``video_id`` (0 when it has none)."""
         prefix = self._head.format(video_id=video_id).encode("utf-8")
         pattern = re.compile(re.escape(prefix.decode("utf-8")) + r"(\d+)" + self._tail + "$")
         last = 0
-        with self._open().begin() as txn:
+        with self.handle().begin() as txn:
             cursor = txn.cursor()
             if cursor.set_range(prefix):
                 for key in cursor.iternext(keys=True, values=False):
@@ -109,7 +103,7 @@ class LMDBFeatures(FeatureSource):
                             hint="check the video id and features.frame_key")
         frames = step_frames(n, self.fps, self.native_fps)
         rows = []
-        with self._open().begin() as txn:
+        with self.handle().begin() as txn:
             for frame in frames:
                 key = self.frame_key.format(video_id=video_id, frame=int(frame))
                 value = txn.get(key.encode("utf-8"))
@@ -130,7 +124,7 @@ class LMDBFeatures(FeatureSource):
         """``dim`` when given, else the size of the first stored vector (no scan of the keys)."""
         if self.dim_expected is not None:
             return self.dim_expected
-        with self._open().begin() as txn:
+        with self.handle().begin() as txn:
             cursor = txn.cursor()
             if not cursor.first():
                 raise DataError("the LMDB is empty", where=str(self.path))
@@ -139,17 +133,12 @@ class LMDBFeatures(FeatureSource):
     def video_ids(self) -> list[str]:
         pattern = re.compile("^" + re.escape(self._head).replace(re.escape("{video_id}"), "(.+?)") + r"\d+" + self._tail + "$")
         ids = set()
-        with self._open().begin() as txn:
+        with self.handle().begin() as txn:
             for key in txn.cursor().iternext(keys=True, values=False):
                 match = pattern.match(key.decode("utf-8", "replace"))
                 if match:
                     ids.add(match.group(1))
         return sorted(ids)
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_env"], state["_pid"] = None, None  # an open environment does not pickle
-        return state
 
     @classmethod
     def claims(cls, path: Path) -> dict | None:

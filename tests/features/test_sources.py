@@ -202,3 +202,29 @@ def test_ego4d_mq_cuts_clips_out_of_per_video_pt_files(tmp_path, monkeypatch):
     for i, v in enumerate(cut.videos):
         uid, start, end = v["clip"]
         np.testing.assert_array_equal(cut[i]["features"], videos[uid][int(start * fps): int(end * fps) + 1])
+
+
+def test_file_sources_pickle_without_their_open_handle(tmp_path):
+    """DataLoader workers get a pickled source: the open HDF5 file / LMDB environment stays behind
+    and each process opens its own on first read."""
+    import pickle
+
+    import h5py
+    import lmdb
+
+    from videollm_plugins.features.hdf5 import HDF5Features
+    from videollm_plugins.features.rulstm import LMDBFeatures
+
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f["v1"] = np.arange(12, dtype=np.float64).reshape(3, 4)
+    env = lmdb.open(str(tmp_path / "rgb"), map_size=1 << 20)
+    with env.begin(write=True) as txn:
+        for frame in range(1, 31):
+            txn.put(f"v1_frame_{frame:010d}.jpg".encode(), np.full(4, frame, np.float32).tobytes())
+    env.close()
+    for source in (HDF5Features(str(tmp_path / "f.h5"), fps=1.0), LMDBFeatures(str(tmp_path / "rgb"), fps=1.0)):
+        first = source.read("v1")  # opens the handle in this process
+        copy = pickle.loads(pickle.dumps(source))
+        assert "_handle" not in copy.__dict__ and "_pid" not in copy.__dict__
+        if isinstance(source, HDF5Features):  # LMDB refuses a second environment in one process (a worker is another)
+            np.testing.assert_array_equal(copy.read("v1"), first)
