@@ -57,14 +57,15 @@ def load_ms(ds: Dataset, batch: int, workers: int) -> float:
 
 def step_ms(cfg_path: str, batch: int, dim: int, steps: int = 12) -> tuple[float, int]:
     """Median training step (ms) of the config's pipeline on its own batches ``[batch, T, dim]``, and ``T``."""
-    from videollm_core.config import load_config, task_specs
+    from videollm_core.config import load_config
+    from videollm_core.validation import task_specs
     from videollm_core.pipeline import build_pipeline
     from videollm_core.types import VideoBatch
 
     cfg = load_config(cfg_path)
     cfg["model"]["encoder"]["in_dim"] = dim
     spec = task_specs(cfg)[0]
-    from videollm_core.registry import REGISTRIES
+    from videollm_core.plugins import REGISTRIES
 
     dcfg = dict(spec.data["train"])
     if isinstance(dcfg.get("demo"), dict):  # demo data generated at the benchmark's feature dimension

@@ -7,7 +7,7 @@ verbs x 300 nouns (+ background). Two processes, each measuring its own peak RSS
 
 1. ``write``: the OAD head's entries (16-s windows of float32 softmax scores, action ``[64, 3807]``,
    verb ``[64, 98]``, noun ``[64, 301]``) go through the runner's prediction writer
-   (:class:`~videollm_plugins.tasks.oad.scores.ScoreWriter`, the compact float16 folder) as
+   (:class:`~videollm_plugins.tasks.oad.formats.ScoreWriter`, the compact float16 folder) as
    the evaluation loop hands them over, one window at a time;
 2. ``evaluate``: ``OADMetric.evaluate`` on the written folder (per-frame mAP over the multi-hot
    targets, action / verb / noun mean top-5 recall).
@@ -56,7 +56,7 @@ def video_lengths(videos: int, total: int, seed: int) -> dict[str, int]:
 def synthetic_gt(lengths: dict[str, int], seed: int):
     """Segments covering ~70 % of each video (a fifth overlapping the previous one) -> OADGroundTruth."""
     from videollm_plugins.tasks.common.ek100 import EK100Segment
-    from videollm_plugins.tasks.oad.metric import ek100_ground_truth
+    from videollm_plugins.tasks.oad.formats import ek100_ground_truth
 
     rng = np.random.default_rng(seed)
     actions = np.stack([rng.integers(0, NUM_VERBS, NUM_ACTIONS), rng.integers(0, NUM_NOUNS, NUM_ACTIONS)], axis=1)
@@ -79,7 +79,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def phase_write(args, out: Path) -> dict:
-    from videollm_plugins.tasks.oad.scores import ScoreWriter
+    from videollm_plugins.tasks.oad.formats import ScoreWriter
 
     lengths = video_lengths(args.videos, args.steps, args.seed)
     gt = synthetic_gt(lengths, args.seed)
@@ -107,7 +107,7 @@ def phase_write(args, out: Path) -> dict:
 
 def _json_estimate(out: Path, lengths: dict[str, int]) -> int:
     """Bytes of the JSON form, extrapolated from the shortest video written as JSON."""
-    from videollm_plugins.tasks.oad.scores import ScoreWriter, open_scores
+    from videollm_plugins.tasks.oad.formats import ScoreWriter, open_scores
 
     vid = min(lengths, key=lengths.get)
     arrays = open_scores(out)[vid]
@@ -122,7 +122,7 @@ def _json_estimate(out: Path, lengths: dict[str, int]) -> int:
 
 def phase_evaluate(args, out: Path) -> dict:
     from videollm_plugins.tasks.oad.metric import OADMetric
-    from videollm_plugins.tasks.oad.scores import open_scores
+    from videollm_plugins.tasks.oad.formats import open_scores
 
     gt = synthetic_gt(video_lengths(args.videos, args.steps, args.seed), args.seed)
     start = time.perf_counter()

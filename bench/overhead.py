@@ -35,7 +35,7 @@ class StepClock:
 
 def runner_ms(cfg, steps: int, warmup: int) -> float:
     from videollm_core.plugins import get_plugin_manager
-    from videollm_core.runner import Runner
+    from videollm_core.engine.runner import Runner
 
     clock = StepClock()
     get_plugin_manager().register(clock, name="bench_clock")
@@ -52,10 +52,10 @@ def plain_ms(cfg, steps: int, warmup: int) -> float:
     """The hand-written loop: DataLoader, forward, loss, backward, clip, step, schedule."""
     from torch.utils.data import DataLoader
 
-    from videollm_core.config import task_specs
-    from videollm_core.optim import build_scheduler
+    from videollm_core.validation import task_specs
+    from videollm_core.engine.optim import build_scheduler
     from videollm_core.pipeline import build_pipeline
-    from videollm_core.registry import REGISTRIES
+    from videollm_core.plugins import REGISTRIES
 
     spec = task_specs(cfg)[0]
     train = cfg["train"]

@@ -49,10 +49,11 @@ def config_name(path: Path) -> str:
 
 def measure(path: Path) -> dict[str, Any]:
     """Validate and build one config on the meta device; its counts per component and the LLM's shape."""
-    from videollm_core.cli import count_parameters, dry_run_head_args
-    from videollm_core.config import load_config, validate_config
+    from videollm_core.cli.commands import count_parameters, dry_run_head_args
+    from videollm_core.config import load_config
+    from videollm_core.validation import validate_config
     from videollm_core.pipeline import build_pipeline
-    from videollm_core.registry import REGISTRIES
+    from videollm_core.plugins import REGISTRIES
     from videollm_plugins.tuning.basic import decoder_blocks
 
     cfg = load_config(path)

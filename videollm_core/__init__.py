@@ -17,10 +17,11 @@ __version__ = "0.1.0"
 #: name -> (module, attribute): loaded on first use (PEP 562), so that reading a config or
 #: printing an error never imports torch; ``from videollm_core import Translator`` works as usual.
 _LAZY = {
-    **{name: ("base", name) for name in ("PLUGIN_API_VERSION", "Encoder", "EncoderStream", "LLMAdapter", "Metric",
-                                         "TaskHead", "TextEncoder", "Translator", "Tuner", "VideoDataset", "pad_collate")},
-    **{name: ("features", name) for name in ("FeatureSource", "build_feature_source", "features_from_path")},
-    **{name: ("registry", name) for name in ("DATASETS", "ENCODERS", "FEATURES", "HEADS", "LLMS", "METRICS",
+    **{name: ("base", name) for name in ("PLUGIN_API_VERSION", "Encoder", "EncoderStream", "LLMAdapter", "TaskHead",
+                                         "TextEncoder", "Translator", "TranslatorStream", "Tuner")},
+    **{name: ("data", name) for name in ("DataErrors", "FeatureSource", "Metric", "VideoDataset", "pad_collate")},
+    **{name: ("features", name) for name in ("build_feature_source", "features_from_path")},
+    **{name: ("plugins", name) for name in ("DATASETS", "ENCODERS", "FEATURES", "HEADS", "LLMS", "METRICS",
                                              "REGISTRIES", "TRANSLATORS", "TUNERS", "Registries")},
     **{name: ("types", name) for name in ("StreamInputs", "TokenSequence", "VideoBatch")},
     "load_config": ("config", "load_config"),
@@ -29,7 +30,9 @@ _LAZY = {
     "task_specs": ("config", "task_specs"),
     "build_pipeline": ("pipeline", "build_pipeline"),
     "VideoLLM": ("pipeline", "VideoLLM"),
-    "Runner": ("runner", "Runner"),
+    "Runner": ("engine.runner", "Runner"),
+    "save_pretrained": ("engine.pretrained", "save_pretrained"),
+    "from_pretrained": ("engine.pretrained", "from_pretrained"),
     "PluginManager": ("plugins", "PluginManager"),
     "get_plugin_manager": ("plugins", "get_plugin_manager"),
     "configure_plugins": ("plugins", "configure_plugins"),

@@ -12,19 +12,15 @@ and :meth:`VideoDataset.metric_args`.
 """
 from __future__ import annotations
 
-import json
 import weakref
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from typing import Any, ClassVar, Mapping
 
 import torch
 from torch import Tensor, nn
 
-from .features import FeatureSource
+from .data import DataErrors, FeatureSource, Metric, VideoDataset, pad_collate
+from .errors import ConfigError
 from .types import StreamInputs, TokenSequence, VideoBatch
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import VideoLLM
 
 #: Version of the plugin API (hook specs + base classes). A plugin may declare the
 #: range it supports with a module attribute ``VIDEOLLM_API = ">=1.0,<2"``.
@@ -106,7 +102,28 @@ class Translator(nn.Module):
         self.out_dim = int(out_dim)
 
     def forward(self, tokens: TokenSequence) -> TokenSequence:  # pragma: no cover - abstract
+        """``embeds [B, N, in_dim]`` unit tokens -> ``[B, N*k, out_dim]`` (mask and spans repeated per unit)."""
         raise NotImplementedError
+
+    def open_stream(self) -> "TranslatorStream":
+        """A translator for one stream, fed units as they complete (:class:`TranslatorStream`).
+
+        Default: each push is translated on its own, right for a translator whose unit
+        ``j`` depends on unit ``j`` only; one that reads earlier units returns a stream
+        that keeps them.
+        """
+        return TranslatorStream(self)
+
+
+class TranslatorStream:
+    """Translates the units of one stream as they complete: ``push(tokens [1, n, in_dim])``
+    returns the ``[1, n*k, out_dim]`` tokens the full forward gives these units."""
+
+    def __init__(self, translator: Translator) -> None:
+        self.translator = translator
+
+    def push(self, tokens: TokenSequence) -> TokenSequence:
+        return self.translator(tokens)
 
 
 class LLMAdapter(nn.Module):
@@ -124,6 +141,10 @@ class LLMAdapter(nn.Module):
     embed_dim: int
     hidden_size: int
     num_virtual_tokens: int = 0
+    #: the text tokenizer (a ``transformers`` tokenizer), or ``None`` when the LLM reads no text.
+    tokenizer: Any = None
+    #: the id that ends generated text (``None``: generation stops at ``max_new_tokens``).
+    eos_token_id: int | None = None
 
     def tokenize(self, texts: list[str]) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
         """``B`` strings -> ``(ids [B, L] long, mask [B, L] bool)``, right-padded."""
@@ -144,9 +165,19 @@ class LLMAdapter(nn.Module):
         """``hidden [B, S, H]`` -> vocabulary logits ``[B, S, V]`` through the LM head."""
         raise NotImplementedError
 
-    def generate(self, embeds: Tensor, mask: Tensor, max_new_tokens: int = 20, num_beams: int = 1) -> list[str]:
-        """Continue ``embeds [B, S, E]`` with text decoded through the LM head (greedy or beam)."""
+    def generate(self, embeds: Tensor | None, mask: Tensor | None, max_new_tokens: int = 20, num_beams: int = 1,
+                 cache: Any = None, last_hidden: Tensor | None = None) -> list[str]:
+        """Continue ``embeds [B, S, E]`` (after ``cache``, when given) with text decoded through the
+        LM head, greedy (``num_beams=1``) or beam search, stopping at :attr:`eos_token_id`. With
+        ``last_hidden [B, H]`` (the state of ``cache``'s last token) and no ``embeds``, generation
+        continues ``cache`` directly."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def set_context(self, context: Mapping[str, Any]) -> None:
+        """Bound the LLM's context (``model.context``: a window of recent tokens plus sinks).
+        Default: this adapter has no bounded context."""
+        raise ConfigError(f"{type(self).__name__} has no bounded context", where="model.context",
+                          hint="leave model.context out, or use an adapter with one (HFCausalLM, T5Decoder)")
 
 
 class Tuner:
@@ -163,14 +194,18 @@ class Tuner:
         """Names (relative to ``llm``) and parameters that train after :meth:`apply`."""
         return {n: p for n, p in llm.named_parameters() if p.requires_grad}
 
+    def step_end(self, llm: LLMAdapter, step: int) -> None:
+        """Called after every optimizer step, while the gradients still exist (AdaLoRA
+        allocates its ranks here). Default: nothing."""
+
 
 class TaskHead(nn.Module):
     """Task head: reads the LLM's hidden states at the visual tokens.
 
     ``in_dim`` (= the LLM's ``hidden_size``) is supplied by the pipeline; datasets
     supply task defaults (``num_classes``...) through ``VideoDataset.head_args``.
-    Heads that need the LLM itself (text generation) reach it through
-    :attr:`pipeline` after :meth:`bind`.
+    Heads that need the LLM itself (text generation) reach it through :attr:`llm`
+    after :meth:`bind`.
     """
 
     #: the task this head serves (``"oad"``, ``"dense_caption"``...), for listings.
@@ -181,17 +216,18 @@ class TaskHead(nn.Module):
     def __init__(self, in_dim: int):
         super().__init__()
         self.in_dim = int(in_dim)
-        self._pipeline_ref: Any = None
+        self._llm_ref: Any = None
 
-    def bind(self, pipeline: "VideoLLM") -> None:
-        """Called once by the pipeline after it is built (held as a weak reference)."""
-        self._pipeline_ref = weakref.ref(pipeline)
+    def bind(self, llm: LLMAdapter) -> None:
+        """Called once by the pipeline with its LLM adapter (held as a weak reference)."""
+        self._llm_ref = weakref.ref(llm)
 
     @property
-    def pipeline(self) -> "VideoLLM":
-        if self._pipeline_ref is None or self._pipeline_ref() is None:
-            raise RuntimeError(f"{type(self).__name__} is not bound to a pipeline")
-        return self._pipeline_ref()
+    def llm(self) -> LLMAdapter:
+        """The pipeline's LLM adapter (text generation, embeddings)."""
+        if self._llm_ref is None or self._llm_ref() is None:
+            raise RuntimeError(f"{type(self).__name__} is not bound to an LLM: build it in a pipeline")
+        return self._llm_ref()
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
         """``hidden [B, N, H]`` at the visual units (``stream.visual.mask`` marks real ones) -> outputs."""
@@ -204,166 +240,6 @@ class TaskHead(nn.Module):
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
         """One prediction entry per video (or query), in the task metric's entry format."""
         raise NotImplementedError  # pragma: no cover - abstract
-
-
-class VideoDataset(torch.utils.data.Dataset):
-    """A task's dataset, reading the benchmark's real on-disk format.
-
-    ``__getitem__`` returns a sample dict with ``features`` ``[T, Df]`` (numpy or
-    tensor), ``timestamps`` ``[T, 2]`` seconds, optional ``query`` (str), ``targets``
-    (dict of arrays with leading ``T`` or per-sample values) and ``meta`` (dict with
-    ``video_id``). :meth:`collate` pads a list of them into a :class:`VideoBatch`.
-    """
-
-    task: ClassVar[str] = ""
-
-    def skip_report(self) -> list[str]:
-        """What ``on_error: skip`` dropped, one ``"where: problem"`` line each.
-
-        Datasets record skipped items in ``self.skipped`` (rendered strings, ``(where,
-        message)`` pairs, or a mapping ``id -> message``); the runner logs this report.
-        """
-        items = getattr(self, "skipped", None) or []
-        if isinstance(items, dict):
-            return [f"{k}: {v}" for k, v in items.items()]
-        return [": ".join(str(x) for x in item if x) if isinstance(item, tuple) else str(item) for item in items]
-
-    def ground_truth(self) -> Any:
-        """The ground truth in the object form the task's :class:`Metric` evaluates."""
-        raise NotImplementedError  # pragma: no cover - abstract
-
-    def head_args(self) -> dict[str, Any]:
-        """Defaults for the head's constructor (e.g. ``num_classes``)."""
-        return {}
-
-    def metric_args(self) -> dict[str, Any]:
-        """Defaults for the metric's constructor."""
-        return {}
-
-    def collate(self, samples: list[dict[str, Any]]) -> VideoBatch:
-        """Right-pad samples into a :class:`VideoBatch` (see :func:`pad_collate`)."""
-        return pad_collate(samples)
-
-
-def _as_tensor(x: Any) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    return torch.as_tensor(x)
-
-
-def pad_collate(samples: list[dict[str, Any]]) -> VideoBatch:
-    """Pad ``features [T_i, Df]`` / ``timestamps [T_i, 2]`` to ``max T_i``.
-
-    Target values with a leading dimension equal to the sample's ``T_i`` are padded
-    (with ``-100`` for integer dtypes, ``0`` otherwise) and stacked; other tensors of
-    equal shape are stacked; everything else is kept as a list.
-    """
-    if not samples:
-        raise ValueError("pad_collate needs at least one sample")
-    feats = [_as_tensor(s["features"]).float() for s in samples]
-    lengths = [int(f.shape[0]) for f in feats]
-    t_max = max(lengths)
-    b = len(samples)
-    features = feats[0].new_zeros((b, t_max) + tuple(feats[0].shape[1:]))
-    mask = torch.zeros(b, t_max, dtype=torch.bool)
-    timestamps = torch.zeros(b, t_max, 2)
-    for i, (f, s) in enumerate(zip(feats, samples)):
-        features[i, : lengths[i]] = f
-        mask[i, : lengths[i]] = True
-        timestamps[i, : lengths[i]] = _as_tensor(s["timestamps"]).float()
-    targets: dict[str, Any] = {}
-    keys = samples[0].get("targets", {}).keys()
-    for key in keys:
-        values = [s["targets"][key] for s in samples]
-        targets[key] = _collate_target(values, lengths, t_max)
-    queries = [s.get("query") for s in samples]
-    return VideoBatch(
-        features=features,
-        mask=mask,
-        timestamps=timestamps,
-        queries=queries if any(q is not None for q in queries) else None,
-        targets=targets,
-        meta=[dict(s.get("meta", {})) for s in samples],
-    )
-
-
-def _collate_target(values: list[Any], lengths: list[int], t_max: int) -> Any:
-    if not all(isinstance(v, (Tensor,)) or hasattr(v, "__array__") for v in values):
-        return values
-    tensors = [_as_tensor(v) for v in values]
-    if all(t.dim() >= 1 and t.shape[0] == n for t, n in zip(tensors, lengths)) and len(set(t.shape[1:] for t in tensors)) == 1:
-        fill = -100 if not tensors[0].is_floating_point() and tensors[0].dtype != torch.bool else 0
-        out = tensors[0].new_full((len(tensors), t_max) + tuple(tensors[0].shape[1:]), fill)
-        for i, t in enumerate(tensors):
-            out[i, : t.shape[0]] = t
-        return out
-    if len(set(tuple(t.shape) for t in tensors)) == 1:
-        return torch.stack(tensors)
-    return tensors
-
-
-class Metric:
-    """A benchmark metric, usable on its own (``videollm evaluate TASK``).
-
-    Registered under the task's name. It reads and writes the benchmark's official
-    files: :meth:`load_ground_truth`, :meth:`load_predictions`, :meth:`save_predictions`.
-    In training, heads' prediction entries are gathered with :meth:`update` and
-    turned into the official predictions object by :meth:`format_predictions`.
-    """
-
-    task: ClassVar[str] = ""
-    #: the exact keys :meth:`evaluate` returns (values x100 where the official tool reports %).
-    keys: ClassVar[tuple[str, ...]] = ()
-    #: key used to pick the best checkpoint, and whether higher is better.
-    primary_key: ClassVar[str] = ""
-    higher_is_better: ClassVar[bool] = True
-
-    def __init__(self) -> None:
-        self._entries: list[dict[str, Any]] = []
-
-    # -- official files -------------------------------------------------
-    def load_ground_truth(self, path: str | Path) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def load_predictions(self, path: str | Path) -> Any:
-        """Default: a JSON file."""
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-
-    def save_predictions(self, predictions: Any, path: str | Path) -> None:
-        """Default: JSON. Tasks with another official format override it."""
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(predictions, f)
-
-    def format_predictions(self, entries: list[dict[str, Any]]) -> Any:
-        """Head entries -> the official predictions object (default: the list itself)."""
-        return entries
-
-    # -- evaluation -------------------------------------------------------
-    def evaluate(self, predictions: Any, ground_truth: Any) -> dict[str, float]:  # pragma: no cover
-        """Official predictions object and ground truth -> ``{key: value}`` for :attr:`keys`."""
-        raise NotImplementedError
-
-    def reset(self) -> None:
-        self._entries = []
-
-    def update(self, entries: list[dict[str, Any]]) -> None:
-        self._entries.extend(entries)
-
-    def compute(self, ground_truth: Any) -> dict[str, float]:
-        return self.evaluate(self.format_predictions(self._entries), ground_truth)
-
-    def entries(self) -> Iterator[dict[str, Any]]:
-        return iter(self._entries)
-
-    # -- pictures -----------------------------------------------------------
-    def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:
-        """Draw predictions against ground truth for a few videos into the PNG ``path``.
-
-        Timelines of segments for localisation and segmentation tasks, scores over time
-        for online detection. Returns False when the task has no picture (default).
-        """
-        return False
 
 
 #: role name -> the base class(es) a registered class must subclass.
@@ -385,11 +261,14 @@ __all__ = [
     "EncoderStream",
     "TextEncoder",
     "Translator",
+    "TranslatorStream",
     "LLMAdapter",
     "Tuner",
     "TaskHead",
     "VideoDataset",
+    "DataErrors",
     "Metric",
+    "FeatureSource",
     "pad_collate",
     "ROLE_BASES",
 ]

@@ -25,10 +25,10 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from .config_limits import (MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_FILES, MAX_OPTION_BYTES, MAX_OPTIONS_BYTES,
-                            check_config_tree, check_text_size, check_yaml_graph)
+from .config_limits import (MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_FILES, MAX_OPTION_BYTES, MAX_OPTIONS_BYTES, check_config_tree, check_text_size, check_yaml_graph)
 from .errors import ConfigError, PathError
-from .paths import usable_path, write_text_atomic
+from .paths import usable_path
+from .engine.files import write_text_atomic
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -54,10 +54,6 @@ class Config(dict):
     def to_yaml(self) -> str:
         """The resolved config as YAML (no ``_base_``); loading it back gives the same dict."""
         return yaml.safe_dump(plain_data(dict(self)), sort_keys=False, allow_unicode=True)
-
-    def dump(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_yaml` to ``path`` atomically (parents created) and return the path."""
-        return write_text_atomic(path, self.to_yaml(), "config")
 
     @property
     def stem(self) -> str:
@@ -219,14 +215,16 @@ def _strip_delete(value: Any) -> Any:
     return value
 
 
-def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str, Any] | None = None, *, configure: bool = True) -> Config:
-    """Load a YAML config with its ``_base_`` chain, apply ``overrides``, run plugin hooks.
+def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str, Any] | None = None) -> Config:
+    """Load a YAML config with its ``_base_`` chain and apply ``overrides``: pure (no plugin, no torch).
+
+    The caller lets plugins see it: ``configure_config(load_config(path))``
+    (:func:`videollm_core.plugins.configure_config`), before validating and building.
 
     Args:
         path: the YAML file.
         overrides: ``["a.b=1", "c.d=[1,2]", "e.0=3"]`` (``--cfg-options`` strings) or a
             mapping ``{"a.b": 1}`` whose dotted keys are applied the same way.
-        configure: call every plugin's ``videollm_configure(config=...)`` hook afterwards.
 
     Raises:
         ConfigError: a missing file or base, invalid YAML (with its line), a ``_base_``
@@ -241,19 +239,6 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str,
     if overrides:
         apply_overrides(cfg, overrides)
         check_config_tree(cfg, "--cfg-options")
-    if configure:
-        configure_config(cfg)
-    return cfg
-
-
-def configure_config(cfg: Config) -> Config:
-    """Let every plugin adjust ``cfg`` through its ``videollm_configure(config=...)`` hook (plugins load
-    first); :func:`load_config` does it unless ``configure=False``, which keeps reading free of plugins."""
-    from .plugins import get_plugin_manager
-
-    manager = get_plugin_manager()
-    manager.load()
-    manager.hook.videollm_configure(config=cfg)
     return cfg
 
 
@@ -357,21 +342,7 @@ __all__ = [
     "apply_overrides",
     "parse_override",
     "parse_value",
-    "configure_config",
     "plain_data",
     "BASE_KEY",
     "DELETE_KEY",
-    "TaskSpec",
-    "task_specs",
-    "validate_config",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """``TaskSpec``, ``task_specs``, ``validate_config`` re-exported from :mod:`.validation`, loaded on
-    first use: reading a config stays free of the registries (and of torch)."""
-    if name in ("TaskSpec", "task_specs", "validate_config"):
-        from . import validation
-
-        return getattr(validation, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

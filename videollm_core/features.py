@@ -18,54 +18,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .data import FeatureSource
 from .errors import ConfigError, DataError
-
-
-class FeatureSource:
-    """Per-video features ``[T, Df]`` float32 from one storage layout.
-
-    Subclasses implement :meth:`read` and :meth:`video_ids`, and set ``self.fps``
-    (feature steps per second). Every problem a user can cause (a missing file, key or
-    video, an unreadable file) is a :class:`DataError` naming the file and the key,
-    raised when that video is read: opening a source is cheap and reads nothing.
-    """
-
-    #: feature steps per second (``None``: not known to the source; the dataset derives its timing).
-    fps: float | None
-
-    def read(self, video_id: str) -> np.ndarray:  # pragma: no cover - abstract
-        """``[T, Df]`` float32 features of ``video_id`` (a read-only memory map where the format allows)."""
-        raise NotImplementedError
-
-    def video_ids(self) -> list[str]:  # pragma: no cover - abstract
-        """Every video id the source holds, sorted."""
-        raise NotImplementedError
-
-    @property
-    def dim(self) -> int:
-        """``Df``: the feature dimension (the first video's, unless the source knows it up front)."""
-        ids = self.video_ids()
-        if not ids:
-            raise DataError("the feature source holds no video", where=self.where)
-        return int(self.read(ids[0]).shape[1])
-
-    @property
-    def where(self) -> str:
-        """The file or folder this source reads (used in error messages)."""
-        return type(self).__name__
-
-    def read_clip(self, clip_id: str, video_id: str, start_sec: float, end_sec: float) -> np.ndarray:
-        """Features of a clip ``[start_sec, end_sec]`` of ``video_id`` (seconds in the video).
-
-        Default: the layout stores clips on their own, under ``clip_id``. Sources that
-        store whole videos (Ego4D's per-video ``.pt``) cut the clip's steps out instead.
-        """
-        return self.read(clip_id)
-
-    @classmethod
-    def claims(cls, path: Path) -> dict[str, Any] | None:
-        """The constructor arguments (without ``fps``) to read ``path`` with this class, or ``None``."""
-        return None
 
 
 def build_feature_source(cfg: Mapping[str, Any] | str | Path | FeatureSource, *, fps: float | None = None,
@@ -86,7 +40,7 @@ def build_feature_source(cfg: Mapping[str, Any] | str | Path | FeatureSource, *,
     if isinstance(cfg, (str, Path)):
         return features_from_path(cfg, fps=fps, registries=registries)
     if registries is None:
-        from .registry import REGISTRIES as registries
+        from .plugins import REGISTRIES as registries
     defaults = {"fps": float(fps)} if fps is not None else None
     return registries.features.build(dict(cfg), where=where, default_args=defaults)
 
@@ -101,7 +55,7 @@ def features_from_path(path: str | Path, *, fps: float | None = None, registries
         DataError: the path does not exist, or no registered source reads it.
     """
     if registries is None:
-        from .registry import REGISTRIES as registries
+        from .plugins import REGISTRIES as registries
     path = Path(path)
     if not path.exists():
         raise DataError("features path not found", where=str(path), hint="give a folder of per-video files or a feature file")
@@ -120,7 +74,7 @@ def expected_feature_dim(cfg: Mapping[str, Any], registries: Any = None) -> int 
     ``None`` when the encoder reads pixels or video files, or its type is unknown (validation reports that).
     """
     if registries is None:
-        from .registry import REGISTRIES as registries
+        from .plugins import REGISTRIES as registries
     enc = (cfg.get("model") or {}).get("encoder") if isinstance(cfg.get("model"), Mapping) else None
     if not isinstance(enc, Mapping):
         return None

@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, UserError
 from .features import expected_feature_dim
-from .registry import REGISTRIES, Registries
+from .plugins import REGISTRIES
+from .registry import Registries
 
 log = logging.getLogger("videollm")
 

@@ -16,37 +16,9 @@ from torch import Tensor, nn
 
 from .base import Encoder, LLMAdapter, TaskHead, TextEncoder, Translator, Tuner
 from .errors import ConfigError, DataError
-from .registry import REGISTRIES, Registries
-from .types import StreamInputs, TokenSequence, VideoBatch
-
-
-def pack_segments(segments: list[TokenSequence]) -> tuple[Tensor, Tensor, list[Tensor]]:
-    """Concatenate right-padded segments per sample, without the padding between them.
-
-    Args:
-        segments: ``TokenSequence`` s with ``embeds [B, L_j, E]``, ``mask [B, L_j]``.
-
-    Returns:
-        ``embeds [B, S, E]``, ``mask [B, S]`` bool (right-padded, ``S`` = longest sample)
-        and, per segment, ``index [B, L_j]`` long: where each token went (``-1`` on padding).
-    """
-    first = segments[0].embeds
-    b, e = first.shape[0], first.shape[-1]
-    offset = torch.zeros(b, dtype=torch.long, device=first.device)
-    index: list[Tensor] = []
-    for seg in segments:
-        m = seg.mask
-        index.append(torch.where(m, offset[:, None] + m.long().cumsum(1) - 1, torch.full_like(m, -1, dtype=torch.long)))
-        offset = offset + m.long().sum(1)
-    s = int(offset.max()) if b else 0
-    embeds = first.new_zeros(b, s, e)
-    for seg, idx in zip(segments, index):
-        real = seg.mask
-        if bool(real.any()):
-            rows = torch.arange(b, device=first.device)[:, None].expand_as(idx)
-            embeds = embeds.index_put((rows[real], idx[real]), seg.embeds[real].to(embeds.dtype))
-    mask = torch.arange(s, device=first.device)[None, :] < offset[:, None]
-    return embeds, mask, index
+from .plugins import REGISTRIES
+from .registry import Registries
+from .types import StreamInputs, TokenSequence, VideoBatch, pack_segments
 
 
 class VideoLLM(nn.Module):
@@ -83,7 +55,11 @@ class VideoLLM(nn.Module):
         self.tasks: list[str] = list(self.heads)
         self.prompts: dict[str, str] = {t: (prompts or {}).get(t) or "" for t in self.tasks}
         for head in self.heads.values():
-            head.bind(self)
+            head.bind(llm)
+        #: the config it was built from and the head sizes it was given (:func:`build_pipeline`
+        #: sets them; ``videollm_core.save_pretrained`` writes them), else None / {}.
+        self.config: Mapping[str, Any] | None = None
+        self.head_sizes: dict[str, dict[str, Any]] = {}
 
     # -- tasks ------------------------------------------------------------------
     def task_name(self, task: str | None) -> str:
@@ -135,14 +111,13 @@ class VideoLLM(nn.Module):
         tokens = self.translate(batch)
         b, k = tokens.embeds.shape[0], self.translator.tokens_per_unit
         embeds, mask, index = pack_segments(self.text_segments(task, batch.queries, b) + [tokens])
-        needs_cache = bool(getattr(self.heads[task], "needs_cache", False))
-        hidden, cache = self.llm(embeds, mask, use_cache=needs_cache)
+        hidden, cache = self.llm(embeds, mask, use_cache=self.heads[task].needs_cache)
         positions = index[-1][:, k - 1 :: k]  # [B, N], -1 on padded units
         visual = TokenSequence(tokens.embeds[:, k - 1 :: k], positions >= 0, tokens.spans[:, k - 1 :: k])
         picked = hidden.gather(1, positions.clamp(min=0)[..., None].expand(-1, -1, hidden.shape[-1]))
         picked = picked * visual.mask[..., None].to(picked.dtype)
         return picked, StreamInputs(visual=visual, embeds=embeds, mask=mask, visual_positions=positions, cache=cache,
-                                    hidden=hidden)
+                                    hidden=hidden, tokens_per_unit=k)
 
     # -- task API -------------------------------------------------------------------
     def forward(self, batch: VideoBatch, task: str | None = None) -> dict[str, Any]:
@@ -190,29 +165,6 @@ class VideoLLM(nn.Module):
                                     where="checkpoint")
                 own[name].copy_(value)
 
-    # -- pretrained folders (videollm_core.pretrained) ------------------------------------
-    def save_pretrained(self, directory: Any, *, config: Mapping[str, Any] | None = None, **info: Any) -> Any:
-        """Write a folder :meth:`from_pretrained` reloads (config, weights, PEFT adapter, model card).
-
-        ``config``: the standalone model config (default: the build config, heads with their
-        sizes); ``info``: ``step``, ``metrics``, ``datasets``, ``extraction`` for the card.
-        """
-        from .pretrained import model_config, save_pretrained
-
-        if config is None:
-            if getattr(self, "config", None) is None:
-                raise ConfigError("this pipeline was not built from a config", where="save_pretrained",
-                                  hint="build it with build_pipeline(cfg), or pass config=")
-            config = model_config(self.config, getattr(self, "head_sizes", {}))
-        return save_pretrained(self, directory, config, info=info)
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: Any, *, device: Any = None, revision: str | None = None) -> "VideoLLM":
-        """The pipeline of a folder written by :meth:`save_pretrained` / ``videollm export`` (or a hub id), in eval mode."""
-        from .pretrained import from_pretrained
-
-        return from_pretrained(name_or_path, device=device, revision=revision)
-
     def components(self) -> dict[str, nn.Module]:
         """Named parts for the parameter table of a dry run."""
         parts: dict[str, nn.Module] = {"encoder": self.encoder}
@@ -227,7 +179,7 @@ class VideoLLM(nn.Module):
 
 
 def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[str, dict]) -> VideoLLM:
-    from .config import task_specs
+    from .validation import task_specs
 
     model = cfg.get("model")
     if not isinstance(model, Mapping):
@@ -239,9 +191,6 @@ def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[st
     tuner = registries.tuners.build(dict(model.get("tuner") or {"type": "Frozen"}), where="model.tuner")
     tuner.apply(llm)
     if model.get("context") is not None:  # after the tuner: its virtual tokens count as sinks
-        if not hasattr(llm, "set_context"):
-            raise ConfigError(f"{type(llm).__name__} has no bounded context", where="model.context",
-                              hint="leave model.context out, or use HFCausalLM / T5Decoder")
         llm.set_context(model["context"])
     encoder = registries.encoders.build(dict(model["encoder"]), where="model.encoder")
     translator = registries.translators.build(dict(model["translator"]), where="model.translator",

@@ -8,8 +8,11 @@ plugin API range, a clashing registration) is recorded as failed with its error,
 whatever it registered is rolled back, and everything else keeps working, unless
 strict mode is on (``--strict-plugins`` or ``VIDEOLLM_STRICT_PLUGINS=1``).
 
-Switches, as in pytest: ``-p no:NAME`` blocks a plugin before anything loads;
+Switches, as in pytest: ``-p no:NAME`` blocks a plugin before anything loads, except the
+:data:`ESSENTIAL_PLUGINS` the kernel's defaults come from;
 ``VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points (built-ins still load).
+
+The process-wide :data:`REGISTRIES` load the plugins on their first lookup.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import importlib
 import importlib.metadata as metadata
 import logging
 import os
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -26,7 +30,7 @@ import pluggy
 from . import hookspecs
 from .base import PLUGIN_API_VERSION
 from .errors import PluginError
-from .registry import REGISTRIES, Registries, registering_as
+from .registry import Registries, registering_as
 
 log = logging.getLogger("videollm")
 
@@ -35,6 +39,9 @@ BUILTIN_PACKAGE = "videollm_plugins"
 ENV_DISABLE_AUTOLOAD = "VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD"
 ENV_STRICT = "VIDEOLLM_STRICT_PLUGINS"
 DISTRIBUTION = "videollm-core"
+#: built-in plugins the kernel's defaults come from (``model.tuner`` defaults to ``Frozen``,
+#: ``model.text_encoder`` to ``LLMTextEncoder``): ``-p no:`` refuses them, as pytest does its essential plugins.
+ESSENTIAL_PLUGINS = ("tuning", "encoders")
 
 
 def _env_flag(name: str) -> bool:
@@ -56,17 +63,7 @@ class PluginInfo:
     registered: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "module": self.module,
-            "distribution": self.distribution,
-            "version": self.version,
-            "builtin": self.builtin,
-            "status": self.status,
-            "error": self.error,
-            "api": self.api,
-            "registered": self.registered,
-        }
+        return dataclasses.asdict(self)
 
 
 class PluginManager:
@@ -90,10 +87,14 @@ class PluginManager:
         autoload: bool | None = None,
         builtins: bool = True,
     ) -> None:
+        self.blocked = set(blocked)
+        essential = sorted(self.blocked & set(ESSENTIAL_PLUGINS)) if builtins else []
+        if essential:
+            raise PluginError(f"plugin '{essential[0]}' cannot be blocked: the kernel's defaults come from it",
+                              where=f"-p no:{essential[0]}", hint="block another plugin, or none")
         self.registries = registries if registries is not None else Registries()
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.blocked = set(blocked)
         self.strict = _env_flag(ENV_STRICT) if strict is None else bool(strict)
         self.autoload = (not _env_flag(ENV_DISABLE_AUTOLOAD)) if autoload is None else bool(autoload)
         self.builtins = builtins
@@ -248,15 +249,20 @@ def _distribution_version(name: str) -> str | None:
         return None
 
 
+#: the process-wide registries: the default plugin manager fills them on their first lookup.
+REGISTRIES = Registries()
 _DEFAULT: PluginManager | None = None
 
 
 def get_plugin_manager() -> PluginManager:
-    """The process-wide manager filling :data:`videollm_core.registry.REGISTRIES`."""
+    """The process-wide manager filling :data:`REGISTRIES` (made on first use)."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = PluginManager(REGISTRIES)
     return _DEFAULT
+
+
+REGISTRIES.attach(lambda: get_plugin_manager().load(), lambda: get_plugin_manager().problems())
 
 
 def configure_plugins(*, blocked: Iterable[str] = (), strict: bool | None = None, autoload: bool | None = None) -> PluginManager:
@@ -266,12 +272,19 @@ def configure_plugins(*, blocked: Iterable[str] = (), strict: bool | None = None
     load anew with the new settings.
     """
     global _DEFAULT
-    for reg in REGISTRIES:
-        reg._module_dict.clear()
-        reg._origins.clear()
-        reg._by_plugin.clear()
+    REGISTRIES.restore(None)
     _DEFAULT = PluginManager(REGISTRIES, blocked=blocked, strict=strict, autoload=autoload)
     return _DEFAULT
+
+
+def configure_config(cfg: Any) -> Any:
+    """Let every plugin adjust a loaded config through its ``videollm_configure(config=...)`` hook
+    (plugins load first). Reading a config (:func:`~videollm_core.config.load_config`) never does:
+    the caller fires the hook, before validating and building."""
+    manager = get_plugin_manager()
+    manager.load()
+    manager.hook.videollm_configure(config=cfg)
+    return cfg
 
 
 @contextlib.contextmanager
@@ -279,9 +292,7 @@ def preserved_plugin_state() -> Iterator[None]:
     """Put the process-wide plugin manager and registries back as they were after the block
     (for tests and notebooks that call :func:`configure_plugins`, e.g. through the CLI)."""
     global _DEFAULT
-    saved_default = _DEFAULT
-    saved = [(reg, dict(reg._module_dict), dict(reg._origins), {k: dict(v) for k, v in reg._by_plugin.items()}) for reg in REGISTRIES]
-    saved_attach = (REGISTRIES._loader, REGISTRIES._problems)
+    saved_default, saved = _DEFAULT, REGISTRIES.snapshot()
     saved_hooks = {name for name, _ in saved_default.pm.list_name_plugin()} if saved_default is not None else set()
     saved_infos = dict(saved_default.infos) if saved_default is not None else {}
     try:
@@ -294,11 +305,8 @@ def preserved_plugin_state() -> Iterator[None]:
             saved_default.infos.clear()
             saved_default.infos.update(saved_infos)
         _DEFAULT = saved_default
-        REGISTRIES._loader, REGISTRIES._problems = saved_attach
-        for reg, modules, origins, by_plugin in saved:
-            reg._module_dict.clear()
-            reg._module_dict.update(modules)
-            reg._origins.clear()
-            reg._origins.update(origins)
-            reg._by_plugin.clear()
-            reg._by_plugin.update(by_plugin)
+        REGISTRIES.restore(saved)
+
+
+ENCODERS, TRANSLATORS, LLMS, TUNERS = REGISTRIES.encoders, REGISTRIES.translators, REGISTRIES.llms, REGISTRIES.tuners
+HEADS, DATASETS, METRICS, FEATURES = REGISTRIES.heads, REGISTRIES.datasets, REGISTRIES.metrics, REGISTRIES.features

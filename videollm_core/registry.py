@@ -115,6 +115,18 @@ class ComponentRegistry(Registry):
             self._origins[name] = plugin
             self._by_plugin.setdefault(plugin, {})[name] = module
 
+    def snapshot(self) -> tuple[dict[str, type], dict[str, str], dict[str, dict[str, type]]]:
+        """The registry's state (components, origins, components per plugin), for :meth:`restore`."""
+        return dict(self._module_dict), dict(self._origins), {k: dict(v) for k, v in self._by_plugin.items()}
+
+    def restore(self, state: tuple[dict[str, type], dict[str, str], dict[str, dict[str, type]]] | None = None) -> None:
+        """Put back a :meth:`snapshot` (``None``: empty the registry)."""
+        modules, origins, by_plugin = state if state is not None else ({}, {}, {})
+        self._module_dict.clear()
+        self._module_dict.update(modules)
+        self._origins = dict(origins)
+        self._by_plugin = {k: dict(v) for k, v in by_plugin.items()}
+
     def unregister_plugin(self, plugin: str) -> list[str]:
         """Remove everything ``plugin`` registered (used to roll back a failed plugin)."""
         removed = []
@@ -274,10 +286,7 @@ class Registries:
         self._problems = problems
 
     def ensure_loaded(self) -> None:
-        if self._loader is None and self is REGISTRIES:
-            from .plugins import get_plugin_manager
-
-            get_plugin_manager()  # attaches its loader to the global registries
+        """Load the plugins of the attached manager (once; a lookup calls it)."""
         if self._loader is not None:
             self._loader()
 
@@ -286,20 +295,19 @@ class Registries:
         return self._problems() if self._problems is not None else {}
 
     def unregister_plugin(self, plugin: str) -> None:
+        """Remove what ``plugin`` registered in every role (a component it had overridden comes back)."""
         for reg in self:
             reg.unregister_plugin(plugin)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Every role's state and the attached manager, for :meth:`restore`."""
+        return {"roles": {reg.role: reg.snapshot() for reg in self}, "attached": (self._loader, self._problems)}
+
+    def restore(self, state: dict[str, Any] | None = None) -> None:
+        """Put back a :meth:`snapshot`; ``None`` empties every role and detaches the manager."""
+        for reg in self:
+            reg.restore(state["roles"][reg.role] if state is not None else None)
+        self._loader, self._problems = state["attached"] if state is not None else (None, None)
+
     def registered_by(self, plugin: str) -> dict[str, list[str]]:
         return {reg.role: reg.registered_by(plugin) for reg in self if reg.registered_by(plugin)}
-
-
-#: the process-wide registries (the default plugin manager fills them).
-REGISTRIES = Registries()
-ENCODERS = REGISTRIES.encoders
-TRANSLATORS = REGISTRIES.translators
-LLMS = REGISTRIES.llms
-TUNERS = REGISTRIES.tuners
-HEADS = REGISTRIES.heads
-DATASETS = REGISTRIES.datasets
-METRICS = REGISTRIES.metrics
-FEATURES = REGISTRIES.features

@@ -12,23 +12,20 @@ cost, and still equals the full forward under the same policy. Heads that genera
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .errors import DataError
-from .types import StreamInputs, TokenSequence, VideoBatch
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import VideoLLM
+from .types import StreamInputs, TokenSequence, VideoBatch, pack_segments
 
 
 class VideoStream:
     """``B`` videos streamed together through one pipeline task.
 
     Args:
-        pipeline: the pipeline (put it in ``eval()`` mode first).
+        pipeline: the :class:`~videollm_core.pipeline.VideoLLM` (put it in ``eval()`` mode first).
         batch_size: ``B`` videos pushed together (same number of steps each push).
         task: the task whose head answers (default: the only one).
         query: one query for all videos, or ``B`` queries (``[query text]`` of the stream).
@@ -38,10 +35,8 @@ class VideoStream:
     ``cache`` (the adapter's cache after the last push).
     """
 
-    def __init__(self, pipeline: "VideoLLM", batch_size: int = 1, task: str | None = None,
+    def __init__(self, pipeline: Any, batch_size: int = 1, task: str | None = None,
                  query: str | list[str] | None = None, step_seconds: float = 1.0):
-        from .pipeline import pack_segments
-
         if batch_size < 1:
             raise DataError(f"batch_size must be >= 1, got {batch_size}", where="stream")
         self.pipeline = pipeline
@@ -53,8 +48,7 @@ class VideoStream:
         self.steps = 0
         self._encoders = [pipeline.encoder.open_stream() for _ in range(batch_size)]
         translator = pipeline.translator
-        self._translators = [translator.open_stream() if hasattr(translator, "open_stream") else None
-                             for _ in range(batch_size)]
+        self._translators = [translator.open_stream() for _ in range(batch_size)]
         self.cache: Any = None
         with torch.no_grad():
             segments = pipeline.text_segments(self.task, self.queries if any(self.queries) else None, batch_size)
@@ -93,7 +87,7 @@ class VideoStream:
 
     def flush(self) -> dict[str, Any] | None:
         """End of the videos: outputs for trailing partial units (encoders with ``flush``), or None."""
-        units = [enc.flush() if hasattr(enc, "flush") else None for enc in self._encoders]
+        units = [enc.flush() for enc in self._encoders]
         d = self.pipeline.encoder.in_dim
         empty = torch.zeros(self.batch_size, 0, d)
         batch = VideoBatch(features=empty, mask=torch.zeros(self.batch_size, 0, dtype=torch.bool),
@@ -110,7 +104,7 @@ class VideoStream:
             raise DataError(f"the videos completed different numbers of units {sorted(counts)} in one push",
                             where="stream.push", hint="push the same number of steps to every video")
         p = self.pipeline
-        translated = [tr.push(u) if tr is not None else p.translator(u) for tr, u in zip(self._translators, units)]
+        translated = [tr.push(u) for tr, u in zip(self._translators, units)]
         tokens = TokenSequence(torch.cat([t.embeds for t in translated]), torch.cat([t.mask for t in translated]),
                                torch.cat([t.spans for t in translated]))
         k = p.translator.tokens_per_unit
@@ -119,7 +113,7 @@ class VideoStream:
         positions = (torch.arange(n, device=hidden.device) * k + k - 1).expand(self.batch_size, n)
         visual = TokenSequence(tokens.embeds[:, k - 1 :: k], tokens.mask[:, k - 1 :: k], tokens.spans[:, k - 1 :: k])
         stream = StreamInputs(visual=visual, embeds=tokens.embeds, mask=tokens.mask, visual_positions=positions,
-                              cache=self.cache, hidden=hidden)
+                              cache=self.cache, hidden=hidden, tokens_per_unit=k)
         self.units += n
         return p.heads[self.task](hidden[:, k - 1 :: k], batch, stream)
 

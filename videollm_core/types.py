@@ -171,6 +171,8 @@ class StreamInputs:
             tokens included: a head can read the query's last state), or ``None``.
         cache: the LLM's key/value cache after the stream when the pipeline ran with
             ``use_cache=True`` (heads that generate text continue from it), else ``None``.
+        tokens_per_unit: ``k``, the LLM tokens the translator made per unit (``embeds`` holds
+            ``k * N`` visual tokens).
     """
 
     visual: TokenSequence
@@ -179,6 +181,36 @@ class StreamInputs:
     visual_positions: Tensor
     cache: Any = None
     hidden: Tensor | None = None
+    tokens_per_unit: int = 1
 
 
-__all__ = ["VideoBatch", "TokenSequence", "StreamInputs"]
+def pack_segments(segments: list[TokenSequence]) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """Concatenate right-padded segments per sample, without the padding between them.
+
+    Args:
+        segments: ``TokenSequence`` s with ``embeds [B, L_j, E]``, ``mask [B, L_j]``.
+
+    Returns:
+        ``embeds [B, S, E]``, ``mask [B, S]`` bool (right-padded, ``S`` = longest sample)
+        and, per segment, ``index [B, L_j]`` long: where each token went (``-1`` on padding).
+    """
+    first = segments[0].embeds
+    b, e = first.shape[0], first.shape[-1]
+    offset = torch.zeros(b, dtype=torch.long, device=first.device)
+    index: list[Tensor] = []
+    for seg in segments:
+        m = seg.mask
+        index.append(torch.where(m, offset[:, None] + m.long().cumsum(1) - 1, torch.full_like(m, -1, dtype=torch.long)))
+        offset = offset + m.long().sum(1)
+    s = int(offset.max()) if b else 0
+    embeds = first.new_zeros(b, s, e)
+    for seg, idx in zip(segments, index):
+        real = seg.mask
+        if bool(real.any()):
+            rows = torch.arange(b, device=first.device)[:, None].expand_as(idx)
+            embeds = embeds.index_put((rows[real], idx[real]), seg.embeds[real].to(embeds.dtype))
+    mask = torch.arange(s, device=first.device)[None, :] < offset[:, None]
+    return embeds, mask, index
+
+
+__all__ = ["VideoBatch", "TokenSequence", "StreamInputs", "pack_segments"]

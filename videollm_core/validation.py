@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, ConfigErrors
-from .optim import SCHEDULERS
-from .registry import REGISTRIES, Registries
-from .settings import MIXED_PRECISION, ON_NAN
+from .data import ON_ERROR
+from .plugins import REGISTRIES
+from .registry import Registries
 from .signature import constructor_parameters
 
 TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
@@ -25,7 +25,10 @@ MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "
 SPLITS = ("train", "val", "test")
 DATA_KEYS = (*SPLITS, "batch_size", "num_workers", "on_error")
 TASK_KEYS = ("name", "head", "data", "metric", "prompt", "weight")
-ON_ERROR = ("raise", "skip")
+#: values of ``train.scheduler``, ``train.mixed_precision`` and ``train.on_nan`` (the engine implements them).
+SCHEDULERS = ("cosine", "linear", "constant")
+MIXED_PRECISION = ("no", "bf16", "fp16")
+ON_NAN = ("stop", "skip")
 
 #: model section -> (role, required, arguments the pipeline supplies)
 MODEL_COMPONENTS: dict[str, tuple[str, bool, frozenset[str]]] = {
@@ -71,7 +74,7 @@ def _scheduler() -> tuple[Check, str]:
     return (lambda v: (v.get("type") if isinstance(v, dict) else v) in SCHEDULERS, "one of " + ", ".join(SCHEDULERS) + " (or {type: NAME})")
 
 
-#: the runner's ``train:`` keys and what each accepts (see :mod:`videollm_core.settings`).
+#: the runner's ``train:`` keys and what each accepts (see :mod:`videollm_core.engine.settings`).
 TRAIN_SCHEMA: dict[str, tuple[Check, str]] = {
     "max_steps": _optional(POS_INT),
     "epochs": _optional(POS_INT),

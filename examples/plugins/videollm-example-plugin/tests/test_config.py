@@ -30,8 +30,9 @@ def test_entry_point_loads(manager):
 
 
 def test_example_yaml_trains(manager, tmp_path):
-    from videollm_core.config import load_config, validate_config
-    from videollm_core.runner import Runner
+    from videollm_core.config import load_config
+    from videollm_core.validation import validate_config
+    from videollm_core.engine.runner import Runner
 
     cfg = load_config(CONFIG, [f"work_dir={tmp_path / 'work'}"])
     validate_config(cfg)

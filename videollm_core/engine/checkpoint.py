@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import DataError, UserError
-from .paths import path_error, write_text_atomic
+from ..errors import DataError, UserError
+from ..paths import path_error
+from .files import write_text_atomic
 
 STEP_DIR = re.compile(r"^step_(\d{8})$")
 WEIGHTS_FILE = "trainable.safetensors"

@@ -1,11 +1,11 @@
 """``videollm export``, ``videollm predict`` and ``videollm stream``: trained models as artefacts.
 
 - ``export WORK_DIR --out DIR [--checkpoint best|last|PATH]``: a run's checkpoint as a
-  pretrained folder (:mod:`videollm_core.export`).
+  pretrained folder (:mod:`videollm_core.cli.export`).
 - ``predict MODEL --features PATH [--task T] --out FILE``: official-format predictions
   for new videos (a ``.npy`` file, a folder of ``<video>.npy`` or any path a feature
   source reads, or ``--videos`` files whose features are extracted first with the backbone
-  the model records), no annotations needed (:mod:`videollm_core.inference`).
+  the model records), no annotations needed (:mod:`videollm_core.cli.inference`).
 - ``stream MODEL INPUT [--task T] [--json] [--step-seconds S]``: feed a feature file (or a
   video file, through the backbone the model records) unit by unit through
   ``pipeline.stream()`` and print each answer as it arrives, then the units per second;
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 
 #: video files ``stream`` and ``predict --videos`` extract features from (those ``videollm extract`` reads).
@@ -83,7 +83,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace) -> tuple[Any, str, dict[str, Any]]:
     """``(pipeline, task, inputs)``: the model, the task, and its recorded ``{fps, window}``."""
-    from .pretrained import from_pretrained
+    from ..engine.pretrained import from_pretrained
 
     pipeline = from_pretrained(args.model)
     task = pipeline.task_name(args.task)

@@ -10,14 +10,14 @@ Work dir (``work_dir`` argument, else ``cfg["work_dir"]``, else ``work_dirs/<con
     config.yaml          the resolved config
     metrics.jsonl        one JSON object per logged step or evaluation
     tensorboard/         TensorBoard events
-    checkpoints/         step_XXXXXXXX/ (see videollm_core.checkpoint), best.json
+    checkpoints/         step_XXXXXXXX/ (see videollm_core.engine.checkpoint), best.json
     predictions/         TASK_SPLIT.json (official format; the metric's suffix)
     plots/               loss.png, metrics.png, TASK_predictions.png
 
 Data order, task sampling and generator states are pure functions of the seed and the
-step (:mod:`videollm_core.sampling`), so ``train(resume="auto")`` after a kill ends with
+step (:mod:`videollm_core.engine.sampling`), so ``train(resume="auto")`` after a kill ends with
 the same metrics as an uninterrupted run. Evaluation and checkpoint I/O live in
-:mod:`videollm_core.evaluation` and :mod:`videollm_core.checkpoint`.
+:mod:`videollm_core.engine.evaluation` and :mod:`videollm_core.engine.checkpoint`.
 """
 from __future__ import annotations
 
@@ -33,14 +33,15 @@ from typing import Any
 import torch
 
 from . import checkpoint as ckpt
-from .errors import ConfigError, UserError
+from ..errors import ConfigError, UserError
 from .consolidate import is_sharded, trainable_state_for_save
 from .evaluation import EvaluationMixin
-from .features import expected_feature_dim
-from .logging_utils import MetricsLog, progress_bar
+from ..features import expected_feature_dim
+from .logs import MetricsLog, progress_bar
 from .optim import build_optimizer, build_scheduler
-from .paths import check_output_dir, replace_path, resolve_work_dir, write_text_atomic
-from .registry import REGISTRIES, Registries
+from .files import check_output_dir, replace_path, resolve_work_dir, write_text_atomic
+from ..plugins import REGISTRIES
+from ..registry import Registries
 from .sampling import StepBatchSampler, consumed_batches, task_schedule
 from .settings import train_settings
 
@@ -72,14 +73,14 @@ class Runner(EvaluationMixin):
         from accelerate.utils import GradientAccumulationPlugin
         from accelerate.utils import set_seed
 
-        from .config import task_specs
-        from .pipeline import build_pipeline
+        from ..validation import task_specs
+        from ..pipeline import build_pipeline
 
         self.cfg = cfg
         self.registries = registries
         registries.ensure_loaded()
         if plugin_manager is None:
-            from .plugins import get_plugin_manager
+            from ..plugins import get_plugin_manager
 
             plugin_manager = get_plugin_manager()
         self.hooks = plugin_manager.hook
@@ -105,10 +106,10 @@ class Runner(EvaluationMixin):
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
         set_seed(int(s.seed))
-        from .head_args import resolve_head_args
+        from ..head_args import resolve_head_args
 
         head_args = resolve_head_args(cfg, registries, dataset_for=self._first_dataset)
-        from .class_tables import check_class_tables  # every split's classes against the head, before heavy work
+        from .class_tables import check_class_tables
 
         check_class_tables(self.specs, self.dataset)
         self.pipeline = build_pipeline(cfg, registries=registries, head_args=head_args, device=self.accelerator.device)

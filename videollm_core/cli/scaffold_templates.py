@@ -1,6 +1,6 @@
 """The files of a plugin package written by ``videollm new-plugin`` (``string.Template``
 texts keyed by path; ``${dist}``, ``${module}``, ``${plugin}``, ``${Prefix}``, ``${api}``...
-are filled in by :func:`videollm_core.scaffold.render`)."""
+are filled in by :func:`videollm_core.cli.scaffold.render`)."""
 from __future__ import annotations
 
 TEMPLATES: dict[str, str] = {}
@@ -66,11 +66,11 @@ VIDEOLLM_API = "${api}"
 @videollm_core.hookimpl
 def videollm_register(registries) -> None:
     """Register this package's components (configs name them NAME or ${plugin}:NAME)."""
-    from .data import ${Prefix}Dataset
-    from .encoder import ${Prefix}Encoder
-    from .head import ${Prefix}Head
-    from .metric import ${Prefix}Accuracy
-    from .translator import ${Prefix}Translator
+    from ..data import ${Prefix}Dataset
+    from ..encoder import ${Prefix}Encoder
+    from ..head import ${Prefix}Head
+    from ..metric import ${Prefix}Accuracy
+    from ..translator import ${Prefix}Translator
 
     registries.encoders.register_module(name="${Prefix}Encoder", module=${Prefix}Encoder)
     registries.translators.register_module(name="${Prefix}Translator", module=${Prefix}Translator)
@@ -85,7 +85,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from videollm_core import Encoder, TokenSequence, VideoBatch
+from .. import Encoder, TokenSequence, VideoBatch
 
 
 class ${Prefix}Encoder(Encoder):
@@ -110,7 +110,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from videollm_core import TokenSequence, Translator
+from .. import TokenSequence, Translator
 
 
 class ${Prefix}Translator(Translator):
@@ -136,7 +136,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from videollm_core import StreamInputs, TaskHead, VideoBatch
+from .. import StreamInputs, TaskHead, VideoBatch
 
 
 class ${Prefix}Head(TaskHead):
@@ -176,7 +176,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from videollm_core import ConfigError, DataError, VideoDataset
+from .. import ConfigError, DataError, VideoDataset
 
 
 def read_labels(path: str | Path, split: str | None = None) -> dict[str, list[int]]:
@@ -288,9 +288,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videollm_core import Metric
+from .. import Metric
 
-from .data import read_labels
+from ..data import read_labels
 
 
 class ${Prefix}Accuracy(Metric):
@@ -355,7 +355,7 @@ import numpy as np
 import pytest
 import torch
 
-from videollm_core import DataError, StreamInputs, pad_collate
+from .. import DataError, StreamInputs, pad_collate
 from ${module}.data import ${Prefix}Dataset, write_demo
 from ${module}.encoder import ${Prefix}Encoder
 from ${module}.head import ${Prefix}Head
@@ -394,9 +394,10 @@ def test_metric_by_hand():
 
 
 def test_example_yaml_trains(tmp_path, monkeypatch):
-    from videollm_core.config import load_config, validate_config
-    from videollm_core.plugins import configure_plugins
-    from videollm_core.runner import Runner
+    from ..config import load_config
+    from ..validation import validate_config
+    from ..plugins import configure_plugins
+    from ..engine.runner import Runner
 
     monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
     manager = configure_plugins()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import DataError
+from ..errors import DataError
 
 #: dataset attributes (also looked up on ``dataset.source``) holding a class-table path, in order.
 TABLE_ATTRIBUTES = ("class_table_file", "actions_path", "info_path", "taxonomy_path", "mapping_path")

@@ -19,9 +19,9 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..validation import SCHEDULERS
 
-SCHEDULERS = ("cosine", "linear", "constant")
 
 
 def _is_norm(module: nn.Module) -> bool:

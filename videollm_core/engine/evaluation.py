@@ -1,11 +1,11 @@
-"""Evaluation and prediction of the runner (a mixin of :class:`videollm_core.runner.Runner`).
+"""Evaluation and prediction of the runner (a mixin of :class:`videollm_core.engine.runner.Runner`).
 
 Per task and split: ``pipeline.eval()``; per batch ``outputs = pipeline(batch, task)``,
 ``entries = pipeline.predict(outputs, batch, task)`` (one entry per sample); entries are
 gathered across processes with ``accelerator.gather_for_metrics(..., use_gather_object=True)``
 on a prepared DataLoader, which drops the samples a distributed sampler repeats to even
 out the last batch. The main process hands each batch's entries to the metric's
-prediction writer (:mod:`videollm_core.prediction_writer`), so the official predictions
+prediction writer (:mod:`videollm_core.engine.prediction_writer`), so the official predictions
 (``predictions/TASK_SPLIT`` + the metric's ``prediction_suffix``, default ``.json``) are
 written as they are made and never held whole in memory when the metric streams them.
 The main process then scores them (``metric.evaluate(writer.close(),
@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from . import checkpoint as ckpt
-from .errors import ConfigError
-from .logging_utils import summary_line
-from .plots import plot_loss, plot_metrics
+from ..errors import ConfigError
+from .logs import summary_line
+from ..plots import plot_loss, plot_metrics
 from .prediction_writer import open_writer
 
 log = logging.getLogger("videollm.runner")

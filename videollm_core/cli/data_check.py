@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .errors import DataError, UserError
-from .paths import check_input, path_error
-from .registry import REGISTRIES, Registries
+from ..errors import DataError, UserError
+from ..paths import check_input, path_error
+from ..plugins import REGISTRIES
+from ..registry import Registries
 
 #: what a dataset's ``__getitem__`` raises on bad data that the dataset did not word itself.
 _DATA_FAULTS = (ValueError, TypeError, KeyError, IndexError, EOFError, UnicodeDecodeError)
@@ -29,7 +30,7 @@ def check_split(cfg: Mapping[str, Any], spec: Any, split: str, registries: Regis
             an ``OSError`` as a :class:`~videollm_core.errors.PathError` naming the file;
             an empty split or an unreadable first item as a :class:`DataError`.
     """
-    from .head_args import build_task_dataset
+    from ..head_args import build_task_dataset
 
     where = f"{spec.path('data')}.{split}"
     check_named_paths(spec.data[split], where)
@@ -70,7 +71,7 @@ def _located(error: UserError, where: str) -> UserError:
 
 def check_data(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[dict[str, Any]]:
     """:func:`check_split` for every split (train, val, test) of every task, in config order."""
-    from .validation import task_specs
+    from ..validation import task_specs
 
     return [check_split(cfg, spec, split, registries) for spec in task_specs(cfg) for split in spec.data]
 

@@ -12,7 +12,7 @@ import importlib
 import json
 from typing import Any, Callable
 
-from .errors import PluginError
+from ..errors import PluginError
 
 
 def _plugin_module(name: str, command: str) -> Any:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from .paths import atomic_path
+from .files import atomic_path
 
 
 class PredictionWriter(Protocol):

@@ -17,7 +17,7 @@ import traceback
 import warnings
 from typing import Any, Callable, Sequence
 
-from .errors import EXIT_USER_ERROR, ConfigError, UserError
+from ..errors import EXIT_USER_ERROR, ConfigError, UserError
 
 EXIT_INTERRUPTED = 130
 
@@ -112,11 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_new_plugin)
     _add_common(p, suppress=True)
 
-    from .cli_data import add_data_commands  # extract, demo-data
+    from .data import add_data_commands
 
     add_data_commands(sub, _add_common)
 
-    from .cli_models import add_model_commands  # export, predict, stream
+    from .models import add_model_commands
 
     add_model_commands(sub, _add_common)
     return parser
@@ -129,7 +129,7 @@ def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .listing import format_plugins, plugins_report
-    from .plugins import get_plugin_manager
+    from ..plugins import get_plugin_manager
 
     _emit(plugins_report(get_plugin_manager()), args.json, format_plugins)
     return 0
@@ -137,7 +137,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from . import listing
-    from .registry import REGISTRIES
+    from ..plugins import REGISTRIES
 
     if args.name:
         _emit(listing.component_detail(REGISTRIES, args.role, args.name), args.json, listing.format_detail)
@@ -159,10 +159,10 @@ def _parse_tious(text: str) -> list[float]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .config import parse_override
-    from .errors import DataError
-    from .registry import REGISTRIES
-    from .signature import accepts_var_kwargs, constructor_parameters
+    from ..config import parse_override
+    from ..errors import DataError
+    from ..plugins import REGISTRIES
+    from ..signature import accepts_var_kwargs, constructor_parameters
 
     registry = REGISTRIES.metrics
     cls = registry.lookup(args.task, where="videollm evaluate TASK")
@@ -217,15 +217,15 @@ def _format_counts(report: dict[str, Any]) -> str:
 
 def dry_run_head_args(cfg: Any, registries: Any) -> dict[str, dict[str, Any]]:
     """``{task: dataset.head_args()}`` for the heads a dataset completes (see :func:`videollm_core.head_args.resolve_head_args`)."""
-    from .head_args import resolve_head_args
+    from ..head_args import resolve_head_args
 
     return resolve_head_args(cfg, registries)
 
 
 def dry_run(cfg: Any) -> dict[str, Any]:
     """Build the pipeline of a validated config on the meta device and count its parameters."""
-    from .pipeline import build_pipeline
-    from .registry import REGISTRIES
+    from ..pipeline import build_pipeline
+    from ..plugins import REGISTRIES
 
     return count_parameters(build_pipeline(cfg, head_args=dry_run_head_args(cfg, REGISTRIES), device="meta"))
 
@@ -246,7 +246,7 @@ def _inference_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def read_run_config(args: argparse.Namespace) -> Any:
     """Check the flag combination, then read the config (bounded, without plugins or torch)."""
-    from .config import load_config
+    from ..config import load_config
 
     if args.json and not (args.dry_run or args.eval_only):
         raise ConfigError("--json goes with --dry-run or --eval-only", where="videollm-run")
@@ -258,11 +258,12 @@ def read_run_config(args: argparse.Namespace) -> Any:
                           hint="to continue training from a checkpoint, use --resume PATH")
     if args.no_data and not args.dry_run:
         raise ConfigError("--no-data goes with --dry-run", where="videollm-run")
-    return load_config(args.config, args.cfg_options, configure=False)
+    return load_config(args.config, args.cfg_options)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .config import configure_config, validate_config
+    from ..plugins import configure_config
+    from ..validation import validate_config
 
     cfg = getattr(args, "config_read", None)
     if cfg is None:  # called without _execute (e.g. from Python)
@@ -271,7 +272,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.work_dir:
         cfg["work_dir"] = args.work_dir
     validate_config(cfg)
-    from .paths import check_input, check_output_dir, resolve_work_dir
+    from ..paths import check_input
+    from ..engine.files import check_output_dir, resolve_work_dir
 
     check_output_dir(resolve_work_dir(cfg), "work dir", create=not args.dry_run)
     for flag, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
@@ -284,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = dry_run(cfg)
         _emit({**report, **({"data": data} if data else {})}, args.json, lambda r: "\n".join(filter(None, [format_data_report(data), _format_counts(r)])))
         return 0
-    from .runner import Runner
+    from ..engine.runner import Runner
 
     runner = Runner(cfg, work_dir=args.work_dir)
     if args.eval_only:
@@ -306,7 +308,7 @@ def _execute(args: argparse.Namespace) -> int:
     try:
         if getattr(args, "read_config_first", False):  # bounded and torch-free: a broken or hostile config exits 2 at once
             args.config_read = read_run_config(args)
-        from .plugins import configure_plugins
+        from ..plugins import configure_plugins
 
         blocked = [*(getattr(args, "blocked", None) or ()), *(getattr(args, "blocked_after", None) or ())]
         manager = configure_plugins(blocked=blocked,
@@ -317,7 +319,7 @@ def _execute(args: argparse.Namespace) -> int:
         if debug:
             traceback.print_exc()
         if isinstance(e, OSError):
-            from .paths import path_error
+            from ..paths import path_error
 
             e = path_error(e)
         print(f"error: {e.render()}", file=sys.stderr)

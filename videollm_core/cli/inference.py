@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 import torch
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 log = logging.getLogger("videollm")
 
@@ -29,10 +29,10 @@ def video_features(path: str | Path, fps: float) -> Iterator[tuple[str, np.ndarr
     if path.is_file() and path.suffix == ".npy":
         yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path))
         return
-    from .features import build_feature_source, features_from_path
+    from ..features import build_feature_source, features_from_path
 
     if path.is_file() and path.suffix in (".yaml", ".yml"):
-        from .config import load_config
+        from ..config import load_config
 
         source = build_feature_source(dict(load_config(path)), fps=fps, where=str(path))
     else:
@@ -52,7 +52,7 @@ def extract_for_model(info: Mapping[str, Any], videos: str | Path, out: str | Pa
         ConfigError: the model does not record its extraction backbone.
         DataError: a video cannot be decoded (naming it).
     """
-    from .cli_data import _plugin_module
+    from .data import _plugin_module
 
     extraction = info.get("extraction") or {}
     backbone = extraction.get("backbone") if isinstance(extraction, Mapping) else None
@@ -105,7 +105,7 @@ def video_samples(vid: str, feats: np.ndarray, fps: float, window_steps: int | N
 def predict_entries(pipeline: Any, videos: Iterable[tuple[str, np.ndarray]], task: str, fps: float,
                     window_steps: int | None = None, batch_size: int = 8, query: str | None = None) -> list[dict[str, Any]]:
     """The head's prediction entries for every window of every video (pipeline in eval mode)."""
-    from .base import pad_collate
+    from ..base import pad_collate
 
     device = next((p.device for p in pipeline.parameters()), torch.device("cpu"))
     samples = [s for vid, feats in videos for s in video_samples(vid, feats, fps, window_steps, query)]
@@ -123,7 +123,7 @@ def predict_entries(pipeline: Any, videos: Iterable[tuple[str, np.ndarray]], tas
 
 def task_metric_config(cfg: Mapping[str, Any], task: str) -> dict[str, Any]:
     """The metric config of ``task`` in a model config (it formats the official predictions)."""
-    from .validation import task_specs
+    from ..validation import task_specs
 
     for spec in task_specs(cfg):
         if spec.name == task:
@@ -137,8 +137,8 @@ def task_metric_config(cfg: Mapping[str, Any], task: str) -> dict[str, Any]:
 def write_predictions(cfg: Mapping[str, Any], task: str, entries: list[dict[str, Any]], out: str | Path,
                       registries: Any = None) -> Path:
     """Format ``entries`` with the task's metric and save them (official format) to ``out``."""
-    from .prediction_writer import open_writer
-    from .registry import REGISTRIES
+    from ..engine.prediction_writer import open_writer
+    from ..plugins import REGISTRIES
 
     metric = (registries or REGISTRIES).metrics.build(task_metric_config(cfg, task), where=f"metric of task '{task}'")
     writer = open_writer(metric, out)

@@ -13,9 +13,9 @@ import difflib
 import inspect
 from typing import Any
 
-from .errors import ConfigError
-from .registry import ROLES, Registries
-from .signature import describe_parameters
+from ..errors import ConfigError
+from ..registry import ROLES, Registries
+from ..signature import describe_parameters
 
 
 def first_line(cls: type) -> str:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from .base import PLUGIN_API_VERSION
-from .errors import EXIT_USER_ERROR, ConfigError, UserError
+from ..base import PLUGIN_API_VERSION
+from ..errors import EXIT_USER_ERROR, ConfigError, UserError
 from .scaffold_templates import TEMPLATES
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")

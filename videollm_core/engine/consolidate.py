@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: ``accelerate`` engines whose processes hold only a shard of the model.
 SHARDED = ("FSDP", "DEEPSPEED")

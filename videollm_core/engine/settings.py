@@ -14,11 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import ConfigError
-from .optim import SCHEDULERS
+from ..errors import ConfigError
+from ..validation import MIXED_PRECISION, ON_NAN, SCHEDULERS
 
-ON_NAN = ("stop", "skip")
-MIXED_PRECISION = ("no", "bf16", "fp16")
 
 
 @dataclass

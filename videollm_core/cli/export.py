@@ -1,6 +1,6 @@
-"""``videollm export``: a run's checkpoint as a pretrained folder (see :mod:`videollm_core.pretrained`).
+"""``videollm export``: a run's checkpoint as a pretrained folder (see :mod:`videollm_core.engine.pretrained`).
 
-The pipeline is rebuilt as the run built it (a :class:`~videollm_core.runner.Runner` on the
+The pipeline is rebuilt as the run built it (a :class:`~videollm_core.engine.runner.Runner` on the
 run's resolved ``config.yaml``: same seed, same datasets for the head sizes), the
 checkpoint's weights are loaded, and the folder records the head sizes and metric tables
 the datasets supplied, the checkpoint's validation scores from ``metrics.jsonl``, the
@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import checkpoint as ckpt
-from .errors import ConfigError
+from ..engine import checkpoint as ckpt
+from ..errors import ConfigError
 
 log = logging.getLogger("videollm")
 
@@ -80,16 +80,17 @@ def export_run(work_dir: str | os.PathLike, out: str | os.PathLike, checkpoint: 
     Raises:
         ConfigError: ``work_dir`` is not a run's folder, or it has no checkpoint.
     """
-    from .config import load_config
-    from .head_args import resolve_head_args
-    from .pretrained import model_config, save_pretrained
-    from .runner import Runner
+    from ..config import load_config
+    from ..plugins import configure_config
+    from ..head_args import resolve_head_args
+    from ..engine.pretrained import model_config, save_pretrained
+    from ..engine.runner import Runner
 
     work_dir = Path(work_dir)
     if not (work_dir / "config.yaml").is_file():
         raise ConfigError("not a run's work dir (no config.yaml)", where=str(work_dir),
                           hint="pass the folder videollm-run trained into (the config's work_dir)")
-    cfg = load_config(work_dir / "config.yaml")
+    cfg = configure_config(load_config(work_dir / "config.yaml"))
     runner = Runner(cfg, work_dir=work_dir)
     path = runner.resolve_checkpoint(checkpoint)
     if path is None:
@@ -106,7 +107,7 @@ def export_run(work_dir: str | os.PathLike, out: str | os.PathLike, checkpoint: 
     datasets = sorted({str(d.get("type")) for spec in runner.specs for d in spec.data.values()})
     info = {"name": name or work_dir.name, "step": step, "checkpoint": path.name, "metrics": run_scores(work_dir, step),
             "best": state.get("best"), "datasets": datasets, "extraction": extraction_backbone(runner.specs), "inputs": inputs}
-    return save_pretrained(runner.pipeline, out, model_config(cfg, head_args, metric_args), info=info)
+    return save_pretrained(runner.pipeline, out, config=model_config(cfg, head_args, metric_args), **info)
 
 
 __all__ = ["export_run", "extraction_backbone", "run_scores", "MANIFEST", "EXTRACTION_KEYS"]

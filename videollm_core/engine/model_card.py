@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from .features import expected_feature_dim
+from ..features import expected_feature_dim
 
 LIBRARY = "videollm-core"
 

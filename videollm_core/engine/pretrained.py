@@ -24,14 +24,13 @@ import copy
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import torch
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
+from ..pipeline import VideoLLM, build_pipeline
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import VideoLLM
 
 log = logging.getLogger("videollm")
 
@@ -62,7 +61,7 @@ def model_config(cfg: Mapping[str, Any], head_args: Mapping[str, Mapping[str, An
         head_args: ``{task: dataset.head_args()}`` (the config's own values win).
         metric_args: ``{task: dataset.metric_args()}`` (the config's own values win).
     """
-    from .validation import task_specs
+    from ..validation import task_specs
 
     metric_args = metric_args or {}
 
@@ -100,7 +99,7 @@ def _named_source(cfg_model: Mapping[str, Any], key: str) -> str | None:
     return part.get("pretrained") if isinstance(part, Mapping) and part.get("pretrained") else None
 
 
-def base_model_info(pipeline: "VideoLLM", cfg_model: Mapping[str, Any]) -> dict[str, Any] | None:
+def base_model_info(pipeline: VideoLLM, cfg_model: Mapping[str, Any]) -> dict[str, Any] | None:
     """``{"name_or_path", "revision"}`` of the base LLM, or None when it was built from ``config:``."""
     name = _named_source(cfg_model, "llm")
     if name is None:
@@ -110,7 +109,7 @@ def base_model_info(pipeline: "VideoLLM", cfg_model: Mapping[str, Any]) -> dict[
 
 
 # -- weights ----------------------------------------------------------------------
-def weights_to_save(pipeline: "VideoLLM", cfg_model: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+def weights_to_save(pipeline: VideoLLM, cfg_model: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """``name -> tensor``: trainable weights, plus frozen ones no ``pretrained:`` name can restore.
 
     Each storage is written once (the first name that holds it), so tied weights stay tied;
@@ -139,7 +138,7 @@ def weights_to_save(pipeline: "VideoLLM", cfg_model: Mapping[str, Any]) -> dict[
     return out
 
 
-def load_pretrained_weights(pipeline: "VideoLLM", directory: str | os.PathLike) -> None:
+def load_pretrained_weights(pipeline: VideoLLM, directory: str | os.PathLike) -> None:
     """Load ``model.safetensors`` of a pretrained folder into ``pipeline`` (built from its config).
 
     Raises:
@@ -200,33 +199,40 @@ def localize_metric_files(cfg: Any, folder: Path) -> None:
 
 
 # -- saving -----------------------------------------------------------------------
-def save_pretrained(pipeline: "VideoLLM", directory: str | os.PathLike, config: Mapping[str, Any], *,
-                    info: Mapping[str, Any] | None = None) -> Path:
-    """Write ``pipeline`` as a pretrained folder (replaced atomically when it exists).
+def save_pretrained(pipeline: VideoLLM, directory: str | os.PathLike, *, config: Mapping[str, Any] | None = None,
+                    **info: Any) -> Path:
+    """Write ``pipeline`` as a pretrained folder (replaced atomically when it exists) that
+    :func:`from_pretrained` reloads.
 
     Args:
         pipeline: the (trained) pipeline.
         directory: the folder to write.
         config: the standalone model config (:func:`model_config`; a config whose heads
-            already hold their sizes works as it is).
+            already hold their sizes works as it is). Default: the config the pipeline was
+            built from (``build_pipeline``), its heads with their sizes.
         info: more for ``videollm.json`` and the model card: ``step``, ``metrics``
             (``{"TASK/KEY": value}``), ``best`` (``{"key", "value", "step"}``), ``datasets``
-            (names), ``extraction`` (a features manifest's ``backbone`` entry).
+            (names), ``extraction`` (a features manifest's ``backbone`` entry), ``inputs``.
     """
-    from .paths import atomic_dir
+    from .files import atomic_dir
 
+    if config is None:
+        if pipeline.config is None:
+            raise ConfigError("this pipeline was not built from a config", where="save_pretrained",
+                              hint="build it with build_pipeline(cfg), or pass config=")
+        config = model_config(pipeline.config, pipeline.head_sizes)
     cfg = dict(config)
     with atomic_dir(directory, "model folder") as tmp:
         _write_folder(pipeline, tmp, cfg, info)
     return Path(directory)
 
 
-def _write_folder(pipeline: "VideoLLM", tmp: Path, cfg: dict[str, Any], info: Mapping[str, Any] | None) -> None:
+def _write_folder(pipeline: VideoLLM, tmp: Path, cfg: dict[str, Any], info: Mapping[str, Any] | None) -> None:
     import yaml
 
-    from . import __version__
+    from .. import __version__
     from .checkpoint import save_weights, write_json_atomic
-    from .config import plain_data
+    from ..config import plain_data
     from .model_card import write_model_card
 
     cfg = copy_metric_files(cfg, tmp)
@@ -272,22 +278,23 @@ def read_info(directory: str | os.PathLike) -> dict[str, Any]:
 
 
 def from_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, revision: str | None = None,
-                    registries: Any = None) -> "VideoLLM":
+                    registries: Any = None) -> VideoLLM:
     """Rebuild a pipeline from a pretrained folder (or hub id) and load its weights; in ``eval()`` mode.
 
     The pipeline's ``config`` attribute holds the folder's config and ``pretrained_info``
     its ``videollm.json``.
     """
-    from .config import load_config, validate_config
-    from .pipeline import build_pipeline
-    from .registry import REGISTRIES
+    from ..config import load_config
+    from ..plugins import configure_config
+    from ..validation import validate_config
+    from ..plugins import REGISTRIES
 
     folder = resolve_pretrained(name_or_path, revision)
     info = read_info(folder)
     if int(info.get("format", 0)) > FORMAT_VERSION:
         raise ConfigError(f"written by a newer videollm-core (format {info.get('format')}, this one reads {FORMAT_VERSION})",
                           where=str(folder / META_FILE), hint="upgrade videollm-core")
-    cfg = load_config(folder / CONFIG_FILE)
+    cfg = configure_config(load_config(folder / CONFIG_FILE))
     localize_metric_files(cfg, folder)
     validate_config(cfg, registries=registries or REGISTRIES)  # an edited config.yaml: errors at its YAML paths
     pipeline = build_pipeline(cfg, registries=registries or REGISTRIES, head_args={})

@@ -1,0 +1,285 @@
+"""The data-side roles: datasets, metrics and feature sources, with the data-error policy.
+
+Shapes: ``B`` batch, ``T`` feature steps, ``Df`` feature dim. Times are seconds.
+Every problem with a user's data is a :class:`~videollm_core.errors.DataError` naming the
+file and the row; :class:`DataErrors` decides whether it stops the run or the item is
+skipped and reported (``data.on_error: raise | skip``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import ConfigError, DataError, UserError
+from .paths import read_json
+from .types import VideoBatch
+
+ON_ERROR = ("raise", "skip")
+
+
+class DataErrors:
+    """The one data-error policy of a dataset: ``raise`` on a bad item, or ``skip`` it and report it.
+
+    Args:
+        policy: ``"raise"`` or ``"skip"`` (a dataset's ``on_error`` argument).
+        where: the argument's place, for the message on a bad policy.
+
+    Use: ``except DataError as e: self.errors.handle(e); continue`` in a dataset's loop.
+    """
+
+    def __init__(self, policy: str = "raise", where: str = "data.on_error") -> None:
+        if policy not in ON_ERROR:
+            raise ConfigError(f"on_error must be 'raise' or 'skip', got {policy!r}", where=where)
+        self.policy = policy
+        #: the dropped items, one ``"where: problem"`` line each.
+        self.skipped: list[str] = []
+
+    @property
+    def skip(self) -> bool:
+        return self.policy == "skip"
+
+    def handle(self, error: UserError) -> None:
+        """Raise ``error`` under ``raise``; record ``"where: message"`` under ``skip``."""
+        if not self.skip:
+            raise error
+        self.skipped.append(f"{error.where}: {error.message}" if error.where else error.message)
+
+
+class VideoDataset(torch.utils.data.Dataset):
+    """A task's dataset, reading the benchmark's real on-disk format.
+
+    ``__getitem__`` returns a sample dict with ``features`` ``[T, Df]`` (numpy or
+    tensor), ``timestamps`` ``[T, 2]`` seconds, optional ``query`` (str), ``targets``
+    (dict of arrays with leading ``T`` or per-sample values) and ``meta`` (dict with
+    ``video_id``). :meth:`collate` pads a list of them into a :class:`VideoBatch`.
+
+    The runner supplies ``feature_dim`` (the encoder's ``Df``) and ``on_error`` to
+    constructors that take them; a dataset taking ``on_error`` keeps its policy in
+    :attr:`errors` (``self.errors = DataErrors(on_error, where=...)``).
+    """
+
+    task: ClassVar[str] = ""
+    #: :meth:`head_args` keys this class supplies (a head's required argument it fills needs no YAML value).
+    provides_head_args: ClassVar[tuple[str, ...]] = ()
+    #: :meth:`metric_args` keys this class supplies.
+    provides_metric_args: ClassVar[tuple[str, ...]] = ()
+    #: the ``on_error`` policy; the default raises on every bad item.
+    errors: DataErrors = DataErrors()
+
+    @property
+    def skipped(self) -> list[str]:
+        """What ``on_error: skip`` dropped so far, one ``"where: problem"`` line each."""
+        return self.errors.skipped
+
+    def skip_report(self) -> list[str]:
+        """What ``on_error: skip`` dropped (the runner logs it after building the dataset)."""
+        return list(self.errors.skipped)
+
+    def class_names(self) -> list[str] | None:
+        """The class names in head order (class ``i`` is head output ``i``), when the dataset has them."""
+        return None
+
+    def class_table_file(self) -> str | None:
+        """The file the class table is read from (``actions.csv``, ``mapping.txt``...), for messages."""
+        return None
+
+    def ground_truth(self) -> Any:
+        """The ground truth in the object form the task's :class:`Metric` evaluates."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def head_args(self) -> dict[str, Any]:
+        """Defaults for the head's constructor (e.g. ``num_classes``)."""
+        return {}
+
+    def metric_args(self) -> dict[str, Any]:
+        """Defaults for the metric's constructor."""
+        return {}
+
+    def collate(self, samples: list[dict[str, Any]]) -> VideoBatch:
+        """Right-pad samples into a :class:`VideoBatch` (see :func:`pad_collate`)."""
+        return pad_collate(samples)
+
+
+def _as_tensor(x: Any) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    return torch.as_tensor(x)
+
+
+def pad_collate(samples: list[dict[str, Any]]) -> VideoBatch:
+    """Pad ``features [T_i, Df]`` / ``timestamps [T_i, 2]`` to ``max T_i``.
+
+    Target values with a leading dimension equal to the sample's ``T_i`` are padded
+    (with ``-100`` for integer dtypes, ``0`` otherwise) and stacked; other tensors of
+    equal shape are stacked; everything else is kept as a list.
+    """
+    if not samples:
+        raise ValueError("pad_collate needs at least one sample")
+    feats = [_as_tensor(s["features"]).float() for s in samples]
+    lengths = [int(f.shape[0]) for f in feats]
+    t_max = max(lengths)
+    b = len(samples)
+    features = feats[0].new_zeros((b, t_max) + tuple(feats[0].shape[1:]))
+    mask = torch.zeros(b, t_max, dtype=torch.bool)
+    timestamps = torch.zeros(b, t_max, 2)
+    for i, (f, s) in enumerate(zip(feats, samples)):
+        features[i, : lengths[i]] = f
+        mask[i, : lengths[i]] = True
+        timestamps[i, : lengths[i]] = _as_tensor(s["timestamps"]).float()
+    targets: dict[str, Any] = {}
+    keys = samples[0].get("targets", {}).keys()
+    for key in keys:
+        values = [s["targets"][key] for s in samples]
+        targets[key] = _collate_target(values, lengths, t_max)
+    queries = [s.get("query") for s in samples]
+    return VideoBatch(
+        features=features,
+        mask=mask,
+        timestamps=timestamps,
+        queries=queries if any(q is not None for q in queries) else None,
+        targets=targets,
+        meta=[dict(s.get("meta", {})) for s in samples],
+    )
+
+
+def _collate_target(values: list[Any], lengths: list[int], t_max: int) -> Any:
+    if not all(isinstance(v, (Tensor,)) or hasattr(v, "__array__") for v in values):
+        return values
+    tensors = [_as_tensor(v) for v in values]
+    if all(t.dim() >= 1 and t.shape[0] == n for t, n in zip(tensors, lengths)) and len(set(t.shape[1:] for t in tensors)) == 1:
+        fill = -100 if not tensors[0].is_floating_point() and tensors[0].dtype != torch.bool else 0
+        out = tensors[0].new_full((len(tensors), t_max) + tuple(tensors[0].shape[1:]), fill)
+        for i, t in enumerate(tensors):
+            out[i, : t.shape[0]] = t
+        return out
+    if len(set(tuple(t.shape) for t in tensors)) == 1:
+        return torch.stack(tensors)
+    return tensors
+
+
+class Metric:
+    """A benchmark metric, usable on its own (``videollm evaluate TASK``).
+
+    Registered under the task's name. It reads and writes the benchmark's official
+    files: :meth:`load_ground_truth`, :meth:`load_predictions`, :meth:`save_predictions`.
+    In training, heads' prediction entries are gathered with :meth:`update` and
+    turned into the official predictions object by :meth:`format_predictions`.
+    """
+
+    task: ClassVar[str] = ""
+    #: the exact keys :meth:`evaluate` returns (values x100 where the official tool reports %).
+    keys: ClassVar[tuple[str, ...]] = ()
+    #: key used to pick the best checkpoint, and whether higher is better.
+    primary_key: ClassVar[str] = ""
+    higher_is_better: ClassVar[bool] = True
+    #: the file name suffix of the official predictions (``""``: a folder or a bare name).
+    prediction_suffix: ClassVar[str] = ".json"
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+
+    # -- official files -------------------------------------------------
+    def load_ground_truth(self, path: str | Path) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def load_predictions(self, path: str | Path) -> Any:
+        """Default: a JSON file."""
+        return read_json(path, "predictions file")
+
+    def save_predictions(self, predictions: Any, path: str | Path) -> None:
+        """Default: JSON. Tasks with another official format override it."""
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(predictions, f)
+
+    def open_writer(self, path: str | Path) -> Any:
+        """A writer that streams predictions to ``path`` batch by batch (``write(entries)``,
+        ``close() -> predictions``), for tasks with large predictions; default ``None``: the
+        entries are kept and saved once by :meth:`save_predictions`."""
+        return None
+
+    def format_predictions(self, entries: list[dict[str, Any]]) -> Any:
+        """Head entries -> the official predictions object (default: the list itself)."""
+        return entries
+
+    # -- evaluation -------------------------------------------------------
+    def evaluate(self, predictions: Any, ground_truth: Any) -> dict[str, float]:  # pragma: no cover
+        """Official predictions object and ground truth -> ``{key: value}`` for :attr:`keys`."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        self._entries = []
+
+    def update(self, entries: list[dict[str, Any]]) -> None:
+        self._entries.extend(entries)
+
+    def compute(self, ground_truth: Any) -> dict[str, float]:
+        return self.evaluate(self.format_predictions(self._entries), ground_truth)
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        return iter(self._entries)
+
+    # -- pictures -----------------------------------------------------------
+    def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:
+        """Draw predictions against ground truth for a few videos into the PNG ``path``.
+
+        Timelines of segments for localisation and segmentation tasks, scores over time
+        for online detection. Returns False when the task has no picture (default).
+        """
+        return False
+
+
+class FeatureSource:
+    """Per-video features ``[T, Df]`` float32 from one storage layout.
+
+    Subclasses implement :meth:`read` and :meth:`video_ids`, and set ``self.fps``
+    (feature steps per second). Every problem a user can cause (a missing file, key or
+    video, an unreadable file) is a :class:`DataError` naming the file and the key,
+    raised when that video is read: opening a source is cheap and reads nothing.
+    """
+
+    #: feature steps per second (``None``: not known to the source; the dataset derives its timing).
+    fps: float | None
+    #: the source yields decoded frames ``[T, C, H, W]`` (pixels) rather than feature vectors.
+    pixels: bool = False
+
+    def read(self, video_id: str) -> np.ndarray:  # pragma: no cover - abstract
+        """``[T, Df]`` float32 features of ``video_id`` (a read-only memory map where the format allows)."""
+        raise NotImplementedError
+
+    def video_ids(self) -> list[str]:  # pragma: no cover - abstract
+        """Every video id the source holds, sorted."""
+        raise NotImplementedError
+
+    @property
+    def dim(self) -> int:
+        """``Df``: the feature dimension (the first video's, unless the source knows it up front)."""
+        ids = self.video_ids()
+        if not ids:
+            raise DataError("the feature source holds no video", where=self.where)
+        return int(self.read(ids[0]).shape[1])
+
+    @property
+    def where(self) -> str:
+        """The file or folder this source reads (used in error messages)."""
+        return type(self).__name__
+
+    def read_clip(self, clip_id: str, video_id: str, start_sec: float, end_sec: float) -> np.ndarray:
+        """Features of a clip ``[start_sec, end_sec]`` of ``video_id`` (seconds in the video).
+
+        Default: the layout stores clips on their own, under ``clip_id``. Sources that
+        store whole videos (Ego4D's per-video ``.pt``) cut the clip's steps out instead.
+        """
+        return self.read(clip_id)
+
+    @classmethod
+    def claims(cls, path: Path) -> dict[str, Any] | None:
+        """The constructor arguments (without ``fps``) to read ``path`` with this class, or ``None``."""
+        return None
+
+
+__all__ = ["DataErrors", "VideoDataset", "pad_collate", "Metric", "FeatureSource", "ON_ERROR"]
