@@ -11,6 +11,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "llms": "videollm_plugins.llms",
     "tuning": "videollm_plugins.tuning",
     "early_stopping": "videollm_plugins.callbacks.early_stopping",
+    "plots": "videollm_plugins.callbacks.plots",
     "encoders": "videollm_plugins.encoders.plugin",
     "features": "videollm_plugins.features.plugin",
     "translators": "videollm_plugins.translators.plugin",

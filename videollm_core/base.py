@@ -12,19 +12,52 @@ and :meth:`VideoDataset.metric_args`.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import weakref
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from .data import DataErrors, FeatureSource, Metric, VideoDataset, pad_collate
-from .errors import ConfigError
+from .errors import ConfigError, PluginError
 from .types import StreamInputs, TokenSequence, VideoBatch
 
 #: Version of the plugin API (hook specs + base classes). A plugin may declare the
 #: range it supports with a module attribute ``VIDEOLLM_API = ">=1.0,<2"``.
 PLUGIN_API_VERSION = "1.0"
+
+#: what the pipeline supplies to the component being built (``in_dim``...) and its plugin.
+_SUPPLIED: contextvars.ContextVar[tuple[Mapping[str, Any], str]] = contextvars.ContextVar("videollm_supplied",
+                                                                                          default=({}, "?"))
+
+
+@contextlib.contextmanager
+def supplying(args: Mapping[str, Any], plugin: str) -> Iterator[None]:
+    """While a registry builds a component: the arguments the pipeline supplies to it (``in_dim``,
+    ``out_dim``...), so that a base class gets them even when a subclass does not forward them."""
+    token = _SUPPLIED.set((dict(args), plugin))
+    try:
+        yield
+    finally:
+        _SUPPLIED.reset(token)
+
+
+def _dims(obj: object, base: str, **given: Any) -> list[int]:
+    """The dimensions a base-class constructor needs: as given, else as the pipeline supplied them to
+    the subclass being built; a :class:`PluginError` naming the class, its plugin and the fix otherwise."""
+    supplied, plugin = _SUPPLIED.get()
+    values = {k: v if v is not None else supplied.get(k) for k, v in given.items()}
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        cls, args = type(obj).__name__, ", ".join(given)
+        origin = f"plugin '{plugin}', " if plugin != "?" else ""
+        raise PluginError(f"{cls} ({origin}module {type(obj).__module__}) calls {base}.__init__ without "
+                          f"{', '.join(missing)}", where=cls,
+                          hint=f"the pipeline passes {args} to {cls}: accept them in {cls}.__init__ and call "
+                               f"super().__init__({args})")
+    return [int(values[k]) for k in given]
 
 
 class Encoder(nn.Module):
@@ -96,10 +129,9 @@ class Translator(nn.Module):
 
     tokens_per_unit: int = 1
 
-    def __init__(self, in_dim: int, out_dim: int):
+    def __init__(self, in_dim: int | None = None, out_dim: int | None = None):
         super().__init__()
-        self.in_dim = int(in_dim)
-        self.out_dim = int(out_dim)
+        self.in_dim, self.out_dim = _dims(self, "Translator", in_dim=in_dim, out_dim=out_dim)
 
     def forward(self, tokens: TokenSequence) -> TokenSequence:  # pragma: no cover - abstract
         """``embeds [B, N, in_dim]`` unit tokens -> ``[B, N*k, out_dim]`` (mask and spans repeated per unit)."""
@@ -213,9 +245,9 @@ class TaskHead(nn.Module):
     #: ask the pipeline to keep the LLM cache of the stream (``StreamInputs.cache``).
     needs_cache: ClassVar[bool] = False
 
-    def __init__(self, in_dim: int):
+    def __init__(self, in_dim: int | None = None):
         super().__init__()
-        self.in_dim = int(in_dim)
+        (self.in_dim,) = _dims(self, "TaskHead", in_dim=in_dim)
         self._llm_ref: Any = None
 
     def bind(self, llm: LLMAdapter) -> None:

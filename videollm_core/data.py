@@ -70,6 +70,10 @@ class VideoDataset(torch.utils.data.Dataset):
     provides_metric_args: ClassVar[tuple[str, ...]] = ()
     #: the ``on_error`` policy; the default raises on every bad item.
     errors: DataErrors = DataErrors()
+    #: feature steps per second (``None``: not fixed); model folders record it for ``videollm predict``.
+    fps: float | None = None
+    #: seconds of video one sample covers (``None``: whole videos); recorded likewise.
+    window: float | None = None
 
     @property
     def skipped(self) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .base import Encoder
 from .data import FeatureSource
 from .errors import ConfigError, DataError
 
@@ -79,7 +80,7 @@ def expected_feature_dim(cfg: Mapping[str, Any], registries: Any = None) -> int 
     if not isinstance(enc, Mapping):
         return None
     cls = registries.encoders.get(enc.get("type"))
-    return cls.input_dim({k: v for k, v in enc.items() if k != "type"}) if cls is not None and hasattr(cls, "input_dim") else None
+    return cls.input_dim({k: v for k, v in enc.items() if k != "type"}) if cls is not None and issubclass(cls, Encoder) else None
 
 
 def require_fps(fps: Any, where: str, *, optional: bool = False) -> float | None:

@@ -48,7 +48,8 @@ def _from_config_data(cfg: Mapping[str, Any], spec: Any, registries: Registries,
     """
     missing = missing_head_args(spec, registries)
     split = next((s for s in HEAD_ARG_SPLITS if s in spec.data), None)
-    provides = getattr(registries.datasets.get(spec.data[split].get("type")), "provides_head_args", ()) if split else ()
+    cls = registries.datasets.get(spec.data[split].get("type")) if split else None
+    provides = cls.provides_head_args if cls is not None else ()
     if split is None or not (set(provides) - set(spec.head)) and not missing:  # nothing the data could add
         if missing and required:
             raise ConfigError(f"the head needs {', '.join(missing)} and the task has no dataset to read it from",

@@ -1,8 +1,13 @@
 """Hook specifications of the ``videollm`` plugin system (pluggy project ``videollm``).
 
-A plugin is a module (or object) with functions marked ``@videollm_core.hookimpl``.
-Built-in plugins use exactly the same hooks as third-party ones. Only
-``videollm_register`` is required; every other hook is optional.
+A plugin is a module (or object) with functions marked ``@videollm_core.hookimpl``,
+named after the specs below; an implementation may take any subset of a spec's
+parameters (pluggy passes them by name). Built-in plugins use exactly the same hooks
+as third-party ones. Only ``videollm_register`` is needed to add components; the
+lifecycle hooks are optional. Every implementation of a hook is called, in plugin
+order; a hook returns nothing.
+
+Types are named by their full path (not imported: the kernel never imports the engine).
 """
 from __future__ import annotations
 
@@ -16,44 +21,76 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def videollm_register(registries: Any) -> None:
-    """Register components: ``registries.translators.register_module(name=..., module=cls)``.
+def videollm_register(registries: "videollm_core.registry.Registries") -> None:
+    """Register the plugin's components.
 
-    ``registries`` has one registry per role: ``encoders``, ``translators``, ``llms``,
-    ``tuners``, ``heads``, ``datasets``, ``metrics``. Called once per plugin, as it
-    loads; an exception here marks the plugin failed and rolls back what it registered.
+    :param registries: one registry per role: ``encoders``, ``translators``, ``llms``,
+        ``tuners``, ``heads``, ``datasets``, ``metrics``, ``features``. Register with
+        ``registries.translators.register_module(module=cls)`` (a call or a decorator;
+        ``name=`` to register under another name). A class must subclass its role's base
+        class from :mod:`videollm_core.base`.
+
+    Called once per plugin, as it loads. An exception here marks the plugin failed and
+    rolls back everything it registered (fatal with ``--strict-plugins``).
     """
 
 
 @hookspec
-def videollm_configure(config: dict) -> None:
-    """Inspect or complete a loaded config (a plain dict) before validation and build.
+def videollm_configure(config: dict[str, Any]) -> None:
+    """Inspect or complete a loaded config before it is validated and built.
 
-    Raise ``videollm_core.ConfigError`` to reject it.
+    :param config: the loaded config (a :class:`~videollm_core.config.Config`, a ``dict``);
+        change it in place.
+
+    Fired by the caller of :func:`~videollm_core.config.load_config` through
+    :func:`~videollm_core.plugins.configure_config` (``videollm-run`` does). Raise
+    :class:`~videollm_core.errors.ConfigError` to reject the config.
     """
 
 
 @hookspec
-def videollm_pipeline_built(pipeline: Any, config: dict) -> None:
-    """Called with the built :class:`~videollm_core.pipeline.VideoLLM` and its config."""
+def videollm_pipeline_built(pipeline: "videollm_core.pipeline.VideoLLM", config: dict[str, Any]) -> None:
+    """A pipeline was built from ``config`` by :func:`~videollm_core.pipeline.build_pipeline`.
+
+    :param pipeline: the built pipeline (encoder, translator, LLM with its tuner, heads).
+    :param config: the config it was built from.
+    """
 
 
 @hookspec
-def videollm_train_start(runner: Any) -> None:
-    """Training is about to start (``runner.step`` is 0, or the resumed step)."""
+def videollm_train_start(runner: "videollm_core.engine.runner.Runner") -> None:
+    """Training is about to start.
+
+    :param runner: the runner; ``runner.step`` is 0, or the step a resumed run starts at;
+        ``runner.history`` holds the logged records of a resumed run.
+    """
 
 
 @hookspec
-def videollm_step_end(runner: Any, step: int, logs: dict) -> None:
-    """An optimizer step finished; ``logs`` holds the logged scalars (loss, lr...)."""
+def videollm_step_end(runner: "videollm_core.engine.runner.Runner", step: int, logs: dict[str, float]) -> None:
+    """An optimizer step finished.
+
+    :param runner: the runner.
+    :param step: the optimizer steps done so far (1 after the first).
+    :param logs: the scalars of this step (``loss``, ``lr``, ``grad_norm``, per-task losses...).
+    """
 
 
 @hookspec
-def videollm_evaluate_end(runner: Any, step: int, metrics: dict) -> None:
-    """An evaluation finished with ``metrics`` (keys ``TASK/KEY``). Set
-    ``runner.should_stop = True`` to stop training (early stopping)."""
+def videollm_evaluate_end(runner: "videollm_core.engine.runner.Runner", step: int, metrics: dict[str, float]) -> None:
+    """An evaluation during training finished.
+
+    :param runner: the runner; ``runner.primary_metric`` is ``(TASK/KEY, higher_is_better)`` of the
+        metric that picks the best checkpoint. Set ``runner.should_stop = True`` to stop training
+        after this evaluation (the early-stopping plugin does).
+    :param step: the step evaluated.
+    :param metrics: ``{"TASK/KEY": value}`` of every task's metric keys.
+    """
 
 
 @hookspec
-def videollm_train_end(runner: Any) -> None:
-    """Training finished (also after an early stop or a clean interrupt)."""
+def videollm_train_end(runner: "videollm_core.engine.runner.Runner") -> None:
+    """Training finished: at ``max_steps``, after an early stop, or after a clean interrupt.
+
+    :param runner: the runner; ``runner.interrupted`` is the signal number that stopped it, or None.
+    """

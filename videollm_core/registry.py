@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from mmengine.registry import Registry
 
-from .base import ROLE_BASES
+from .base import ROLE_BASES, supplying
 from .errors import ConfigError, ConfigErrors, RegistryError, UserError
 from .signature import accepts_var_kwargs, check_arguments, constructor_parameters
 
@@ -239,7 +239,9 @@ class ComponentRegistry(Registry):
             if key in accepted or open_kwargs:  # defaults reach only constructors that take them
                 kwargs.setdefault(key, value)
         try:
-            return cls(**kwargs)
+            plugin, _, name = cfg["type"].rpartition(":")
+            with supplying(default_args or {}, plugin or self.origin(name)):
+                return cls(**kwargs)
         except UserError as e:  # the constructor's own message; its place made a YAML path
             raise e.relocate(_yaml_place(e.where, cls.__name__, where))
         except _PROGRAMMING_ERRORS:

@@ -240,8 +240,9 @@ def _dataset_classes(spec: TaskSpec, registries: Registries) -> list[type]:
     return out
 
 
-def _provided(classes: list[type], attr: str) -> set[str]:
-    return {name for cls in classes for name in getattr(cls, attr, ())}
+def _provided(classes: list[Any], attr: str) -> set[str]:
+    """``provides_head_args`` or ``provides_metric_args`` of the dataset classes."""
+    return {name for cls in classes for name in (cls.provides_head_args if attr == "provides_head_args" else cls.provides_metric_args)}
 
 
 def _component_problems(registry: Any, cfg: Any, where: str, supplied: set[str] | frozenset[str]) -> list[ConfigError]:

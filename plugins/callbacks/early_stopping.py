@@ -14,6 +14,7 @@ checkpoint and ends as after the last step.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 import videollm_core
@@ -61,9 +62,13 @@ class EarlyStopping:
         return self.bad >= self.patience
 
 
+#: runner -> its early-stopping state, built at the first evaluation (from the history when resumed).
+_STATE: "weakref.WeakKeyDictionary[Any, EarlyStopping]" = weakref.WeakKeyDictionary()
+
+
 @videollm_core.hookimpl
 def videollm_train_start(runner: Any) -> None:
-    runner.early_stopping = None  # built at the first evaluation (from the history when resumed)
+    _STATE.pop(runner, None)
 
 
 @videollm_core.hookimpl
@@ -71,15 +76,15 @@ def videollm_evaluate_end(runner: Any, step: int, metrics: dict) -> None:
     cfg = _settings(runner)
     if cfg is None:
         return
-    state = getattr(runner, "early_stopping", None)
+    state = _STATE.get(runner)
     if state is None:
-        primary = getattr(runner, "_primary", None) or (None, True)
+        primary = runner.primary_metric or (None, True)
         monitor = cfg["monitor"] or primary[0]
         if monitor not in metrics:
             raise ConfigError(f"metric {monitor!r} is not logged", where="train.early_stopping.monitor",
                               hint=f"use one of: {', '.join(sorted(metrics))}")
         higher = primary[1] if cfg["mode"] is None else cfg["mode"] == "max"
-        state = runner.early_stopping = EarlyStopping(monitor, cfg["patience"], higher, cfg["min_delta"])
+        state = _STATE[runner] = EarlyStopping(monitor, cfg["patience"], higher, cfg["min_delta"])
         for record in runner.history:  # a resumed run replays the evaluations before its checkpoint
             if record.get("split") == "val" and record.get("step", 0) < step and isinstance(record.get(monitor), (int, float)):
                 state.update(float(record[monitor]))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from videollm_core import build_pipeline, load_config
-from videollm_core.cli import main
+from videollm_core import build_pipeline, from_pretrained, load_config, save_pretrained
+from videollm_core.cli.commands import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["data.train.demo.num_videos=4", "data.val.demo.num_videos=4"]
@@ -20,7 +20,7 @@ def _saved(example: str, folder: Path, perturb) -> Path:
     """The example's pipeline (random but non-trivial weights) saved as a model folder."""
     pipeline = build_pipeline(load_config(ROOT / "examples" / f"{example}.yaml", SMALL)).eval()
     perturb(pipeline, scale=0.3)
-    pipeline.save_pretrained(folder, inputs={pipeline.tasks[0]: {"fps": 4.0, "window": 2.0}})
+    save_pretrained(pipeline, folder, inputs={pipeline.tasks[0]: {"fps": 4.0, "window": 2.0}})
     return folder
 
 
@@ -66,12 +66,12 @@ def test_predict_reads_a_folder_a_file_and_a_source_config_alike(oad_model, vide
 
 def test_predict_windows_restart_the_stream_as_the_datasets_do(oad_model, videos, tmp_path):
     """window 2 s at 4 fps = 8 steps: step 8 of a 13-step video starts a fresh context."""
-    from videollm_core import VideoLLM
+    from videollm_core import from_pretrained
 
     out = tmp_path / "p.json"
     assert main(["predict", str(oad_model), "--features", str(videos / "vid_a.npy"), "--out", str(out)]) == 0
     got = _scores(out)["vid_a"]["action"]
-    pipeline = VideoLLM.from_pretrained(oad_model)
+    pipeline = from_pretrained(oad_model)
     feats = torch.from_numpy(np.load(videos / "vid_a.npy"))
     first, second = pipeline.stream(step_seconds=0.25), pipeline.stream(step_seconds=0.25)
     want = torch.cat([first.push(feats[:8])["action"][0], second.push(feats[8:])["action"][0]]).softmax(-1)
@@ -82,10 +82,10 @@ def test_predict_windows_restart_the_stream_as_the_datasets_do(oad_model, videos
 
 @pytest.mark.parametrize("example", ["anticipation", "online_caption"])
 def test_stream_answers_each_unit_like_the_python_stream(example, tmp_path, capsys, perturb):
-    from videollm_core import VideoLLM
+    from videollm_core import from_pretrained
 
     model = _saved(example, tmp_path / example, perturb)
-    pipeline = VideoLLM.from_pretrained(model)
+    pipeline = from_pretrained(model)
     d = pipeline.encoder.in_dim
     feats = np.random.default_rng(1).standard_normal((5, d)).astype(np.float32)
     np.save(tmp_path / "clip.npy", feats)
@@ -133,11 +133,11 @@ def test_predict_writes_every_tasks_official_format(example, tmp_path, capsys):
     """New videos carry no annotation ids: every head predicts from the ids ``predict`` makes, and the
     task's metric reads the file back."""
     from videollm_core import REGISTRIES
-    from videollm_core.inference import task_metric_config
+    from videollm_core.cli.inference import task_metric_config
 
     pipeline = build_pipeline(load_config(ROOT / "examples" / f"{example}.yaml")).eval()
     task = pipeline.tasks[0]
-    pipeline.save_pretrained(tmp_path / "model", inputs={task: {"fps": 2.0, "window": None}})
+    save_pretrained(pipeline, tmp_path / "model", inputs={task: {"fps": 2.0, "window": None}})
     (tmp_path / "videos").mkdir()
     for vid, steps in (("clip_one", 20), ("clip_two", 9)):
         np.save(tmp_path / "videos" / f"{vid}.npy", np.random.default_rng(steps).standard_normal((steps, pipeline.encoder.in_dim),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from videollm_core.cli import main, run_main
+from videollm_core.cli.commands import main, run_main
 from videollm_core.config import load_config
 
 pytestmark = pytest.mark.slow  # one tiny training run, shared by the module
@@ -26,8 +26,8 @@ OPTIONS = ["train.max_steps=4", "train.eval_every=4", "train.log_every=2", "mode
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """``(work_dir, model_dir, config_path)`` of a trained and exported tiny run."""
-    from videollm_core.config import validate_config
-    from videollm_core.runner import Runner
+    from videollm_core.validation import validate_config
+    from videollm_core.engine.runner import Runner
 
     base = tmp_path_factory.mktemp("artefact")
     cfg = load_config(ROOT / "examples" / "oad.yaml", [*OPTIONS, f"work_dir={base / 'run'}"])
@@ -70,11 +70,11 @@ import json, sys
 import videollm_core
 from videollm_core.config import load_config
 from videollm_core.head_args import build_task_dataset
-from videollm_core.inference import write_predictions
+from videollm_core.cli.inference import write_predictions
 from videollm_core.validation import task_specs
 
 model_dir, config_path, out = sys.argv[1:4]
-pipeline = videollm_core.VideoLLM.from_pretrained(model_dir)
+pipeline = videollm_core.from_pretrained(model_dir)
 spec = task_specs(load_config(config_path))[0]
 ds = build_task_dataset(load_config(config_path), spec, "val")
 entries = []
@@ -136,10 +136,10 @@ def test_peft_loads_the_exported_lora_adapter(run):
     from peft import PeftModel
     from transformers import AutoModel
 
-    from videollm_core import VideoLLM
+    from videollm_core import from_pretrained
 
     _, model_dir, _ = run
-    pipeline = VideoLLM.from_pretrained(model_dir)
+    pipeline = from_pretrained(model_dir)
     ours = {n.split("base_model.model.", 1)[1]: p for n, p in pipeline.llm.model.named_parameters() if "lora_" in n}
     base = AutoModel.from_config(copy.deepcopy(pipeline.llm.backbone.config))
     peft_model = PeftModel.from_pretrained(base, str(model_dir))
@@ -178,7 +178,7 @@ def test_predict_on_new_features_scores_like_the_run(run, tmp_path, capsys):
 
 
 def test_stream_json_prints_the_python_streams_answers(run, tmp_path, capsys):
-    from videollm_core import VideoLLM
+    from videollm_core import from_pretrained
 
     _, model_dir, config_path = run
     _, vids = _val_features(config_path, tmp_path / "features")
@@ -188,7 +188,7 @@ def test_stream_json_prints_the_python_streams_answers(run, tmp_path, capsys):
     assert main(["stream", str(model_dir), str(tmp_path / "clip.npy"), "--json", "--top", "3"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["unit"] for line in lines] == list(range(20))
-    pipeline = VideoLLM.from_pretrained(model_dir)
+    pipeline = from_pretrained(model_dir)
     stream = pipeline.stream(step_seconds=0.25)
     for i, line in enumerate(lines):
         out = stream.push(feats[i : i + 1])

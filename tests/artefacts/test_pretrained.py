@@ -1,4 +1,4 @@
-"""``VideoLLM.save_pretrained`` / ``from_pretrained`` round trip on a pipeline built without a Runner,
+"""``save_pretrained`` / ``from_pretrained`` round trip on a pipeline built without a Runner,
 and the errors a user meets with a wrong or damaged folder."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from videollm_core import VideoBatch, VideoLLM, build_pipeline, load_config
+from videollm_core import VideoBatch, build_pipeline, from_pretrained, load_config, save_pretrained
 from videollm_core.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ def saved(tmp_path_factory, perturb):
     pipeline = build_pipeline(cfg).eval()
     perturb(pipeline, seed=1)
     folder = tmp_path_factory.mktemp("pretrained") / "model"
-    pipeline.save_pretrained(folder, step=7)
+    save_pretrained(pipeline, folder, step=7)
     return pipeline, folder
 
 
@@ -33,7 +33,7 @@ def _batch(steps: int = 9) -> VideoBatch:
 
 def test_round_trip_gives_the_same_outputs(saved):
     pipeline, folder = saved
-    loaded = VideoLLM.from_pretrained(folder)
+    loaded = from_pretrained(folder)
     assert not loaded.training and loaded.pretrained_info["step"] == 7
     with torch.no_grad():
         want, got = pipeline(_batch(), "oad"), loaded(_batch(), "oad")
@@ -46,10 +46,10 @@ def test_round_trip_gives_the_same_outputs(saved):
 
 def test_not_a_model_folder(tmp_path):
     with pytest.raises(DataError) as err:
-        VideoLLM.from_pretrained(tmp_path)
+        from_pretrained(tmp_path)
     assert "videollm export" in err.value.render()
     with pytest.raises(DataError):
-        VideoLLM.from_pretrained(tmp_path / "nope")
+        from_pretrained(tmp_path / "nope")
 
 
 def test_damaged_weights_are_named(saved, tmp_path):
@@ -60,7 +60,7 @@ def test_damaged_weights_are_named(saved, tmp_path):
     shutil.copytree(folder, copy)
     (copy / "model.safetensors").write_bytes(b"\x00" * 20)
     with pytest.raises(DataError) as err:
-        VideoLLM.from_pretrained(copy)
+        from_pretrained(copy)
     assert "model.safetensors" in err.value.render()
 
 
@@ -73,7 +73,7 @@ def test_weights_of_another_model_are_refused(saved, tmp_path):
     text = (copy / "config.yaml").read_text().replace("num_classes: ", "num_classes: 1")
     (copy / "config.yaml").write_text(text)
     with pytest.raises(DataError) as err:
-        VideoLLM.from_pretrained(copy)
+        from_pretrained(copy)
     assert "classifiers.action" in err.value.render()
 
 
@@ -82,7 +82,7 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(DataError) as err:
-        VideoLLM.from_pretrained("someone/videollm-oad")
+        from_pretrained("someone/videollm-oad")
     assert "cannot download 'someone/videollm-oad'" in err.value.render()
 
 
@@ -92,10 +92,10 @@ def test_multitask_model_round_trip(tmp_path, perturb):
     cfg = load_config(ROOT / "examples" / "multitask.yaml")
     pipeline = build_pipeline(cfg).eval()
     perturb(pipeline, seed=3)
-    pipeline.save_pretrained(tmp_path / "m")
+    save_pretrained(pipeline, tmp_path / "m")
     saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
     assert [t["name"] for t in saved["tasks"]] == pipeline.tasks and all("data" not in t for t in saved["tasks"])
-    loaded = VideoLLM.from_pretrained(tmp_path / "m")
+    loaded = from_pretrained(tmp_path / "m")
     d = pipeline.encoder.in_dim
     feats = torch.randn(1, 10, d, generator=torch.Generator().manual_seed(4))
     start = torch.arange(10, dtype=torch.float32)
@@ -124,14 +124,14 @@ def test_named_base_llm_is_not_copied_and_peft_loads_the_adapter_onto_it(tmp_pat
     cfg["model"]["llm"] = {"type": "HFCausalLM", "pretrained": str(base_dir)}
     pipeline = build_pipeline(cfg).eval()
     perturb(pipeline)
-    pipeline.save_pretrained(tmp_path / "m")
+    save_pretrained(pipeline, tmp_path / "m")
     saved = load_file(str(tmp_path / "m" / "model.safetensors"))
     llm_keys = [k for k in saved if k.startswith("llm.")]
     assert llm_keys and all("lora_" in k for k in llm_keys)
     frozen_llm = sum(p.numel() for p in pipeline.llm.parameters() if not p.requires_grad)
     assert sum(t.numel() for t in saved.values()) < frozen_llm / 10  # the base is not copied under any name
     assert json.loads((tmp_path / "m" / "videollm.json").read_text())["base_model"]["name_or_path"] == str(base_dir)
-    loaded = VideoLLM.from_pretrained(tmp_path / "m")
+    loaded = from_pretrained(tmp_path / "m")
     with torch.no_grad():
         assert torch.equal(pipeline(_batch(), "oad")["action"], loaded(_batch(), "oad")["action"])
     peft_model = PeftModel.from_pretrained(AutoModel.from_pretrained(base_dir), str(tmp_path / "m")).eval()
@@ -149,7 +149,7 @@ def test_files_the_metric_reads_travel_with_the_folder(tmp_path):
     import yaml
 
     from videollm_core.head_args import build_task_dataset
-    from videollm_core.pretrained import model_config
+    from videollm_core.engine.pretrained import model_config
     from videollm_core.validation import task_specs
 
     cfg = load_config(ROOT / "examples" / "anticipation.yaml")
@@ -157,10 +157,10 @@ def test_files_the_metric_reads_travel_with_the_folder(tmp_path):
     spec = task_specs(cfg)[0]
     metric_args = build_task_dataset(cfg, spec, "val").metric_args()
     assert Path(metric_args["actions"]).is_file()
-    pipeline.save_pretrained(tmp_path / "m", config=model_config(cfg, pipeline.head_sizes, {spec.name: metric_args}))
+    save_pretrained(pipeline, tmp_path / "m", config=model_config(cfg, pipeline.head_sizes, {spec.name: metric_args}))
     shutil.move(tmp_path / "m", tmp_path / "moved")  # another machine: only the folder
     saved = yaml.safe_load((tmp_path / "moved" / "config.yaml").read_text())
     assert saved["metric"]["actions"] == "tables/anticipation_actions.csv"
-    loaded = VideoLLM.from_pretrained(tmp_path / "moved")
+    loaded = from_pretrained(tmp_path / "moved")
     actions = Path(loaded.config["metric"]["actions"])
     assert actions.parent.parent == tmp_path / "moved" and actions.read_bytes() == Path(metric_args["actions"]).read_bytes()

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from videollm_core import build_pipeline, load_config
-from videollm_core.cli import main
+from videollm_core import build_pipeline, load_config, save_pretrained
+from videollm_core.cli.commands import main
 
 pytest.importorskip("av")
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ def setup(tmp_path_factory, perturb):
     """A tiny CLIP tower, two mp4s, their extracted features, and an OAD model recording the extraction."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-    from videollm_core.export import extraction_backbone
+    from videollm_core.cli.export import extraction_backbone
     from videollm_core.validation import task_specs
 
     base = tmp_path_factory.mktemp("videos")
@@ -45,7 +45,7 @@ def setup(tmp_path_factory, perturb):
     pipeline = build_pipeline(load_config(ROOT / "examples" / "oad.yaml", ["data.train.demo.num_videos=4",
                                                                           "data.val.demo.num_videos=4"])).eval()
     perturb(pipeline, scale=0.3)
-    pipeline.save_pretrained(base / "model", extraction=extraction, inputs={"oad": {"fps": 4.0, "window": None}})
+    save_pretrained(pipeline, base / "model", extraction=extraction, inputs={"oad": {"fps": 4.0, "window": None}})
     return base, extraction
 
 
@@ -85,7 +85,7 @@ def test_videos_need_a_recorded_backbone(setup, tmp_path, capsys):
     base, _ = setup
     pipeline = build_pipeline(load_config(ROOT / "examples" / "oad.yaml", ["data.train.demo.num_videos=4",
                                                                           "data.val.demo.num_videos=4"]))
-    pipeline.save_pretrained(tmp_path / "plain", inputs={"oad": {"fps": 4.0}})
+    save_pretrained(pipeline, tmp_path / "plain", inputs={"oad": {"fps": 4.0}})
     assert main(["predict", str(tmp_path / "plain"), "--videos", str(base / "videos"), "--out", str(tmp_path / "p.json")]) == 2
     err = capsys.readouterr().err
     assert "does not record the backbone" in err and "videollm extract" in err

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from videollm_core.cli import main, run_main
+from videollm_core.cli.commands import main, run_main
 
 TRANSLATOR_TYPO = """
 model:
@@ -131,7 +131,7 @@ def test_user_errors_of_the_command_line(capsys, global_plugins, tmp_path):
 
 
 def test_keyboard_interrupt_is_a_clean_exit(capsys, global_plugins, monkeypatch):
-    import videollm_core.listing as listing
+    import videollm_core.cli.listing as listing
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
@@ -170,7 +170,7 @@ def test_dry_run_counts_parameters_of_the_real_builtins(capsys, global_plugins, 
 
 
 def test_dry_run_head_args_come_from_a_dataset_only_when_needed(registries):
-    from videollm_core.cli import dry_run_head_args
+    from videollm_core.cli.commands import dry_run_head_args
 
     cfg = {"model": {"encoder": {"type": "TinyEncoder", "in_dim": 8}, "head": {"type": "TinyHead"}},
            "data": {"val": {"type": "TinyDataset", "ann_file": "a.json", "num_classes": 7}}, "metric": {"type": "tiny"}}
@@ -180,7 +180,7 @@ def test_dry_run_head_args_come_from_a_dataset_only_when_needed(registries):
 
 
 def test_run_modes_reach_the_runner(capsys, global_plugins, tmp_path, monkeypatch):
-    import videollm_core.runner as runner_mod
+    import videollm_core.engine.runner as runner_mod
 
     calls = []
 

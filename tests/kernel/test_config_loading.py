@@ -10,6 +10,7 @@ import yaml
 import videollm_core
 from videollm_core.config import Config, load_config, merge, parse_value
 from videollm_core.errors import ConfigError
+from videollm_core.plugins import configure_config
 
 
 def write(path, text):
@@ -19,7 +20,7 @@ def write(path, text):
 
 
 def load(path, overrides=None):
-    return load_config(path, overrides, configure=False)
+    return load_config(path, overrides)
 
 
 def test_base_chain_merges_dicts_and_replaces_lists(tmp_path):
@@ -125,10 +126,9 @@ def test_empty_file_is_empty_config(tmp_path):
     assert load(write(tmp_path / "c.yaml", "")) == {}
 
 
-def test_dump_roundtrip_and_pickle(tmp_path):
+def test_yaml_roundtrip_and_pickle(tmp_path):
     cfg = load(write(tmp_path / "c.yaml", "a: {b: [1, 2.5, x]}\nprompt: hello world\n"))
-    out = cfg.dump(tmp_path / "work" / "config.yaml")
-    assert yaml.safe_load(out.read_text()) == dict(cfg)
+    assert yaml.safe_load(cfg.to_yaml()) == dict(cfg)
     again = pickle.loads(pickle.dumps(cfg))
     assert again == cfg and again.filename == cfg.filename
 
@@ -145,15 +145,15 @@ def test_configure_hook_sees_and_can_reject(tmp_path, global_plugins):
     plugin = types.ModuleType("configure_plugin")
     plugin.videollm_configure = videollm_core.hookimpl(videollm_configure)
     videollm_core.configure_plugins(autoload=False).register(plugin, name="configure_plugin")
-    cfg = load_config(write(tmp_path / "c.yaml", "a: 1\n"), ["a=2"])
+    cfg = configure_config(load_config(write(tmp_path / "c.yaml", "a: 1\n"), ["a=2"]))
     assert seen == [{"a": 2}] and cfg["seed"] == 42
     with pytest.raises(ConfigError, match="rejected by plugin"):
-        load_config(write(tmp_path / "d.yaml", "reject: true\n"))
+        configure_config(load_config(write(tmp_path / "d.yaml", "reject: true\n")))
 
 
 def test_python_api_exports():
     assert videollm_core.load_config is load_config
-    from videollm_core.config import validate_config as v1
+    from videollm_core.validation import validate_config as v1
     from videollm_core.validation import validate_config as v2
 
     assert v1 is v2

@@ -5,7 +5,8 @@ import copy
 
 import pytest
 
-from videollm_core.config import Config, TaskSpec, task_specs, validate_config
+from videollm_core.config import Config
+from videollm_core.validation import TaskSpec, task_specs, validate_config
 from videollm_core.errors import ConfigError, ConfigErrors
 from videollm_core.validation import config_problems
 

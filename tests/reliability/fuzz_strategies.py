@@ -70,7 +70,7 @@ def example_sources() -> dict[str, dict[str, Any]]:
     """Every shipped ``examples/*.yaml``, resolved (``_base_`` merged)."""
     from videollm_core.config import load_config
 
-    return {f.stem: dict(load_config(f, configure=False)) for f in sorted((ROOT / "examples").glob("*.yaml"))}
+    return {f.stem: dict(load_config(f)) for f in sorted((ROOT / "examples").glob("*.yaml"))}
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:

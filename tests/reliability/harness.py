@@ -49,7 +49,7 @@ def argv(mutation: Mutation, config: Path, work_dir: Path) -> list[str]:
 
 
 def run_in_process(mutation: Mutation, folder: Path) -> Outcome:
-    """``videollm_core.cli.run_main`` with stdout/stderr captured; the first training batch is
+    """``videollm_core.cli.commands.run_main`` with stdout/stderr captured; the first training batch is
     never drawn (``Runner._train_iterators`` raises :class:`WouldTrain`)."""
     config = write_files(mutation, folder)
     return run_argv(argv(mutation, config, folder / "work"), label=mutation.id)
@@ -57,7 +57,8 @@ def run_in_process(mutation: Mutation, folder: Path) -> Outcome:
 
 def run_argv(args: list[str], label: str = "") -> Outcome:
     """``videollm-run ARGS`` in-process (output captured, training refused as in :func:`run_in_process`)."""
-    from videollm_core import cli, runner
+    from videollm_core.cli.commands import commands as cli
+    from videollm_core.engine import runner
 
     out, err = io.StringIO(), io.StringIO()
     saved = runner.Runner._train_iterators

@@ -52,7 +52,7 @@ def sources() -> dict[str, dict[str, Any]]:
     from videollm_core.config import load_config
 
     files = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "examples" / "paper" / "oad").glob("[!_]*_basic.yaml"))[::2]
-    return {f.stem if f.parent.name == "examples" else f"paper/{f.parent.name}_{f.stem}": dict(load_config(f, configure=False))
+    return {f.stem if f.parent.name == "examples" else f"paper/{f.parent.name}_{f.stem}": dict(load_config(f))
             for f in files}
 
 
@@ -195,7 +195,7 @@ def unknown_type(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator
     head = _head_path(cfg)
     section = rng.choice(["model.encoder", "model.translator", "model.llm", head])
     for value in ("NoSuchComponent", "os.system", "builtins.eval", "nope:Thing", "", 5, None,
-                  "videollm_core.cli.main", "__import__"):
+                  "videollm_core.cli.commands.main", "__import__"):
         yield Mutation(f"{name}/unknown_type/{section}={value!r}", "unknown_type",
                        {"cfg.yaml": _dump(_set(cfg, f"{section}.type", value))}, (f"{section}",))
 
@@ -223,7 +223,7 @@ PATH_ARGS = frozenset({"annotations", "annotation_file", "actions", "features_di
 
 
 def _dataset_params(type_name: str) -> set[str]:
-    from videollm_core.registry import DATASETS
+    from videollm_core.plugins import DATASETS
     from videollm_core.signature import constructor_parameters
 
     cls = DATASETS.get(type_name)

@@ -26,7 +26,7 @@ from videollm_core.errors import DataError, UserError
 def _dataset_configs() -> dict[str, dict]:
     out = {}
     for path in sorted((ROOT / "examples").glob("*.yaml")):
-        cfg = load_config(path, configure=False)
+        cfg = load_config(path)
         splits = [t["data"]["train"] for t in cfg["tasks"]] if "tasks" in cfg else [cfg["data"]["train"]]
         for dcfg in splits:
             out.setdefault(dcfg["type"], dcfg)
@@ -39,7 +39,7 @@ CORRUPTIONS = ("missing", "truncated", "not_npy", "pickled_objects", "nan", "inf
 
 def build(dcfg: dict, on_error: str):
     """Build the dataset and read every sample (features may load lazily)."""
-    from videollm_core.registry import DATASETS as REG
+    from videollm_core.plugins import DATASETS as REG
 
     ds = REG.build(dcfg, where="data.train", default_args={"feature_dim": 32, "on_error": on_error})
     return ds, [ds[i] for i in range(len(ds))]

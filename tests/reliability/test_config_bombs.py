@@ -69,7 +69,7 @@ def test_hostile_yaml_is_refused_without_building_it(name, tmp_path, monkeypatch
 
     monkeypatch.setattr(yaml.constructor.SafeConstructor, "construct_document", counting)
     with pytest.raises(ConfigError) as e:
-        load_config(_write(tmp_path, text), configure=False)
+        load_config(_write(tmp_path, text))
     assert expect in e.value.render(), e.value.render()
     assert "c.yaml" in e.value.render()
     if name != "long_integer":  # (that one is refused by Python while its integer is built)
@@ -77,7 +77,7 @@ def test_hostile_yaml_is_refused_without_building_it(name, tmp_path, monkeypatch
 
 
 def test_billion_laughs_through_the_cli_exits_2(tmp_path, capsys, isolated_cli):
-    from videollm_core.cli import run_main
+    from videollm_core.cli.commands import run_main
 
     code = run_main([str(_write(tmp_path, billion_laughs())), "--dry-run"])
     err = capsys.readouterr().err
@@ -91,7 +91,7 @@ def test_the_cli_refuses_a_bomb_before_importing_torch_or_plugins(tmp_path):
     import subprocess
     import sys
 
-    script = ("import sys\nfrom videollm_core.cli import run_main\ncode = run_main(sys.argv[1:])\n"
+    script = ("import sys\nfrom videollm_core.cli.commands import run_main\ncode = run_main(sys.argv[1:])\n"
               "heavy = sorted(m for m in ('torch', 'transformers', 'videollm_plugins') if m in sys.modules)\n"
               "print('heavy:', heavy)\nsys.exit(code)\n")
     out = subprocess.run([sys.executable, "-c", script, str(_write(tmp_path, billion_laughs())), "--dry-run"],
@@ -105,7 +105,7 @@ def test_honest_anchors_still_work(tmp_path):
     text = ("split: &demo {num_videos: 4, seed: 0}\n"
             "data:\n  train: {type: X, demo: *demo}\n  val: {type: X, demo: *demo}\n"
             "base: &base {lr: 0.1, steps: 3}\ntrain: {<<: *base, steps: 5}\n")
-    cfg = load_config(_write(tmp_path, text), configure=False)
+    cfg = load_config(_write(tmp_path, text))
     assert cfg["data"]["train"]["demo"] == cfg["data"]["val"]["demo"] == {"num_videos": 4, "seed": 0}
     assert cfg["train"] == {"lr": 0.1, "steps": 5}
     cfg["data"]["train"]["demo"]["seed"] = 1  # aliased values are copies once loaded, not shared objects
@@ -141,7 +141,7 @@ def test_base_fan_out_is_capped(tmp_path):
     _write(tmp_path, "_base_: [" + ", ".join(["leaf.yaml"] * 16) + "]\n", "mid.yaml")
     top = _write(tmp_path, "_base_: [" + ", ".join(["mid.yaml"] * 16) + "]\n", "top.yaml")
     with pytest.raises(ConfigError) as e:
-        load_config(top, configure=False)
+        load_config(top)
     assert f"reads more than {limits.MAX_CONFIG_FILES} files" in e.value.render()
 
 
@@ -154,7 +154,7 @@ def test_merged_bases_are_capped(tmp_path):
         _write(tmp_path, f"part{i}: [" + ", ".join(["0"] * per_file) + "]\n", names[-1])
     top = _write(tmp_path, "_base_: [" + ", ".join(names) + "]\n")
     with pytest.raises(ConfigError) as e:
-        load_config(top, configure=False)
+        load_config(top)
     assert "more than 20,000 values" in e.value.render() and "_base_" in e.value.render()
 
 
@@ -166,13 +166,13 @@ def test_merged_bases_are_capped(tmp_path):
 ])
 def test_oversized_cfg_options(tmp_path, options, expect):
     with pytest.raises(ConfigError) as e:
-        load_config(_write(tmp_path, "seed: 0\n"), options, configure=False)
+        load_config(_write(tmp_path, "seed: 0\n"), options)
     assert expect in e.value.render(), e.value.render()
     assert "--cfg-options" in e.value.render()
 
 
 def test_cli_reports_the_option_cap(tmp_path, isolated_cli):
-    from videollm_core.cli import run_main
+    from videollm_core.cli.commands import run_main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from mutations import ROOT
-from videollm_core.config import load_config, validate_config
+from videollm_core.config import load_config
+from videollm_core.validation import validate_config
 from videollm_core.errors import DataError, PathError, UserError
 
 EXAMPLE = ROOT / "examples" / "moment_query.yaml"
 
 
 def _dry_run(argv: list[str], capsys) -> tuple[int, str, str]:
-    from videollm_core.cli import run_main
+    from videollm_core.cli.commands import run_main
 
     code = run_main(argv)
     out, err = capsys.readouterr()
@@ -30,11 +31,11 @@ def _dry_run(argv: list[str], capsys) -> tuple[int, str, str]:
 @pytest.fixture
 def val_data(tmp_path):
     """The example's val split: its annotation file and a private copy of its features folder."""
-    from videollm_core.data_check import check_data
+    from videollm_core.cli.data_check import check_data
     from videollm_core.head_args import build_task_dataset
     from videollm_core.validation import task_specs
 
-    cfg = load_config(EXAMPLE, configure=False)
+    cfg = load_config(EXAMPLE)
     validate_config(cfg)
     check_data(cfg)
     ds = build_task_dataset(cfg, task_specs(cfg)[0], "val")
@@ -49,7 +50,7 @@ def test_every_example_opens_every_split(example, capsys, isolated_cli):
     code, out, err = _dry_run([str(ROOT / "examples" / example), "--dry-run", "--json"], capsys)
     assert code == 0, err
     report = json.loads(out)
-    cfg = load_config(ROOT / "examples" / example, configure=False)
+    cfg = load_config(ROOT / "examples" / example)
     tasks = cfg["tasks"] if "tasks" in cfg else [{"name": None, "data": cfg["data"]}]
     splits = sorted(s for t in tasks for s in ("train", "val", "test") if s in t["data"])
     assert sorted(r["split"] for r in report["data"]) == splits
@@ -117,9 +118,9 @@ class _Broken:
 ])
 def test_first_item_errors_name_the_split(error, kind, expect, monkeypatch):
     from videollm_core import head_args
-    from videollm_core.data_check import check_data
+    from videollm_core.cli.data_check import check_data
 
-    cfg = load_config(EXAMPLE, configure=False)
+    cfg = load_config(EXAMPLE)
     validate_config(cfg)
     monkeypatch.setattr(head_args, "build_task_dataset", lambda *a, **k: _Broken(error))
     with pytest.raises(kind) as e:
@@ -129,9 +130,9 @@ def test_first_item_errors_name_the_split(error, kind, expect, monkeypatch):
 
 def test_an_empty_split_is_an_error(monkeypatch):
     from videollm_core import head_args
-    from videollm_core.data_check import check_data
+    from videollm_core.cli.data_check import check_data
 
-    cfg = load_config(EXAMPLE, configure=False)
+    cfg = load_config(EXAMPLE)
     validate_config(cfg)
     monkeypatch.setattr(head_args, "build_task_dataset", lambda *a, **k: _Broken(AssertionError("not read"), items=0))
     with pytest.raises(UserError, match="the split has no items"):

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from mutations import ROOT
-from videollm_core import checkpoint as ckpt
+from videollm_core.engine import checkpoint as ckpt
 from videollm_core import paths
 from videollm_core.errors import PathError
 
@@ -114,7 +114,7 @@ def test_os_error_without_a_file_keeps_its_words():
 @pytest.mark.parametrize("dry", [True, False])
 @pytest.mark.parametrize("case", ["file", "under_file", "unwritable", "read_only", "proc"])
 def test_unusable_work_dir_exits_2(case, dry, tmp_path, capsys, isolated_cli, monkeypatch):
-    from videollm_core.cli import run_main
+    from videollm_core.cli.commands import run_main
 
     (tmp_path / "afile").write_text("x")
     work = {"file": tmp_path / "afile", "under_file": tmp_path / "afile" / "run", "proc": "/proc/version/x"}.get(case, tmp_path / "w")
@@ -159,7 +159,7 @@ def _fail_third_checkpoint(monkeypatch, how: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["replace", "write"])
 def test_full_disk_during_a_checkpoint_keeps_the_previous_one_and_resume_continues(how, tmp_path, capsys, isolated_cli, monkeypatch):
-    from videollm_core.cli import run_main
+    from videollm_core.cli.commands import run_main
 
     work = tmp_path / "work"
     argv = [str(EXAMPLE), "--work-dir", str(work), "--cfg-options", *TINY]
@@ -191,8 +191,8 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one_and_resume_continu
 @pytest.mark.parametrize("flag", [["--resume"], ["--eval-only", "--checkpoint"]])
 @pytest.mark.parametrize("case", ["missing", "file"])
 def test_unusable_checkpoint_path_exits_2_before_building(flag, case, tmp_path, capsys, isolated_cli, monkeypatch):
-    from videollm_core import runner
-    from videollm_core.cli import run_main
+    from videollm_core.engine import runner
+    from videollm_core.cli.commands import run_main
 
     (tmp_path / "afile").write_text("x")
     monkeypatch.setattr(runner.Runner, "__init__", lambda *a, **k: pytest.fail("built a runner for an unusable path"))

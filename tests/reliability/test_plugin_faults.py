@@ -101,7 +101,7 @@ def test_force_replaces_and_says_who_replaced_whom(plugin_modules, tmp_path, mon
 
 
 def test_the_cli_reports_broken_plugins_by_name(plugin_modules, capsys, isolated_cli):
-    from videollm_core.cli import main
+    from videollm_core.cli.commands import main
 
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out

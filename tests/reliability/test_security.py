@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from mutations import ROOT
-from videollm_core.config import _UniqueKeyLoader, load_config, validate_config
+from videollm_core.config import _UniqueKeyLoader, load_config
+from videollm_core.validation import validate_config
 from videollm_core.errors import ConfigError
 
 SOURCE_DIRS = (ROOT / "videollm_core", ROOT / "plugins")
@@ -53,7 +54,7 @@ def test_loader_is_a_safe_loader_and_refuses_duplicates(tmp_path):
     path = tmp_path / "dup.yaml"
     path.write_text("seed: 0\nmodel:\n  encoder: {type: A}\n  encoder: {type: B}\n")
     with pytest.raises(ConfigError, match=r"duplicate key 'encoder' \(first at line 3\)") as e:
-        load_config(path, configure=False)
+        load_config(path)
     assert e.value.where == f"{path}:4:3"
 
 
@@ -64,7 +65,7 @@ def test_python_tags_are_refused_not_run(tag, tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("seed: " + tag.format(m=marker) + "\n")
     with pytest.raises(ConfigError, match="invalid YAML") as e:
-        load_config(path, configure=False)
+        load_config(path)
     assert str(path) in e.value.where and "!!python" in e.value.hint
     assert not marker.exists()
 
@@ -74,7 +75,7 @@ def test_a_type_is_never_imported(tmp_path, monkeypatch):
     marker = tmp_path / "IMPORTED"
     (tmp_path / "evil_videollm_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Thing: pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    cfg = load_config(ROOT / "examples" / "oad.yaml", configure=False)
+    cfg = load_config(ROOT / "examples" / "oad.yaml")
     for section in ("encoder", "translator", "llm", "tuner", "head"):
         cfg["model"][section]["type"] = "evil_videollm_mod.Thing"
     cfg["data"]["train"]["type"] = cfg["metric"]["type"] = "evil_videollm_mod.Thing"
@@ -110,7 +111,7 @@ def test_every_checkpoint_load_is_weights_only_and_nothing_unpickles():
 
 
 def test_trust_remote_code_is_off_unless_set_and_then_warns(caplog):
-    from videollm_core.registry import LLMS
+    from videollm_core.plugins import LLMS
 
     from videollm_plugins.llms.tokenizer import build_tokenizer
 
@@ -145,8 +146,8 @@ def planted(tmp_path_factory):
     resumed: ``{file name: the exception resuming raised, or None}`` and whether a payload ran."""
     import torch
 
-    from videollm_core import checkpoint as ckpt
-    from videollm_core.runner import Runner
+    from videollm_core.engine import checkpoint as ckpt
+    from videollm_core.engine.runner import Runner
 
     tmp = tmp_path_factory.mktemp("planted")
     cfg = load_config(ROOT / "examples" / "oad.yaml", ["train.max_steps=1", "train.eval_every=0", "train.log_every=1",

@@ -15,7 +15,7 @@ import torch
 
 import videollm_core
 from mutations import ROOT
-from videollm_core import checkpoint as ckpt
+from videollm_core.engine import checkpoint as ckpt
 
 TINY = ["train.max_steps=4", "train.eval_every=0", "train.save_every=1", "train.keep_last=10", "train.log_every=1",
         "train.warmup_steps=0", "data.train.demo.num_videos=4", "data.val.demo.num_videos=4"]
@@ -50,7 +50,7 @@ def _finite(step_dir) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("value", [math.nan, math.inf])
 def test_non_finite_loss_stops_the_cli_with_exit_2_and_keeps_good_checkpoints(value, poisoned_loss, tmp_path, capsys, isolated_cli):
-    from videollm_core.cli import run_main
+    from videollm_core.cli.commands import run_main
 
     poisoned_loss(value, at=3)
     work = tmp_path / "work"
@@ -67,7 +67,7 @@ def test_non_finite_loss_stops_the_cli_with_exit_2_and_keeps_good_checkpoints(va
 
 @pytest.mark.slow
 def test_on_nan_skip_drops_the_step_and_says_so(poisoned_loss, tmp_path, capsys, isolated_cli):
-    from videollm_core.cli import run_main
+    from videollm_core.cli.commands import run_main
 
     poisoned_loss(math.nan, at=2)
     work = tmp_path / "work"
@@ -101,7 +101,7 @@ class _CtrlC:
 def test_sigint_saves_a_checkpoint_and_stops_cleanly(tmp_path, isolated_cli):
     from videollm_core.config import load_config
     from videollm_core.plugins import get_plugin_manager
-    from videollm_core.runner import Runner
+    from videollm_core.engine.runner import Runner
 
     manager = get_plugin_manager()
     manager.register(_CtrlC(at=2), name="ctrl_c")

@@ -22,7 +22,7 @@ def main() -> int:
     p.add_argument("--resume", default=None)
     args = p.parse_args()
     setup_plugins()
-    from videollm_core.runner import Runner
+    from videollm_core.engine.runner import Runner
 
     cfg = json.loads(Path(args.config).read_text())
     runner = Runner(cfg)

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from videollm_core import checkpoint as ckpt
+from videollm_core.engine import checkpoint as ckpt
 from videollm_core.errors import ConfigError
-from videollm_core.optim import build_optimizer, build_scheduler, lr_factor, param_groups
-from videollm_core.sampling import StepBatchSampler, consumed_batches, task_schedule
-from videollm_core.settings import train_settings
+from videollm_core.engine.optim import build_optimizer, build_scheduler, lr_factor, param_groups
+from videollm_core.engine.sampling import StepBatchSampler, consumed_batches, task_schedule
+from videollm_core.engine.settings import train_settings
 
 
 def test_scheduler_shapes():

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import videollm_core
-from videollm_core import checkpoint as ckpt
+from videollm_core.engine import checkpoint as ckpt
 from videollm_core.plugins import PluginManager
 from videollm_core.registry import Registries
 
@@ -47,7 +47,7 @@ class Recorder:
 
 
 def make_runner(cfg, recorder=None):
-    from videollm_core.runner import Runner
+    from videollm_core.engine.runner import Runner
 
     regs = Registries()
     manager = PluginManager(regs, autoload=False)
@@ -175,7 +175,7 @@ def test_early_stopping_plugin_stops_training(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
-    from videollm_core.runner import TrainingDiverged
+    from videollm_core.engine.runner import TrainingDiverged
 
     cfg = make_config(tmp_path, max_steps=8, save_every=1, eval_every=0)
     cfg["data"]["train"]["poison"] = [5]

@@ -7,10 +7,10 @@ A task head is sized from the first dataset of its task (``train``, else ``val``
 after minutes of inference; :func:`check_class_tables` reports it at start-up as a
 :class:`~videollm_core.errors.DataError` (exit 2) naming both files and sizes.
 
-A split's table is its dataset's ``head_args()`` (class counts) plus its class names when
-the dataset has them (order matters: class ``i`` is head output ``i``). Its file is
-the dataset's ``class_table_file`` attribute when it sets one, else the first known
-class-table attribute or config key below, else the split's config path.
+A split's table is its dataset's ``head_args()`` (class counts) plus its
+:meth:`~videollm_core.data.VideoDataset.class_names` (order matters: class ``i`` is head
+output ``i``). Its file is the dataset's :meth:`~videollm_core.data.VideoDataset.class_table_file`,
+else the first class-table config key below, else the split's config path.
 """
 from __future__ import annotations
 
@@ -19,42 +19,29 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import DataError
 
-#: dataset attributes (also looked up on ``dataset.source``) holding a class-table path, in order.
-TABLE_ATTRIBUTES = ("class_table_file", "actions_path", "info_path", "taxonomy_path", "mapping_path")
 #: config keys of a dataset naming its class table (or the annotations it is read from), in order.
 TABLE_KEYS = ("actions", "taxonomy", "mapping", "data_info", "label_map", "annotations", "annotation_file", "data_root")
-#: dataset attributes (also on ``dataset.source``) listing the class names, in head order.
-NAME_ATTRIBUTES = ("class_names", "action_names")
 SPLITS = ("train", "val", "test")
 
 
 def table_of(dataset: Any) -> dict[str, Any]:
-    """``head_args()`` plus ``class_names`` (when the dataset or its ``source`` lists them: segment
-    labels, MQ categories, EK100 action names)."""
+    """``head_args()`` plus ``class_names`` (when the dataset lists them: segment labels, MQ
+    categories, EK100 action names)."""
     table = dict(dataset.head_args() or {})
-    for obj in (dataset, getattr(dataset, "source", None)):
-        for attr in NAME_ATTRIBUTES:
-            names = getattr(obj, attr, None) if obj is not None else None
-            if isinstance(names, Sequence) and not isinstance(names, str) and names:
-                table["class_names"] = [str(n) for n in names]
-                return table
+    names = dataset.class_names()
+    if names:
+        table["class_names"] = [str(n) for n in names]
     return table
 
 
 def table_source(dataset: Any, dcfg: Mapping[str, Any] | None, where: str) -> str:
     """Where ``dataset``'s class table comes from, for messages."""
-    for obj in (dataset, getattr(dataset, "source", None)):
-        for attr in TABLE_ATTRIBUTES:
-            value = getattr(obj, attr, None) if obj is not None else None
-            if isinstance(value, (str, Path)):
-                return str(value)
+    own = dataset.class_table_file()
+    if own:
+        return str(own)
     for key in TABLE_KEYS:
         if isinstance(dcfg, Mapping) and isinstance(dcfg.get(key), str):
             return dcfg[key]
-    for obj in (dataset, getattr(dataset, "source", None)):
-        value = getattr(obj, "annotations", None) or getattr(obj, "annotation_file", None) if obj is not None else None
-        if isinstance(value, (str, Path)):
-            return str(value)
     return f"{where} ({(dcfg or {}).get('type', 'dataset')}{', demo data' if (dcfg or {}).get('demo') is not None else ''})"
 
 

@@ -25,7 +25,6 @@ import torch
 from . import checkpoint as ckpt
 from ..errors import ConfigError
 from .logs import summary_line
-from ..plots import plot_loss, plot_metrics
 from .prediction_writer import open_writer
 
 log = logging.getLogger("videollm.runner")
@@ -53,8 +52,7 @@ class EvaluationMixin:
         return self._eval_loaders[key]
 
     def _prediction_path(self, spec, split: str, metric) -> Path:
-        suffix = getattr(metric, "prediction_suffix", ".json") or ""  # "": a folder or a bare name
-        return self.work_dir / "predictions" / f"{spec.name}_{split}{suffix}"
+        return self.work_dir / "predictions" / f"{spec.name}_{split}{metric.prediction_suffix}"  # "": a folder or a bare name
 
     @torch.no_grad()
     def _predict_to_disk(self, spec, split: str, metric) -> tuple[Path, Any]:
@@ -120,13 +118,13 @@ class EvaluationMixin:
 
             values = self._on_main(evaluate)
             scores.update({f"{spec.name}/{k}": v for k, v in values.items()})
-            if self._primary is None:  # the first evaluated task picks the best checkpoint
-                self._primary = (f"{spec.name}/{metric.primary_key}", bool(metric.higher_is_better))
+            if self.primary_metric is None:  # the first evaluated task picks the best checkpoint
+                self.primary_metric = (f"{spec.name}/{metric.primary_key}", bool(metric.higher_is_better))
         return scores
 
     def _evaluate_during_training(self) -> dict[str, float]:
         scores = self._score("val")
-        key, higher = self._primary or ("", True)
+        key, higher = self.primary_metric or ("", True)
         value = scores.get(key)
         if value is not None and value == value:  # not NaN
             better = self.best is None or (value > self.best["value"] if higher else value < self.best["value"])
@@ -195,11 +193,10 @@ class EvaluationMixin:
                 paths[spec.name] = path
         return paths
 
-    def _finish_plots(self) -> None:
+    def _write_summary(self) -> None:
+        """``summary.json``: the last step, the best checkpoint, the interrupting signal."""
         if not self.accelerator.is_main_process:
             return
-        plot_loss(self.history, self.work_dir / "plots" / "loss.png")
-        plot_metrics(self.history, self.work_dir / "plots" / "metrics.png")
         with open(self.work_dir / "summary.json", "w", encoding="utf-8") as f:
             json.dump({"step": self.step, "best": self.best, "interrupted": self.interrupted}, f, indent=1)
 

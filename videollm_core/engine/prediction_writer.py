@@ -52,8 +52,8 @@ class BufferedWriter:
 def open_writer(metric: Any, path: str | Path) -> PredictionWriter:
     """``metric.open_writer(path)`` when the metric streams its files, else a :class:`BufferedWriter`."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    opener = getattr(metric, "open_writer", None)
-    return opener(path) if callable(opener) else BufferedWriter(metric, path)
+    writer = metric.open_writer(path)
+    return writer if writer is not None else BufferedWriter(metric, path)
 
 
 __all__ = ["PredictionWriter", "BufferedWriter", "open_writer"]

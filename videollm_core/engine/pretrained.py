@@ -237,7 +237,7 @@ def _write_folder(pipeline: VideoLLM, tmp: Path, cfg: dict[str, Any], info: Mapp
 
     cfg = copy_metric_files(cfg, tmp)
     save_weights(weights_to_save(pipeline, cfg["model"]), tmp / WEIGHTS_FILE)
-    peft_model = getattr(pipeline.llm, "model", None)
+    peft_model = pipeline.llm.model
     if hasattr(peft_model, "peft_config") and hasattr(peft_model, "save_pretrained"):
         peft_model.save_pretrained(str(tmp))  # adapter_config.json + adapter_model.safetensors (+ peft's README, replaced below)
     (tmp / CONFIG_FILE).write_text(yaml.safe_dump(plain_data(cfg), sort_keys=False), encoding="utf-8")

@@ -12,7 +12,7 @@ Work dir (``work_dir`` argument, else ``cfg["work_dir"]``, else ``work_dirs/<con
     tensorboard/         TensorBoard events
     checkpoints/         step_XXXXXXXX/ (see videollm_core.engine.checkpoint), best.json
     predictions/         TASK_SPLIT.json (official format; the metric's suffix)
-    plots/               loss.png, metrics.png, TASK_predictions.png
+    plots/               TASK_predictions.png (+ loss.png, metrics.png from the plots plugin)
 
 Data order, task sampling and generator states are pure functions of the seed and the
 step (:mod:`videollm_core.engine.sampling`), so ``train(resume="auto")`` after a kill ends with
@@ -90,7 +90,9 @@ class Runner(EvaluationMixin):
         self.step, self.max_steps = 0, int(s.max_steps or 0)
         self.should_stop, self.interrupted = False, None
         self.best: dict[str, Any] | None = None
-        self._primary: tuple[str, bool] | None = None
+        #: ``(TASK/KEY, higher_is_better)`` of the metric that picks the best checkpoint (the first
+        #: evaluated task's ``primary_key``), known after the first evaluation; else None.
+        self.primary_metric: tuple[str, bool] | None = None
         self._log: MetricsLog | None = None
         self._history: list[dict[str, Any]] = []
         self._datasets: dict[tuple[str, str], Any] = {}
@@ -256,7 +258,7 @@ class Runner(EvaluationMixin):
             if saved_at != self.step:
                 self._save_checkpoint()
         del iters
-        self._finish_plots()
+        self._write_summary()
         self.hooks.videollm_train_end(runner=self)
         self._log.close()
         return final
@@ -306,9 +308,8 @@ class Runner(EvaluationMixin):
 
     def _tuner_step_end(self) -> None:
         """Tuners with per-step work (AdaLoRA's rank allocation) run it while gradients exist."""
-        step_end = getattr(self.pipeline.tuner, "step_end", None)
-        if step_end is not None:
-            step_end(self.pipeline.llm, self.step)
+        if self.pipeline.tuner is not None:
+            self.pipeline.tuner.step_end(self.pipeline.llm, self.step)
 
     def _non_finite(self, task: str, what: str = "loss") -> None:
         if self.settings.on_nan == "skip":
@@ -328,10 +329,9 @@ class Runner(EvaluationMixin):
         return self.work_dir / "checkpoints"
 
     def _write_config(self) -> None:
-        import yaml
+        from ..config import Config
 
-        text = self.cfg.to_yaml() if hasattr(self.cfg, "to_yaml") else yaml.safe_dump(dict(self.cfg), sort_keys=False)
-        write_text_atomic(self.work_dir / "config.yaml", text, "resolved config")
+        write_text_atomic(self.work_dir / "config.yaml", Config(self.cfg).to_yaml(), "resolved config")
 
     def _save_checkpoint(self) -> Path:
         """Write ``checkpoints/step_N`` atomically (temporary directory, then rename)."""

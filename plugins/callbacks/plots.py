@@ -1,8 +1,11 @@
-"""Training curves as PNG files (matplotlib, Agg backend; no display needed).
+"""The ``plots`` plugin: training curves as PNG files in the work dir when training ends
+(matplotlib, Agg backend; no display needed), on the runner's ``videollm_train_end`` hook.
 
 - ``plots/loss.png``: training loss (and learning rate on a second axis) against the
   optimizer step;
 - ``plots/metrics.png``: one panel per evaluated ``TASK/KEY`` against the step.
+
+``-p no:plots`` turns them off.
 
 Per-task pictures of predictions against ground truth come from each task's
 :meth:`videollm_core.base.Metric.plot`.
@@ -13,6 +16,8 @@ import math
 import os
 from pathlib import Path
 from typing import Any
+
+import videollm_core
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]):
@@ -86,3 +91,16 @@ def plot_metrics(history: list[dict[str, Any]], path: str | os.PathLike, split: 
 
 
 __all__ = ["plot_loss", "plot_metrics"]
+
+
+@videollm_core.hookimpl
+def videollm_train_end(runner: Any) -> None:
+    """Draw the curves of ``runner.history`` (main process only)."""
+    if runner.accelerator.is_main_process:
+        plot_loss(runner.history, runner.work_dir / "plots" / "loss.png")
+        plot_metrics(runner.history, runner.work_dir / "plots" / "metrics.png")
+
+
+@videollm_core.hookimpl
+def videollm_register(registries: Any) -> None:
+    """Registers no component: this plugin only implements runner hooks."""
