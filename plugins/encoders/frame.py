@@ -19,7 +19,7 @@ from torch import Tensor
 
 from videollm_core import ConfigError, DataError, Encoder, EncoderStream, TokenSequence, VideoBatch
 
-from .hf import build_hf_model, freeze
+from ..hf_models import freeze, load_hf_model
 from .unitization import TemporalUnitEncoder
 from .video import read_video_frames
 
@@ -84,8 +84,8 @@ class FrameEncoder(Encoder):
         if frame_feature not in FRAME_FEATURES:
             raise ConfigError(f"unknown frame_feature {frame_feature!r}", where=f"{name}.frame_feature",
                               hint=f"one of {', '.join(FRAME_FEATURES)}")
-        self.backbone = freeze(build_hf_model(backbone.get("pretrained"), backbone.get("config"),
-                                              backbone.get("model_class"), where=f"{name}.backbone"))
+        self.backbone = freeze(load_hf_model(backbone.get("pretrained"), backbone.get("config"), backbone.get("model_class"),
+                                             where=f"{name}.backbone"))
         cfg = self.backbone.config
         cfg = getattr(cfg, "vision_config", None) or cfg  # a full CLIP-style model: its vision tower's config
         hidden = getattr(cfg, "hidden_size", None) or (getattr(cfg, "hidden_sizes", None) or [None])[-1]

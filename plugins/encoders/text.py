@@ -16,7 +16,7 @@ from torch import Tensor
 
 from videollm_core import ConfigError, DataError, LLMAdapter, TextEncoder, TokenSequence
 
-from .hf import build_hf_model, freeze
+from ..hf_models import freeze, load_hf_model
 
 TEXT_POOLINGS = ("tokens", "mean")
 
@@ -112,7 +112,7 @@ class HFTextEncoder(TextEncoder):
         if source is None:
             raise ConfigError("a tokenizer is needed: give 'tokenizer' (a directory) when building from 'config'",
                               where=f"{name}.tokenizer", hint="save one with tokenizer.save_pretrained(DIR)")
-        self.model = build_hf_model(pretrained, config, None, where=name)
+        self.model = load_hf_model(pretrained, config, where=name)
         self.tokenizer = _load_tokenizer(str(source), where=f"{name}.{'tokenizer' if tokenizer else 'pretrained'}")
         self.pooling = pooling
         self.trainable = bool(trainable)

@@ -20,7 +20,7 @@ from torch import Tensor
 from videollm_core.errors import ConfigError
 
 from ..encoders.frame import FrameEncoder, _normalisation
-from ..encoders.hf import freeze
+from ..hf_models import freeze, load_hf_model
 
 
 def backbone_config(name_or_dir: str) -> Any:
@@ -71,9 +71,7 @@ class ClipBackbone:
     """One vector per clip of ``num_frames`` frames: ``embed(frames [T*k, C, H, W] uint8) -> [T, D]`` float32."""
 
     def __init__(self, name_or_dir: str, batch_size: int, device: str):
-        import transformers
-
-        self.model = freeze(transformers.AutoModel.from_pretrained(name_or_dir)).to(device)
+        self.model = freeze(load_hf_model(name_or_dir, None, where="--backbone")).to(device)
         cfg = self.model.config
         self.frames_per_step, self.image_size, self.dim = int(cfg.num_frames), int(cfg.image_size), int(cfg.hidden_size)
         mean, std = _normalisation(name_or_dir, None, None, int(getattr(cfg, "num_channels", 3)))

@@ -13,17 +13,14 @@ Without a policy an input longer than the model's position table is refused with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping, Protocol
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from videollm_core.errors import ConfigError
 
 from .cache import LLMCache
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .hf_causal import HFCausalLM
 
 WHERE = "model.context"
 #: model types whose positions are a learned absolute table (``n_positions``/``max_position_embeddings``).
@@ -44,6 +41,32 @@ class ContextPolicy:
     kind: str
 
 
+class WindowedLM(Protocol):
+    """What the policy reads of an adapter (:class:`~.hf_causal.HFCausalLM` has it all):
+    the bare ``transformers`` model and its config, the tuner's virtual tokens, the policy set."""
+
+    config: Any
+    hidden_size: int
+    gradient_checkpointing: bool
+    takes_position_ids: bool
+    context: ContextPolicy | None
+
+    @property
+    def backbone(self) -> nn.Module: ...  # the bare model: [B, c, E] -> last_hidden_state [B, c, H]
+
+    @property
+    def num_virtual_tokens(self) -> int: ...
+
+    @property
+    def num_prefix_tokens(self) -> int: ...
+
+    def prompt_kind(self) -> str | None: ...  # "prefix", "prompt" or None
+
+    def prefix_cache(self, batch_size: int) -> Any: ...  # prefix tuning's keys/values, or None
+
+    def prepend_virtual_tokens(self, embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, int]: ...
+
+
 def position_scheme(backbone: Any) -> tuple[str | None, int | None]:
     """``(kind, limit)``: how the model encodes positions and how many its table holds (None: no table)."""
     cfg = backbone.config
@@ -59,7 +82,7 @@ def position_scheme(backbone: Any) -> tuple[str | None, int | None]:
     return None, limit
 
 
-def make_policy(llm: "HFCausalLM", spec: Any) -> ContextPolicy:
+def make_policy(llm: WindowedLM, spec: Any) -> ContextPolicy:
     """Check ``model.context`` against the built (and tuned) LLM -> the policy."""
     if not isinstance(spec, Mapping) or set(spec) != {"window", "sink"}:
         raise ConfigError(f"expected {{window: W, sink: S}}, got {spec!r}", where=WHERE,
@@ -86,7 +109,7 @@ def make_policy(llm: "HFCausalLM", spec: Any) -> ContextPolicy:
     return ContextPolicy(window, sink, max(1, min(window - sink, MAX_CHUNK)), kind)
 
 
-def check_length(llm: "HFCausalLM", positions: int) -> None:
+def check_length(llm: WindowedLM, positions: int) -> None:
     """Refuse a stream of ``positions`` positions when the model's table is shorter (no policy set)."""
     _, limit = position_scheme(llm.backbone)
     if limit is not None and positions > limit:
@@ -110,26 +133,26 @@ def _relative_bias(backbone: Any):
     return bias
 
 
-def new_cache(llm: "HFCausalLM", batch_size: int, device: Any) -> Any:
+def new_cache(llm: WindowedLM, batch_size: int, device: Any) -> Any:
     """An empty :class:`~.window_cache.WindowCache` for the policy (seeded with the prefix under prefix tuning)."""
     from .window_cache import WindowCache
 
     policy, backbone = llm.context, llm.backbone
     inv_freq = backbone.rotary_emb.inv_freq if policy.kind == "rotary" else None
     bias = _relative_bias(backbone) if policy.kind == "relative" else None
-    prefix = llm.model.get_prompt(batch_size=batch_size) if llm._prompt_kind() == "prefix" else None
+    prefix = llm.prefix_cache(batch_size)
     return WindowCache(policy.window, policy.sink, policy.chunk, policy.kind, batch_size=batch_size, device=device,
                        inv_freq=inv_freq, bias=bias, prefix=prefix)
 
 
-def windowed_forward(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, cache: LLMCache | None,
+def windowed_forward(llm: WindowedLM, embeds: Tensor, mask: Tensor, cache: LLMCache | None,
                      use_cache: bool) -> tuple[Tensor, LLMCache | None]:
     """:meth:`HFCausalLM.forward` under the policy: ``embeds [B, L, E]``, right-padded ``mask [B, L]``
     -> ``(hidden [B, L, H], LLMCache | None)``, ``L`` unbounded, in chunks of ``C`` tokens."""
     b, n_virtual = embeds.shape[0], 0
     if cache is None:
         kv = new_cache(llm, b, embeds.device)
-        if llm._prompt_kind() == "prompt":
+        if llm.prompt_kind() == "prompt":
             embeds, mask, n_virtual = llm.prepend_virtual_tokens(embeds, mask)
     else:
         kv = cache.kv
@@ -140,7 +163,7 @@ def windowed_forward(llm: "HFCausalLM", embeds: Tensor, mask: Tensor, cache: LLM
         n = (real - start).clamp(min=0, max=part.shape[1])
         position_ids, attn = kv.plan(n, part.shape[1], part.dtype)
         kwargs: dict[str, Any] = {"inputs_embeds": part, "attention_mask": attn, "use_cache": True, "cache": kv}
-        if position_ids is not None and llm._takes_position_ids:
+        if position_ids is not None and llm.takes_position_ids:
             kwargs["position_ids"] = position_ids
         outs.append(llm.backbone(**kwargs).last_hidden_state)
         kv.commit(n)

@@ -4,17 +4,15 @@ beam search (the scoring of ``transformers``' beam search: sum of log-probabilit
 by the hypothesis length, ``length_penalty=1``; ``2k`` candidates per step, EOS ends one)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .cache import LLMCache
-    from .hf_causal import HFCausalLM
+from videollm_core.base import LLMAdapter
+
+from .cache import LLMCache
 
 
-def _last_real(hidden: Tensor, mask: Tensor, cache: "LLMCache | None") -> Tensor:
+def _last_real(hidden: Tensor, mask: Tensor, cache: LLMCache | None) -> Tensor:
     """Hidden state ``[B, H]`` at each sequence's last real token of this call."""
     lengths = mask.long().sum(dim=1)
     if cache is None and bool((lengths == 0).any()):
@@ -23,8 +21,8 @@ def _last_real(hidden: Tensor, mask: Tensor, cache: "LLMCache | None") -> Tensor
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]
 
 
-def _prefill(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None, cache: "LLMCache | None",
-             last_hidden: Tensor | None = None) -> tuple[Tensor, "LLMCache"]:
+def _prefill(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, cache: LLMCache | None,
+             last_hidden: Tensor | None = None) -> tuple[Tensor, LLMCache]:
     """-> log-probabilities ``[B, V]`` of the first new token and the cache to continue.
     With ``last_hidden [B, H]`` (the hidden state of the cache's last token) nothing is run:
     generation continues ``cache`` as it is."""
@@ -36,7 +34,7 @@ def _prefill(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None, cach
     return torch.log_softmax(llm.lm_logits(_last_real(hidden, mask, cache)).float(), dim=-1), cache
 
 
-def _step(llm: "HFCausalLM", ids: Tensor, cache: "LLMCache") -> tuple[Tensor, "LLMCache"]:
+def _step(llm: LLMAdapter, ids: Tensor, cache: LLMCache) -> tuple[Tensor, LLMCache]:
     """Feed ``ids [B]`` -> ``(log-probs [B, V], cache)``."""
     emb = llm.embed_text(ids[:, None])
     hidden, cache = llm(emb, torch.ones_like(ids[:, None], dtype=torch.bool), cache=cache, use_cache=True)
@@ -44,8 +42,8 @@ def _step(llm: "HFCausalLM", ids: Tensor, cache: "LLMCache") -> tuple[Tensor, "L
 
 
 @torch.no_grad()
-def greedy_search(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int = 1,
-                  eos_token_id: int | None = None, cache: "LLMCache | None" = None,
+def greedy_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int = 1,
+                  eos_token_id: int | None = None, cache: LLMCache | None = None,
                   last_hidden: Tensor | None = None) -> list[list[int]]:
     """Most likely next token each step; ``B`` id lists (EOS not included)."""
     logp, cache = _prefill(llm, embeds, mask, cache, last_hidden)
@@ -65,8 +63,8 @@ def greedy_search(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None,
 
 
 @torch.no_grad()
-def beam_search(llm: "HFCausalLM", embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int,
-                eos_token_id: int | None = None, cache: "LLMCache | None" = None,
+def beam_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int,
+                eos_token_id: int | None = None, cache: LLMCache | None = None,
                 last_hidden: Tensor | None = None) -> list[list[int]]:
     """Beam search with ``num_beams`` beams per sequence; ``B`` id lists of the best hypothesis."""
     k = num_beams

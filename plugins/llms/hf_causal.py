@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -19,10 +19,10 @@ from torch import Tensor, nn
 from videollm_core.base import LLMAdapter
 from videollm_core.errors import ConfigError
 
+from ..hf_models import build_hf_model, hf_config, model_class, on_meta_device, resolve_dtype
 from .cache import LLMCache, empty_mask, positions_from_mask
 from .context import ContextPolicy, check_length, make_policy, windowed_forward
 from .generation import beam_search, greedy_search
-from .loading import build_hf_model, hf_config, on_meta_device, resolve_dtype
 from .tokenizer import build_tokenizer
 
 log = logging.getLogger("videollm")
@@ -68,6 +68,7 @@ class HFCausalLM(LLMAdapter):
         self._tokenizer_spec = tokenizer
         self._trust_remote_code = trust_remote_code
         self._tokenizer: Any = None
+        self.vocab_size: int | None = None  # known once the model is built
         cfg = hf_config(pretrained, config, trust_remote_code=trust_remote_code, where=WHERE)
         if config is not None and "vocab_size" not in config and tokenizer is not None:
             self._tokenizer = self._load_tokenizer()
@@ -84,16 +85,14 @@ class HFCausalLM(LLMAdapter):
         self.gradient_checkpointing = bool(gradient_checkpointing)
         if gradient_checkpointing:
             backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        self._takes_position_ids = "position_ids" in inspect.signature(backbone.forward).parameters
+        #: the backbone's forward takes ``position_ids`` (the adapter passes them for right padding).
+        self.takes_position_ids = "position_ids" in inspect.signature(backbone.forward).parameters
         self.context: ContextPolicy | None = None
 
     # -- building (T5Decoder overrides these two) -----------------------------
     def _build(self, cfg: Any, dtype: Any, attn_implementation: str | None) -> Any:
-        import transformers
-
-        cls = getattr(transformers, self.hf_class_name)
-        return build_hf_model(cls, self.pretrained, cfg, dtype=dtype, attn_implementation=attn_implementation,
-                              trust_remote_code=self._trust_remote_code, where=WHERE)
+        return build_hf_model(model_class(self.hf_class_name, WHERE), self.pretrained, cfg, where=WHERE, dtype=dtype,
+                              attn_implementation=attn_implementation, trust_remote_code=self._trust_remote_code)
 
     def _split(self, hf_model: Any) -> tuple[nn.Module, nn.Module]:
         """``(bare decoder, LM head)`` of a ``*ForCausalLM`` model (weights shared, not copied)."""
@@ -102,14 +101,14 @@ class HFCausalLM(LLMAdapter):
     # -- tokenizer ----------------------------------------------------------
     def _load_tokenizer(self) -> Any:
         tok = build_tokenizer(self._tokenizer_spec, self.pretrained, trust_remote_code=self._trust_remote_code)
-        vocab = getattr(self, "vocab_size", None)
+        vocab = self.vocab_size
         if vocab is not None and len(tok) > vocab:
             raise ConfigError(f"the tokenizer has {len(tok)} tokens but the model's vocabulary only {vocab}",
                               where=f"{WHERE}.tokenizer", hint="raise config.vocab_size or leave it out (defaults to the tokenizer size)")
         return tok
 
     @property
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> Any:  # type: ignore[override]
         """The ``PreTrainedTokenizerFast`` (loaded on first use, so dry runs never touch it)."""
         if self._tokenizer is None:
             self._tokenizer = self._load_tokenizer()
@@ -136,7 +135,7 @@ class HFCausalLM(LLMAdapter):
     def _peft_config(self) -> Any:
         return getattr(self.model, "active_peft_config", None) if hasattr(self.model, "get_base_model") else None
 
-    def _prompt_kind(self) -> str | None:
+    def prompt_kind(self) -> str | None:
         """``"prefix"`` (prefix tuning), ``"prompt"`` (prompt tuning, p-tuning) or None."""
         cfg = self._peft_config()
         if cfg is None or not getattr(cfg, "is_prompt_learning", False):
@@ -146,18 +145,23 @@ class HFCausalLM(LLMAdapter):
     @property
     def num_virtual_tokens(self) -> int:  # type: ignore[override]
         """Virtual tokens in front of every sequence (prompt tuning, p-tuning), sliced off the output."""
-        return int(self._peft_config().num_virtual_tokens) if self._prompt_kind() == "prompt" else 0
+        return int(self._peft_config().num_virtual_tokens) if self.prompt_kind() == "prompt" else 0
 
     @property
     def num_prefix_tokens(self) -> int:
         """Prefix key/value positions per layer (prefix tuning); they are no tokens of the sequence."""
-        return int(self._peft_config().num_virtual_tokens) if self._prompt_kind() == "prefix" else 0
+        return int(self._peft_config().num_virtual_tokens) if self.prompt_kind() == "prefix" else 0
+
+    def prefix_cache(self, batch_size: int) -> Any:
+        """Prefix tuning's trained keys/values (a ``transformers`` cache, ``P`` positions per layer)
+        for ``batch_size`` sequences; None without prefix tuning."""
+        return self.model.get_prompt(batch_size=batch_size) if self.prompt_kind() == "prefix" else None
 
     # -- forward ----------------------------------------------------------------
-    def set_context(self, spec: Any) -> None:
+    def set_context(self, context: Mapping[str, Any]) -> None:
         """Apply ``model.context: {window, sink}`` (after the tuner: virtual tokens count as sinks);
         every forward call then runs through a bounded :class:`~.window_cache.WindowCache`."""
-        self.context = make_policy(self, spec)
+        self.context = make_policy(self, context)
 
     def prepend_virtual_tokens(self, embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, int]:
         """Prompt tuning / p-tuning: the ``V`` virtual tokens in front -> ``(embeds [B, V+S, E], mask [B, V+S], V)``."""
@@ -179,7 +183,7 @@ class HFCausalLM(LLMAdapter):
             return windowed_forward(self, embeds, mask, cache, use_cache)
         b = embeds.shape[0]
         mask = mask.bool()
-        kind = self._prompt_kind()
+        kind = self.prompt_kind()
         n_virtual, kv = 0, None
         past_mask, start = empty_mask(b, embeds.device), torch.zeros(b, dtype=torch.long, device=embeds.device)
         if cache is not None:
@@ -187,14 +191,14 @@ class HFCausalLM(LLMAdapter):
         elif kind == "prompt":
             embeds, mask, n_virtual = self.prepend_virtual_tokens(embeds, mask)
         elif kind == "prefix":
-            kv = self.model.get_prompt(batch_size=b)
+            kv = self.prefix_cache(b)
             past_mask = mask.new_ones(b, self.num_prefix_tokens)
         full_mask = torch.cat([past_mask, mask], dim=1)
         if mask.shape[1]:
             check_length(self, int((start + mask.long().sum(dim=1)).max()))
         kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": full_mask.long(),
                                   "use_cache": use_cache or kv is not None, "cache": kv}
-        if self._takes_position_ids:
+        if self.takes_position_ids:
             kwargs["position_ids"] = positions_from_mask(mask, start)
         out = self.backbone(**kwargs)
         hidden = out.last_hidden_state[:, n_virtual:]
@@ -208,9 +212,10 @@ class HFCausalLM(LLMAdapter):
 
     # -- text generation -------------------------------------------------------
     @property
-    def eos_token_id(self) -> int | None:
-        eos = getattr(self.tokenizer, "eos_token_id", None)
-        return eos if eos is not None else getattr(self.config, "eos_token_id", None)
+    def eos_token_id(self) -> int | None:  # type: ignore[override]
+        """The tokenizer's EOS id, else the model config's (``None``: stop at ``max_new_tokens``)."""
+        eos = self.tokenizer.eos_token_id
+        return eos if eos is not None else getattr(self.config, "eos_token_id", None)  # not every HF config has one
 
     def generate(self, embeds: Tensor | None, mask: Tensor | None, max_new_tokens: int = 20, num_beams: int = 1,
                  cache: LLMCache | None = None, last_hidden: Tensor | None = None) -> list[str]:

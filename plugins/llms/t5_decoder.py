@@ -16,7 +16,6 @@ from torch import Tensor, nn
 from videollm_core.errors import ConfigError
 
 from .hf_causal import WHERE, HFCausalLM
-from .loading import build_hf_model
 
 
 class T5Decoder(HFCausalLM):
@@ -27,16 +26,12 @@ class T5Decoder(HFCausalLM):
     hf_class_name = "T5ForConditionalGeneration"
 
     def _build(self, cfg: Any, dtype: Any, attn_implementation: str | None) -> Any:
-        import transformers
-
         if getattr(cfg, "model_type", None) not in ("t5", "mt5", "umt5"):
             raise ConfigError(f"T5Decoder needs a T5 checkpoint or config, got model_type {cfg.model_type!r}",
                               where=f"{WHERE}.config", hint="use type: HFCausalLM for decoder-only models")
         cfg.num_decoder_layers = cfg.num_decoder_layers or cfg.num_layers
         cfg.num_layers = 0  # no encoder blocks: the encoder is never used
-        cls = getattr(transformers, self.hf_class_name)
-        return build_hf_model(cls, self.pretrained, cfg, dtype=dtype, attn_implementation=attn_implementation,
-                              trust_remote_code=self._trust_remote_code, where=WHERE)
+        return super()._build(cfg, dtype, attn_implementation)
 
     def _split(self, hf_model: Any) -> tuple[nn.Module, nn.Module]:
         """``(decoder, lm_head)``; each block's cross-attention (``layer[1]``, never run without an

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from videollm_core import ConfigError
-from videollm_plugins.llms.loading import config_from_dict, unknown_config_keys
+from videollm_plugins.hf_models import config_from_dict, unknown_config_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_unknown_model_type():
 
 @pytest.mark.subprocess
 def test_cli_switching_family_without_its_keys_exits_2():
-    out = subprocess.run([sys.executable, "-m", "videollm_core.cli", "run", str(ROOT / "examples" / "oad.yaml"), "--dry-run",
+    out = subprocess.run([sys.executable, "-m", "videollm_core.cli.commands", "run", str(ROOT / "examples" / "oad.yaml"), "--dry-run",
                           "--cfg-options", "model.llm.type=T5Decoder", "model.llm.config.model_type=t5"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 2, out.stderr
