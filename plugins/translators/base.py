@@ -4,13 +4,13 @@ A translator maps ``TokenSequence(embeds [B, N, in_dim], mask [B, N], spans [B, 
 to ``TokenSequence(embeds [B, N*k, out_dim], mask [B, N*k], spans [B, N*k, 2] s)`` with
 ``k = tokens_per_unit``; the ``k`` tokens of unit ``j`` sit at ``j*k .. j*k+k-1`` and
 repeat its mask and span. Unit ``j``'s tokens depend on units ``j - context_units .. j``
-only (causal), which is what makes :class:`TranslatorStream` exact.
+only (causal), which is what makes :class:`WindowedTranslatorStream` exact.
 """
 from __future__ import annotations
 
 from torch import Tensor
 
-from videollm_core import DataError, TokenSequence, Translator
+from videollm_core import DataError, TokenSequence, Translator, TranslatorStream
 
 
 class UnitTranslator(Translator):
@@ -44,32 +44,36 @@ class UnitTranslator(Translator):
             spans=tokens.spans.repeat_interleave(k, dim=1),
         )
 
-    def open_stream(self) -> "TranslatorStream":
-        """A stateful translator for one stream (batch of 1), see :class:`TranslatorStream`."""
-        return TranslatorStream(self)
+    def open_stream(self) -> "WindowedTranslatorStream":
+        """A stateful translator for one stream (batch of 1), see :class:`WindowedTranslatorStream`."""
+        return WindowedTranslatorStream(self)
 
 
-class TranslatorStream:
+class WindowedTranslatorStream(TranslatorStream):
     """Translates units as they arrive, keeping the last ``context_units`` input units.
 
     ``push(tokens)`` with ``tokens [1, n, in_dim]`` (all real) returns the ``[1, n*k,
-    out_dim]`` tokens the full forward gives these units. With ``context_units == 0``
-    it is the plain forward.
+    out_dim]`` tokens the full forward gives these units: the kept units go in front as
+    context and their outputs are sliced off again. With ``context_units == 0`` it is the
+    kernel's plain stream (each push translated on its own).
     """
 
+    translator: UnitTranslator
+
     def __init__(self, translator: UnitTranslator):
-        self.translator = translator
-        self.context: TokenSequence | None = None
+        super().__init__(translator)
+        self.context: TokenSequence | None = None  # the last <= context_units units pushed, [1, <=c, in_dim]
 
     def push(self, tokens: TokenSequence) -> TokenSequence:
         t = self.translator
         c = t.context_units
-        if c == 0 or self.context is None:
+        if c == 0:
+            return super().push(tokens)
+        if self.context is None:
             joined, skip = tokens, 0
         else:
             joined, skip = TokenSequence.cat([self.context, tokens]), self.context.embeds.shape[1]
-        if c > 0:
-            n = joined.embeds.shape[1]
-            self.context = joined.slice(max(n - c, 0), n)
+        n = joined.embeds.shape[1]
+        self.context = joined.slice(max(n - c, 0), n)
         out = t(joined)
         return out.slice(skip * t.tokens_per_unit)

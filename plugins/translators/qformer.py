@@ -20,7 +20,7 @@ queries' cross-attention norm would get no gradient); it also keeps the softmax 
 on fully padded units.
 
 An encoder that gives no steps (``steps is None``) makes each unit its own single step.
-Streaming keeps the last ``window - 1`` units with their steps (:class:`TranslatorStream`),
+Streaming keeps the last ``window - 1`` units with their steps (:class:`~.base.WindowedTranslatorStream`),
 so a unit is translated once it is complete and streaming equals the full forward.
 """
 from __future__ import annotations

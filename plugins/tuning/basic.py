@@ -21,16 +21,15 @@ class Frozen(Tuner):
 
 class Full(Tuner):
     """Every parameter of the LLM's decoder trains (``llm.model``). An untied LM head, only
-    used for text generation, trains only with ``lm_head=True``."""
+    used for text generation, trains only with ``lm_head=True``: then every parameter of the
+    adapter trains (an adapter holds the decoder and its LM head)."""
 
     def __init__(self, lm_head: bool = False):
         self.lm_head = bool(lm_head)
 
     def apply(self, llm: LLMAdapter) -> None:
-        llm.requires_grad_(False)
+        llm.requires_grad_(self.lm_head)
         llm.model.requires_grad_(True)
-        if self.lm_head and hasattr(llm, "lm_head"):
-            llm.lm_head.requires_grad_(True)
 
 
 def decoder_blocks(model: nn.Module) -> nn.ModuleList:

@@ -121,7 +121,7 @@ class PrefixTuning(_PeftTuner):
     def peft_config(self, llm: LLMAdapter) -> Any:
         from peft import PrefixTuningConfig, TaskType
 
-        if getattr(llm, "gradient_checkpointing", False):
+        if getattr(llm.model, "is_activation_checkpointing", False):  # a transformers model's flag
             raise ConfigError("peft prefix tuning does not work with gradient checkpointing", where=WHERE,
                               hint="set model.llm.gradient_checkpointing: false")
         return PrefixTuningConfig(task_type=TaskType.FEATURE_EXTRACTION, num_virtual_tokens=self.num_virtual_tokens,
