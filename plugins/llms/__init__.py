@@ -1,6 +1,15 @@
 """Built-in plugin ``llms``: LLM adapters (``HFCausalLM``, ``T5Decoder``).
 
-Nothing heavy is imported here: ``transformers`` loads when an adapter is built.
+- :mod:`.hf_causal`, :mod:`.t5_decoder`: the adapters (``embeds [B, S, E]`` -> ``hidden [B, S, H]``);
+  their model is built by :mod:`videollm_plugins.hf_models`, their tokenizer by :mod:`.tokenizer`.
+- :mod:`.cache`: ``LLMCache``, the key/value cache of ``B`` sequences.
+- :mod:`.context`, :mod:`.window_cache`: the bounded context policy ``model.context``.
+- :mod:`.generation`: greedy and beam search.
+- :mod:`.architectures`: shipped configs of the paper's LLMs (dry runs).
+
+Imports go one way: the adapters import the helpers, never the reverse (the helpers take
+the adapter as an argument). Nothing heavy is imported here: ``transformers`` loads when
+an adapter is built.
 """
 from __future__ import annotations
 

@@ -1,7 +1,14 @@
 """Text generation through an adapter's LM head with its key/value cache (a new prefix, or the
 continuation of a cache such as a video stream's): greedy search and
 beam search (the scoring of ``transformers``' beam search: sum of log-probabilities divided
-by the hypothesis length, ``length_penalty=1``; ``2k`` candidates per step, EOS ends one)."""
+by the hypothesis length, ``length_penalty=1``; ``2k`` candidates per step, EOS ends one).
+
+In: ``embeds [B, S, E]`` with right-padded ``mask [B, S]`` (and/or an :class:`~.cache.LLMCache`
+of ``B`` sequences); each step feeds one token per sequence (``[B*k, 1, E]``, ``k`` beams)
+and reads log-probabilities ``[B*k, V]``. Out: ``B`` lists of token ids (EOS left out).
+Any :class:`~videollm_core.LLMAdapter` whose ``forward`` returns an ``LLMCache`` works; the
+searches never import an adapter module.
+"""
 from __future__ import annotations
 
 import torch
