@@ -17,7 +17,6 @@ import contextvars
 import weakref
 from typing import Any, ClassVar, Iterator, Mapping
 
-import torch
 from torch import Tensor, nn
 
 from .data import DataErrors, FeatureSource, Metric, VideoDataset, pad_collate

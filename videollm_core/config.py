@@ -28,7 +28,6 @@ import yaml
 from .config_limits import (MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_FILES, MAX_OPTION_BYTES, MAX_OPTIONS_BYTES, check_config_tree, check_text_size, check_yaml_graph)
 from .errors import ConfigError, PathError
 from .paths import usable_path
-from .engine.files import write_text_atomic
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"

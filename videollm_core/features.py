@@ -16,8 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
-
 from .base import Encoder
 from .data import FeatureSource
 from .errors import ConfigError, DataError

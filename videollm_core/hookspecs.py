@@ -7,13 +7,18 @@ as third-party ones. Only ``videollm_register`` is needed to add components; the
 lifecycle hooks are optional. Every implementation of a hook is called, in plugin
 order; a hook returns nothing.
 
-Types are named by their full path (not imported: the kernel never imports the engine).
+``pipeline`` is a :class:`videollm_core.pipeline.VideoLLM` and ``runner`` a
+:class:`videollm_core.engine.runner.Runner` (typed ``Any`` here: the kernel imports neither
+the engine nor, from its hook specs, the pipeline that fires them).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import Registries
 
 PROJECT = "videollm"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -21,7 +26,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def videollm_register(registries: "videollm_core.registry.Registries") -> None:
+def videollm_register(registries: Registries) -> None:
     """Register the plugin's components.
 
     :param registries: one registry per role: ``encoders``, ``translators``, ``llms``,
@@ -49,25 +54,26 @@ def videollm_configure(config: dict[str, Any]) -> None:
 
 
 @hookspec
-def videollm_pipeline_built(pipeline: "videollm_core.pipeline.VideoLLM", config: dict[str, Any]) -> None:
+def videollm_pipeline_built(pipeline: Any, config: dict[str, Any]) -> None:
     """A pipeline was built from ``config`` by :func:`~videollm_core.pipeline.build_pipeline`.
 
-    :param pipeline: the built pipeline (encoder, translator, LLM with its tuner, heads).
+    :param pipeline: the built :class:`~videollm_core.pipeline.VideoLLM` (encoder, translator,
+        LLM with its tuner, heads).
     :param config: the config it was built from.
     """
 
 
 @hookspec
-def videollm_train_start(runner: "videollm_core.engine.runner.Runner") -> None:
+def videollm_train_start(runner: Any) -> None:
     """Training is about to start.
 
-    :param runner: the runner; ``runner.step`` is 0, or the step a resumed run starts at;
+    :param runner: the :class:`~videollm_core.engine.runner.Runner`; ``runner.step`` is 0, or the step a resumed run starts at;
         ``runner.history`` holds the logged records of a resumed run.
     """
 
 
 @hookspec
-def videollm_step_end(runner: "videollm_core.engine.runner.Runner", step: int, logs: dict[str, float]) -> None:
+def videollm_step_end(runner: Any, step: int, logs: dict[str, float]) -> None:
     """An optimizer step finished.
 
     :param runner: the runner.
@@ -77,7 +83,7 @@ def videollm_step_end(runner: "videollm_core.engine.runner.Runner", step: int, l
 
 
 @hookspec
-def videollm_evaluate_end(runner: "videollm_core.engine.runner.Runner", step: int, metrics: dict[str, float]) -> None:
+def videollm_evaluate_end(runner: Any, step: int, metrics: dict[str, float]) -> None:
     """An evaluation during training finished.
 
     :param runner: the runner; ``runner.primary_metric`` is ``(TASK/KEY, higher_is_better)`` of the
@@ -89,7 +95,7 @@ def videollm_evaluate_end(runner: "videollm_core.engine.runner.Runner", step: in
 
 
 @hookspec
-def videollm_train_end(runner: "videollm_core.engine.runner.Runner") -> None:
+def videollm_train_end(runner: Any) -> None:
     """Training finished: at ``max_steps``, after an early stop, or after a clean interrupt.
 
     :param runner: the runner; ``runner.interrupted`` is the signal number that stopped it, or None.

@@ -12,15 +12,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from .errors import PathError
 
 #: errno -> (what went wrong, how to fix it)
-_ERRNO_TEXT = {
+ERRNO_TEXT = {
     errno.ENOSPC: ("no space left on the device", "free some space, or choose a folder on another disk"),
     errno.EDQUOT: ("disk quota exceeded", "free some space, or choose a folder on another disk"),
     errno.EACCES: ("permission denied", "choose a path you may use, or fix its permissions"),
@@ -40,10 +38,10 @@ def path_error(error: OSError, path: str | os.PathLike | None = None, action: st
     """The :class:`PathError` for ``error`` raised while trying to ``action`` ``path``
     (default: the error's own file name); ``also`` is added to the hint."""
     where = path if path is not None else error.filename
-    problem, hint = _ERRNO_TEXT.get(error.errno, (error.strerror or str(error), "check the path and the disk"))
+    problem, hint = ERRNO_TEXT.get(error.errno, (error.strerror or str(error), "check the path and the disk"))
     hint = f"{hint}; {also}" if also else hint
     if where is None:  # an OSError without a file (a network or hub error): its own words
-        return PathError(str(error) or problem, hint=hint if error.errno in _ERRNO_TEXT else None)
+        return PathError(str(error) or problem, hint=hint if error.errno in ERRNO_TEXT else None)
     return PathError(f"cannot {action}: {problem}", where=str(where), hint=hint)
 
 
@@ -97,7 +95,7 @@ def read_json(path: str | os.PathLike, what: str = "file", expected: type | tupl
     return obj
 
 
-def _nearest_existing(path: Path) -> Path:
+def nearest_existing(path: Path) -> Path:
     """``path`` or its closest ancestor that exists (or is a link)."""
     probe = path
     while not os.path.lexists(probe) and probe != probe.parent:
@@ -114,7 +112,7 @@ def check_input(path: str | os.PathLike, kind: str = "file", what: str = "input"
     """
     p = usable_path(path, what)
     if not p.exists():
-        parent = _nearest_existing(p)
+        parent = nearest_existing(p)
         if parent.exists() and not parent.is_dir():
             raise PathError(f"{what} not found: {parent} is a file, not a folder", where=str(p), hint="fix the path")
         raise PathError(f"{what} not found", where=str(p), hint="check the path (relative paths start at the current directory)")
@@ -125,3 +123,6 @@ def check_input(path: str | os.PathLike, kind: str = "file", what: str = "input"
     if not os.access(p, os.R_OK | (os.X_OK if kind == "folder" else 0)):
         raise PathError(f"{what} is not readable: permission denied", where=str(p), hint="fix its permissions")
     return p
+
+
+__all__ = ["ERRNO_TEXT", "path_error", "os_errors", "usable_path", "nearest_existing", "check_input", "read_json"]

@@ -15,6 +15,7 @@ import pytest
 from mutations import ROOT
 from videollm_core.engine import checkpoint as ckpt
 from videollm_core import paths
+from videollm_core.engine import files
 from videollm_core.errors import PathError
 
 EXAMPLE = ROOT / "examples" / "oad.yaml"
@@ -50,40 +51,40 @@ def test_check_input_unreadable(tmp_path, monkeypatch):
 
 def test_check_output_dir(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
-    assert paths.check_output_dir(tmp_path / "a" / "b", create=False) == tmp_path / "a" / "b"
+    assert files.check_output_dir(tmp_path / "a" / "b", create=False) == tmp_path / "a" / "b"
     assert not (tmp_path / "a").exists()  # create=False writes nothing
-    assert paths.check_output_dir(tmp_path / "a" / "b").is_dir()
+    assert files.check_output_dir(tmp_path / "a" / "b").is_dir()
     assert os.listdir(tmp_path / "a" / "b") == []  # the write probe is gone
     for bad, expect in ((tmp_path / "file", "is a file; a folder is expected"),
                         (tmp_path / "file" / "sub", "is a file, not a folder")):
         for create in (True, False):
             with pytest.raises(PathError) as e:
-                paths.check_output_dir(bad, "work dir", create=create)
+                files.check_output_dir(bad, "work dir", create=create)
             assert expect in e.value.render() and str(bad) in e.value.render()
     monkeypatch.setattr(paths.os, "access", lambda *a, **k: False)
     with pytest.raises(PathError, match="not writable: permission denied"):
-        paths.check_output_dir(tmp_path / "c", create=False)
+        files.check_output_dir(tmp_path / "c", create=False)
 
 
 def test_write_probe_failure_is_a_path_error(tmp_path, monkeypatch):
     """What decides for root, NFS or a full disk: the probe write itself."""
-    monkeypatch.setattr(paths.tempfile, "mkstemp", _no_space)
+    monkeypatch.setattr(files.tempfile, "mkstemp", _no_space)
     with pytest.raises(PathError) as e:
-        paths.check_output_dir(tmp_path / "w")
+        files.check_output_dir(tmp_path / "w")
     assert "no space left on the device" in e.value.render() and "free some space" in e.value.render()
 
 
 @pytest.mark.parametrize("fail_in", ["write", "replace"])
 def test_atomic_write_keeps_the_old_file(tmp_path, monkeypatch, fail_in):
     target = tmp_path / "out.json"
-    paths.write_text_atomic(target, "old")
+    files.write_text_atomic(target, "old")
     if fail_in == "replace":
         monkeypatch.setattr(paths.os, "replace", _no_space)
         with pytest.raises(PathError) as e:
-            paths.write_text_atomic(target, "new")
+            files.write_text_atomic(target, "new")
     else:
         with pytest.raises(PathError) as e:
-            with paths.atomic_path(target) as tmp:
+            with files.atomic_path(target) as tmp:
                 tmp.write_text("half of the new")
                 _no_space()
     assert str(target) in e.value.render() and "no space left" in e.value.render()
@@ -93,13 +94,13 @@ def test_atomic_write_keeps_the_old_file(tmp_path, monkeypatch, fail_in):
 def test_atomic_dir_replaces_a_folder_whole(tmp_path):
     target = tmp_path / "pred"
     for version in ("1", "2"):
-        with paths.atomic_dir(target) as tmp:
+        with files.atomic_dir(target) as tmp:
             (tmp / "a.txt").write_text(version)
             if version == "2":
                 (tmp / "b.txt").write_text(version)
     assert sorted(p.name for p in target.iterdir()) == ["a.txt", "b.txt"] and (target / "a.txt").read_text() == "2"
     with pytest.raises(RuntimeError):
-        with paths.atomic_dir(target) as tmp:
+        with files.atomic_dir(target) as tmp:
             (tmp / "a.txt").write_text("3")
             raise RuntimeError("crash halfway")
     assert (target / "a.txt").read_text() == "2" and sorted(p.name for p in tmp_path.iterdir()) == ["pred"]
@@ -121,7 +122,7 @@ def test_unusable_work_dir_exits_2(case, dry, tmp_path, capsys, isolated_cli, mo
     if case == "unwritable":
         monkeypatch.setattr(paths.os, "access", lambda p, mode, **k: False if str(p) == str(tmp_path) else True)
     elif case == "read_only":
-        monkeypatch.setattr(paths, "_read_only_fs", lambda p: str(p) == str(tmp_path))
+        monkeypatch.setattr(files, "_read_only_fs", lambda p: str(p) == str(tmp_path))
     argv = [str(EXAMPLE), "--work-dir", str(work)] + (["--dry-run", "--no-data"] if dry else ["--cfg-options", *TINY])
     code = run_main(argv)
     err = capsys.readouterr().err

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 from typing import Any, Callable
 
 from ..errors import PluginError

@@ -14,7 +14,6 @@ else the first class-table config key below, else the split's config path.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import DataError
@@ -90,4 +89,4 @@ def check_class_tables(specs: Sequence[Any], dataset: Callable[[Any, str], Any])
                      f"or train a head on the new table")
 
 
-__all__ = ["TABLE_ATTRIBUTES", "TABLE_KEYS", "table_of", "table_source", "check_class_tables"]
+__all__ = ["TABLE_KEYS", "table_of", "table_source", "check_class_tables"]

@@ -13,6 +13,7 @@ OS errors become :class:`~videollm_core.errors.PathError` (:func:`videollm_core.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..errors import PathError
-from ..paths import _nearest_existing, os_errors, path_error
+from ..paths import ERRNO_TEXT, nearest_existing, os_errors, usable_path
 
 def _read_only_fs(path: Path) -> bool:
     try:
@@ -43,12 +44,12 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder", *, cr
     p = usable_path(path, what)
     if p.exists() and not p.is_dir():
         raise PathError(f"{what} is a file; a folder is expected", where=str(p), hint="choose a folder, or move the file away")
-    existing = _nearest_existing(p)
+    existing = nearest_existing(p)
     if not existing.is_dir():
         raise PathError(f"{what} cannot be created: {existing} is a file, not a folder", where=str(p),
                         hint="choose a path whose parents are folders")
     if _read_only_fs(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        problem, hint = _ERRNO_TEXT[errno.EROFS if _read_only_fs(existing) else errno.EACCES]
+        problem, hint = ERRNO_TEXT[errno.EROFS if _read_only_fs(existing) else errno.EACCES]
         raise PathError(f"{what} is not writable: {problem} ({existing})", where=str(p), hint=hint)
     if create:
         with os_errors(p, f"create the {what}"):
@@ -153,4 +154,4 @@ def write_text_atomic(path: str | os.PathLike, text: str, what: str = "file") ->
     return Path(path)
 
 
-__all__ = ["path_error", "os_errors", "usable_path", "check_input", "check_output_dir", "resolve_work_dir", "replace_path", "atomic_path", "atomic_dir", "write_text_atomic"]
+__all__ = ["check_output_dir", "resolve_work_dir", "replace_path", "atomic_path", "atomic_dir", "write_text_atomic"]
