@@ -8,13 +8,16 @@ import os
 import pytest
 
 from videollm_core import ConfigError, PLUGIN_API_VERSION
-from videollm_core.scaffold import PluginNames, api_range, new_plugin, new_plugin_main, render
+from videollm_core.cli.scaffold import PluginNames, api_range, new_plugin, new_plugin_main, render
 from videollm_docs_install import bin_path, install_and_list, run
 
 
 def test_names_derive_from_the_distribution_name():
     assert PluginNames.from_name("videollm-gated") == PluginNames("videollm-gated", "videollm_gated", "gated", "Gated")
-    assert PluginNames.from_name("My_Cool-plugin") == PluginNames("my-cool-plugin", "my_cool_plugin", "my_cool_plugin", "MyCoolPlugin")
+    assert PluginNames.from_name("My_Cool-plugin") == PluginNames("my-cool-plugin", "my_cool_plugin", "my_cool", "MyCool")
+    assert PluginNames.from_name("videollm-example-plugin") == PluginNames("videollm-example-plugin", "videollm_example_plugin",
+                                                                           "example", "Example")
+    assert PluginNames.from_name("plugin").plugin == "plugin" and PluginNames.from_name("videollm_plugin").plugin == "plugin"
     assert PluginNames.from_name("videollm") == PluginNames("videollm", "videollm", "videollm", "Videollm")
     for bad in ("9lives", "a/b", "../x", "", "x-", "with space"):
         with pytest.raises(ConfigError, match="invalid plugin name"):
@@ -28,17 +31,25 @@ def test_api_range_covers_this_version_up_to_the_next_major():
     assert PLUGIN_API_VERSION in SpecifierSet(api_range())
 
 
-def test_rendered_skeleton_is_valid_python_and_toml():
+def test_rendered_skeleton_is_valid_python_toml_and_yaml():
     import tomllib
 
+    import yaml
+
     files = render(PluginNames.from_name("videollm-gated"))
+    assert {"pyproject.toml", "README.md", "configs/example.yaml", "src/videollm_gated/plugin.py", "tests/test_config.py"} <= set(files)
     for path, text in files.items():
-        assert "${" not in text and "$" not in path, path
+        assert "${" not in text and "$" not in path and "__module__" not in path and not path.endswith(".tmpl"), path
         if path.endswith(".py"):
-            ast.parse(text, filename=path)
+            tree = ast.parse(text, filename=path)
+            # the package imports videollm_core by name: nothing relative above its own package
+            assert all(node.level <= 1 for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)), path
     meta = tomllib.loads(files["pyproject.toml"])
+    assert meta["project"]["name"] == "videollm-gated"
     assert meta["project"]["entry-points"]["videollm"] == {"gated": "videollm_gated.plugin"}
     assert f'VIDEOLLM_API = "{api_range()}"' in files["src/videollm_gated/plugin.py"]
+    config = yaml.safe_load(files["configs/example.yaml"])
+    assert config["model"]["encoder"]["type"] == "gated:GatedEncoder" and config["metric"] == {"type": "gated"}
 
 
 def test_refuses_to_overwrite_without_force(tmp_path, capsys):
@@ -64,7 +75,7 @@ def test_generated_plugin_installs_loads_passes_its_tests_and_runs(tmp_path):
                                   "datasets": ["DocsgenDataset"], "metrics": ["docsgen"]}
 
     tests = run([bin_path("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")], env, root)
-    assert tests.returncode == 0 and "4 passed" in tests.stdout, tests.stdout[-3000:] + tests.stderr[-3000:]
+    assert tests.returncode == 0 and "9 passed" in tests.stdout, tests.stdout[-3000:] + tests.stderr[-3000:]
 
     work = tmp_path / "work"
     trained = run([bin_path("videollm-run"), str(root / "configs" / "example.yaml"), "--work-dir", str(work),
@@ -72,4 +83,4 @@ def test_generated_plugin_installs_loads_passes_its_tests_and_runs(tmp_path):
     assert trained.returncode == 0, trained.stderr[-3000:]
     records = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
     assert any("docsgen/accuracy" in r for r in records)
-    assert (work / "predictions" / "docsgen_val.json").is_file()
+    assert (work / "predictions" / "docsgen_val.csv").read_text().startswith("video_id,start,end,label")

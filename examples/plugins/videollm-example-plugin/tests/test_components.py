@@ -1,18 +1,19 @@
-"""Unit tests of the example plugin's components (no LLM involved)."""
+"""Unit tests of videollm-example-plugin's components (no LLM involved)."""
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from videollm_core import DataError, StreamInputs, TokenSequence, pad_collate
-from videollm_example_plugin.dataset import SegmentCSVDataset
+from videollm_example_plugin.dataset import ExampleDataset
 from videollm_example_plugin.demo import write_demo
-from videollm_example_plugin.encoder import TemporalConvEncoder
-from videollm_example_plugin.head import UnitClassificationHead, unit_labels
-from videollm_example_plugin.metric import SegmentAccuracy
-from videollm_example_plugin.translator import GatedTranslator
+from videollm_example_plugin.encoder import ExampleEncoder
+from videollm_example_plugin.head import ExampleHead, unit_labels
+from videollm_example_plugin.metric import ExampleAccuracy
+from videollm_example_plugin.translator import ExampleTranslator
 
 
 @pytest.fixture
@@ -22,10 +23,10 @@ def data_root(tmp_path):
 
 
 def test_dataset_reads_the_layout(data_root):
-    train = SegmentCSVDataset(str(data_root), split="train", fps=2.0, feature_dim=6)
-    val = SegmentCSVDataset(str(data_root), split="val", fps=2.0, feature_dim=6)
+    train = ExampleDataset(str(data_root), split="train", fps=2.0, feature_dim=6)
+    val = ExampleDataset(str(data_root), split="val", fps=2.0, feature_dim=6)
     assert len(train) == 6 and len(val) == 2
-    assert train.classes == val.classes == ["action0", "action1", "action2"]
+    assert train.class_names() == val.class_names() == ["action0", "action1", "action2"]
     sample = train[0]
     assert sample["features"].shape == (12, 6)
     np.testing.assert_allclose(sample["timestamps"][1], [0.5, 1.0])
@@ -37,15 +38,15 @@ def test_dataset_reads_the_layout(data_root):
 def test_dataset_errors_raise_or_skip(data_root):
     np.save(data_root / "features" / "video_000.npy", np.full((12, 6), np.nan, dtype=np.float32))
     with pytest.raises(DataError, match="NaN"):
-        SegmentCSVDataset(str(data_root), split="train", feature_dim=6)
+        ExampleDataset(str(data_root), split="train", feature_dim=6)
     with pytest.raises(DataError, match=r"expected \[T, 7\]"):
-        SegmentCSVDataset(str(data_root), split="val", feature_dim=7)
-    skipping = SegmentCSVDataset(str(data_root), split="train", feature_dim=6, on_error="skip")
-    assert list(skipping.skipped) == ["video_000"] and len(skipping) == 5
+        ExampleDataset(str(data_root), split="val", feature_dim=7)
+    skipping = ExampleDataset(str(data_root), split="train", feature_dim=6, on_error="skip")
+    assert len(skipping) == 5 and len(skipping.skipped) == 1 and "video_000.npy: features hold NaN" in skipping.skipped[0]
     with (data_root / "annotations.csv").open("a") as f:
         f.write("video_001,train,5,2,action0\n")
     with pytest.raises(DataError, match="start > end") as info:
-        SegmentCSVDataset(str(data_root), split="train", feature_dim=6)
+        ExampleDataset(str(data_root), split="train", feature_dim=6)
     assert info.value.where.endswith(":" + str(len((data_root / "annotations.csv").read_text().splitlines())))
 
 
@@ -58,7 +59,7 @@ def _batch(t: int = 5, dim: int = 4):
 
 def test_encoder_units_spans_and_causality():
     torch.manual_seed(0)
-    enc = TemporalConvEncoder(in_dim=4, out_dim=8, kernel_size=3, unit_size=2)
+    enc = ExampleEncoder(in_dim=4, out_dim=8, kernel_size=3, unit_size=2)
     batch = _batch()
     tokens = enc(batch)
     assert tokens.embeds.shape == (2, 3, 8)
@@ -72,7 +73,7 @@ def test_encoder_units_spans_and_causality():
 
 
 def test_translator_is_gated_linear():
-    tr = GatedTranslator(in_dim=8, out_dim=5)
+    tr = ExampleTranslator(in_dim=8, out_dim=5)
     seq = TokenSequence(torch.randn(2, 3, 8), torch.ones(2, 3, dtype=torch.bool), torch.zeros(2, 3, 2))
     out = tr(seq).embeds
     expected = tr.value(seq.embeds) * torch.sigmoid(tr.gate(seq.embeds))
@@ -94,7 +95,7 @@ def test_head_learns_and_predicts_segments():
     mask = torch.tensor([[True, True, True], [True, True, False]])
     stream = StreamInputs(visual=TokenSequence(torch.zeros(2, 3, 4), mask, spans), embeds=torch.zeros(2, 3, 4),
                           mask=mask, visual_positions=torch.arange(3).expand(2, 3))
-    head = UnitClassificationHead(in_dim=16, num_classes=3)
+    head = ExampleHead(in_dim=16, num_classes=3)
     hidden = torch.randn(2, 3, 16)
     opt = torch.optim.Adam(head.parameters(), lr=0.05)
     first = head.loss(head(hidden, batch, stream), batch)["loss"].item()
@@ -109,7 +110,7 @@ def test_head_learns_and_predicts_segments():
 
 
 def test_metric_hand_computed_and_files(tmp_path):
-    metric = SegmentAccuracy(classes=["x", "y"])
+    metric = ExampleAccuracy(classes=["x", "y"])
     gt = {"a": [(0.0, 2.0, "x"), (2.0, 4.0, "y")], "b": [(0.0, 4.0, "x")]}
     pred = metric.format_predictions([{"video_id": "a", "segments": [[0.0, 3.0, 0], [3.0, 4.0, 1]]}])
     # a: x covers 2 s of 2, y covers 1 s of 2; b: nothing predicted -> 3 of 8 s

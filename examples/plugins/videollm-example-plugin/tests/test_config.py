@@ -25,8 +25,8 @@ def test_entry_point_loads(manager):
     info = manager.infos.get("example")
     assert info is not None, "install the package first: pip install -e ."
     assert info.status == "loaded" and info.api == ">=1.0,<2"
-    assert info.registered == {"encoders": ["TemporalConvEncoder"], "translators": ["GatedTranslator"],
-                               "heads": ["UnitClassificationHead"], "datasets": ["SegmentCSVDataset"], "metrics": ["segment_labels"]}
+    assert info.registered == {"encoders": ["ExampleEncoder"], "translators": ["ExampleTranslator"],
+                               "heads": ["ExampleHead"], "datasets": ["ExampleDataset"], "metrics": ["example"]}
 
 
 def test_example_yaml_trains(manager, tmp_path):
@@ -40,6 +40,6 @@ def test_example_yaml_trains(manager, tmp_path):
     records = [json.loads(line) for line in (tmp_path / "work" / "metrics.jsonl").read_text().splitlines()]
     final = [r for r in records if r.get("split") == "val"][-1]
     # chance: 3 balanced classes, ~33 %; the demo's prototypes make it learnable
-    assert final["segment_labels/accuracy"] > 80.0
-    predictions = (tmp_path / "work" / "predictions" / "segment_labels_val.csv").read_text().splitlines()
+    assert final["example/accuracy"] > 80.0
+    predictions = (tmp_path / "work" / "predictions" / "example_val.csv").read_text().splitlines()
     assert predictions[0] == "video_id,start,end,label" and len(predictions) > 8

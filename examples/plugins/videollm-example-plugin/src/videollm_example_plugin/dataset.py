@@ -2,23 +2,21 @@
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from videollm_core import ConfigError, DataError, VideoDataset
+from videollm_core import ConfigError, DataError, DataErrors, VideoDataset
 
-from .annotations import ANNOTATION_COLUMNS, Segments, parse_segment, read_rows
 from .demo import write_demo
+from .formats import ANNOTATION_COLUMNS, Segments, parse_segment, read_rows
 
-log = logging.getLogger(__name__)
 SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-class SegmentCSVDataset(VideoDataset):
+class ExampleDataset(VideoDataset):
     """Videos as ``features/<video_id>.npy`` (``[T, Df]``) with segment labels from ``annotations.csv``.
 
     Args:
@@ -28,7 +26,7 @@ class SegmentCSVDataset(VideoDataset):
         fps: feature steps per second; step ``t`` covers ``[t / fps, (t + 1) / fps]`` s.
         feature_dim: expected ``Df`` (supplied by the runner: the encoder's ``in_dim``).
         on_error: ``raise`` a :class:`DataError` on the first bad video, or ``skip`` it
-            (skipped videos and reasons are in :attr:`skipped`).
+            (one ``"where: problem"`` line per skipped video in :attr:`skipped`).
         demo: parameters of :func:`videollm_example_plugin.demo.write_demo` (e.g.
             ``{num_videos: 24, seed: 0}``); the files are generated once into the
             videollm demo cache and read exactly like real ones.
@@ -38,27 +36,25 @@ class SegmentCSVDataset(VideoDataset):
     Classes are the sorted labels of the whole CSV, so every split agrees on them.
     """
 
-    task: ClassVar[str] = "segment_labels"
+    task: ClassVar[str] = "example"
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes",)
     provides_metric_args: ClassVar[tuple[str, ...]] = ("classes", "split")
 
     def __init__(self, root: str | None = None, split: str = "train", fps: float = 2.0, feature_dim: int | None = None,
                  on_error: Literal["raise", "skip"] = "raise", demo: dict | None = None):
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error")
+        self.errors = DataErrors(on_error, where="ExampleDataset.on_error")
         if not fps > 0:
-            raise ConfigError(f"fps must be > 0 feature steps per second, got {fps!r}", where="SegmentCSVDataset.fps")
+            raise ConfigError(f"fps must be > 0 feature steps per second, got {fps!r}", where="ExampleDataset.fps")
         if root is None and demo is None:
-            raise ConfigError("give the data folder (root) or demo parameters", where="SegmentCSVDataset",
+            raise ConfigError("give the data folder (root) or demo parameters", where="ExampleDataset",
                               hint="root: path/to/data (annotations.csv + features/), or demo: {num_videos: 24, seed: 0}")
         if root is None:
             from videollm_plugins.demo import ensure_demo_data
 
             params = {"feature_dim": feature_dim or 16, "fps": fps, **demo}
-            root = str(ensure_demo_data("segment_labels", functools.partial(write_demo, **params), params))
+            root = str(ensure_demo_data("example", functools.partial(write_demo, **params), params))
         self.root, self.split, self.fps = Path(root), split, float(fps)
-        self.feature_dim, self.on_error = feature_dim, on_error
-        self.skipped: dict[str, str] = {}
+        self.feature_dim = feature_dim
         csv_path = self.root / "annotations.csv"
         segments: Segments = {}
         labels: set[str] = set()
@@ -75,12 +71,7 @@ class SegmentCSVDataset(VideoDataset):
                 self._features[video_id] = self._load(video_id, segs, csv_path)
                 self.segments[video_id] = sorted(segs)
             except DataError as e:
-                if on_error == "raise":
-                    raise
-                self.skipped[video_id] = e.render()
-        if self.skipped:
-            log.warning("%s: skipped %d video(s) of split %r: %s", csv_path, len(self.skipped), split,
-                        "; ".join(f"{k}: {v}" for k, v in self.skipped.items()))
+                self.errors.handle(e)
         self.video_ids = sorted(self.segments)
         if not self.video_ids:
             raise DataError(f"no usable video in split {split!r}", where=str(csv_path), hint="check the split column")
@@ -126,6 +117,12 @@ class SegmentCSVDataset(VideoDataset):
 
     def ground_truth(self) -> Segments:
         return {v: list(self.segments[v]) for v in self.video_ids}
+
+    def class_names(self) -> list[str]:
+        return list(self.classes)
+
+    def class_table_file(self) -> str:
+        return str(self.root / "annotations.csv")
 
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": len(self.classes)}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import ANNOTATION_COLUMNS
+from .formats import ANNOTATION_COLUMNS
 
 
 def write_demo(out_dir: str | Path, *, num_videos: int = 24, num_classes: int = 3, steps: int = 24,

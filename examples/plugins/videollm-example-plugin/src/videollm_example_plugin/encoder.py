@@ -8,7 +8,7 @@ from torch import nn
 from videollm_core import ConfigError, DataError, Encoder, TokenSequence, VideoBatch
 
 
-class TemporalConvEncoder(Encoder):
+class ExampleEncoder(Encoder):
     """Causal 1-D temporal convolution, then one mean-pooled token per unit of ``unit_size`` steps.
 
     Step ``t`` of the convolution sees steps ``t - kernel_size + 1 .. t`` only, so a unit's
@@ -31,7 +31,7 @@ class TemporalConvEncoder(Encoder):
         super().__init__()
         for arg, value in (("in_dim", in_dim), ("out_dim", out_dim), ("kernel_size", kernel_size), ("unit_size", unit_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{arg} must be a positive integer, got {value!r}", where=f"TemporalConvEncoder.{arg}")
+                raise ConfigError(f"{arg} must be a positive integer, got {value!r}", where=f"ExampleEncoder.{arg}")
         self.in_dim, self.out_dim = in_dim, out_dim
         self.kernel_size, self.unit_size = kernel_size, unit_size
         self.conv = nn.Conv1d(in_dim, out_dim, kernel_size)
@@ -40,7 +40,7 @@ class TemporalConvEncoder(Encoder):
     def forward(self, batch: VideoBatch) -> TokenSequence:
         x = batch.features
         if x.dim() != 3 or x.shape[-1] != self.in_dim:
-            raise DataError(f"features must be [B, T, {self.in_dim}], got {list(x.shape)}", where="TemporalConvEncoder",
+            raise DataError(f"features must be [B, T, {self.in_dim}], got {list(x.shape)}", where="ExampleEncoder",
                             hint=f"set the encoder's in_dim to the feature dimension ({x.shape[-1]})")
         x = x * batch.mask.unsqueeze(-1)
         steps = self.conv(F.pad(x.transpose(1, 2), (self.kernel_size - 1, 0))).transpose(1, 2)  # [B, T, out_dim]

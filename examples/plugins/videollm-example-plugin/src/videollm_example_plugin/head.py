@@ -27,7 +27,7 @@ def unit_labels(step_labels: Tensor, timestamps: Tensor, step_mask: Tensor, span
     return step_labels.gather(1, nearest).masked_fill(~unit_mask, -100)
 
 
-class UnitClassificationHead(TaskHead):
+class ExampleHead(TaskHead):
     """Classifies every visual unit from the LLM's hidden state (LayerNorm, dropout, linear).
 
     Args:
@@ -41,12 +41,12 @@ class UnitClassificationHead(TaskHead):
     ``segments [[start s, end s, class index], ...]``.
     """
 
-    task = "segment_labels"
+    task = "example"
 
     def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.0):
         super().__init__(in_dim)
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}", where="UnitClassificationHead.num_classes")
+            raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}", where="ExampleHead.num_classes")
         self.num_classes = num_classes
         self.classifier = nn.Sequential(nn.LayerNorm(in_dim), nn.Dropout(dropout), nn.Linear(in_dim, num_classes))
 

@@ -1,4 +1,4 @@
-"""The metric of the ``segment_labels`` task: time-weighted labelling accuracy."""
+"""The metric of the ``example`` task: time-weighted labelling accuracy."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +6,10 @@ from typing import Any, ClassVar
 
 from videollm_core import DataError, Metric
 
-from .annotations import ANNOTATION_COLUMNS, Segments, parse_segment, read_predictions, read_rows, write_predictions
+from .formats import ANNOTATION_COLUMNS, Segments, parse_segment, read_predictions, read_rows, write_predictions
 
 
-class SegmentAccuracy(Metric):
+class ExampleAccuracy(Metric):
     """Share of ground-truth time covered by a predicted segment of the same label, x100.
 
     ``accuracy = 100 * sum_videos sum_(g, p same label) overlap(g, p) / sum_videos sum_g len(g)``
@@ -21,7 +21,7 @@ class SegmentAccuracy(Metric):
         split: evaluate only the ground-truth rows of this split (``None``: all rows).
     """
 
-    task: ClassVar[str] = "segment_labels"
+    task: ClassVar[str] = "example"
     keys: ClassVar[tuple[str, ...]] = ("accuracy",)
     primary_key: ClassVar[str] = "accuracy"
     higher_is_better: ClassVar[bool] = True

@@ -15,14 +15,14 @@ VIDEOLLM_API = ">=1.0,<2"
 @videollm_core.hookimpl
 def videollm_register(registries) -> None:
     """Register the encoder, translator, head, dataset and metric of this package."""
-    from .dataset import SegmentCSVDataset
-    from .encoder import TemporalConvEncoder
-    from .head import UnitClassificationHead
-    from .metric import SegmentAccuracy
-    from .translator import GatedTranslator
+    from .dataset import ExampleDataset
+    from .encoder import ExampleEncoder
+    from .head import ExampleHead
+    from .metric import ExampleAccuracy
+    from .translator import ExampleTranslator
 
-    registries.encoders.register_module(name="TemporalConvEncoder", module=TemporalConvEncoder)
-    registries.translators.register_module(name="GatedTranslator", module=GatedTranslator)
-    registries.heads.register_module(name="UnitClassificationHead", module=UnitClassificationHead)
-    registries.datasets.register_module(name="SegmentCSVDataset", module=SegmentCSVDataset)
-    registries.metrics.register_module(name="segment_labels", module=SegmentAccuracy)
+    registries.encoders.register_module(name="ExampleEncoder", module=ExampleEncoder)
+    registries.translators.register_module(name="ExampleTranslator", module=ExampleTranslator)
+    registries.heads.register_module(name="ExampleHead", module=ExampleHead)
+    registries.datasets.register_module(name="ExampleDataset", module=ExampleDataset)
+    registries.metrics.register_module(name="example", module=ExampleAccuracy)

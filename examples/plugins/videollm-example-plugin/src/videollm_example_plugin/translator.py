@@ -7,7 +7,7 @@ from torch import nn
 from videollm_core import TokenSequence, Translator
 
 
-class GatedTranslator(Translator):
+class ExampleTranslator(Translator):
     """Gated linear semantic translator: ``y = (W x + b) * sigmoid(G x + c)``, one token per unit.
 
     Args:
