@@ -13,12 +13,11 @@ import torch
 
 from videollm_core.errors import ConfigError, DataError
 from videollm_plugins.tasks.common.captioning import meteor_available
-from videollm_plugins.tasks.dense_caption import annotations as ann
+from videollm_plugins.tasks.dense_caption import formats as ann
 from videollm_plugins.tasks.dense_caption.dataset import ActivityNetCaptionsDataset
-from videollm_plugins.tasks.dense_caption.densevid import GARBAGE_REFERENCE, caption_pairs, localisation_scores
-from videollm_plugins.tasks.dense_caption.metric import DenseCaptionMetric
-from videollm_plugins.tasks.dense_caption.proposals import CHANNELS, decode_proposals, proposal_targets
-from videollm_plugins.tasks.dense_caption.soda import chased_dp_assignment, soda_f
+from videollm_plugins.tasks.dense_caption.head import CHANNELS, decode_proposals, proposal_targets
+from videollm_plugins.tasks.dense_caption.metric import (GARBAGE_REFERENCE, DenseCaptionMetric, caption_pairs, chased_dp_assignment,
+                                                         localisation_scores, soda_f)
 from shared_paths import SHARED_DATA
 
 ANET = SHARED_DATA / "activitynet_captions"

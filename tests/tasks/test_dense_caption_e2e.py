@@ -37,8 +37,7 @@ from controls import fit_step_baseline, train_example, unit_permutation
 from videollm_plugins.tasks.common.captioning import meteor_available
 from videollm_plugins.tasks.common.detection import tiou_matrix
 from videollm_plugins.tasks.dense_caption.dataset import ActivityNetCaptionsDataset
-from videollm_plugins.tasks.dense_caption.densevid import localisation_scores
-from videollm_plugins.tasks.dense_caption.metric import DenseCaptionMetric
+from videollm_plugins.tasks.dense_caption.metric import DenseCaptionMetric, localisation_scores
 
 MARGIN = 15.0  # event-accuracy points the pipeline must gain over each control
 UNIT = 2  # the example encoder's unit_size

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from videollm_core.errors import ConfigError, DataError
-from videollm_plugins.tasks.moment_query.annotations import load_detection_database, read_label_map
+from videollm_plugins.tasks.moment_query.formats import load_detection_database, read_label_map
 from videollm_plugins.tasks.moment_query.dataset import ActivityNetDetectionDataset, Ego4DMQDataset
 from videollm_plugins.tasks.moment_query.head import MomentQueryHead, assign_units
 from videollm_plugins.tasks.moment_query.metric import MomentQueryMetric
@@ -86,9 +86,9 @@ def test_real_thumos14_test_loads_with_its_quirk(thumos):
     assert "video_test_0000270" in str(err.value)  # 22 segments after its 176.25 s duration
     ds = ActivityNetDetectionDataset(**args, on_error="skip")
     assert len(ds) == 212 and len(ds.skipped) == 26  # the test subset's out-of-range segments
-    assert len(ds.class_names) == 20 and ds.head_args() == {"num_classes": 20}
+    assert len(ds.class_names()) == 20 and ds.head_args() == {"num_classes": 20}
     s = ds[ds.videos.index(next(v for v in ds.videos if v["video_id"] == "video_test_0000004"))]
-    assert s["targets"]["segments"][0] == [0.2, 1.1] and ds.class_names[s["targets"]["labels"][0]] == "CricketBowling"
+    assert s["targets"]["segments"][0] == [0.2, 1.1] and ds.class_names()[s["targets"]["labels"][0]] == "CricketBowling"
     assert s["timestamps"][1].tolist() == pytest.approx([4 / 30, 20 / 30])
     full = load_detection_database(DATA / "thumos14" / "thumos14.json.gz", "Test")
     assert sum(len(d["annotations"]) for d in ds.ground_truth().values()) == sum(len(d["annotations"]) for d in full.values()) - 26
@@ -108,7 +108,7 @@ def test_ego4d_mq_schema_primary_clip_relative_and_merged(tmp_path):
     (tmp_path / "f").mkdir()
     np.save(tmp_path / "f" / "C1.npy", np.zeros((112, 4), np.float32))
     ds = Ego4DMQDataset(tmp_path / "moments_val.json", tmp_path / "f", split="val", class_names=names, feature_dim=4, on_error="skip")
-    assert len(ds.skipped) == 1 and "outside the video" in ds.skipped[0][1]  # [20, 70] ends after the 60 s clip
+    assert len(ds.skipped) == 1 and "outside the video" in ds.skipped[0]  # [20, 70] ends after the 60 s clip
     assert ds[0]["targets"]["labels"] == [names.index("use_phone")]
 
 
@@ -195,7 +195,7 @@ def test_end_to_end_demo_beats_chance(tmp_path, monkeypatch):
     ds = ActivityNetDetectionDataset(split="Test", demo={"num_videos": 32, "seed": 0, "feature_dim": 32})
     gt = ds.ground_truth()
     rng = np.random.default_rng(0)
-    rand = {"results": {v: [{"label": ds.class_names[int(rng.integers(len(ds.class_names)))], "segment": sorted(rng.uniform(0, d["duration"], 2).tolist()),
+    rand = {"results": {v: [{"label": ds.class_names()[int(rng.integers(len(ds.class_names())))], "segment": sorted(rng.uniform(0, d["duration"], 2).tolist()),
                              "score": float(rng.random())} for _ in range(20)] for v, d in gt.items()}}
     chance = MomentQueryMetric().evaluate(rand, gt)
     assert val["moment_query/average_mAP"] >= max(50.0, 5 * chance["average_mAP"]), (val, chance)

@@ -12,7 +12,8 @@ import torch
 
 from videollm_core.errors import DataError
 from videollm_plugins.tasks.qvhighlights.dataset import QVHighlightsDataset
-from videollm_plugins.tasks.qvhighlights.metric import QVHighlightsMetric, hd_ap, read_jsonl
+from videollm_plugins.tasks.qvhighlights.formats import read_jsonl
+from videollm_plugins.tasks.qvhighlights.metric import QVHighlightsMetric, hd_ap
 from shared_paths import SHARED_DATA
 
 QVH = SHARED_DATA / "qvhighlights"

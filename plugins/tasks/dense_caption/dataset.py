@@ -7,27 +7,23 @@ usual ActivityNet convention for resampled clip features, or ``seconds_per_step`
 the features have a fixed stride), ``targets["events"]`` ``[K, 2]`` seconds sorted by
 start and ``targets["captions"]`` (K stripped sentences). The known quirks of the files
 (inverted segments, segments past the end, leading spaces, non-ASCII) are repaired for
-the targets only (:func:`.annotations.clean_events`); the metric gets the files unchanged.
+the targets only (:func:`.formats.clean_events`); the metric gets the files unchanged.
 """
 from __future__ import annotations
 
-import logging
 from functools import partial
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from videollm_core.base import VideoDataset, pad_collate
+from videollm_core.base import DataErrors, VideoDataset, pad_collate
 from videollm_core.errors import ConfigError, DataError
 from videollm_core.types import VideoBatch
 
 from ..common.features import FeatureStore, check_video_id, demo_features_dir
-from . import annotations as ann
 from . import demo as demo_data
-
-log = logging.getLogger("videollm")
+from .formats import References, clean_events, read_references, split_paths
 
 
 class ActivityNetCaptionsDataset(VideoDataset):
@@ -68,8 +64,7 @@ class ActivityNetCaptionsDataset(VideoDataset):
         features: dict[str, Any] | None = None,
         videos_dir: str | None = None,
     ) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error")
+        self.errors = DataErrors(on_error, where=f"{type(self).__name__}.on_error")
         if seconds_per_step is not None and seconds_per_step <= 0:
             raise ConfigError(f"seconds_per_step must be > 0, got {seconds_per_step}", where="ActivityNetCaptionsDataset.seconds_per_step")
         if demo is not None:
@@ -87,13 +82,12 @@ class ActivityNetCaptionsDataset(VideoDataset):
                 where="ActivityNetCaptionsDataset",
                 hint="e.g. annotations: [val_1.json, val_2.json], features_dir: features/; or demo: {num_videos: 48}",
             )
-        self.paths = ann.split_paths(annotations)
-        self.references = [ann.read_references(p) for p in self.paths]
+        self.paths = split_paths(annotations)
+        self.references = [read_references(p) for p in self.paths]
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, check_values=check_values,
                                                fps=1.0 / seconds_per_step if seconds_per_step else None, where="ActivityNetCaptionsDataset")
         self.seconds_per_step = seconds_per_step
-        self.feature_dim, self.on_error, self.split = feature_dim, on_error, split
-        self.skipped: list[tuple[str, str]] = []
+        self.feature_dim, self.split = feature_dim, split
         self.repairs = 0
         self.videos: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -105,17 +99,13 @@ class ActivityNetCaptionsDataset(VideoDataset):
                 try:
                     self.videos.append(self._load_video(vid, entry, f"{path}[{vid!r}]", fix_segments, check_values))
                 except DataError as e:
-                    if on_error == "raise":
-                        raise
-                    self.skipped.append((e.where or str(path), e.message))
-        if self.skipped:
-            log.warning("ActivityNetCaptionsDataset(%s): skipped %d video(s), first: %s: %s", split, len(self.skipped), *self.skipped[0])
+                    self.errors.handle(e)
         if not self.videos:
             raise DataError("no usable video", where=", ".join(map(str, self.paths)), hint="check the references and features_dir")
 
     def _load_video(self, vid: str, entry: dict[str, Any], where: str, fix: bool, check_values: bool) -> dict[str, Any]:
         check_video_id(vid, where)
-        segments, captions, repairs = ann.clean_events(entry, where, fix=fix)
+        segments, captions, repairs = clean_events(entry, where, fix=fix)
         self.repairs += repairs
         feats = self.features(vid)
         return {"video_id": vid, "duration": float(entry["duration"]), "features": feats, "events": segments, "captions": captions}
@@ -148,7 +138,7 @@ class ActivityNetCaptionsDataset(VideoDataset):
         }
         return batch
 
-    def ground_truth(self) -> list[ann.References]:
+    def ground_truth(self) -> list[References]:
         """The reference files, unchanged, restricted to the loaded videos (the metric's ground truth)."""
         keep = {v["video_id"] for v in self.videos}
         return [{vid: e for vid, e in ref.items() if vid in keep} for ref in self.references]

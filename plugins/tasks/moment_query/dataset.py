@@ -3,12 +3,12 @@
 One sample per video (Ego4D: per clip): ``features [T, Df]``, ``timestamps [T, 2]`` s,
 ``targets = {"segments": [[s, e], ...] (s), "labels": [class id, ...]}`` (plain lists, so
 batches keep one list per video), ``meta = {"video_id", "fps", "duration"}``.
-Class ids index :attr:`class_names`: the sorted labels of the whole annotation file (every
+Class ids index :meth:`class_names`: the sorted labels of the whole annotation file (every
 subset), or an explicit ``class_names`` / ``label_map`` so train and val agree.
 
 Known quirk (THUMOS14): 30 test/validation segments end after the annotated video
 duration (e.g. 22 in ``video_test_0000270``); ``on_error: raise`` stops there, ``skip``
-drops those segments and records them in :attr:`skipped`.
+drops those segments and records them in :attr:`skipped` (``self.errors``).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from videollm_core.errors import DataError
 from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
 from . import demo as demo_data
-from .annotations import Database, load_detection_database, read_label_map
+from .formats import Database, load_detection_database, read_label_map
 
 
 class ActivityNetDetectionDataset(LocalizationDataset):
@@ -81,8 +81,8 @@ class ActivityNetDetectionDataset(LocalizationDataset):
         full = load_detection_database(self.annotation_file)
         if class_names is None and label_map is not None:
             class_names = read_label_map(label_map)
-        self.class_names = list(class_names) if class_names is not None else sorted({a["label"] for d in full.values() for a in d["annotations"]})
-        self._class_id = {n: i for i, n in enumerate(self.class_names)}
+        self.names = list(class_names) if class_names is not None else sorted({a["label"] for d in full.values() for a in d["annotations"]})
+        self._class_id = {n: i for i, n in enumerate(self.names)}
         self.videos: list[dict[str, Any]] = []
         for vid, item in full.items():
             if self._in_split(item["subset"]):
@@ -137,16 +137,20 @@ class ActivityNetDetectionDataset(LocalizationDataset):
                 "subset": v["subset"],
                 "duration": v["duration"],
                 "fps": self.fps,
-                "annotations": [{"label": self.class_names[c], "segment": list(s)} for s, c in zip(v["segments"], v["labels"])],
+                "annotations": [{"label": self.names[c], "segment": list(s)} for s, c in zip(v["segments"], v["labels"])],
             }
             for v in self.videos
         }
 
+    def class_names(self) -> list[str]:
+        """The class names in head order (class id ``i`` is ``class_names()[i]``)."""
+        return list(self.names)
+
     def head_args(self) -> dict[str, Any]:
-        return {"num_classes": len(self.class_names)}
+        return {"num_classes": len(self.names)}
 
     def metric_args(self) -> dict[str, Any]:
-        return {"class_names": list(self.class_names)}
+        return {"class_names": list(self.names)}
 
 
 class Ego4DMQDataset(ActivityNetDetectionDataset):

@@ -5,7 +5,7 @@ score sort), their mean, and ActionFormer's class-mean Recall@1x at tIoU 0.5 (th
 Ego4D MQ headline). Values are percentages.
 
 Files: ground truth = an ActivityNet-style JSON (THUMOS14, ActivityNet 1.3) or an Ego4D
-``moments_*.json`` (see :mod:`.annotations`); predictions = the ActivityNet / Ego4D MQ
+``moments_*.json`` (see :mod:`.formats`); predictions = the ActivityNet / Ego4D MQ
 submission JSON ``{"version", "results": {video_id: [{"label": name, "segment": [s, e],
 "score"}]}, "external_data": {}}`` (``detect_results`` is accepted as well).
 Predictions for videos outside the evaluated ground truth are ignored; predictions of
@@ -13,7 +13,6 @@ labels that never occur in the ground truth are dropped.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -23,7 +22,7 @@ from videollm_core.base import Metric
 from videollm_core.errors import ConfigError, DataError
 
 from ..common.detection import detection_map, recall_at_kx
-from .annotations import Database, load_detection_database, read_json
+from .formats import Database, load_detection_database, read_submission, write_submission
 
 DEFAULT_TIOUS = (0.1, 0.2, 0.3, 0.4, 0.5)  # Ego4D MQ / EK100; THUMOS14: 0.3:0.1:0.7
 
@@ -63,14 +62,10 @@ class MomentQueryMetric(Metric):
         return load_detection_database(path, self.subset)
 
     def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        data = read_json(path)
-        if not isinstance(data, dict) or not isinstance(data.get("results", data.get("detect_results")), dict):
-            raise DataError("no 'results' object {video_id: [detections]}", where=str(path), hint="use the ActivityNet detection submission format")
-        return data
+        return read_submission(path)
 
     def save_predictions(self, predictions: dict[str, Any], path: str | Path) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(predictions, f)
+        write_submission(predictions, path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Head entries ``{"video_id", "segments": [[s, e]], "labels": [id], "scores"}`` -> submission JSON."""

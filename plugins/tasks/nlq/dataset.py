@@ -16,7 +16,7 @@ from videollm_core.errors import ConfigError, DataError
 from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
 from . import demo as demo_data
-from .annotations import QueryKey, load_charades_sta, load_ego4d_nlq, read_charades_durations
+from .formats import QueryKey, load_charades_sta, load_ego4d_nlq, read_charades_durations
 
 
 class Ego4DNLQDataset(LocalizationDataset):

@@ -7,13 +7,12 @@ entries), and predictions for unknown queries raise :class:`DataError` (the refe
 asserts). A hit needs IoU **strictly greater** than m among the first k windows.
 Values are percentages; ``mIoU`` is the mean top-1 IoU x100.
 
-Files: ground truth = Ego4D ``nlq_*.json`` or a Charades-STA ``.txt`` (:mod:`.annotations`);
+Files: ground truth = Ego4D ``nlq_*.json`` or a Charades-STA ``.txt`` (:mod:`.formats`);
 predictions = ``{"version": "1.0", "challenge": "ego4d_nlq_challenge", "results":
 [{"clip_uid", "annotation_uid", "query_idx", "predicted_times": [[s, e], ...]}]}``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,8 +22,7 @@ from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
 from ..common.detection import tiou_matrix
-from ..moment_query.annotations import read_json
-from .annotations import QueryKey, load_queries
+from .formats import QueryKey, load_queries, read_submission, write_submission
 
 RANKS = (1, 5)
 THRESHOLDS = (0.3, 0.5)
@@ -48,14 +46,10 @@ class NaturalLanguageQueryMetric(Metric):
         return {r["key"]: r for r in load_queries(path)}
 
     def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        data = read_json(path)
-        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-            raise DataError("no 'results' list", where=str(path), hint="use the Ego4D NLQ submission format")
-        return data
+        return read_submission(path)
 
     def save_predictions(self, predictions: dict[str, Any], path: str | Path) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(predictions, f)
+        write_submission(predictions, path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Head entries ``{"video_id", "annotation_uid", "query_idx", "windows": [[s, e]...]}`` -> submission."""

@@ -24,7 +24,7 @@ from videollm_core.errors import DataError
 from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
 from . import demo as demo_data
-from .metric import CLIP_LENGTH_S, read_jsonl
+from .formats import CLIP_LENGTH_S, read_jsonl
 
 
 class QVHighlightsDataset(LocalizationDataset):

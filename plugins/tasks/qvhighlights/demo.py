@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..nlq.demo import plant_windows
+from ..common.demo_windows import plant_windows
 
 TOPICS = ("a man cooks food in the kitchen", "a woman walks her dog in the park", "people dance at a party",
           "a girl rides a bike on the street", "a chef cuts vegetables", "kids play soccer on the field")

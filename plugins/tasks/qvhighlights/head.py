@@ -1,7 +1,7 @@
 """``MomentRetrievalHighlightHead``: moment retrieval windows + per-clip highlight saliency.
 
-Moment retrieval reuses the boundary scoring of :class:`~..nlq.head.NaturalLanguageQueryHead`
-(start / end / inside logits per visual unit, several GT windows as a soft target);
+Moment retrieval is the boundary scoring shared with NLQ (:class:`~..common.moment_heads.MomentBoundaryHead`:
+start / end / inside logits per visual unit, several GT windows as a soft target);
 highlight detection adds one saliency logit per unit, trained with binary cross-entropy
 against the annotators' mean saliency / 4 (``targets["saliency"]`` per feature step,
 read at each unit's last step). Predictions follow the official jsonl:
@@ -19,16 +19,16 @@ from torch import Tensor, nn
 
 from videollm_core.types import StreamInputs, VideoBatch
 
+from ..common.moment_heads import MomentBoundaryHead
 from ..common.units import steps_to_units, units_to_steps
-from ..nlq.head import NaturalLanguageQueryHead
 
 
-class MomentRetrievalHighlightHead(NaturalLanguageQueryHead):
+class MomentRetrievalHighlightHead(MomentBoundaryHead):
     """QVHighlights head: ranked windows (MR) and clip saliency (HD).
 
     Args:
         in_dim, hidden_dim, max_window_units, inside_weight, nms_iou, query_fusion: as
-            :class:`NaturalLanguageQueryHead` (with query fusion the saliency is read from the
+            :class:`~..common.moment_heads.MomentBoundaryHead` (with query fusion the saliency is read from the
             same query-conditioned unit features).
         num_windows: windows per query (the official mAP keeps the first 10).
         saliency_weight: weight of the saliency loss.

@@ -8,12 +8,11 @@ Files: ground truth = the official ``highlight_{val,test_with_gt}*.jsonl`` (one 
 line: ``qid, query, duration, vid, relevant_windows [[st, ed] s], relevant_clip_ids,
 saliency_scores [[a1, a2, a3] per relevant 2-s clip]``); predictions = the official
 submission jsonl (``qid, query, vid, pred_relevant_windows [[st, ed, score], ...] ranked,
-pred_saliency_scores [one per 2-s clip]``), plain or gzip-compressed.
+pred_saliency_scores [one per 2-s clip]``), plain or gzip-compressed (read and written by
+:mod:`.formats`).
 """
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,37 +22,11 @@ from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
 from ..common.detection import detection_ap, tiou_matrix
+from ..common.plots import plot_score_curves
+from .formats import CLIP_LENGTH_S, read_jsonl, write_jsonl
 
 #: HD label thresholds: a clip is positive for an annotator when its score >= the threshold.
 SALIENCY_LEVELS = {"Fair": 2, "Good": 3, "VeryGood": 4}
-CLIP_LENGTH_S = 2.0
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``.jsonl`` or ``.jsonl.gz`` file; a bad line raises :class:`DataError` naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", where=str(path), hint="pass the path of an existing .jsonl/.jsonl.gz file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise DataError(f"not a JSON line ({e.msg})", where=f"{path}:{n}", hint="one JSON object per line") from e
-    return rows
-
-
-def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """Write rows as jsonl (gzip when ``path`` ends in ``.gz``)."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
 
 
 def _r2(x: float) -> float:
@@ -228,6 +201,28 @@ class QVHighlightsMetric(Metric):
 
     # -- pictures -------------------------------------------------------------
     def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:
-        from .plot import plot_qvhighlights
-
         return plot_qvhighlights(predictions, ground_truth, path, max_videos)
+
+
+def plot_qvhighlights(predictions: list[dict[str, Any]], ground_truth: list[dict[str, Any]], path: str | Path, max_videos: int = 3) -> bool:
+    """One panel per query: predicted saliency and mean GT saliency / 4 per 2-s clip, GT windows
+    shaded ("GT"), the top predicted window shaded ("pred #1")."""
+    preds = {p["qid"]: p for p in predictions}
+    panels = []
+    for gt in ground_truth:
+        p = preds.get(gt["qid"])
+        if p is None or "relevant_windows" not in gt:
+            continue
+        labels = hd_label_matrix(gt).mean(1) / 4.0
+        scores = np.asarray(p.get("pred_saliency_scores") or [], dtype=np.float64)[: len(labels)]
+        times = (np.arange(len(labels)) + 0.5) * CLIP_LENGTH_S
+        truth = [(w[0], w[1], "GT") for w in gt["relevant_windows"]]
+        truth += [(w[0], w[1], "pred #1") for w in (p.get("pred_relevant_windows") or [])[:1]]
+        panels.append({"video_id": f"{gt['vid']}: {str(gt['query'])[:60]}", "times": times[: len(scores)],
+                       "curves": {"predicted saliency": scores, "GT saliency / 4": labels[: len(scores)]}, "truth": truth})
+        if len(panels) >= max_videos:
+            break
+    if not panels:
+        return False
+    plot_score_curves(panels, path, title="QVHighlights: windows and clip saliency")
+    return True

@@ -1,4 +1,5 @@
-"""Readers of the official temporal-detection annotation files, to one normalised form.
+"""The official temporal-detection files: annotation readers (to one normalised form), the
+Ego4D label map, and the ActivityNet / Ego4D MQ submission file.
 
 Two on-disk schemas:
 
@@ -15,30 +16,21 @@ Two on-disk schemas:
 Normalised form (what :class:`~.metric.MomentQueryMetric` evaluates and the datasets
 read): ``{video_id: {"subset": str, "duration": float, "fps": float | None,
 "annotations": [{"label": str, "segment": [s, e]}]}}``, times in seconds.
+
+Submission: ``{"version", "results": {video_id: [{"label": name, "segment": [s, e] (s),
+"score"}]}, "external_data": {}}`` (``detect_results`` is accepted for ``results``).
 """
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any
 
 from videollm_core.errors import DataError
 
+from ..common.compressed_json import read_json
+
 Database = dict[str, dict[str, Any]]
-
-
-def read_json(path: str | Path) -> Any:
-    """A ``.json`` or ``.json.gz`` file; missing or malformed -> :class:`DataError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", where=str(path), hint="pass the path of an existing annotation file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataError(f"not valid JSON ({e.msg}, line {e.lineno})", where=str(path), hint="is the file truncated?") from e
 
 
 def load_detection_database(path: str | Path, subset: str | None = None) -> Database:
@@ -49,7 +41,7 @@ def load_detection_database(path: str | Path, subset: str | None = None) -> Data
         subset: keep only videos of this subset/split, case-insensitive (``"Test"``,
             ``"validation"``, ``"val"``); None keeps all.
     """
-    data = read_json(path)
+    data = read_json(path, what="annotation file")
     if isinstance(data, dict) and "database" in data:
         db = _from_activitynet(data["database"], str(path))
     elif isinstance(data, dict) and "videos" in data:
@@ -120,3 +112,17 @@ def read_label_map(path: str | Path) -> list[str]:
             raise DataError("expected '<id>\\t<name>'", where=f"{path}:{n}", hint="one class per line")
         names[int(parts[0])] = parts[1].strip().strip('"')
     return [names[i] for i in sorted(names)]
+
+
+def read_submission(path: str | Path) -> dict[str, Any]:
+    """An ActivityNet / Ego4D MQ detection submission (``.json`` / ``.json.gz``), checked for its ``results`` object."""
+    data = read_json(path, what="predictions file")
+    if not isinstance(data, dict) or not isinstance(data.get("results", data.get("detect_results")), dict):
+        raise DataError("no 'results' object {video_id: [detections]}", where=str(path), hint="use the ActivityNet detection submission format")
+    return data
+
+
+def write_submission(submission: dict[str, Any], path: str | Path) -> None:
+    """Write a submission object (:meth:`~.metric.MomentQueryMetric.format_predictions`) as JSON."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(submission, f)

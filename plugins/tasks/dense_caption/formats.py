@@ -15,35 +15,21 @@ segments ending after the video's duration (134 in ``val_1``, 111 in ``val_2``, 
 """
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any
 
 from videollm_core.errors import DataError
 
+from ..common.compressed_json import read_json
+
 SUBMISSION_VERSION = "VERSION 1.0"
 References = dict[str, dict[str, Any]]
 
 
-def read_json(path: str | Path) -> Any:
-    """A ``.json`` or ``.json.gz`` file -> its object (DataError when missing or malformed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", where=str(path))
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise DataError(f"not a readable JSON file ({e})", where=str(path)) from e
-
-
 def read_references(path: str | Path) -> References:
     """One ActivityNet Captions reference file, checked for structure (not for the quirks above)."""
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise DataError("expected {video_id: {duration, timestamps, sentences}}", where=str(path))
+    data = read_json(path, what="reference file", expected=dict, shape="{video_id: {duration, timestamps, sentences}}")
     for vid, entry in data.items():
         where = f"{path}[{vid!r}]"
         if not isinstance(entry, dict) or not {"duration", "timestamps", "sentences"} <= set(entry):
@@ -100,7 +86,7 @@ def clean_events(entry: dict[str, Any], where: str, *, fix: bool = True) -> tupl
 
 def read_submission(path: str | Path) -> dict[str, list[dict[str, Any]]]:
     """A densevid submission -> ``{video_id: [{"timestamp": [s, e], "sentence": str}, ...]}`` (as listed)."""
-    data = read_json(path)
+    data = read_json(path, what="predictions file")
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise DataError("expected a densevid submission {'version', 'results': {video_id: [...]}, 'external_data'}", where=str(path))
     for vid, preds in data["results"].items():

@@ -1,4 +1,5 @@
-"""Readers of natural-language-query annotations, to one list of query records.
+"""The official natural-language-query files: annotation readers (to one list of query
+records), Charades metadata and the Ego4D NLQ submission file.
 
 * **Ego4D NLQ** (``nlq_{train,val}.json``): ``{"videos": [{"video_uid", "clips":
   [{"clip_uid", "clip_start_sec", "clip_end_sec", "annotations": [{"annotation_uid",
@@ -15,17 +16,21 @@
 
 Record: ``{"key": (clip_uid, annotation_uid, query_idx), "video_id", "query", "window":
 [s, e] (s), "duration": float | None, "where": "file:row"}``.
+
+Submission: ``{"version": "1.0", "challenge": "ego4d_nlq_challenge", "results": [{"clip_uid",
+"annotation_uid", "query_idx", "predicted_times": [[s, e], ...]}]}``.
 """
 from __future__ import annotations
 
 import csv
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
 from videollm_core.errors import DataError
 
-from ..moment_query.annotations import read_json
+from ..common.compressed_json import read_json
 
 QueryKey = tuple[str, str, int]
 
@@ -39,7 +44,7 @@ def load_queries(path: str | Path, durations: dict[str, float] | None = None) ->
 
 
 def load_ego4d_nlq(path: str | Path) -> list[dict[str, Any]]:
-    data = read_json(path)
+    data = read_json(path, what="annotation file")
     if not isinstance(data, dict) or "videos" not in data:
         raise DataError("not an Ego4D NLQ file (no 'videos')", where=str(path), hint="pass nlq_val.json (or a Charades-STA .txt)")
     out = []
@@ -111,3 +116,17 @@ def read_charades_durations(*paths: str | Path) -> dict[str, float]:
                 except (KeyError, ValueError) as e:
                     raise DataError(f"bad row ({type(e).__name__}: {e})", where=f"{p}:{n}", hint="columns id and length are required") from e
     return out
+
+
+def read_submission(path: str | Path) -> dict[str, Any]:
+    """An Ego4D NLQ submission, checked for its ``results`` list."""
+    data = read_json(path, what="predictions file")
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise DataError("no 'results' list", where=str(path), hint="use the Ego4D NLQ submission format")
+    return data
+
+
+def write_submission(submission: dict[str, Any], path: str | Path) -> None:
+    """Write a submission object (:meth:`~.metric.NaturalLanguageQueryMetric.format_predictions`) as JSON."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(submission, f)
