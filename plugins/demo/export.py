@@ -77,7 +77,7 @@ def _relocate(value: Any, cache: Path, data: Path) -> Any:
 def write_demo_data(task: str, out: str | Path, config: str | None = None) -> Path:
     """Write ``out/data/`` (the demo files in the benchmark's layout) and ``out/config.yaml``; returns the config's path."""
     from videollm_core.config import load_config
-    from videollm_core.registry import REGISTRIES
+    from videollm_core.plugins import REGISTRIES
     from videollm_core.validation import task_specs
 
     source = example_config(task, config)

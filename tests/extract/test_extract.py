@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from feature_layouts import write_mp4
-from videollm_core.cli import main
+from videollm_core.cli.commands import main
 from videollm_plugins.encoders.video import read_video_frames
 
 pytest.importorskip("av")

@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videollm_core.cli import main
-from videollm_core.config import load_config, validate_config
+from videollm_core.cli.commands import main
+from videollm_core.config import load_config
+from videollm_core.validation import validate_config
 from videollm_core.features import expected_feature_dim
-from videollm_core.registry import REGISTRIES
+from videollm_core.plugins import REGISTRIES
 from videollm_core.validation import task_specs
 
 TASKS = ("action_segmentation", "anticipation", "dense_caption", "lta", "moment_query", "nlq", "oad", "online_caption", "qvhighlights")

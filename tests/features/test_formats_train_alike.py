@@ -16,7 +16,7 @@ import pytest
 
 from feature_layouts import write_npz, write_rulstm_lmdb, write_tsp_hdf5
 from videollm_core.config import load_config
-from videollm_core.runner import Runner
+from videollm_core.engine.runner import Runner
 from videollm_plugins.features.npy import NpyFeatures
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

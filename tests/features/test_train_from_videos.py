@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from feature_layouts import write_mp4
-from videollm_core.cli import run_main
+from videollm_core.cli.commands import run_main
 
 pytest.importorskip("av")
 

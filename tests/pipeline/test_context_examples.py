@@ -13,7 +13,7 @@ import pytest
 
 from videollm_core import load_config
 from videollm_core.errors import ConfigError
-from videollm_core.runner import Runner
+from videollm_core.engine.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from videollm_core.config import load_config, validate_config
+from videollm_core.config import load_config
+from videollm_core.validation import validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "examples" / "paper"
@@ -56,7 +57,7 @@ def test_every_head_size_is_in_the_config(task):
     """What the dataset would supply (``provides_head_args``) and every required head argument is given,
     so the heads build without data exactly as they would with it."""
     from videollm_core import REGISTRIES
-    from videollm_core.config import task_specs
+    from videollm_core.validation import task_specs
     from videollm_core.head_args import missing_head_args
 
     cfg = load_config(PAPER / task / "gpt2_basic.yaml")
@@ -71,9 +72,9 @@ def test_every_head_size_is_in_the_config(task):
 
 @pytest.mark.parametrize("path", SAMPLE, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_paper_config_builds_on_meta_with_the_schemes_trainable_llm(path):
-    from videollm_core.cli import count_parameters, dry_run_head_args
+    from videollm_core.cli.commands import count_parameters, dry_run_head_args
     from videollm_core.pipeline import build_pipeline
-    from videollm_core.registry import REGISTRIES
+    from videollm_core.plugins import REGISTRIES
     from videollm_plugins.tuning.basic import decoder_blocks
 
     cfg = load_config(path)

@@ -57,7 +57,7 @@ def run_in_process(mutation: Mutation, folder: Path) -> Outcome:
 
 def run_argv(args: list[str], label: str = "") -> Outcome:
     """``videollm-run ARGS`` in-process (output captured, training refused as in :func:`run_in_process`)."""
-    from videollm_core.cli.commands import commands as cli
+    from videollm_core.cli import commands as cli
     from videollm_core.engine import runner
 
     out, err = io.StringIO(), io.StringIO()
