@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 from mmengine.registry import Registry
 
 from .base import ROLE_BASES, supplying
-from .errors import ConfigError, ConfigErrors, RegistryError, UserError
+from .errors import ConfigError, ConfigErrors, PluginError, RegistryError, UserError
 from .signature import accepts_var_kwargs, check_arguments, constructor_parameters
 
 log = logging.getLogger("videollm")
@@ -244,6 +244,13 @@ class ComponentRegistry(Registry):
                 return cls(**kwargs)
         except UserError as e:  # the constructor's own message; its place made a YAML path
             raise e.relocate(_yaml_place(e.where, cls.__name__, where))
+        except AttributeError as e:  # torch's words for a constructor that skipped the base class
+            if "Module.__init__() call" not in str(e):
+                raise  # a bug in the component, not in the config: keep the traceback
+            needs = ", ".join(n for n in ("in_dim", "out_dim") if n in (default_args or {}))
+            raise PluginError(f"{cls.__name__} (plugin '{self.origin(cfg['type'])}', module {cls.__module__}) sets a "
+                              f"sub-module before calling the base class constructor ({e})", where=where,
+                              hint=f"call super().__init__({needs}) first in {cls.__name__}.__init__") from e
         except _PROGRAMMING_ERRORS:
             raise  # a bug in the component, not in the config: keep the traceback
         except Exception as e:  # bad sizes reach torch/transformers: ValueError, RuntimeError, ZeroDivisionError...

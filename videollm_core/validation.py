@@ -315,13 +315,17 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
     return errors
 
 
+def settings_problems(cfg: Mapping[str, Any]) -> list[ConfigError]:
+    """Problems of the ``data:`` settings and the ``train:`` section (the engine reads them)."""
+    return (_check_mapping(cfg.get("data"), "data", DATA_KEYS, DATA_SCHEMA)
+            + _check_mapping(cfg.get("train"), "train", tuple(TRAIN_SCHEMA), TRAIN_SCHEMA))
+
+
 def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
     """Every problem :func:`validate_config` would report, as a list (empty: valid)."""
     if not isinstance(cfg, Mapping):
         return [ConfigError(f"a config is a mapping, got {type(cfg).__name__}")]
-    errors = _check_mapping(dict(cfg), "", TOP_LEVEL_KEYS, TOP_SCHEMA)
-    errors += _check_mapping(cfg.get("data"), "data", DATA_KEYS, DATA_SCHEMA)
-    errors += _check_mapping(cfg.get("train"), "train", tuple(TRAIN_SCHEMA), TRAIN_SCHEMA)
+    errors = _check_mapping(dict(cfg), "", TOP_LEVEL_KEYS, TOP_SCHEMA) + settings_problems(cfg)
     model = cfg.get("model")
     if not isinstance(model, dict):
         errors.append(ConfigError("missing the 'model' section" if model is None else f"expected a mapping, got {model!r}", where="model",
@@ -365,4 +369,4 @@ def validate_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
             error.args = (error.render(),)
         raise error
 
-__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "TRAIN_SCHEMA", "TOP_LEVEL_KEYS"]
+__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "settings_problems", "TRAIN_SCHEMA", "TOP_LEVEL_KEYS"]

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import ConfigError
-from ..validation import MIXED_PRECISION, ON_NAN, SCHEDULERS
-
+from ..errors import ConfigErrors
+from ..validation import settings_problems
 
 
 @dataclass
@@ -42,7 +41,11 @@ class TrainSettings:
 
 
 def train_settings(cfg: Mapping[str, Any]) -> TrainSettings:
-    """Read ``train:``/``data:`` with defaults; bad values raise :class:`ConfigError`."""
+    """Read ``train:``/``data:`` with defaults; bad keys or values raise :class:`ConfigError`
+    (the schema of :func:`~videollm_core.validation.settings_problems`)."""
+    problems = settings_problems(cfg)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     train = dict(cfg.get("train") or {})
     data = cfg.get("data") or {}
     s = TrainSettings(seed=int(train.get("seed", cfg.get("seed", 0)) or 0))
@@ -55,16 +58,7 @@ def train_settings(cfg: Mapping[str, Any]) -> TrainSettings:
     for key in ("batch_size", "num_workers", "on_error"):
         if data.get(key) is not None:
             setattr(s, key, data[key])
-    if s.scheduler not in SCHEDULERS:
-        raise ConfigError(f"unknown scheduler {s.scheduler!r}", where="train.scheduler", hint=f"use one of: {', '.join(SCHEDULERS)}")
-    if s.on_nan not in ON_NAN:
-        raise ConfigError(f"unknown value {s.on_nan!r}", where="train.on_nan", hint="use stop (raise and keep the last good checkpoint) or skip (drop that step)")
-    if s.mixed_precision not in MIXED_PRECISION:
-        raise ConfigError(f"unknown value {s.mixed_precision!r}", where="train.mixed_precision", hint=f"use one of: {', '.join(MIXED_PRECISION)}")
-    for key in ("grad_accum", "batch_size", "log_every"):
-        if int(getattr(s, key)) < 1:
-            raise ConfigError(f"must be >= 1, got {getattr(s, key)!r}", where=("data." if key == "batch_size" else "train.") + key)
     return s
 
 
-__all__ = ["TrainSettings", "train_settings", "ON_NAN", "MIXED_PRECISION"]
+__all__ = ["TrainSettings", "train_settings"]
