@@ -8,7 +8,8 @@ import os
 import pytest
 
 from videollm_core import ConfigError, PLUGIN_API_VERSION
-from videollm_core.cli.scaffold import PluginNames, api_range, new_plugin, new_plugin_main, render
+from videollm_core.cli.commands import main as videollm
+from videollm_core.cli.scaffold import PluginNames, api_range, new_plugin, render
 from videollm_docs_install import bin_path, install_and_list, run
 
 
@@ -57,9 +58,9 @@ def test_refuses_to_overwrite_without_force(tmp_path, capsys):
     (root / "README.md").write_text("mine")
     with pytest.raises(ConfigError, match="already exists"):
         new_plugin("videollm-gated", tmp_path)
-    assert new_plugin_main(["videollm-gated", "--dest", str(tmp_path)]) == 2
+    assert videollm(["new-plugin", "videollm-gated", "--dest", str(tmp_path)]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert new_plugin_main(["videollm-gated", "--dest", str(tmp_path), "--force"]) == 0
+    assert videollm(["new-plugin", "videollm-gated", "--dest", str(tmp_path), "--force"]) == 0
     assert (root / "README.md").read_text() != "mine"
 
 

@@ -231,10 +231,12 @@ def dry_run(cfg: Any) -> dict[str, Any]:
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
-    from .scaffold import new_plugin
+    from .scaffold import PluginNames, new_plugin
 
-    path = new_plugin(args.name, args.dest, force=args.force)
-    print(f"wrote {path}\nnext: pip install -e {path} && pytest {path}/tests && videollm plugins")
+    root = new_plugin(args.name, args.dest, force=args.force)
+    names = PluginNames.from_name(args.name)
+    print(f"wrote plugin '{names.plugin}' (package {names.dist}, module {names.module}) to {root}")
+    print(f"next: cd {root} && pip install -e . && python -m pytest -q && videollm plugins && videollm-run configs/example.yaml")
     return 0
 
 

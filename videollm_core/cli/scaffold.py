@@ -29,9 +29,7 @@ component names carry the prefix so that two plugins never clash in the registri
 """
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -39,7 +37,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from ..base import PLUGIN_API_VERSION
-from ..errors import EXIT_USER_ERROR, ConfigError, UserError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -131,22 +129,4 @@ def new_plugin(name: str, dest: str | Path, *, force: bool = False) -> Path:
     return root
 
 
-def new_plugin_main(argv: list[str]) -> int:
-    """``videollm new-plugin NAME [--dest DIR] [--force]``: returns the exit status."""
-    parser = argparse.ArgumentParser(prog="videollm new-plugin", description="Write the skeleton of a videollm plugin package.")
-    parser.add_argument("name", help="distribution name of the new package, e.g. videollm-gated")
-    parser.add_argument("--dest", default=".", help="folder that receives the package folder (default: .)")
-    parser.add_argument("--force", action="store_true", help="overwrite the files of an existing skeleton")
-    args = parser.parse_args(argv)
-    try:
-        root = new_plugin(args.name, args.dest, force=args.force)
-    except UserError as e:
-        print(f"error: {e.render()}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    names = PluginNames.from_name(args.name)
-    print(f"wrote plugin '{names.plugin}' (package {names.dist}, module {names.module}) to {root}")
-    print(f"next: cd {root} && pip install -e . && python -m pytest -q && videollm plugins && videollm-run configs/example.yaml")
-    return 0
-
-
-__all__ = ["PluginNames", "api_range", "new_plugin", "new_plugin_main", "render", "template_files"]
+__all__ = ["PluginNames", "api_range", "new_plugin", "render", "template_files"]
