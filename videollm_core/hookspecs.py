@@ -83,6 +83,23 @@ def videollm_step_end(runner: Any, step: int, logs: dict[str, float]) -> None:
 
 
 @hookspec
+def videollm_task_evaluated(runner: Any, task: str, split: str, metric: Any, predictions: Any, ground_truth: Any,
+                            scores: dict[str, float]) -> None:
+    """One task of an evaluation was scored (main process; training, ``--eval-only`` and ``videollm evaluate`` runs).
+
+    :param runner: the :class:`~videollm_core.engine.runner.Runner`.
+    :param task: the task's name (``tasks[i].name``, or ``task`` in the single-task form).
+    :param split: ``"val"`` or ``"test"``.
+    :param metric: the task's :class:`~videollm_core.data.Metric`.
+    :param predictions: the official predictions object, as ``metric.evaluate`` took it.
+    :param ground_truth: the dataset's ground truth, as ``metric.evaluate`` took it.
+    :param scores: ``{KEY: value}`` of the metric's keys.
+
+    The plots plugin draws ``plots/TASK_predictions.png`` here (``metric.plot``).
+    """
+
+
+@hookspec
 def videollm_evaluate_end(runner: Any, step: int, metrics: dict[str, float]) -> None:
     """An evaluation during training finished.
 

@@ -1,9 +1,12 @@
-"""The ``plots`` plugin: training curves as PNG files in the work dir when training ends
-(matplotlib, Agg backend; no display needed), on the runner's ``videollm_train_end`` hook.
+"""The ``plots`` plugin: pictures in the work dir, on the runner's hooks (matplotlib, Agg
+backend; no display needed). A picture never breaks a run: a failure is a warning.
 
-- ``plots/loss.png``: training loss (and learning rate on a second axis) against the
-  optimizer step;
-- ``plots/metrics.png``: one panel per evaluated ``TASK/KEY`` against the step.
+- ``plots/TASK_predictions.png`` after every evaluation (``videollm_task_evaluated``): the
+  task metric's :meth:`~videollm_core.data.Metric.plot` of predictions against ground truth
+  (timelines of segments, scores over time);
+- ``plots/loss.png`` when training ends (``videollm_train_end``): training loss (and learning
+  rate on a second axis) against the optimizer step;
+- ``plots/metrics.png`` likewise: one panel per evaluated ``TASK/KEY`` against the step.
 
 ``-p no:plots`` turns them off.
 
@@ -12,12 +15,15 @@ Per-task pictures of predictions against ground truth come from each task's
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
 from typing import Any
 
 import videollm_core
+
+log = logging.getLogger("videollm")
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]):
@@ -91,6 +97,17 @@ def plot_metrics(history: list[dict[str, Any]], path: str | os.PathLike, split: 
 
 
 __all__ = ["plot_loss", "plot_metrics"]
+
+
+@videollm_core.hookimpl
+def videollm_task_evaluated(runner: Any, task: str, metric: Any, predictions: Any, ground_truth: Any) -> None:
+    """Draw ``plots/TASK_predictions.png`` (the metric's picture, when it has one)."""
+    picture = runner.work_dir / "plots" / f"{task}_predictions.png"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        metric.plot(predictions, ground_truth, picture)
+    except Exception as e:  # a picture never breaks a run
+        log.warning("task %s: could not draw %s: %s", task, picture, e)
 
 
 @videollm_core.hookimpl

@@ -107,14 +107,10 @@ class EvaluationMixin:
 
             def evaluate(metric=metric, predictions=predictions, ds=ds, name=spec.name):
                 ground_truth = ds.ground_truth()
-                values = metric.evaluate(predictions, ground_truth)
-                picture = self.work_dir / "plots" / f"{name}_predictions.png"
-                picture.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    metric.plot(predictions, ground_truth, picture)
-                except Exception as e:  # a picture never breaks a run
-                    log.warning("task %s: could not draw %s: %s", name, picture, e)
-                return {k: float(v) for k, v in values.items()}
+                values = {k: float(v) for k, v in metric.evaluate(predictions, ground_truth).items()}
+                self.hooks.videollm_task_evaluated(runner=self, task=name, split=split, metric=metric,
+                                                   predictions=predictions, ground_truth=ground_truth, scores=values)
+                return values
 
             values = self._on_main(evaluate)
             scores.update({f"{spec.name}/{k}": v for k, v in values.items()})
