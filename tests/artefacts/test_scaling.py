@@ -39,7 +39,7 @@ def test_templates_are_accelerate_configs(name):
 def test_ddp_template_trains_on_two_cpu_processes_and_exports(tmp_path, capsys):
     work = tmp_path / "run"
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(TEMPLATES / "ddp.yaml"),
-           "--num_processes", "2", "--main_process_port", "29541", "-m", "videollm_core.cli.commands", "run",
+           "--num_processes", "2", "--main_process_port", "29541", "-m", "videollm_core.cli", "run",
            str(ROOT / "examples" / "oad.yaml"), "--work-dir", str(work), "--cfg-options", *OPTIONS]
     env = dict(os.environ, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(ROOT), timeout=600)
