@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from videollm_core.class_tables import check_class_tables, table_of
+from videollm_core.engine.class_tables import check_class_tables, table_of
 from videollm_core.errors import DataError
 from videollm_plugins.tasks.oad.dataset import EK100OADDataset
 
@@ -57,10 +57,16 @@ class _Spec:
 
 class _Seg:
     def __init__(self, names):
-        self.class_names = names
+        self.names = names
+
+    def class_names(self):
+        return self.names
+
+    def class_table_file(self):
+        return None  # the config's mapping key names the file
 
     def head_args(self):
-        return {"num_classes": len(self.class_names)}
+        return {"num_classes": len(self.names)}
 
 
 def test_same_size_but_reordered_names_is_a_mismatch_and_equal_tables_pass():

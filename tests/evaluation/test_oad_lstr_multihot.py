@@ -13,7 +13,7 @@ import pytest
 
 from videollm_plugins.tasks.common.ek100 import EK100Segment, frame_positives
 from videollm_plugins.tasks.oad.metric import OADMetric, per_frame_map
-from videollm_plugins.tasks.oad.scores import ScoreWriter, open_scores
+from videollm_plugins.tasks.oad.formats import ScoreWriter, open_scores
 from shared_paths import SHARED_DATA
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")  # in the test extra
@@ -95,7 +95,7 @@ def test_ek100_overlapping_segments_are_positives_of_both():
     segs = [EK100Segment("a", "v", 30, 60, 2, 5, 7), EK100Segment("b", "v", 45, 90, 1, 9, 3)]  # steps 4-8 and 6-12
     pos = frame_positives(segs, 14, 4.0)
     assert sorted(pos[pos[:, 0] == 7, 1].tolist()) == [4, 8]  # step 7: actions 3 and 7 (+1 for background)
-    from videollm_plugins.tasks.oad.metric import ek100_ground_truth
+    from videollm_plugins.tasks.oad.formats import ek100_ground_truth
 
     gt = ek100_ground_truth(segs, np.array([[0, 0]] * 8), 4.0, 3, 10, num_steps={"v": 14})
     rng = np.random.default_rng(1)

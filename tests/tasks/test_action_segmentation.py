@@ -12,11 +12,10 @@ import torch
 
 from videollm_core.errors import DataError
 from videollm_core.types import StreamInputs, TokenSequence
-from videollm_plugins.tasks.action_segmentation import layout
+from videollm_plugins.tasks.action_segmentation import formats
 from videollm_plugins.tasks.action_segmentation.dataset import BreakfastDataset
 from videollm_plugins.tasks.action_segmentation.head import ActionSegmentationHead
-from videollm_plugins.tasks.action_segmentation.metric import ActionSegmentationMetric
-from videollm_plugins.tasks.action_segmentation.mstcn import edit_score, get_segments, segmentation_scores
+from videollm_plugins.tasks.action_segmentation.metric import ActionSegmentationMetric, edit_score, get_segments, segmentation_scores
 from shared_paths import SHARED_DATA
 
 BREAKFAST = SHARED_DATA / "breakfast"
@@ -90,7 +89,7 @@ def test_result_files_round_trip_and_bundle(tmp_path):
     assert m.load_predictions(tmp_path / "pred") == preds
     (tmp_path / "root" / "groundTruth").mkdir(parents=True)
     (tmp_path / "root" / "splits").mkdir()
-    layout.write_frame_labels(["SIL", "take_cup", "SIL"], tmp_path / "root" / "groundTruth" / "P03_cam01_P03_tea.txt")
+    formats.write_frame_labels(["SIL", "take_cup", "SIL"], tmp_path / "root" / "groundTruth" / "P03_cam01_P03_tea.txt")
     (tmp_path / "root" / "splits" / "test.split1.bundle").write_text("P03_cam01_P03_tea.txt\n")
     gt = m.load_ground_truth(tmp_path / "root" / "splits" / "test.split1.bundle")
     assert gt == m.load_ground_truth(tmp_path / "root" / "groundTruth") == {"P03_cam01_P03_tea": ["SIL", "take_cup", "SIL"]}
@@ -102,7 +101,7 @@ def test_result_files_round_trip_and_bundle(tmp_path):
 def test_cli_evaluate_json(tmp_path):
     m = ActionSegmentationMetric()
     (tmp_path / "gt").mkdir()
-    layout.write_frame_labels(list("AAABBCCCCC"), tmp_path / "gt" / "v.txt")
+    formats.write_frame_labels(list("AAABBCCCCC"), tmp_path / "gt" / "v.txt")
     m.save_predictions({"v": list("ABBBBCCCCC")}, tmp_path / "pred")
     out = subprocess.run(
         ["videollm", "evaluate", "action_segmentation", "--ground-truth", str(tmp_path / "gt"), "--predictions", str(tmp_path / "pred"), "--json"],
@@ -126,20 +125,20 @@ def breakfast_root(tmp_path_factory):
         (root / "splits" / f.name).write_bytes(f.read_bytes())
     (root / "features").mkdir()
     rng = np.random.default_rng(0)
-    for name in layout.read_bundle(root / "splits" / "test.split1.bundle"):
-        n = len(layout.read_frame_labels(root / "groundTruth" / name))
-        np.save(root / "features" / f"{layout.video_id_of(name)}.npy", rng.normal(size=(4, n)).astype(np.float32))
+    for name in formats.read_bundle(root / "splits" / "test.split1.bundle"):
+        n = len(formats.read_frame_labels(root / "groundTruth" / name))
+        np.save(root / "features" / f"{formats.video_id_of(name)}.npy", rng.normal(size=(4, n)).astype(np.float32))
     return root
 
 
 def test_real_breakfast_split1_test_loads(breakfast_root):
     ds = BreakfastDataset(data_root=str(breakfast_root), split="test", split_index=1, feature_dim=4)
     assert len(ds) == 252 and ds.head_args() == {"num_classes": 48}
-    assert ds.class_names[0] == "SIL" and ds.class_names[47] == "stir_tea"
+    assert ds.class_names()[0] == "SIL" and ds.class_names()[47] == "stir_tea"
     sample = ds[0]
     vid = sample["meta"]["video_id"]
     assert vid == "P03_cam01_P03_cereals"
-    gt = layout.read_frame_labels(breakfast_root / "groundTruth" / f"{vid}.txt")
+    gt = formats.read_frame_labels(breakfast_root / "groundTruth" / f"{vid}.txt")
     assert sample["features"].shape == (len(gt), 4) and sample["meta"]["num_frames"] == len(gt)
     assert sample["timestamps"][1].tolist() == pytest.approx([1 / 15, 2 / 15])
     assert sample["targets"]["labels"][0] == 0  # videos start with SIL (counted as a class)
@@ -153,7 +152,7 @@ def test_real_breakfast_split1_test_loads(breakfast_root):
 
 def test_feature_stride_subsamples_like_mstcn(breakfast_root, tmp_path):
     name = "P03_cam01_P03_cereals"
-    n = len(layout.read_frame_labels(breakfast_root / "groundTruth" / f"{name}.txt"))
+    n = len(formats.read_frame_labels(breakfast_root / "groundTruth" / f"{name}.txt"))
     (tmp_path / "f").mkdir()
     np.save(tmp_path / "f" / f"{name}.npy", np.zeros((-(-n // 4), 4), dtype=np.float32))
     (tmp_path / "b.bundle").write_text(f"{name}.txt\n")
@@ -164,7 +163,7 @@ def test_feature_stride_subsamples_like_mstcn(breakfast_root, tmp_path):
     )
     s = ds[0]
     assert s["features"].shape[0] == -(-n // 4) and s["timestamps"][0].tolist() == pytest.approx([0.0, 4 / 15])
-    full = ds.class_names.index
+    full = ds.class_names().index
     assert s["targets"]["labels"].tolist() == [full(x) for x in ds.ground_truth()[name][::4]]
 
 
@@ -213,7 +212,7 @@ def test_broken_inputs_raise_or_skip(breakfast_root, tmp_path, breakage, match):
         BreakfastDataset(**kw)
     assert err.value.where  # names the file (and row)
     ds = BreakfastDataset(on_error="skip", **kw)
-    assert len(ds) == 1 and len(ds.skipped) == 1 and match in ds.skipped[0][1]
+    assert len(ds) == 1 and len(ds.skipped) == 1 and match in ds.skipped[0]
 
 
 # -- head ------------------------------------------------------------------------------

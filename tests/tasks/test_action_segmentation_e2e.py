@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from controls import fit_step_baseline, pool_units, train_example, unit_permutation
-from videollm_plugins.tasks.action_segmentation import layout
+from videollm_plugins.tasks.action_segmentation import formats
 from videollm_plugins.tasks.action_segmentation.dataset import BreakfastDataset
 from videollm_plugins.tasks.action_segmentation.metric import ActionSegmentationMetric
 
@@ -48,12 +48,13 @@ def _baseline_acc(root: Path, metric: ActionSegmentationMetric) -> float:
         return np.array([np.bincount(ids[i: i + UNIT]).argmax() for i in range(0, len(ids), UNIT)])
 
     predict = fit_step_baseline([pool_units(v["features"], UNIT) for v in train.videos], [unit_labels(v["frame_ids"]) for v in train.videos],
-                                num_classes=len(train.class_names), hidden=64, seed=0)
+                                num_classes=len(train.class_names()), hidden=64, seed=0)
     preds = {}
     for v in test.videos:
         units = predict(pool_units(v["features"], UNIT)).argmax(-1)
         frames = np.minimum(np.arange(len(v["frame_ids"])) // UNIT, len(units) - 1)
-        preds[v["video_id"]] = [test.class_names[c] for c in units[frames]]
+        names = test.class_names()
+        preds[v["video_id"]] = [names[c] for c in units[frames]]
     return metric.evaluate(preds, test.ground_truth())["Acc"]
 
 
@@ -61,13 +62,13 @@ def _shuffled_copy(root: Path, dst: Path) -> Path:
     """The demo tree with the units of every video permuted; frame labels move with their features."""
     shutil.copytree(root, dst)
     for gt in sorted((dst / "groundTruth").glob("*.txt")):
-        vid = layout.video_id_of(gt.name)
-        labels = layout.read_frame_labels(gt)
+        vid = formats.video_id_of(gt.name)
+        labels = formats.read_frame_labels(gt)
         feats = np.load(dst / "features" / f"{vid}.npy")  # [Df, F]
         assert feats.shape[1] == len(labels)
         perm = unit_permutation(vid, len(labels), UNIT)
         np.save(dst / "features" / f"{vid}.npy", np.ascontiguousarray(feats[:, perm]))
-        layout.write_frame_labels([labels[i] for i in perm], gt)
+        formats.write_frame_labels([labels[i] for i in perm], gt)
     return dst
 
 
@@ -78,7 +79,7 @@ def test_example_beats_chance_and_the_context_free_controls(tmp_path, monkeypatc
     scores = {k.split("/")[-1]: v for k, v in scores.items()}
     pred_dir = work / "predictions" / "action_segmentation_val"
     files = sorted(pred_dir.iterdir())
-    assert files and files[0].read_text().startswith(layout.RECOGNITION_HEADER)
+    assert files and files[0].read_text().startswith(formats.RECOGNITION_HEADER)
     # chance: the majority frame label everywhere, scored by the same metric
     metric = ActionSegmentationMetric()
     root = next((tmp_path / "cache" / "demo").glob("action_segmentation-*"))

@@ -14,7 +14,8 @@ from videollm_core.errors import DataError
 from videollm_core.types import StreamInputs, TokenSequence
 from videollm_plugins.tasks.anticipation.dataset import EK100AnticipationDataset
 from videollm_plugins.tasks.anticipation.head import ActionAnticipationHead
-from videollm_plugins.tasks.anticipation.metric import AnticipationMetric, EK100GroundTruth, derive_action_scores
+from videollm_plugins.tasks.anticipation.formats import EK100GroundTruth, derive_action_scores
+from videollm_plugins.tasks.anticipation.metric import AnticipationMetric
 from videollm_plugins.tasks.common.ek100 import EK100Segment, EK100Splits
 from shared_paths import SHARED_DATA
 

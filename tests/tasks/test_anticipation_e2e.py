@@ -2,7 +2,7 @@
 Runner on the EK100 demo, against two controls trained and evaluated on the same data with the
 same budget.
 
-In the demo (``plugins/tasks/common/ek100_demo.py``) the next action follows the previous one
+In the demo (``plugins/tasks/common/ek100_demo_data.py``) the next action follows the previous one
 through a fixed successor (probability 0.9), and the previous action is its verb -- shown only
 in its first steps -- plus its object, shown afterwards. The last step observed ``tau_a`` = 1 s
 before a segment lies in the previous segment's object phase, so

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from videollm_core.base import DataErrors
 from videollm_core.errors import DataError
 from videollm_core.types import StreamInputs, TokenSequence
-from videollm_plugins.tasks.lta import schema
+from videollm_plugins.tasks.lta import formats
 from videollm_plugins.tasks.lta.dataset import Ego4DLTADataset
 from videollm_plugins.tasks.lta.head import LongTermAnticipationHead
 from videollm_plugins.tasks.lta.metric import LTAMetric, edit_distance_at_z
@@ -59,21 +60,21 @@ def test_schema_windows_and_quirks(tmp_path):
     clips = fixture_clips(22)
     clips["clips"].append({**clips["clips"][0], "clip_uid": "short", "action_idx": 0})  # a clip too short for N+Z: no sample
     (tmp_path / "a.json").write_text(json.dumps(clips))
-    parsed = schema.read_annotations(tmp_path / "a.json")
+    parsed = formats.read_annotations(tmp_path / "a.json")
     assert [a.action_idx for a in parsed["c1"]] == list(range(22))  # sorted by action_idx
     assert parsed["c1"][3].start == pytest.approx(16.0)  # clip_parent_start_sec + action_clip_start_sec
-    ws = schema.windows(parsed, 2, 20)
+    ws = formats.windows(parsed, 2, 20)
     assert [w.key for w in ws] == ["c1_1"]
-    test_ws = schema.windows(parsed, 2, 20, need_future=False)
+    test_ws = formats.windows(parsed, 2, 20, need_future=False)
     assert len(test_ws) == 21 + 0 and test_ws[0].future_verbs == []
     bad = fixture_clips(3)
     bad["clips"][0]["action_clip_start_sec"] = 99.0
     del bad["clips"][1]["video_uid"]
     (tmp_path / "b.json").write_text(json.dumps(bad))
     with pytest.raises(DataError, match="clips\\[0\\]"):
-        schema.read_annotations(tmp_path / "b.json")
-    skipped: list[str] = []
-    assert len(schema.read_annotations(tmp_path / "b.json", "skip", skipped)["c1"]) == 1 and len(skipped) == 2
+        formats.read_annotations(tmp_path / "b.json")
+    errors = DataErrors("skip")
+    assert len(formats.read_annotations(tmp_path / "b.json", errors)["c1"]) == 1 and len(errors.skipped) == 2
 
 
 def test_dataset_on_fixtures_checks_features(tmp_path):

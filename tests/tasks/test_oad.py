@@ -15,7 +15,8 @@ from videollm_core.types import StreamInputs, TokenSequence
 from videollm_plugins.tasks.common.ek100 import EK100Segment, frame_labels
 from videollm_plugins.tasks.oad.dataset import EK100OADDataset, ThumosOADDataset
 from videollm_plugins.tasks.oad.head import OnlineActionDetectionHead
-from videollm_plugins.tasks.oad.metric import IGNORED, OADGroundTruth, OADMetric, per_frame_map
+from videollm_plugins.tasks.oad.formats import IGNORED, OADGroundTruth
+from videollm_plugins.tasks.oad.metric import OADMetric, per_frame_map
 from shared_paths import SHARED_DATA
 
 DATA = SHARED_DATA

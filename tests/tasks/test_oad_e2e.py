@@ -1,7 +1,7 @@
 """Online action detection end to end (issue 11): ``examples/oad.yaml`` trained through the Runner
 on the EK100 demo, against two controls trained and evaluated on the same data with the same budget.
 
-The demo (``plugins/tasks/common/ek100_demo.py``) shows a segment's verb only in its first
+The demo (``plugins/tasks/common/ek100_demo_data.py``) shows a segment's verb only in its first
 steps and its object afterwards, and every noun goes with every verb: at most foreground steps
 the action is the verb seen earlier plus the object now. So
 

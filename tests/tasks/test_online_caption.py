@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from videollm_core.errors import DataError
-from videollm_plugins.tasks.online_caption import narrations
+from videollm_plugins.tasks.online_caption import formats
 from videollm_plugins.tasks.online_caption.dataset import Ego4DNarrationDataset
 from videollm_plugins.tasks.online_caption.metric import OnlineCaptionMetric
 
@@ -36,16 +36,16 @@ def write_fixture(tmp_path, data=FIXTURE):
 
 def test_reader_ids_tags_unsure_and_passes(tmp_path):
     path = write_fixture(tmp_path)
-    items = narrations.read_narrations(path)
+    items = formats.read_narrations(path)
     assert [(n.narration_id, n.text) for n in items] == [("vid-a:narration_pass_1:0", "C takes the knife"),
                                                           ("vid-a:narration_pass_1:2", "The man X opens the tap")]
-    both = narrations.read_narrations(path, ("narration_pass_1", "narration_pass_2"), skip_unsure=False, strip_tags=False)
+    both = formats.read_narrations(path, ("narration_pass_1", "narration_pass_2"), skip_unsure=False, strip_tags=False)
     assert len(both) == 4 and both[1].text == "#C C cuts the onion #unsure"
     bad = json.loads(json.dumps(FIXTURE))
     del bad["vid-a"]["narration_pass_1"]["narrations"][0]["narration_text"]
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(DataError, match="narrations\\[0\\]"):
-        narrations.read_narrations(tmp_path / "bad.json")
+        formats.read_narrations(tmp_path / "bad.json")
 
 
 def test_dataset_windows_are_online(tmp_path):

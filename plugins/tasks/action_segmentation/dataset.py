@@ -1,4 +1,4 @@
-"""``BreakfastDataset``: Breakfast Actions in the MS-TCN layout (see :mod:`.layout`).
+"""``BreakfastDataset``: Breakfast Actions in the MS-TCN layout (see :mod:`.formats`).
 
 One sample per video of a split bundle: features ``[T, Df]`` (feature step ``i`` covers
 frames ``[i*stride, (i+1)*stride)`` at ``fps``), timestamps ``[T, 2]`` seconds and
@@ -15,12 +15,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from videollm_core.base import VideoDataset
+from videollm_core.base import DataErrors, VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from . import demo as demo_data
-from . import layout
 from ..common.features import FeatureStore, check_video_id, demo_features_dir
+from . import demo as demo_data
+from . import formats
 
 log = logging.getLogger("videollm")
 
@@ -45,7 +45,7 @@ class BreakfastDataset(VideoDataset):
         check_values: scan features for NaN/Inf when the dataset is built.
         feature_dim: expected ``Df`` (supplied by the runner: the encoder's ``in_dim``).
         on_error: ``"raise"`` a :class:`DataError` naming file and row, or ``"skip"`` the
-            video and record it in :attr:`skipped` (logged as a warning).
+            video and record it in :attr:`skipped` (logged as a warning); kept in :attr:`errors`.
         demo: demo-data parameters (see :data:`.demo.DEFAULTS`), e.g. ``{num_videos: 24, seed: 0}``.
     """
 
@@ -72,8 +72,7 @@ class BreakfastDataset(VideoDataset):
         features: dict[str, Any] | None = None,
         videos_dir: str | None = None,
     ) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error")
+        self.errors = DataErrors(on_error, where="BreakfastDataset.on_error")
         if fps <= 0 or int(feature_stride) < 1:
             raise ConfigError(f"need fps > 0 and feature_stride >= 1, got fps={fps}, feature_stride={feature_stride}", where="BreakfastDataset")
         if demo is not None:
@@ -93,32 +92,30 @@ class BreakfastDataset(VideoDataset):
         self.gt_dir = Path(ground_truth_dir) if ground_truth_dir else root / "groundTruth"
         if root is not None:
             features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
-        self.class_names = layout.read_mapping(mapping if mapping else root / "mapping.txt")
+        self.mapping_path = Path(mapping) if mapping else root / "mapping.txt"
+        self._class_names = formats.read_mapping(self.mapping_path)
         self.fps, self.stride = float(fps), int(feature_stride)
         self.channels_first, self.check_values = bool(channels_first), bool(check_values)
         self.max_length_mismatch = int(max_length_mismatch)
-        self.feature_dim, self.on_error, self.split = feature_dim, on_error, split
-        self.skipped: list[tuple[str, str]] = []
+        self.feature_dim, self.split = feature_dim, split
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps / self.stride,
                                                where="BreakfastDataset", check_values=self.check_values, channels_first=self.channels_first)
         self.videos: list[dict[str, Any]] = []
-        class_id = {n: i for i, n in enumerate(self.class_names)}
-        for row, name in enumerate(layout.read_bundle(self.bundle), start=1):
+        class_id = {n: i for i, n in enumerate(self._class_names)}
+        for row, name in enumerate(formats.read_bundle(self.bundle), start=1):
             try:
                 self.videos.append(self._load_video(name, f"{self.bundle}:{row}", class_id))
             except DataError as e:
-                if on_error == "raise":
-                    raise
-                self.skipped.append((e.where or str(self.bundle), e.message))
+                self.errors.handle(e)
         if self.skipped:
-            log.warning("BreakfastDataset(%s): skipped %d video(s), first: %s: %s", split, len(self.skipped), *self.skipped[0])
+            log.warning("BreakfastDataset(%s): skipped %d video(s), first: %s", split, len(self.skipped), self.skipped[0])
         if not self.videos:
             raise DataError("no usable video in the split", where=str(self.bundle), hint="check the bundle, groundTruth/ and features/")
 
     def _load_video(self, name: str, where: str, class_id: dict[str, int]) -> dict[str, Any]:
-        vid = check_video_id(layout.video_id_of(name), where)
+        vid = check_video_id(formats.video_id_of(name), where)
         gt_path = self.gt_dir / name
-        labels = layout.read_frame_labels(gt_path)
+        labels = formats.read_frame_labels(gt_path)
         if not labels:
             raise DataError("empty ground-truth file", where=str(gt_path))
         for line, lab in enumerate(labels, start=1):
@@ -161,8 +158,15 @@ class BreakfastDataset(VideoDataset):
         """``{video_id: frame labels}`` of the loaded videos (the metric's ground-truth object)."""
         return {v["video_id"]: list(v["frame_labels"]) for v in self.videos}
 
+    def class_names(self) -> list[str]:
+        """The segment labels of ``mapping.txt`` in id order (head output ``i`` is label ``i``)."""
+        return list(self._class_names)
+
+    def class_table_file(self) -> str:
+        return str(self.mapping_path)
+
     def head_args(self) -> dict[str, Any]:
-        return {"num_classes": len(self.class_names)}
+        return {"num_classes": len(self._class_names)}
 
     def metric_args(self) -> dict[str, Any]:
-        return {"class_names": list(self.class_names), "fps": self.fps}
+        return {"class_names": list(self._class_names), "fps": self.fps}

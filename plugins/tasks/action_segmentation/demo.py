@@ -1,4 +1,4 @@
-"""Deterministic Breakfast-style demo data in the MS-TCN layout (see :mod:`.layout`),
+"""Deterministic Breakfast-style demo data in the MS-TCN layout (see :mod:`.formats`),
 where a segment's label depends on what came before it.
 
 Each video is a morning of ``activities_per_video`` different breakfast activities of
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..common.demo_params import demo_params as fill_params
-from . import layout
+from . import formats
 
 #: the standard MS-TCN Breakfast mapping (0-indexed).
 BREAKFAST_CLASSES: tuple[str, ...] = (
@@ -109,8 +109,8 @@ def generate(out: Path, params: dict[str, Any]) -> None:
             labels += [step] * max(1, int(round(rng.uniform(lo, hi) * fps)))
         ids = np.array([prims.index(PRIMITIVE.get(x, x)) for x in labels])
         feats = protos[ids] + float(params["noise"]) * rng.normal(size=(len(ids), dim))
-        layout.write_frame_labels(labels, out / "groundTruth" / name)
-        np.save(out / "features" / f"{layout.video_id_of(name)}.npy", feats.T.astype(np.float32))  # [Df, F]
+        formats.write_frame_labels(labels, out / "groundTruth" / name)
+        np.save(out / "features" / f"{formats.video_id_of(name)}.npy", feats.T.astype(np.float32))  # [Df, F]
         names.append(name)
     n_test = max(1, len(names) // 4)
     (out / "splits" / "test.split1.bundle").write_text("".join(f"{n}\n" for n in names[:n_test]), encoding="utf-8")

@@ -16,8 +16,10 @@ import numpy as np
 from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError
 
+from ..common import ek100
 from ..common.ek100_source import EK100Source
-from .metric import EK100GroundTruth
+from . import demo as demo_data
+from .formats import EK100GroundTruth
 
 
 class EK100AnticipationDataset(VideoDataset):
@@ -40,9 +42,10 @@ class EK100AnticipationDataset(VideoDataset):
         if tau_a < 0 or observation <= 0:
             raise ConfigError(f"need tau_a >= 0 and observation > 0 seconds, got {tau_a}, {observation}", where="EK100AnticipationDataset")
         self.source = EK100Source(annotations, actions, features_dir, splits_dir, split, fps, feature_dim, on_error, demo,
-                                  where="EK100AnticipationDataset", features=features, videos_dir=videos_dir)
+                                  where="EK100AnticipationDataset", features=features, videos_dir=videos_dir,
+                                  demo_tree=demo_data.ek100_tree)
         self.tau_a, self.observation = float(tau_a), float(observation)
-        self.skipped = self.source.skipped
+        self.errors = self.source.errors
 
     def __len__(self) -> int:
         return len(self.source.segments)
@@ -68,10 +71,15 @@ class EK100AnticipationDataset(VideoDataset):
         }
 
     def ground_truth(self) -> EK100GroundTruth:
-        from ..common import ek100
-
         return EK100GroundTruth(list(self.source.segments), self.source.actions,
                                 ek100.read_splits(self.source.official_dir), list(self.source.action_names))
+
+    def class_names(self) -> list[str] | None:
+        """EK100 action names in action-id order (``actions.csv``)."""
+        return self.source.class_names()
+
+    def class_table_file(self) -> str:
+        return self.source.class_table_file()
 
     def head_args(self) -> dict[str, Any]:
         return {"num_verbs": self.source.num_verbs, "num_nouns": self.source.num_nouns, "num_actions": self.source.num_actions}

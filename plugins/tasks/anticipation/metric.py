@@ -1,24 +1,14 @@
-"""EK100 action anticipation: official submission JSON and class-mean top-5 recall (METRICS.md §2.6).
+"""EK100 action anticipation: class-mean top-5 recall (METRICS.md §2.6) of the official submission.
 
-Submission (``epic-kitchens/C3-Action-Anticipation``)::
-
-    {"version": "0.2", "challenge": "action_anticipation",
-     "sls_pt": 0, "sls_tl": 3, "sls_td": 3,
-     "results": {narration_id: {"verb": {"0": s, ... all verbs},
-                                "noun": {"0": s, ... all nouns},
-                                "action": {"v,n": s, ... 100 pairs}}}}
-
-Ground truth: the official ``EPIC_100_validation.csv`` (``verb_class``/``noun_class``; an
-action is the verb-noun pair, id ``verb * 1000 + noun``, as ``evaluate_anticipation_json_ek100.py``
-of ``epic-kitchens/C3-Action-Anticipation`` scores it; no ``actions.csv`` needed) or a
-RULSTM segment csv (``actions.csv`` beside it), plus the official tail/unseen files
-(found beside it or in ``../official``, or given as ``splits_dir``).
+The submission and the ground truth files are :mod:`.formats`. An action is the verb-noun
+pair, id ``verb * 1000 + noun``, as ``evaluate_anticipation_json_ek100.py`` of
+``epic-kitchens/C3-Action-Anticipation`` scores it; when no segment of the submission has
+action scores they are derived from the verb and noun scores, as the official script does.
 Keys: ``{verb,noun,action}/{overall,unseen,tail}``, x100. A subset with no segment
 (e.g. no unseen participant) gives NaN.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,57 +17,10 @@ import numpy as np
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
-from ..common.jsonfile import ResultsWriter, read_json
 from ..common import ek100
 from ..common.topk import class_mean_recall, ranked_list_hits, topk_hits
-
-NUM_ACTIONS_SUBMITTED = 100
-
-#: the layout of the prediction file, for error messages.
-SUBMISSION_SHAPE = "the EK100 anticipation submission {'version', 'challenge', 'results': {narration_id: ...}}"
-
-
-@dataclass
-class EK100GroundTruth:
-    """Segments to evaluate, the action table and the official subsets."""
-
-    segments: list[ek100.EK100Segment]
-    actions: np.ndarray  # [A, 2] (verb, noun) per action id
-    splits: ek100.EK100Splits = field(default_factory=ek100.EK100Splits)
-    action_names: list[str] = field(default_factory=list)
-
-
-def load_ek100_ground_truth(path: str | Path, actions: str | Path | None = None, splits_dir: str | Path | None = None) -> EK100GroundTruth:
-    """Official or RULSTM csv (+ ``actions.csv``: required beside a RULSTM csv, optional for the
-    official one, + official split files) -> :class:`EK100GroundTruth`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("ground-truth csv not found", where=str(path),
-                        hint="pass EPIC_100_validation.csv or RULSTM's validation.csv")
-    official = ek100.find_official_dir(path, splits_dir)
-    table = Path(actions) if actions else path.parent / "actions.csv"
-    if ek100.is_official_csv(path):
-        pairs, names = ek100.read_actions(table) if table.is_file() else (np.zeros((0, 2), dtype=np.int64), [])
-        segments = ek100.read_official_segments(path, {(int(v), int(n)): a for a, (v, n) in enumerate(pairs.tolist())})
-        return EK100GroundTruth(segments, pairs, ek100.read_splits(official), names)
-    pairs, names = ek100.read_actions(table)
-    return EK100GroundTruth(ek100.read_segments(path), pairs, ek100.read_splits(official), names)
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
-    return e / e.sum()
-
-
-def derive_action_scores(verb: dict[str, float], noun: dict[str, float], n: int = NUM_ACTIONS_SUBMITTED) -> dict[str, float]:
-    """The official fallback: softmax over the top-``n`` verb and noun scores, outer product, best ``n`` pairs."""
-    v_ids = sorted(verb, key=lambda k: -float(verb[k]))[:n]
-    n_ids = sorted(noun, key=lambda k: -float(noun[k]))[:n]
-    pv = _softmax(np.array([float(verb[k]) for k in v_ids]))
-    pn = _softmax(np.array([float(noun[k]) for k in n_ids]))
-    joint = pv[:, None] * pn[None, :]
-    order = np.argsort(-joint.ravel(), kind="stable")[:n]
-    return {f"{int(v_ids[i // len(n_ids)])},{int(n_ids[i % len(n_ids)])}": float(joint.ravel()[i]) for i in order}
+from .formats import (NUM_ACTIONS_SUBMITTED, EK100GroundTruth, SubmissionWriter, action_id, derive_action_scores,
+                      load_ek100_ground_truth, read_submission, submission_header, submission_result)
 
 
 def derived_action_topk(verb: np.ndarray, noun: np.ndarray, k: int, n: int = NUM_ACTIONS_SUBMITTED, chunk: int = 512) -> np.ndarray:
@@ -163,33 +106,23 @@ class AnticipationMetric(Metric):
         return load_ek100_ground_truth(path, self.actions_path, self.splits_dir)
 
     def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        return read_json(path, dict, SUBMISSION_SHAPE, "prediction file", require={"results": dict})
+        return read_submission(path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Head entries ``{narration_id, verb [V], noun [N], action [A] (optional)}`` -> submission."""
         results = {str(e["narration_id"]): self._result(e) for e in entries}
         return {**self._header(), "results": results}
 
-    def open_writer(self, path: str | Path) -> "SubmissionWriter":
-        """Writes the submission JSON one segment at a time as entries arrive (see :class:`SubmissionWriter`)."""
-        return SubmissionWriter(self, path)
+    def open_writer(self, path: str | Path) -> SubmissionWriter:
+        """Writes the submission JSON one segment at a time as entries arrive (see :class:`~.formats.SubmissionWriter`)."""
+        return SubmissionWriter(path, self._header(), self._result)
 
     def _header(self) -> dict[str, Any]:
-        return {"version": "0.2", "challenge": "action_anticipation", **self.sls}
+        return submission_header(self.sls)
 
     def _result(self, e: dict[str, Any]) -> dict[str, Any]:
         """One segment's entry of the submission."""
-        verb = {str(i): float(s) for i, s in enumerate(np.asarray(e["verb"]).tolist())}
-        noun = {str(i): float(s) for i, s in enumerate(np.asarray(e["noun"]).tolist())}
-        out = {"verb": verb, "noun": noun}
-        if e.get("action") is not None and self._action_pairs() is not None:
-            scores = np.asarray(e["action"], dtype=np.float64)
-            pairs = self._action_pairs()
-            top = np.argsort(-scores, kind="stable")[:NUM_ACTIONS_SUBMITTED]
-            out["action"] = {f"{pairs[a, 0]},{pairs[a, 1]}": float(scores[a]) for a in top}
-        else:
-            out["action"] = derive_action_scores(verb, noun)
-        return out
+        return submission_result(e, self._action_pairs() if e.get("action") is not None else None)
 
     def _action_pairs(self) -> np.ndarray | None:
         if self._pairs is None and self.actions_path:
@@ -214,7 +147,7 @@ class AnticipationMetric(Metric):
             top = derived_action_topk(verb, noun, self.k)
             hits["action"] = (top == np.asarray(labels["action"])[:, None]).any(1)
         else:
-            ranked = [[_action_id(x) for x in _ranked(r.get("action", {}))[: self.k]] for r in rows]
+            ranked = [[action_id(x) for x in _ranked(r.get("action", {}))[: self.k]] for r in rows]
             hits["action"] = ranked_list_hits(ranked, labels["action"], self.k)
         sp = ground_truth.splits
         subsets = {
@@ -256,27 +189,4 @@ class AnticipationMetric(Metric):
         return True
 
 
-class SubmissionWriter:
-    """The runner's writer for :class:`AnticipationMetric`: each entry becomes its segment's result
-    in the submission file at once (:class:`~..common.jsonfile.ResultsWriter`); ``close()``
-    returns the submission as read back, for ``evaluate``."""
-
-    def __init__(self, metric: AnticipationMetric, path: str | Path) -> None:
-        self.metric, self.path = metric, Path(path)
-        self._out = ResultsWriter(self.path, metric._header())
-
-    def write(self, entries: list[dict[str, Any]]) -> None:
-        for e in entries:
-            self._out.add(str(e["narration_id"]), self.metric._result(e))
-
-    def close(self) -> dict[str, Any]:
-        self._out.close()
-        return self.metric.load_predictions(self.path)
-
-
-def _action_id(key: str) -> int:
-    verb, noun = key.split(",")
-    return int(verb) * 1000 + int(noun)
-
-
-__all__ = ["EK100GroundTruth", "load_ek100_ground_truth", "derive_action_scores", "derived_action_topk", "AnticipationMetric", "SubmissionWriter"]
+__all__ = ["derived_action_topk", "AnticipationMetric"]

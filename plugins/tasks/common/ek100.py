@@ -26,6 +26,7 @@ from typing import Iterable
 
 import numpy as np
 
+from videollm_core.base import DataErrors
 from videollm_core.errors import DataError
 
 RULSTM_FPS = 30.0
@@ -121,14 +122,16 @@ def read_official_segments(path: str | Path, action_ids: dict[tuple[int, int], i
     return out
 
 
-def read_segments(path: str | Path, on_error: str = "raise", skipped: list[str] | None = None) -> list[EK100Segment]:
+def read_segments(path: str | Path, errors: DataErrors | None = None) -> list[EK100Segment]:
     """Read a RULSTM segment csv (no header; ``.gz`` allowed).
 
     Rows with a wrong column count, non-integer fields, negative classes or
-    ``start_frame > end_frame`` raise a :class:`DataError` naming file and row, or
-    with ``on_error="skip"`` are left out and described in ``skipped``.
+    ``start_frame > end_frame`` are a :class:`DataError` naming file and row, handed to
+    ``errors`` (the dataset's ``on_error`` policy; default: raise): raised, or left out
+    and reported.
     """
     path = Path(path)
+    errors = errors if errors is not None else DataErrors()
     if not path.is_file():
         raise DataError("annotation file not found", where=str(path), hint="point the dataset at the RULSTM csv (e.g. rulstm_ek100/validation.csv)")
     out: list[EK100Segment] = []
@@ -147,12 +150,10 @@ def read_segments(path: str | Path, on_error: str = "raise", skipped: list[str] 
                 if min(verb, noun, action) < 0 or start < 0:
                     raise ValueError("negative frame or class id")
             except ValueError as e:
-                if on_error == "skip":
-                    if skipped is not None:
-                        skipped.append(f"{where}: {e}")
-                    continue
-                hint = "RULSTM csv files have no header row" if row_no == 1 and not row[2].strip().isdigit() else "fix or drop the row, or set data.on_error: skip"
-                raise DataError(str(e), where=where, hint=hint) from None
+                header = row_no == 1 and len(row) > 2 and not row[2].strip().isdigit()
+                hint = "RULSTM csv files have no header row" if header else "fix or drop the row, or set data.on_error: skip"
+                errors.handle(DataError(str(e), where=where, hint=hint))
+                continue
             out.append(EK100Segment(nid, vid, start, end, verb, noun, action))
     return out
 

@@ -1,22 +1,25 @@
 """One EK100 split on disk: annotation csv + ``actions.csv`` + official files + ``features/``.
 
 :class:`EK100Source` is what the OAD and anticipation datasets share: it resolves the
-paths (or generates the demo tree), reads and checks the segments against the class
-tables and the feature files, and memory-maps each video's features once.
+paths (or has the task's ``demo.py`` make the demo tree and reads that), reads and
+checks the segments against the class tables and the feature files under the dataset's
+``on_error`` policy (:class:`~videollm_core.base.DataErrors`), and memory-maps each video's
+features once.
 """
 from __future__ import annotations
 
 import logging
 import math
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from videollm_core.base import DataErrors
 from videollm_core.errors import ConfigError, DataError
 
-from . import ek100, ek100_demo
+from . import ek100
+from .ek100_demo_data import ensure_tree
 from .features import FeatureStore, demo_features_dir, is_safe_video_id, step_timestamps
 
 log = logging.getLogger("videollm")
@@ -36,25 +39,24 @@ class EK100Source:
         splits_dir: official ``EPIC_100_*`` folder (default: beside or ``../official``).
         split: ``training``/``train`` or ``validation``/``val`` (demo file choice).
         fps: feature steps per second (step ``i`` covers ``[i/fps, (i+1)/fps)`` s).
-        feature_dim: expected ``Df``; on_error: ``raise`` | ``skip``; demo: demo params.
-        task: the calling task's name (for the demo cache key only).
+        feature_dim: expected ``Df``; on_error: ``raise`` | ``skip`` (kept in :attr:`errors`).
+        demo: demo params: the files of the demo tree that ``demo_tree(demo, feature_dim) -> (root, params)``
+            makes (the task's ``demo.py`` entry, :func:`~.ek100_demo_data.ensure_tree`) are the defaults.
+        where: the dataset's name, for messages.
     """
 
     def __init__(self, annotations: str | None, actions: str | None, features_dir: str | None, splits_dir: str | None,
                  split: str, fps: float, feature_dim: int | None, on_error: str, demo: dict[str, Any] | None, where: str,
-                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where=f"{where}.on_error")
+                 features: dict[str, Any] | None = None, videos_dir: str | None = None,
+                 demo_tree: Callable[[dict[str, Any], int | None], tuple[Path, dict[str, Any]]] = ensure_tree) -> None:
+        self.errors = DataErrors(on_error, where=f"{where}.on_error")
         if split not in SPLIT_FILES:
             raise ConfigError(f"unknown split {split!r}", where=f"{where}.split", hint=f"use one of {sorted(SPLIT_FILES)}")
         if not fps or fps <= 0:
             raise ConfigError(f"fps must be > 0 (feature steps per second), got {fps}", where=f"{where}.fps")
-        self.fps, self.feature_dim, self.on_error, self.where = float(fps), feature_dim, on_error, where
-        if demo is not None:
-            from videollm_plugins.demo import ensure_demo_data
-
-            params = ek100_demo.demo_params(demo, feature_dim)
-            root = ensure_demo_data("ek100", partial(ek100_demo.generate, params=params), params, version=ek100_demo.VERSION)
+        self.fps, self.feature_dim, self.where = float(fps), feature_dim, where
+        if demo is not None:  # (the demo-data export records the paths this branch resolves)
+            root, params = demo_tree(demo, feature_dim)
             annotations = annotations or str(root / "rulstm_ek100" / f"{SPLIT_FILES[split]}.csv")
             features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
             splits_dir = splits_dir or str(root / "official")
@@ -68,21 +70,31 @@ class EK100Source:
         self.official_dir = ek100.find_official_dir(self.annotations, splits_dir)
         self.actions, self.action_names = ek100.read_actions(self.actions_path)
         self.num_verbs, self.num_nouns = ek100.class_counts(self.official_dir, self.actions)
-        self.skipped: list[str] = []
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps, where=where)
-        self.segments = self._checked(ek100.read_segments(self.annotations, on_error, self.skipped))
-        if self.skipped:
-            log.warning("%s: skipped %d item(s) of %s; first: %s", where, len(self.skipped), self.annotations, self.skipped[0])
+        self.segments = self._checked(ek100.read_segments(self.annotations, self.errors))
+        skipped = self.errors.skipped
+        if skipped:
+            log.warning("%s: skipped %d item(s) of %s; first: %s", where, len(skipped), self.annotations, skipped[0])
 
     @property
     def num_actions(self) -> int:
         return int(len(self.actions))
 
+    @property
+    def skipped(self) -> list[str]:
+        """What ``on_error: skip`` dropped, one ``"where: problem"`` line each."""
+        return self.errors.skipped
+
+    def class_names(self) -> list[str] | None:
+        """The action names of ``actions.csv`` in id order (None for an empty table)."""
+        return list(self.action_names) or None
+
+    def class_table_file(self) -> str:
+        """``actions.csv``: the action table the heads are sized from."""
+        return str(self.actions_path)
+
     def _fail(self, message: str, where: str, hint: str | None = None) -> None:
-        if self.on_error == "skip":
-            self.skipped.append(f"{where}: {message}")
-            return
-        raise DataError(message, where=where, hint=hint or "fix the file, or set data.on_error: skip")
+        self.errors.handle(DataError(message, where=where, hint=hint or "fix the file, or set data.on_error: skip"))
 
     def _checked(self, segments: list[ek100.EK100Segment]) -> list[ek100.EK100Segment]:
         keep = []
@@ -105,10 +117,8 @@ class EK100Source:
             try:
                 feats = self.features(s.video_id)
             except DataError as e:
-                if self.on_error == "raise":
-                    raise
+                self.errors.handle(e)
                 bad_videos.add(s.video_id)
-                self.skipped.append(e.render())
                 continue
             if ek100.step_range(s, self.fps)[0] >= feats.shape[0]:
                 self._fail(f"segment starts at {s.start_s:.2f} s, after the last feature step "

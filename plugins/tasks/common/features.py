@@ -132,7 +132,7 @@ class FeatureStore:
         else:
             is_dir = isinstance(features, (str, Path))
             self.source = resolve_source(features if is_dir else None, None if is_dir else features, None, fps=fps, where=where)
-        self.pixels = bool(getattr(self.source, "pixels", False))
+        self.pixels = bool(self.source.pixels)
         if self.pixels and feature_dim is not None:
             raise ConfigError(f"video files give pixels, but the model's encoder reads {feature_dim}-dim features", where=f"{where}.videos_dir",
                               hint="use an encoder that reads frames (model.encoder: {type: FrameEncoder, backbone: ...}), "

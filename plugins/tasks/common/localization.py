@@ -4,8 +4,8 @@ They share one layout: per-video features ``<features_dir>/<video_id>.npy`` (``[
 memory-mapped) where step ``i`` covers ``[i * stride, i * stride + window)`` frames at
 ``fps`` (so ``stride / fps`` seconds per feature step), plus annotations whose segments
 are in **seconds**. This base does the checks every one of them needs and the
-``on_error`` policy: ``"raise"`` a :class:`DataError` naming file and row, or ``"skip"``
-the row / video, recorded in :attr:`skipped` and logged once.
+``on_error`` policy (:class:`~videollm_core.base.DataErrors`): ``"raise"`` a :class:`DataError`
+naming file and row, or ``"skip"`` the row / video, recorded in :attr:`skipped` and logged once.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from videollm_core.base import VideoDataset
+from videollm_core.base import DataErrors, VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
 from .features import FeatureStore, check_video_id
@@ -82,8 +82,7 @@ class LocalizationDataset(VideoDataset):
         """Timing and the :class:`~.features.FeatureStore` of ``features_dir``/``features``/``videos_dir`` (one of them),
         whose source steps at ``fps / feature_stride`` per second unless its config sets ``fps``."""
         name = type(self).__name__
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="data.on_error", hint="use raise or skip")
+        self.errors = DataErrors(on_error, where=f"{name}.on_error")
         if fps <= 0 or feature_stride <= 0 or (feature_window is not None and feature_window <= 0):
             raise ConfigError(
                 f"need fps > 0, feature_stride > 0 and feature_window > 0, got {fps}, {feature_stride}, {feature_window}",
@@ -92,8 +91,7 @@ class LocalizationDataset(VideoDataset):
             )
         self.fps, self.stride = float(fps), float(feature_stride)
         self.window = float(feature_window) if feature_window is not None else self.stride
-        self.feature_dim, self.on_error, self.check_values = feature_dim, on_error, bool(check_values)
-        self.skipped: list[tuple[str, str]] = []
+        self.feature_dim, self.check_values = feature_dim, bool(check_values)
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps / self.stride,
                                                where=name, check_values=self.check_values)
 
@@ -104,19 +102,17 @@ class LocalizationDataset(VideoDataset):
 
     # -- errors -------------------------------------------------------------------
     def attempt(self, fn: Callable[[], Any], default: Any = None) -> Any:
-        """Run ``fn``; on :class:`DataError` raise (``on_error="raise"``) or record it and return ``default``."""
+        """Run ``fn``; a :class:`DataError` goes to :attr:`errors` (raised, or recorded and ``default`` returned)."""
         try:
             return fn()
         except DataError as e:
-            if self.on_error == "raise":
-                raise
-            self.skipped.append((e.where or "", e.message))
+            self.errors.handle(e)
             return default
 
     def report_skipped(self, what: str) -> None:
         """Log what was skipped (once per dataset); raise when nothing usable is left."""
         if self.skipped:
-            log.warning("%s: skipped %d %s, first: %s: %s", type(self).__name__, len(self.skipped), what, *self.skipped[0])
+            log.warning("%s: skipped %d %s, first: %s", type(self).__name__, len(self.skipped), what, self.skipped[0])
 
     # -- features -----------------------------------------------------------------
     def features_of(self, video_id: str, where: str, clip: tuple[str, float, float] | None = None) -> np.ndarray:

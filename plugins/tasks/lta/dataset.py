@@ -1,4 +1,4 @@
-"""``Ego4DLTADataset``: Ego4D long-term anticipation in the official schema (see :mod:`.schema`).
+"""``Ego4DLTADataset``: Ego4D long-term anticipation in the official schema (see :mod:`.formats`).
 
 One sample per window of N observed actions (+ Z = 20 future ones): features
 ``[L, Df]`` of the parent video from the first observed action's start to the last
@@ -16,12 +16,12 @@ from typing import Any, ClassVar
 
 import torch
 
-from videollm_core.base import VideoDataset
+from videollm_core.base import DataErrors, VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
 from ..common.features import FeatureStore, demo_features_dir, is_safe_video_id
 from . import demo as demo_data
-from . import schema
+from . import formats
 
 
 class Ego4DLTADataset(VideoDataset):
@@ -47,8 +47,7 @@ class Ego4DLTADataset(VideoDataset):
                  split: str = "val", fps: float = 30 / 16, num_input_actions: int = 2, z: int = 20,
                  max_observation: float = 16.0, feature_dim: int | None = None, on_error: str = "raise",
                  demo: dict[str, Any] | None = None, features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="Ego4DLTADataset.on_error")
+        self.errors = DataErrors(on_error, where="Ego4DLTADataset.on_error")
         if fps <= 0 or int(num_input_actions) < 1 or int(z) < 1 or max_observation <= 0:
             raise ConfigError("need fps > 0, num_input_actions >= 1, z >= 1, max_observation > 0", where="Ego4DLTADataset")
         if demo is not None:
@@ -63,23 +62,21 @@ class Ego4DLTADataset(VideoDataset):
             raise ConfigError("annotations and features_dir are required without demo", where="Ego4DLTADataset",
                               hint="set annotations: .../fho_lta_val.json and features_dir: ..., or demo: {num_clips: 16}")
         self.annotations = Path(annotations)
-        self.taxonomy = schema.read_taxonomy(taxonomy or self.annotations.parent / "fho_lta_taxonomy.json")
+        self.taxonomy_path = Path(taxonomy) if taxonomy else self.annotations.parent / "fho_lta_taxonomy.json"
+        self.taxonomy = formats.read_taxonomy(self.taxonomy_path)
         self.fps, self.z, self.num_input_actions = float(fps), int(z), int(num_input_actions)
-        self.max_observation, self.feature_dim, self.on_error = float(max_observation), feature_dim, on_error
-        self.skipped: list[str] = []
-        clips = schema.read_annotations(self.annotations, on_error, self.skipped)
+        self.max_observation, self.feature_dim = float(max_observation), feature_dim
+        clips = formats.read_annotations(self.annotations, self.errors)
         self.labelled = all(a.verb >= 0 for acts in clips.values() for a in acts)
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
                                                where="Ego4DLTADataset")
-        self.windows = [w for w in schema.windows(clips, self.num_input_actions, self.z, need_future=self.labelled) if self._check(w)]
+        self.windows = [w for w in formats.windows(clips, self.num_input_actions, self.z, need_future=self.labelled) if self._check(w)]
 
     def _fail(self, message: str, where: str) -> bool:
-        if self.on_error == "raise":
-            raise DataError(message, where=where, hint="fix the entry, or set data.on_error: skip")
-        self.skipped.append(f"{where}: {message}")
+        self.errors.handle(DataError(message, where=where, hint="fix the entry, or set data.on_error: skip"))
         return False
 
-    def _check(self, w: schema.LTAWindow) -> bool:
+    def _check(self, w: formats.LTAWindow) -> bool:
         where = f"{self.annotations} (sample {w.key})"
         if not is_safe_video_id(w.video_uid):
             return self._fail(f"unsafe video_uid {w.video_uid!r}", where)
@@ -90,9 +87,7 @@ class Ego4DLTADataset(VideoDataset):
         try:
             feats = self.features(w.video_uid)
         except DataError as e:
-            if self.on_error == "raise":
-                raise
-            self.skipped.append(e.render())
+            self.errors.handle(e)
             return False
         if w.observed[0].start * self.fps >= feats.shape[0]:
             return self._fail(f"observed actions start at {w.observed[0].start:.2f} s, after the features end "
@@ -126,6 +121,10 @@ class Ego4DLTADataset(VideoDataset):
 
     def ground_truth(self) -> dict[str, dict[str, list[int]]]:
         return {w.key: {"verb": list(w.future_verbs), "noun": list(w.future_nouns)} for w in self.windows}
+
+    def class_table_file(self) -> str:
+        """``fho_lta_taxonomy.json``: its verbs and nouns size the head."""
+        return str(self.taxonomy_path)
 
     def head_args(self) -> dict[str, Any]:
         return {"num_verbs": len(self.taxonomy["verbs"]), "num_nouns": len(self.taxonomy["nouns"]), "z": self.z}

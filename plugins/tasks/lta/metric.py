@@ -1,8 +1,5 @@
-"""Ego4D long-term anticipation: edit distance ED@Z (METRICS.md §2.8).
-
-Submission (Ego4D forecasting challenge)::
-
-    {"<clip_uid>_<last_visible_action_idx>": {"verb": [K lists of Z ids], "noun": [K lists of Z ids]}}
+"""Ego4D long-term anticipation: edit distance ED@Z (METRICS.md §2.8) of the challenge
+submission (:mod:`.formats`).
 
 For each sample, ``ED = min_k Lev(pred_k, gt) / Z`` with plain Levenshtein distance
 (``editdistance``; insert/delete/substitute cost 1, no transpositions); ED@Z is the
@@ -17,16 +14,10 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
-from ..common.jsonfile import read_json
-from . import schema
-
-#: the layout of the prediction file, for error messages.
-SUBMISSION_SHAPE = "{'<clip_uid>_<action_idx>': {'verb': [[...]], 'noun': [[...]]}}"
+from . import formats
 
 
 def edit_distance_at_z(preds: list[list[Any]], gt: list[Any]) -> float:
@@ -57,17 +48,16 @@ class LTAMetric(Metric):
 
     def load_ground_truth(self, path: str | Path) -> dict[str, dict[str, list[int]]]:
         """``fho_lta_<split>.json`` -> ``{sample key: {"verb": [Z], "noun": [Z]}}``."""
-        clips = schema.read_annotations(path)
+        clips = formats.read_annotations(path)
         return {w.key: {"verb": w.future_verbs, "noun": w.future_nouns}
-                for w in schema.windows(clips, self.num_input_actions, self.z)}
+                for w in formats.windows(clips, self.num_input_actions, self.z)}
 
     def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        return read_json(path, dict, SUBMISSION_SHAPE, "prediction file")
+        return formats.read_submission(path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Head entries ``{key, verb [K][Z], noun [K][Z]}`` -> the submission dict."""
-        return {str(e["key"]): {"verb": np.asarray(e["verb"]).astype(int).tolist(),
-                                "noun": np.asarray(e["noun"]).astype(int).tolist()} for e in entries}
+        return formats.format_submission(entries)
 
     def evaluate(self, predictions: dict[str, Any], ground_truth: dict[str, dict[str, list[int]]]) -> dict[str, float]:
         if not ground_truth:

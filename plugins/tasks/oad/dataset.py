@@ -9,20 +9,20 @@ the EK100 and THUMOS OAD protocols).
 """
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from videollm_core.base import VideoDataset
+from videollm_core.base import DataErrors, VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
 from ..common.ek100 import frame_labels
 from ..common.ek100_source import EK100Source
 from ..common.features import FeatureStore, demo_features_dir, step_timestamps
-from . import lstr
-from .metric import OADGroundTruth, ek100_ground_truth
+from . import demo as demo_data
+from . import formats
+from .formats import OADGroundTruth, ek100_ground_truth
 
 
 class _WindowedOAD(VideoDataset):
@@ -74,8 +74,9 @@ class EK100OADDataset(_WindowedOAD):
                  feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
                  features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
         self.source = src = EK100Source(annotations, actions, features_dir, splits_dir, split, fps, feature_dim, on_error, demo,
-                                        where="EK100OADDataset", features=features, videos_dir=videos_dir)
-        self.fps, self.window, self.skipped = src.fps, window, src.skipped
+                                        where="EK100OADDataset", features=features, videos_dir=videos_dir,
+                                        demo_tree=demo_data.ek100_tree)
+        self.fps, self.window, self.errors = src.fps, window, src.errors
         self._videos = {}
         for vid in src.videos():
             feats = src.features(vid)
@@ -88,6 +89,13 @@ class EK100OADDataset(_WindowedOAD):
         return ek100_ground_truth(src.segments, src.actions, self.fps, src.num_verbs, src.num_nouns,
                                   num_steps={v: f.shape[0] for v, (f, _) in self._videos.items()}, names=src.action_names)
 
+    def class_names(self) -> list[str] | None:
+        """EK100 action names in action-id order (``actions.csv``; head class ``a + 1`` is action ``a``)."""
+        return self.source.class_names()
+
+    def class_table_file(self) -> str:
+        return self.source.class_table_file()
+
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": self.source.num_actions + 1, "num_verbs": self.source.num_verbs + 1, "num_nouns": self.source.num_nouns + 1}
 
@@ -96,7 +104,7 @@ class EK100OADDataset(_WindowedOAD):
 
 
 class ThumosOADDataset(_WindowedOAD):
-    """THUMOS'14 (or TVSeries, EK55...) online action detection in the LSTR layout (see :mod:`.lstr`).
+    """THUMOS'14 (or TVSeries, EK55...) online action detection in the LSTR layout (see :mod:`.formats`).
 
     Args:
         data_root: the dataset folder (``data/THUMOS``); default with ``demo``: the demo tree.
@@ -115,54 +123,49 @@ class ThumosOADDataset(_WindowedOAD):
                  dataset_name: str | None = None, split: str = "test", window: float | None = 16.0,
                  feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
                  features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="ThumosOADDataset.on_error")
+        self.errors = DataErrors(on_error, where="ThumosOADDataset.on_error")
         if split not in ("train", "test"):
             raise ConfigError(f"split must be 'train' or 'test', got {split!r}", where="ThumosOADDataset.split")
         if demo is not None:
-            from videollm_plugins.demo import ensure_demo_data
-
-            from . import thumos_demo
-
-            params = thumos_demo.demo_params(demo, feature_dim)
-            data_root = data_root or str(ensure_demo_data("oad_thumos", partial(thumos_demo.generate, params=params), params) / "THUMOS")
+            data_root = data_root or str(demo_data.thumos_tree(demo, feature_dim))
         if data_root is None:
             raise ConfigError("data_root is required without demo", where="ThumosOADDataset.data_root", hint="e.g. data/THUMOS")
         root = Path(data_root)
-        self.info_path = lstr.find_data_info(root, data_info)
+        self.info_path = formats.find_data_info(root, data_info)
         self.dataset_name = dataset_name or root.name
-        entry = lstr.read_data_info(self.info_path, self.dataset_name)
-        self.root, self.fps, self.window, self.on_error = root, float(entry["fps"]), window, on_error
+        entry = formats.read_data_info(self.info_path, self.dataset_name)
+        self.root, self.fps, self.window = root, float(entry["fps"]), window
+        self._class_names = [str(n) for n in entry["class_names"]]
         self.num_classes, self.ignore_index = int(entry["num_classes"]), int(entry["ignore_index"])
         features_dir = demo_features_dir(features_dir, features, videos_dir, root / "rgb_kinetics_resnet50")
-        self.skipped: list[str] = []
         self._videos = {}
         self._positives: dict[str, np.ndarray] = {}  # the multi-hot targets, for the per-frame mAP
         store = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps, where="ThumosOADDataset")
         for vid in entry.get(f"{split}_session_set", []):
             try:
                 feats = store(vid)  # checks the id first
-                target = lstr.load_target(root / "target_perframe" / f"{vid}.npy", self.num_classes)
+                target = formats.load_target(root / "target_perframe" / f"{vid}.npy", self.num_classes)
                 if abs(feats.shape[0] - target.shape[0]) > 1:
                     raise DataError(f"{feats.shape[0]} feature steps but {target.shape[0]} target frames",
                                     where=f"{store.where}[{vid!r}]", hint="features and targets must share the 4 fps grid")
             except DataError as e:
-                if on_error == "raise":
-                    raise
-                self.skipped.append(e.render())
+                self.errors.handle(e)
                 continue
             n = min(feats.shape[0], target.shape[0])
             ignore = self.ignore_index if self.ignore_index > 0 else None
-            self._videos[vid] = (feats[:n], {"action": lstr.frame_labels(target[:n], ignore)})
-            self._positives[vid] = lstr.positives(target[:n], ignore)
+            self._videos[vid] = (feats[:n], {"action": formats.frame_labels(target[:n], ignore)})
+            self._positives[vid] = formats.positives(target[:n], ignore)
         if not self._videos:
             raise DataError(f"no usable video in {split}_session_set", where=str(self.info_path))
         self._index()
 
     def ground_truth(self) -> OADGroundTruth:
-        names = lstr.read_data_info(self.info_path, self.dataset_name)["class_names"]
         return OADGroundTruth(self.fps, {v: dict(lab) for v, (_, lab) in self._videos.items()}, {"action": self.num_classes},
-                              class_names=list(names), positives=dict(self._positives))
+                              class_names=list(self._class_names), positives=dict(self._positives))
+
+    def class_table_file(self) -> str:
+        """The LSTR ``data_info.json`` (its entry's ``num_classes`` sizes the head)."""
+        return str(self.info_path)
 
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": self.num_classes}

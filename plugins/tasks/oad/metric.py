@@ -10,7 +10,7 @@ scores ranked over all classes, background included). All x100. Ground truth wit
 verb/noun (THUMOS) gives NaN for those keys.
 
 Predictions: per-frame score matrices, as the JSON file or the compact float16 folder
-of :mod:`.scores` (both read by ``videollm evaluate oad``; runs write the compact form
+of :mod:`.formats` (both read by ``videollm evaluate oad``; runs write the compact form
 unless ``compact: false``). Frame ``i`` covers ``[i/fps, (i+1)/fps)`` seconds; column 0
 is background. ``verb``/``noun`` may be left out: they are then marginalised from the
 action softmax through ``actions.csv`` (EK100).
@@ -22,7 +22,6 @@ each class's AP reads one contiguous column; top-k recalls are counted per video
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,60 +30,10 @@ import numpy as np
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
-from ..common.average_precision import multilabel_mean_ap
 from ..common import ek100
+from ..common.average_precision import multilabel_mean_ap
 from ..common.topk import TopKRecallCounter
-from . import lstr
-from .scores import SUBMISSION_SHAPE, OADScores, ScoreWriter, open_scores
-
-#: frames with this label are dropped (THUMOS "Ambiguous").
-IGNORED = -100
-
-
-@dataclass
-class OADGroundTruth:
-    """Per-frame labels (0 = background, :data:`IGNORED` = drop) on an ``fps`` grid.
-
-    ``labels[video]["action"]`` is ``[T]``; ``verb``/``noun`` are present for EK100.
-    ``extendable``: predictions may run past ``T`` (frames after the last annotated
-    segment are background; true when built from a segment csv). ``positives[video]``:
-    the multi-hot action target as ``(frame, class)`` pairs ``[P, 2]`` (None: the
-    argmax labels, one class per frame).
-    """
-
-    fps: float
-    labels: dict[str, dict[str, np.ndarray]]
-    num_classes: dict[str, int]
-    extendable: bool = False
-    actions: np.ndarray | None = None  # [A, 2] (verb, noun) of action id a (= class a + 1)
-    class_names: list[str] = field(default_factory=list)
-    positives: dict[str, np.ndarray] | None = None
-
-    def video_positives(self, vid: str) -> np.ndarray:
-        """``(frame, class)`` positives of ``vid``'s action target (classes >= 1, kept frames)."""
-        lab = self.labels[vid]["action"]
-        if self.positives is not None and vid in self.positives:
-            p = np.asarray(self.positives[vid], dtype=np.int64).reshape(-1, 2)
-            return p[lab[np.minimum(p[:, 0], len(lab) - 1)] != IGNORED] if len(lab) else p
-        frames = np.flatnonzero((lab > 0) & (lab != IGNORED))
-        return np.stack([frames, lab[frames]], axis=1)
-
-
-def ek100_ground_truth(segments: list[ek100.EK100Segment], actions: np.ndarray, fps: float, num_verbs: int, num_nouns: int,
-                       num_steps: dict[str, int] | None = None, names: list[str] | None = None) -> OADGroundTruth:
-    """Per-frame EK100 labels from segments; lengths from ``num_steps`` or the last segment end."""
-    by_video: dict[str, list[ek100.EK100Segment]] = {}
-    for s in segments:
-        by_video.setdefault(s.video_id, []).append(s)
-    labels, positives = {}, {}
-    for vid, segs in by_video.items():
-        n = num_steps[vid] if num_steps else max(ek100.step_range(s, fps)[1] for s in segs) + 1
-        labels[vid] = ek100.frame_labels(segs, n, fps)
-        positives[vid] = ek100.frame_positives(segs, n, fps)
-    return OADGroundTruth(fps, labels, {"action": len(actions) + 1, "verb": num_verbs + 1, "noun": num_nouns + 1},
-                          extendable=num_steps is None, actions=actions, class_names=["background"] + list(names or []),
-                          positives=positives)
-
+from .formats import IGNORED, OADGroundTruth, OADScores, ScoreWriter, ek100_ground_truth, lstr_ground_truth, open_scores
 
 class OADMetric(Metric):
     """Per-frame mAP and EK100 mean top-5 recalls of online action detection.
@@ -117,17 +66,17 @@ class OADMetric(Metric):
         """A RULSTM csv (EK100; ``actions.csv`` beside it) or an LSTR folder with ``target_perframe/``."""
         path = Path(path)
         if path.is_dir():
-            return lstr.load_ground_truth(path, self.data_info, self.dataset_name, self.session_set, self.fps)
+            return lstr_ground_truth(path, self.data_info, self.dataset_name, self.session_set, self.fps)
         actions, names = ek100.read_actions(path.parent / "actions.csv")
         nv, nn_ = ek100.class_counts(ek100.find_official_dir(path), actions)
         return ek100_ground_truth(ek100.read_segments(path), actions, self.fps, nv, nn_, names=names)
 
     def load_predictions(self, path: str | Path) -> OADScores:
-        """The JSON file or the compact folder (see :mod:`.scores`), read lazily."""
+        """The JSON file or the compact folder (see :mod:`.formats`), read lazily."""
         return open_scores(path)
 
     def open_writer(self, path: str | Path) -> ScoreWriter:
-        """Writes head entries to ``path`` as they arrive (compact folder or JSON, see :mod:`.scores`)."""
+        """Writes head entries to ``path`` as they arrive (compact folder or JSON, see :mod:`.formats`)."""
         return ScoreWriter(path, self.fps, self.compact)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -262,4 +211,4 @@ def per_frame_map(scores: np.ndarray, labels: np.ndarray) -> float:
     return multilabel_mean_ap(lambda c: scores[:, c], np.stack([frames, np.asarray(labels)[frames]], axis=1), len(labels))
 
 
-__all__ = ["IGNORED", "OADGroundTruth", "ek100_ground_truth", "OADMetric", "per_frame_map"]
+__all__ = ["OADMetric", "per_frame_map"]

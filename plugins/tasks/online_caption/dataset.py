@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 
-from videollm_core.base import VideoDataset
+from videollm_core.base import DataErrors, VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
 from ..common.features import FeatureStore, demo_features_dir
 from . import demo as demo_data
-from . import narrations
+from . import formats
 
 
 class Ego4DNarrationDataset(VideoDataset):
@@ -47,13 +47,12 @@ class Ego4DNarrationDataset(VideoDataset):
                  passes: tuple[str, ...] | list[str] = ("narration_pass_1",), skip_unsure: bool = True,
                  strip_tags: bool = True, feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
                  features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}", where="Ego4DNarrationDataset.on_error")
+        self.errors = DataErrors(on_error, where="Ego4DNarrationDataset.on_error")
         if fps <= 0 or window_before < 0 or window_after < 0 or window_before + window_after <= 0:
             raise ConfigError("need fps > 0 and a window of positive length", where="Ego4DNarrationDataset")
-        bad = [p for p in passes if p not in narrations.PASSES]
+        bad = [p for p in passes if p not in formats.PASSES]
         if bad:
-            raise ConfigError(f"unknown narration pass(es) {bad}", where="Ego4DNarrationDataset.passes", hint=f"use {list(narrations.PASSES)}")
+            raise ConfigError(f"unknown narration pass(es) {bad}", where="Ego4DNarrationDataset.passes", hint=f"use {list(formats.PASSES)}")
         if demo is not None:
             from videollm_plugins.demo import ensure_demo_data
 
@@ -69,25 +68,21 @@ class Ego4DNarrationDataset(VideoDataset):
         self.annotations, self.videos_file = Path(annotations), videos
         self.fps, self.before, self.after = float(fps), float(window_before), float(window_after)
         self.passes, self.skip_unsure, self.strip_tags = tuple(passes), bool(skip_unsure), bool(strip_tags)
-        self.feature_dim, self.on_error = feature_dim, on_error
-        self.skipped: list[str] = []
-        vids = narrations.read_video_list(videos) if videos else None
-        items = narrations.read_narrations(self.annotations, self.passes, vids, self.skip_unsure, on_error, self.skipped,
-                                           self.strip_tags)
+        self.feature_dim = feature_dim
+        vids = formats.read_video_list(videos) if videos else None
+        items = formats.read_narrations(self.annotations, self.passes, vids, self.skip_unsure, self.errors, self.strip_tags)
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
                                                where="Ego4DNarrationDataset")
         self.items = [n for n in items if self._check(n)]
 
-    def _check(self, n: narrations.Narration) -> bool:
+    def _check(self, n: formats.Narration) -> bool:
         try:
             feats = self.features(n.video_uid)
             if n.time * self.fps >= feats.shape[0]:
                 raise DataError(f"narration at {n.time:.2f} s is after the features end ({feats.shape[0] / self.fps:.2f} s)",
                                 where=f"{self.annotations} ({n.narration_id})", hint="check fps and the feature files")
         except DataError as e:
-            if self.on_error == "raise":
-                raise
-            self.skipped.append(e.render())
+            self.errors.handle(e)
             return False
         return True
 

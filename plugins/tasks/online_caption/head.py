@@ -43,8 +43,8 @@ class OnlineCaptionHead(TaskHead):
 
     def _caption_targets(self, captions: list[str], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
         """-> ``ids [B, L]``, ``mask [B, L]`` of the caption tokens and ``targets [B, L+1]`` (EOS after each, -100 after)."""
-        llm = self.pipeline.llm
-        eos = getattr(llm, "eos_token_id", None)
+        llm = self.llm
+        eos = llm.eos_token_id
         if eos is None:
             raise ConfigError("the LLM's tokenizer has no EOS token: captions could never end", where="model.llm.tokenizer")
         ids, mask = llm.tokenize(list(captions))
@@ -68,7 +68,7 @@ class OnlineCaptionHead(TaskHead):
         untouched), from the hidden state of its last token, so a streamed caption sees the
         whole video so far (under ``model.context``: its sinks and window) as the batch one
         does, and nothing already in the cache is recomputed."""
-        llm = self.pipeline.llm
+        llm = self.llm
         if stream.cache is None:  # a caller without needs_cache: run the stream again
             return llm.generate(stream.embeds, stream.mask, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams)
         hidden = stream.hidden  # [B, S_new, H] of this call's tokens, right-padded
@@ -78,7 +78,7 @@ class OnlineCaptionHead(TaskHead):
 
     def teacher_forcing(self, hidden: Tensor, stream: StreamInputs, captions: list[str]) -> dict[str, Any]:
         """Continue the stream's cache with the caption tokens -> ``logits [B, L+1, V]``, ``targets [B, L+1]``."""
-        llm = self.pipeline.llm
+        llm = self.llm
         ids, mask, targets = self._caption_targets(captions, hidden.device)
         cache = stream.cache
         if cache is None:  # a caller without needs_cache: rebuild it from the stream

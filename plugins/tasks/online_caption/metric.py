@@ -1,11 +1,7 @@
 """Online captioning metric: coco-caption BLEU@4, METEOR, ROUGE_L, CIDEr(-D) (METRICS.md §2.11).
 
 Ground truth: Ego4D ``narration.json`` (one reference per narration: its own text).
-Predictions (no official Ego4D narration-captioning submission exists; this one names
-each narration as the ground truth does)::
-
-    {"version": "1.0", "challenge": "ego4d_online_narration",
-     "results": [{"narration_id": "<video_uid>:<pass>:<index>", "video_uid": ..., "timestamp_sec": ..., "caption": "..."}]}
+Predictions: one caption per narration, named as the ground truth names it (both files: :mod:`.formats`).
 
 Every ground-truth narration needs a caption (a missing one is an error; an empty
 caption is allowed and scores 0). Values are coco-caption's x100 (as densevid_eval
@@ -20,12 +16,8 @@ from typing import Any, ClassVar
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
-from ..common.jsonfile import read_json
 from ..common.captioning import score_captions
-from . import narrations
-
-#: the layout of the prediction file, for error messages.
-SUBMISSION_SHAPE = "{'version', 'challenge', 'results': [{'narration_id', 'caption'}, ...]}"
+from . import formats
 
 
 class OnlineCaptionMetric(Metric):
@@ -51,17 +43,15 @@ class OnlineCaptionMetric(Metric):
 
     def load_ground_truth(self, path: str | Path) -> dict[str, list[str]]:
         """``narration.json`` -> ``{narration_id: [reference text]}``."""
-        vids = narrations.read_video_list(self.videos) if self.videos else None
-        return {n.narration_id: [n.text] for n in narrations.read_narrations(path, self.passes, vids, self.skip_unsure,
-                                                                               strip_tags=self.strip_tags)}
+        vids = formats.read_video_list(self.videos) if self.videos else None
+        return {n.narration_id: [n.text] for n in formats.read_narrations(path, self.passes, vids, self.skip_unsure,
+                                                                            strip_tags=self.strip_tags)}
 
     def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        return read_json(path, dict, SUBMISSION_SHAPE, "prediction file", require={"results": list})
+        return formats.read_submission(path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        results = [{"narration_id": e["narration_id"], "video_uid": e.get("video_uid"), "timestamp_sec": e.get("timestamp_sec"),
-                    "caption": str(e["caption"])} for e in entries]
-        return {"version": "1.0", "challenge": "ego4d_online_narration", "results": results}
+        return formats.format_submission(entries)
 
     def evaluate(self, predictions: dict[str, Any], ground_truth: dict[str, list[str]]) -> dict[str, float]:
         captions: dict[str, str] = {}

@@ -1,4 +1,5 @@
-"""Ego4D LTA annotation files (``fho_lta_{train,val,test_unannotated}.json``) and sample windows.
+"""The Ego4D LTA files: annotations (``fho_lta_{train,val,test_unannotated}.json``), the
+taxonomy, the sample windows read off them, and the challenge submission.
 
 Schema (read off the official ``EGO4D/forecasting`` loaders)::
 
@@ -10,17 +11,25 @@ Schema (read off the official ``EGO4D/forecasting`` loaders)::
 Samples (``ptv_dataset_helper.py``): per clip, actions sorted by ``action_idx``; every
 window of N consecutive observed actions followed by Z future ones (stride 1). A
 sample's key is ``"<clip_uid>_<action_idx of the last observed action>"``.
+
+Submission (Ego4D forecasting challenge)::
+
+    {"<clip_uid>_<last_visible_action_idx>": {"verb": [K lists of Z ids], "noun": [K lists of Z ids]}}
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+import numpy as np
+
+from videollm_core.base import DataErrors
 from videollm_core.errors import DataError
+from videollm_core.paths import read_json
 
-from ..common.jsonfile import read_json
-
+#: the layout of the prediction file, for error messages.
+SUBMISSION_SHAPE = "{'<clip_uid>_<action_idx>': {'verb': [[...]], 'noun': [[...]]}}"
 REQUIRED = ("clip_uid", "video_uid", "action_idx", "clip_parent_start_sec", "action_clip_start_sec", "action_clip_end_sec")
 
 
@@ -48,14 +57,16 @@ class LTAWindow:
     future_nouns: list[int]
 
 
-def read_annotations(path: str | Path, on_error: str = "raise", skipped: list[str] | None = None) -> dict[str, list[LTAAction]]:
+def read_annotations(path: str | Path, errors: DataErrors | None = None) -> dict[str, list[LTAAction]]:
     """``fho_lta_*.json`` -> ``{clip_uid: actions sorted by action_idx}``.
 
-    Entries lacking a field, with ``start > end`` or negative labels raise a
-    :class:`DataError` naming the file and entry (or are skipped with ``on_error="skip"``).
+    Entries lacking a field, with ``start > end`` or negative labels are a :class:`DataError`
+    naming the file and entry, handed to ``errors`` (the dataset's ``on_error`` policy;
+    default: raise): raised, or left out and reported.
     """
     path = Path(path)
-    obj = read_json(path, dict, "{'clips': [...]} (the Ego4D LTA schema)", "annotation file", require={"clips": list})
+    errors = errors if errors is not None else DataErrors()
+    obj = read_json(path, "annotation file", dict, "{'clips': [...]} (the Ego4D LTA schema)", require={"clips": list})
     clips: dict[str, list[LTAAction]] = {}
     for i, c in enumerate(obj["clips"]):
         where = f"{path}: clips[{i}]"
@@ -71,11 +82,8 @@ def read_annotations(path: str | Path, on_error: str = "raise", skipped: list[st
             if ("verb_label" in c and verb < 0) or ("noun_label" in c and noun < 0):
                 raise ValueError("negative verb_label/noun_label")
         except (ValueError, TypeError) as e:
-            if on_error == "skip":
-                if skipped is not None:
-                    skipped.append(f"{where}: {e}")
-                continue
-            raise DataError(str(e), where=where, hint="fix the entry, or set data.on_error: skip") from None
+            errors.handle(DataError(str(e), where=where, hint="fix the entry, or set data.on_error: skip"))
+            continue
         clips.setdefault(str(c["clip_uid"]), []).append(
             LTAAction(str(c["clip_uid"]), str(c["video_uid"]), int(c["action_idx"]), start, end, verb, noun))
     for acts in clips.values():
@@ -102,9 +110,21 @@ def windows(clips: dict[str, list[LTAAction]], num_input: int, z: int = 20, need
 def read_taxonomy(path: str | Path) -> dict[str, list[str]]:
     """``fho_lta_taxonomy.json`` -> ``{"verbs": [...], "nouns": [...]}``."""
     path = Path(path)
-    tax: Any = read_json(path, dict, "{'verbs': [...], 'nouns': [...]}", "taxonomy file (fho_lta_taxonomy.json, beside the annotations)",
-                         require={"verbs": list, "nouns": list})
+    tax: Any = read_json(path, "taxonomy file (fho_lta_taxonomy.json, beside the annotations)", dict,
+                         "{'verbs': [...], 'nouns': [...]}", require={"verbs": list, "nouns": list})
     return {"verbs": list(tax["verbs"]), "nouns": list(tax["nouns"])}
 
 
-__all__ = ["LTAAction", "LTAWindow", "read_annotations", "windows", "read_taxonomy"]
+def format_submission(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Head entries ``{key, verb [K][Z], noun [K][Z]}`` -> the submission dict (integer ids)."""
+    return {str(e["key"]): {"verb": np.asarray(e["verb"]).astype(int).tolist(),
+                            "noun": np.asarray(e["noun"]).astype(int).tolist()} for e in entries}
+
+
+def read_submission(path: str | Path) -> dict[str, Any]:
+    """The submission JSON (:class:`DataError` when missing, not JSON or not an object)."""
+    return read_json(path, "prediction file", dict, SUBMISSION_SHAPE)
+
+
+__all__ = ["SUBMISSION_SHAPE", "LTAAction", "LTAWindow", "read_annotations", "windows", "read_taxonomy", "format_submission",
+           "read_submission"]

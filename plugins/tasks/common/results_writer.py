@@ -1,30 +1,13 @@
-"""Reading the JSON files of benchmarks (annotations, submissions) with user-facing errors, and
-writing submissions whose results arrive one by one (:class:`ResultsWriter`)."""
+"""Writing JSON submissions whose results arrive one by one (:class:`ResultsWriter`).
+
+Reading them back is :func:`videollm_core.paths.read_json` (the one JSON reader).
+"""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 from typing import Any, Mapping
-
-
-def read_json(path: str | Path, expected: type | tuple[type, ...], shape: str, what: str = "file",
-              require: dict[str, type] | None = None) -> Any:
-    """Parse ``path``; :class:`~videollm_core.errors.DataError` when it is missing, not JSON,
-    its top level is not ``expected`` or a key of ``require`` is absent or not of its type
-    (``shape`` describes the expected layout in the message)."""
-    from videollm_core.errors import DataError
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{what} not found", where=str(path))
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"not valid JSON ({e})", where=str(path)) from e
-    if not isinstance(obj, expected) or any(not isinstance(obj.get(k), t) for k, t in (require or {}).items()):
-        raise DataError(f"expected {shape}", where=str(path))
-    return obj
 
 
 class ResultsWriter:
@@ -57,7 +40,8 @@ class ResultsWriter:
         return len(self._keys)
 
     def close(self) -> Path:
-        from videollm_core.paths import os_errors, replace_path
+        from videollm_core.paths import os_errors
+        from videollm_core.engine.files import replace_path
 
         with os_errors(self.path, "write the predictions"):
             self._f.write("}}")
@@ -66,4 +50,4 @@ class ResultsWriter:
         return self.path
 
 
-__all__ = ["read_json", "ResultsWriter"]
+__all__ = ["ResultsWriter"]

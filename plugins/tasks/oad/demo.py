@@ -1,6 +1,8 @@
-"""Deterministic THUMOS-style demo data in the LSTR layout (see :mod:`.lstr`).
+"""Demo data of online action detection: a THUMOS-style tree here, the EK100 tree shared with
+anticipation (:func:`ek100_tree`, written by :mod:`..common.ek100_demo_data`).
 
-Writes ``data_info.json`` (key ``THUMOS``: Background, ``num_actions`` classes,
+THUMOS: deterministic demo data in the LSTR layout (see :mod:`.formats`). :func:`thumos_tree`
+writes ``data_info.json`` (key ``THUMOS``: Background, ``num_actions`` classes,
 ``Ambiguous`` last = ``ignore_index``, 4 fps, train/test session sets),
 ``THUMOS/target_perframe/<video>.npy`` one-hot ``[T, C]`` and
 ``THUMOS/rgb_kinetics_resnet50/<video>.npy`` ``[T, Df]`` features = class prototype +
@@ -9,12 +11,14 @@ Gaussian noise (ambiguous frames: a blend of their neighbours' prototypes).
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..common.demo_params import demo_params as fill_params
+from ..common.ek100_demo_data import ensure_tree as ek100_tree
 
 DEFAULTS: dict[str, Any] = {"num_videos": 12, "seed": 0, "feature_dim": 32, "num_actions": 6, "frames": 160, "noise": 0.5}
 NAMES = ["BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "Diving", "GolfSwing"]
@@ -25,7 +29,16 @@ def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[st
     return fill_params(DEFAULTS, demo, feature_dim, {"num_actions": len(NAMES)})
 
 
+def thumos_tree(demo: dict[str, Any] | None, feature_dim: int | None) -> Path:
+    """The THUMOS demo folder (``.../THUMOS``, beside its ``data_info.json``) of ``demo``'s parameters, made once."""
+    from videollm_plugins.demo import ensure_demo_data
+
+    params = demo_params(demo, feature_dim)
+    return ensure_demo_data("oad_thumos", partial(generate, params=params), params) / "THUMOS"
+
+
 def generate(out_dir: Path, params: dict[str, Any]) -> None:
+    """Write the THUMOS demo tree for ``params`` (see :data:`DEFAULTS`) into ``out_dir``."""
     rng = np.random.default_rng(int(params["seed"]))
     na, dim, frames = int(params["num_actions"]), int(params["feature_dim"]), int(params["frames"])
     classes = ["Background"] + NAMES[:na] + ["Ambiguous"]
@@ -56,4 +69,4 @@ def generate(out_dir: Path, params: dict[str, Any]) -> None:
     (Path(out_dir) / "data_info.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
 
 
-__all__ = ["DEFAULTS", "demo_params", "generate"]
+__all__ = ["DEFAULTS", "demo_params", "generate", "thumos_tree", "ek100_tree"]

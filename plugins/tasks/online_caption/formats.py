@@ -1,6 +1,6 @@
-"""Ego4D narrations (``narration.json``, schema of the Ego4D release; not public -- fixtures only).
+"""The online-captioning files: Ego4D narrations in, the caption predictions out and back.
 
-::
+Ground truth: ``narration.json`` (schema of the Ego4D release; not public -- fixtures only)::
 
     {"<video_uid>": {"status": "complete",
                      "narration_pass_1": {"narrations": [{"timestamp_sec": 3.1, "timestamp_frame": 93,
@@ -13,17 +13,27 @@
 is identified here by ``"<video_uid>:<pass>:<index in its list>"``. Quirks kept:
 texts carry the ``#C``/``#O`` actor tags and sometimes ``#unsure``; some videos lack
 a pass or have ``status`` other than ``complete``.
+
+Predictions (no official Ego4D narration-captioning submission exists; this one names
+each narration as the ground truth does)::
+
+    {"version": "1.0", "challenge": "ego4d_online_narration",
+     "results": [{"narration_id": "<video_uid>:<pass>:<index>", "video_uid": ..., "timestamp_sec": ..., "caption": "..."}]}
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
+from videollm_core.base import DataErrors
 from videollm_core.errors import DataError
+from videollm_core.paths import read_json
 
-from ..common.jsonfile import read_json
-
+#: the layout of the prediction file, for error messages.
+SUBMISSION_SHAPE = "{'version', 'challenge', 'results': [{'narration_id', 'caption'}, ...]}"
+CHALLENGE = "ego4d_online_narration"
 PASSES = ("narration_pass_1", "narration_pass_2")
 _TAG = re.compile(r"^\s*#[A-Za-z]\b")
 
@@ -55,16 +65,17 @@ def strip_actor_tag(text: str) -> str:
 
 
 def read_narrations(path: str | Path, passes: tuple[str, ...] = ("narration_pass_1",), videos: list[str] | None = None,
-                    skip_unsure: bool = True, on_error: str = "raise", skipped: list[str] | None = None,
-                    strip_tags: bool = True) -> list[Narration]:
+                    skip_unsure: bool = True, errors: DataErrors | None = None, strip_tags: bool = True) -> list[Narration]:
     """``narration.json`` -> narrations of ``passes`` (of ``videos`` when given), in file order.
 
     Entries without ``timestamp_sec``/``narration_text``, with a negative time or an
-    empty text raise a :class:`DataError` naming the entry (or are skipped). With
+    empty text are a :class:`DataError` naming the entry, handed to ``errors`` (the dataset's
+    ``on_error`` policy; default: raise): raised, or left out and reported. With
     ``skip_unsure``, texts tagged ``#unsure`` are left out (as LaViLa/EgoVLP do); with
     ``strip_tags`` the leading actor tag goes (:func:`strip_actor_tag`).
     """
-    obj = read_json(path, dict, "{video_uid: {narration_pass_1: {narrations: [...]}}}", "narration file (Ego4D narration.json)")
+    errors = errors if errors is not None else DataErrors()
+    obj = read_json(path, "narration file (Ego4D narration.json)", dict, "{video_uid: {narration_pass_1: {narrations: [...]}}}")
     wanted = set(videos) if videos is not None else None
     out: list[Narration] = []
     for vid, entry in obj.items():
@@ -80,15 +91,25 @@ def read_narrations(path: str | Path, passes: tuple[str, ...] = ("narration_pass
                         raise ValueError("negative timestamp_sec or empty narration_text")
                 except (KeyError, TypeError, ValueError) as e:
                     msg = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-                    if on_error == "skip":
-                        if skipped is not None:
-                            skipped.append(f"{where}: {msg}")
-                        continue
-                    raise DataError(msg, where=where, hint="fix the entry, or set data.on_error: skip") from None
+                    errors.handle(DataError(msg, where=where, hint="fix the entry, or set data.on_error: skip"))
+                    continue
                 if skip_unsure and "#unsure" in text.lower():
                     continue
                 out.append(Narration(f"{vid}:{p}:{i}", vid, t, strip_actor_tag(text) if strip_tags else text))
     return out
 
 
-__all__ = ["PASSES", "Narration", "strip_actor_tag", "read_video_list", "read_narrations"]
+def format_submission(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Head entries ``{narration_id, video_uid?, timestamp_sec?, caption}`` -> the predictions object."""
+    results = [{"narration_id": e["narration_id"], "video_uid": e.get("video_uid"), "timestamp_sec": e.get("timestamp_sec"),
+                "caption": str(e["caption"])} for e in entries]
+    return {"version": "1.0", "challenge": CHALLENGE, "results": results}
+
+
+def read_submission(path: str | Path) -> dict[str, Any]:
+    """The predictions JSON (:class:`DataError` when missing, not JSON or without a ``results`` list)."""
+    return read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": list})
+
+
+__all__ = ["SUBMISSION_SHAPE", "PASSES", "Narration", "strip_actor_tag", "read_video_list", "read_narrations", "format_submission",
+           "read_submission"]

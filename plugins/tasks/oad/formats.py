@@ -1,7 +1,22 @@
-"""OAD prediction files: per-frame score matrices, written as they are made, read back lazily.
+"""The files of online action detection: ground truth in, per-frame scores out and back.
 
-There is no official OAD submission; LSTR / TeSTra / MAT keep per-frame score matrices.
-Two forms, both read by ``videollm evaluate oad`` (:func:`open_scores`):
+**Ground truth.** EK100: the RULSTM segment csv (:mod:`..common.ek100`), turned into
+per-frame labels by :func:`ek100_ground_truth`. THUMOS (and TVSeries, EK55...): the
+LSTR / TeSTra / MAT layout::
+
+    <root>/data_info.json                       (or <root>/../data_info.json) keyed by dataset name:
+        {"THUMOS": {"class_names": [...], "num_classes": 22, "ignore_index": 21,
+                    "fps": 4, "train_session_set": [...], "test_session_set": [...]}}
+    <root>/target_perframe/<video>.npy           [T, C] one/multi-hot at ``fps`` (column 0 = background)
+    <root>/<feature name>/<video>.npy            [T, Df] features on the same grid
+
+Per-frame label = argmax of the target row (lowest class on overlaps; used for training
+and the top-k recalls); the per-frame mAP scores each class over its column of the
+multi-hot target (:func:`positives`), as LSTR's ``perframe_average_precision`` does. Frames
+where the ``ignore_index`` column (THUMOS ``Ambiguous``) is set are dropped from evaluation.
+
+**Predictions.** There is no official OAD submission; LSTR / TeSTra / MAT keep per-frame
+score matrices. Two forms, both read by ``videollm evaluate oad`` (:func:`open_scores`):
 
 * **JSON** (readable anywhere; fine for a few videos, ~100 bytes per score)::
 
@@ -29,23 +44,143 @@ import os
 import shutil
 import zipfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from videollm_core.errors import DataError
-from videollm_core.paths import os_errors, replace_path
+from videollm_core.paths import os_errors, read_json
+from videollm_core.engine.files import replace_path
 
+from ..common import ek100
 from ..common.features import is_safe_video_id
-from ..common.jsonfile import ResultsWriter, read_json
+from ..common.results_writer import ResultsWriter
 
+#: frames with this label are dropped (THUMOS "Ambiguous").
+IGNORED = -100
 KEYS = ("action", "verb", "noun")
 INDEX = "index.json"
 CHALLENGE = "online_action_detection"
 #: the layout of the prediction file, for error messages.
 SUBMISSION_SHAPE = ("{'version', 'challenge', 'fps', 'results': {video_id: {'action': [[...]]}}} "
                     f"or a folder with {INDEX} and one .npz per video")
+
+
+@dataclass
+class OADGroundTruth:
+    """Per-frame labels (0 = background, :data:`IGNORED` = drop) on an ``fps`` grid.
+
+    ``labels[video]["action"]`` is ``[T]``; ``verb``/``noun`` are present for EK100.
+    ``extendable``: predictions may run past ``T`` (frames after the last annotated
+    segment are background; true when built from a segment csv). ``positives[video]``:
+    the multi-hot action target as ``(frame, class)`` pairs ``[P, 2]`` (None: the
+    argmax labels, one class per frame).
+    """
+
+    fps: float
+    labels: dict[str, dict[str, np.ndarray]]
+    num_classes: dict[str, int]
+    extendable: bool = False
+    actions: np.ndarray | None = None  # [A, 2] (verb, noun) of action id a (= class a + 1)
+    class_names: list[str] = field(default_factory=list)
+    positives: dict[str, np.ndarray] | None = None
+
+    def video_positives(self, vid: str) -> np.ndarray:
+        """``(frame, class)`` positives of ``vid``'s action target (classes >= 1, kept frames)."""
+        lab = self.labels[vid]["action"]
+        if self.positives is not None and vid in self.positives:
+            p = np.asarray(self.positives[vid], dtype=np.int64).reshape(-1, 2)
+            return p[lab[np.minimum(p[:, 0], len(lab) - 1)] != IGNORED] if len(lab) else p
+        frames = np.flatnonzero((lab > 0) & (lab != IGNORED))
+        return np.stack([frames, lab[frames]], axis=1)
+
+
+def ek100_ground_truth(segments: list[ek100.EK100Segment], actions: np.ndarray, fps: float, num_verbs: int, num_nouns: int,
+                       num_steps: dict[str, int] | None = None, names: list[str] | None = None) -> OADGroundTruth:
+    """Per-frame EK100 labels from segments; lengths from ``num_steps`` or the last segment end."""
+    by_video: dict[str, list[ek100.EK100Segment]] = {}
+    for s in segments:
+        by_video.setdefault(s.video_id, []).append(s)
+    labels, positives = {}, {}
+    for vid, segs in by_video.items():
+        n = num_steps[vid] if num_steps else max(ek100.step_range(s, fps)[1] for s in segs) + 1
+        labels[vid] = ek100.frame_labels(segs, n, fps)
+        positives[vid] = ek100.frame_positives(segs, n, fps)
+    return OADGroundTruth(fps, labels, {"action": len(actions) + 1, "verb": num_verbs + 1, "noun": num_nouns + 1},
+                          extendable=num_steps is None, actions=actions, class_names=["background"] + list(names or []),
+                          positives=positives)
+
+
+def find_data_info(root: Path, explicit: str | Path | None) -> Path:
+    """``data_info.json``: ``explicit``, else in ``root``, else in ``root``'s parent."""
+    for cand in ([Path(explicit)] if explicit else [root / "data_info.json", root.parent / "data_info.json"]):
+        if cand.is_file():
+            return cand
+    raise DataError("data_info.json not found", where=str(explicit or root),
+                    hint="LSTR keeps data/data_info.json beside data/THUMOS; pass data_info: PATH")
+
+
+def read_data_info(path: Path, name: str) -> dict[str, Any]:
+    """The entry ``name`` (e.g. ``THUMOS``) of an LSTR ``data_info.json``."""
+    info = read_json(path, "data_info.json", dict, "{dataset name: {'class_names', 'num_classes', 'ignore_index', 'fps', ...}}")
+    if name not in info:
+        raise DataError(f"no dataset {name!r} in data_info.json (has {sorted(info)})", where=str(path),
+                        hint="set dataset_name to one of its keys")
+    entry = info[name]
+    for key in ("class_names", "num_classes", "ignore_index", "fps"):
+        if key not in entry:
+            raise DataError(f"entry {name!r} lacks {key!r}", where=str(path))
+    return entry
+
+
+def frame_labels(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
+    """``target [T, C]`` multi-hot -> ``[T]`` labels (argmax; :data:`IGNORED` where ``ignore_index`` is set)."""
+    labels = np.argmax(target, axis=1).astype(np.int64)
+    if ignore_index is not None and 0 <= ignore_index < target.shape[1]:
+        labels[target[:, ignore_index] > 0] = IGNORED
+    return labels
+
+
+def positives(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
+    """``target [T, C]`` multi-hot -> its positives ``(frame, class)`` ``[P, 2]``, background (column 0)
+    and the ``ignore_index`` column left out (a frame of two overlapping actions is a positive of both)."""
+    hot = np.asarray(target) > 0
+    hot[:, 0] = False
+    if ignore_index is not None and 0 <= ignore_index < hot.shape[1]:
+        hot[:, ignore_index] = False
+    return np.argwhere(hot).astype(np.int64)
+
+
+def load_target(path: Path, num_classes: int) -> np.ndarray:
+    """One ``target_perframe`` file ``[T, C]``, checked."""
+    if not path.is_file():
+        raise DataError("per-frame target file not found", where=str(path))
+    try:
+        target = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise DataError(f"cannot read it ({type(e).__name__}: {e})", where=str(path)) from e
+    if target.ndim != 2 or target.shape[1] != num_classes:
+        raise DataError(f"expected [T, {num_classes}] per-frame targets, got {list(target.shape)}", where=str(path))
+    if not np.isfinite(target).all():
+        raise DataError("non-finite per-frame target", where=str(path))
+    return target
+
+
+def lstr_ground_truth(root: Path, data_info: str | Path | None, dataset_name: str | None, session_set: str,
+                      fps: float) -> OADGroundTruth:
+    """An LSTR folder -> :class:`OADGroundTruth` for the videos of ``session_set``."""
+    name = dataset_name or root.name
+    entry = read_data_info(find_data_info(root, data_info), name)
+    videos = entry.get(session_set) or sorted(p.stem for p in (root / "target_perframe").glob("*.npy"))
+    ignore = entry["ignore_index"] if entry["ignore_index"] > 0 else None
+    labels, pos = {}, {}
+    for v in videos:
+        target = load_target(root / "target_perframe" / f"{v}.npy", entry["num_classes"])
+        labels[v], pos[v] = {"action": frame_labels(target, ignore)}, positives(target, ignore)
+    return OADGroundTruth(float(entry["fps"]), labels, {"action": int(entry["num_classes"])}, extendable=False,
+                          class_names=list(entry["class_names"]), positives=pos)
 
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray], level: int = 1) -> None:
@@ -195,8 +330,8 @@ def open_scores(path: str | Path) -> OADScores:
     """Either form from disk: a folder with :data:`INDEX`, or the JSON file."""
     path = Path(path)
     if not path.is_dir():
-        return OADScores.from_json(read_json(path, dict, SUBMISSION_SHAPE, "prediction file", require={"results": dict}), path)
-    index = read_json(path / INDEX, dict, SUBMISSION_SHAPE, "score index", require={"videos": dict})
+        return OADScores.from_json(read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": dict}), path)
+    index = read_json(path / INDEX, "score index", dict, SUBMISSION_SHAPE, require={"videos": dict})
     videos = index["videos"]
 
     def load(vid: str) -> dict[str, np.ndarray]:
@@ -212,4 +347,6 @@ def open_scores(path: str | Path) -> OADScores:
     return OADScores(float(index.get("fps", math.nan)), load, videos, path)
 
 
-__all__ = ["KEYS", "INDEX", "SUBMISSION_SHAPE", "write_npz", "ScoreWriter", "OADScores", "open_scores"]
+__all__ = ["IGNORED", "OADGroundTruth", "ek100_ground_truth", "find_data_info", "read_data_info", "frame_labels", "positives",
+           "load_target", "lstr_ground_truth", "KEYS", "INDEX", "SUBMISSION_SHAPE", "write_npz", "ScoreWriter", "OADScores",
+           "open_scores"]

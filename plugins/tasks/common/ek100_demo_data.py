@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,15 @@ def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[st
     params = fill_params(DEFAULTS, demo, feature_dim, {"num_verbs": len(VERBS), "num_nouns": len(NOUNS)})
     params["num_actions"] = min(int(params["num_actions"]), params["num_verbs"] * params["num_nouns"])
     return params
+
+
+def ensure_tree(demo: dict[str, Any] | None, feature_dim: int | None) -> tuple[Path, dict[str, Any]]:
+    """The demo tree of ``demo``'s parameters (generated once, then cached; shared by the OAD and
+    anticipation tasks, whose ``demo.py`` names it) -> ``(root, params)``."""
+    from videollm_plugins.demo import ensure_demo_data
+
+    params = demo_params(demo, feature_dim)
+    return ensure_demo_data("ek100", partial(generate, params=params), params, version=VERSION), params
 
 
 def _write_csv(path: Path, rows: list[list[Any]], header: list[str] | None = None) -> None:
@@ -122,4 +132,4 @@ def generate(out_dir: Path, params: dict[str, Any]) -> None:
     _write_csv(off / "EPIC_100_video_info.csv", info, ["video_id", "duration", "fps", "resolution"])
 
 
-__all__ = ["DEFAULTS", "VERSION", "demo_params", "generate"]
+__all__ = ["DEFAULTS", "VERSION", "demo_params", "ensure_tree", "generate"]
