@@ -153,6 +153,17 @@ def decode_proposals(
     return [(segs[k][0], segs[k][1], scores[k]) for k in keep]
 
 
+def right_pad(seqs: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """``M`` sequences ``[L_m, E]`` -> ``embeds [M, max L_m, E]`` (zeros after each) and ``mask [M, max L_m]``."""
+    length = max(s.shape[0] for s in seqs)
+    embeds = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[-1])
+    mask = torch.zeros(len(seqs), length, dtype=torch.bool, device=embeds.device)
+    for m, s in enumerate(seqs):
+        embeds[m, : s.shape[0]] = s
+        mask[m, : s.shape[0]] = True
+    return embeds, mask
+
+
 class DenseCaptionHead(TaskHead):
     """Event proposals + LM-head captions for dense video captioning.
 
@@ -293,13 +304,9 @@ class DenseCaptionHead(TaskHead):
             seqs.append(torch.cat([prefix, tok[None], llm.embed_text(cap[None])[0] + tok]))
             targets.append(target)
             starts.append(prefix.shape[0])  # the event token's position predicts the first word
-        length = max(s.shape[0] for s in seqs)
-        embeds = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[-1])
-        mask = torch.zeros(len(seqs), length, dtype=torch.bool, device=embeds.device)
-        label = torch.full((len(seqs), length), -100, dtype=torch.long, device=embeds.device)
-        for m, (s, t, p) in enumerate(zip(seqs, targets, starts)):
-            embeds[m, : s.shape[0]] = s
-            mask[m, : s.shape[0]] = True
+        embeds, mask = right_pad(seqs)
+        label = torch.full(mask.shape, -100, dtype=torch.long, device=embeds.device)
+        for m, (t, p) in enumerate(zip(targets, starts)):
             label[m, p : p + len(t)] = t
         hidden, _ = llm(embeds, mask)
         where = label != -100
@@ -336,7 +343,13 @@ class DenseCaptionHead(TaskHead):
         return entries
 
     def _generate(self, outputs: dict[str, Any], video_index: list[int], vecs: Tensor) -> list[str]:
-        """Greedy decoding of ``M`` captions after ``[stream][event token]``; each fed word gets the event token added."""
+        """Greedy decoding of ``M`` captions after ``[stream][event token]``; each fed word gets the event token added.
+
+        Kept here until :meth:`LLMAdapter.generate` can add a per-sequence embedding ``[M, E]`` to
+        every token it feeds back (without it the captions lose their event: measured on the
+        demo, words repeat); then this is ``self.llm.generate(prefix, mask, max_caption_tokens,
+        cache=cache, step_embeds=tokens)``.
+        """
         llm = self.llm
         cache = outputs.get("stream_cache")
         if cache is not None:  # continue the stream's cache, one copy per event: nothing is recomputed
@@ -347,15 +360,9 @@ class DenseCaptionHead(TaskHead):
             last = hidden[:, -1]
         else:
             prefixes, tokens = self._prefixes(outputs, video_index, vecs)
-            seqs = [torch.cat([p, t[None]]) for p, t in zip(prefixes, tokens)]
-            length = max(s.shape[0] for s in seqs)
-            embeds = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[-1])
-            mask = torch.zeros(len(seqs), length, dtype=torch.bool, device=embeds.device)
-            for m, s in enumerate(seqs):
-                embeds[m, : s.shape[0]] = s
-                mask[m, : s.shape[0]] = True
+            embeds, mask = right_pad([torch.cat([p, t[None]]) for p, t in zip(prefixes, tokens)])
             hidden, cache = llm(embeds, mask, use_cache=True)
-            last = hidden[torch.arange(len(seqs), device=hidden.device), mask.long().sum(1) - 1]
+            last = hidden[torch.arange(len(tokens), device=hidden.device), mask.long().sum(1) - 1]
         eos = llm.eos_token_id
         words: list[list[int]] = [[] for _ in range(len(last))]
         done = torch.zeros(len(last), dtype=torch.bool, device=hidden.device)
