@@ -48,7 +48,6 @@ class ActivityNetCaptionsDataset(VideoDataset):
     """
 
     task: ClassVar[str] = "dense_caption"
-    provides_head_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -272,7 +272,6 @@ class DenseCaptionMetric(Metric):
     keys: ClassVar[tuple[str, ...]] = ("METEOR", "BLEU@4", "CIDEr", "Recall", "Precision", "SODA_c")
     primary_key: ClassVar[str] = "METEOR"
     higher_is_better: ClassVar[bool] = True
-    prediction_suffix: ClassVar[str] = ".json"
 
     def __init__(self, tious: Sequence[float] = DEFAULT_TIOUS, max_proposals: int = 1000, soda: bool = True):
         super().__init__()

@@ -45,7 +45,6 @@ class MomentQueryMetric(Metric):
     keys: ClassVar[tuple[str, ...]] = tuple(map_key(t) for t in DEFAULT_TIOUS) + ("average_mAP", "Recall@1x@0.50")
     primary_key: ClassVar[str] = "average_mAP"
     higher_is_better: ClassVar[bool] = True
-    prediction_suffix: ClassVar[str] = ".json"
 
     def __init__(self, tious: Sequence[float] = DEFAULT_TIOUS, subset: str | None = None, class_names: Sequence[str] | None = None) -> None:
         super().__init__()

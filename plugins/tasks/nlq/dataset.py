@@ -37,7 +37,6 @@ class Ego4DNLQDataset(LocalizationDataset):
     """
 
     task: ClassVar[str] = "nlq"
-    provides_head_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

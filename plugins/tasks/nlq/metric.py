@@ -39,7 +39,6 @@ class NaturalLanguageQueryMetric(Metric):
     keys: ClassVar[tuple[str, ...]] = tuple(f"R@{k},IoU={m}" for k in RANKS for m in THRESHOLDS) + ("mIoU",)
     primary_key: ClassVar[str] = "R@1,IoU=0.3"
     higher_is_better: ClassVar[bool] = True
-    prediction_suffix: ClassVar[str] = ".json"
 
     # -- official files ---------------------------------------------------------
     def load_ground_truth(self, path: str | Path) -> dict[QueryKey, dict[str, Any]]:

@@ -43,7 +43,6 @@ class QVHighlightsDataset(LocalizationDataset):
     """
 
     task: ClassVar[str] = "qvhighlights"
-    provides_head_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
