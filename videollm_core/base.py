@@ -197,11 +197,12 @@ class LLMAdapter(nn.Module):
         raise NotImplementedError
 
     def generate(self, embeds: Tensor | None, mask: Tensor | None, max_new_tokens: int = 20, num_beams: int = 1,
-                 cache: Any = None, last_hidden: Tensor | None = None) -> list[str]:
+                 cache: Any = None, last_hidden: Tensor | None = None, step_embeds: Tensor | None = None) -> list[str]:
         """Continue ``embeds [B, S, E]`` (after ``cache``, when given) with text decoded through the
         LM head, greedy (``num_beams=1``) or beam search, stopping at :attr:`eos_token_id`. With
         ``last_hidden [B, H]`` (the state of ``cache``'s last token) and no ``embeds``, generation
-        continues ``cache`` directly."""
+        continues ``cache`` directly. ``step_embeds [B, E]`` is added to the embedding of every
+        generated token fed back (a condition such as an event token)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def set_context(self, context: Mapping[str, Any]) -> None:

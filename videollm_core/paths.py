@@ -69,13 +69,15 @@ def usable_path(path: str | os.PathLike, what: str) -> Path:
 
 def read_json(path: str | os.PathLike, what: str = "file", expected: type | tuple[type, ...] | None = None,
               shape: str | None = None, require: Mapping[str, type] | None = None) -> Any:
-    """The one JSON reader: parse ``path`` (annotations, submissions, checkpoints' state).
+    """The one JSON reader: parse ``path`` (annotations, submissions, checkpoints' state); a
+    ``*.gz`` file is read through gzip (THUMOS14 and ActivityNet releases ship ``.json.gz``).
 
     Raises:
         DataError: ``what`` is missing or unreadable, not valid JSON, its top level is not
             ``expected``, or a key of ``require`` is absent or not of its type (``shape``
             describes the expected layout in the message).
     """
+    import gzip
     import json
 
     from .errors import DataError
@@ -83,10 +85,11 @@ def read_json(path: str | os.PathLike, what: str = "file", expected: type | tupl
     p = usable_path(path, what)
     if not p.is_file():
         raise DataError(f"{what} not found", where=str(p))
+    with os_errors(p, f"read the {what}"):
+        data = p.read_bytes()
     try:
-        with os_errors(p, f"read the {what}"):
-            obj = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        obj = json.loads(gzip.decompress(data) if p.suffix == ".gz" else data)
+    except (ValueError, EOFError, OSError) as e:  # not JSON, not UTF-8, a truncated or foreign gzip stream
         raise DataError(f"not valid JSON ({e})", where=str(p)) from e
     wrong_keys = bool(require) and (not isinstance(obj, dict) or any(not isinstance(obj.get(k), t) for k, t in require.items()))
     if wrong_keys or expected is not None and not isinstance(obj, expected):

@@ -41,9 +41,11 @@ def _prefill(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, cache:
     return torch.log_softmax(llm.lm_logits(_last_real(hidden, mask, cache)).float(), dim=-1), cache
 
 
-def _step(llm: LLMAdapter, ids: Tensor, cache: LLMCache) -> tuple[Tensor, LLMCache]:
-    """Feed ``ids [B]`` -> ``(log-probs [B, V], cache)``."""
+def _step(llm: LLMAdapter, ids: Tensor, cache: LLMCache, step_embeds: Tensor | None = None) -> tuple[Tensor, LLMCache]:
+    """Feed ``ids [B]`` (their embeddings plus ``step_embeds [B, E]`` when given) -> ``(log-probs [B, V], cache)``."""
     emb = llm.embed_text(ids[:, None])
+    if step_embeds is not None:
+        emb = emb + step_embeds[:, None].to(emb.dtype)
     hidden, cache = llm(emb, torch.ones_like(ids[:, None], dtype=torch.bool), cache=cache, use_cache=True)
     return torch.log_softmax(llm.lm_logits(hidden[:, -1]).float(), dim=-1), cache
 
@@ -51,7 +53,7 @@ def _step(llm: LLMAdapter, ids: Tensor, cache: LLMCache) -> tuple[Tensor, LLMCac
 @torch.no_grad()
 def greedy_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int = 1,
                   eos_token_id: int | None = None, cache: LLMCache | None = None,
-                  last_hidden: Tensor | None = None) -> list[list[int]]:
+                  last_hidden: Tensor | None = None, step_embeds: Tensor | None = None) -> list[list[int]]:
     """Most likely next token each step; ``B`` id lists (EOS not included)."""
     logp, cache = _prefill(llm, embeds, mask, cache, last_hidden)
     b = logp.shape[0]
@@ -65,16 +67,17 @@ def greedy_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *
         done |= ids == eos_token_id if eos_token_id is not None else torch.zeros_like(done)
         if bool(done.all()) or step == max_new_tokens - 1:
             break
-        logp, cache = _step(llm, ids, cache)
+        logp, cache = _step(llm, ids, cache, step_embeds)
     return out
 
 
 @torch.no_grad()
 def beam_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int,
                 eos_token_id: int | None = None, cache: LLMCache | None = None,
-                last_hidden: Tensor | None = None) -> list[list[int]]:
+                last_hidden: Tensor | None = None, step_embeds: Tensor | None = None) -> list[list[int]]:
     """Beam search with ``num_beams`` beams per sequence; ``B`` id lists of the best hypothesis."""
     k = num_beams
+    step_embeds = step_embeds.repeat_interleave(k, dim=0) if step_embeds is not None else None
     logp, cache = _prefill(llm, embeds, mask, cache, last_hidden)
     b, vocab = logp.shape
     cache = cache.repeat_interleave(k)
@@ -108,7 +111,7 @@ def beam_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *, 
         if step == max_new_tokens - 1 or all(len(f) >= k for f in finished):
             break
         cache = cache.select(src.reshape(-1))
-        logp, cache = _step(llm, next_ids.reshape(-1), cache)
+        logp, cache = _step(llm, next_ids.reshape(-1), cache, step_embeds)
     out = []
     for i in range(b):
         hyps = finished[i] + [(float(scores[i, j]) / max(len(tokens[i][j]), 1), tokens[i][j])

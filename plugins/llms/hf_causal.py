@@ -218,18 +218,20 @@ class HFCausalLM(LLMAdapter):
         return eos if eos is not None else getattr(self.config, "eos_token_id", None)  # not every HF config has one
 
     def generate(self, embeds: Tensor | None, mask: Tensor | None, max_new_tokens: int = 20, num_beams: int = 1,
-                 cache: LLMCache | None = None, last_hidden: Tensor | None = None) -> list[str]:
+                 cache: LLMCache | None = None, last_hidden: Tensor | None = None,
+                 step_embeds: Tensor | None = None) -> list[str]:
         """Continue ``embeds [B, S, E]`` (after ``cache`` if given) with text through the LM head,
         greedy (``num_beams=1``) or beam search; stops at the tokenizer's EOS. With
         ``last_hidden [B, H]``, the hidden state of ``cache``'s last token, and no ``embeds``,
         generation continues ``cache`` directly (nothing is recomputed; ``cache`` is advanced:
-        pass ``cache.fork()`` to keep it)."""
+        pass ``cache.fork()`` to keep it). ``step_embeds [B, E]`` is added to the embedding of
+        every generated token fed back (not to ``embeds``), e.g. an event token."""
         if max_new_tokens < 1 or num_beams < 1:
             raise ConfigError(f"max_new_tokens ({max_new_tokens}) and num_beams ({num_beams}) must be >= 1",
                               where=f"{WHERE}.generate")
         search = greedy_search if num_beams == 1 else beam_search
         ids = search(self, embeds, mask, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                     eos_token_id=self.eos_token_id, cache=cache, last_hidden=last_hidden)
+                     eos_token_id=self.eos_token_id, cache=cache, last_hidden=last_hidden, step_embeds=step_embeds)
         return [self.tokenizer.decode(seq, skip_special_tokens=True).strip() for seq in ids]
 
     # -- saving ----------------------------------------------------------------

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from videollm_core.config import load_config
-from videollm_core.runner import Runner
+from videollm_core.engine.runner import Runner
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 IGNORE = -100

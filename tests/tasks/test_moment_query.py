@@ -57,7 +57,7 @@ def test_files_round_trip_cli_and_plot(tmp_path):
     preds = m.format_predictions([{"video_id": "v1", "segments": [[0.0, 10.0]], "labels": [0], "scores": [0.7]}])
     assert preds["results"]["v1"] == [{"label": "A", "segment": [0.0, 10.0], "score": 0.7}]
     m.save_predictions(preds, tmp_path / "pred.json")
-    cmd = [sys.executable, "-m", "videollm_core.cli", "evaluate", "moment_query", "--ground-truth", str(tmp_path / "gt.json"),
+    cmd = [sys.executable, "-m", "videollm_core.cli.commands", "evaluate", "moment_query", "--ground-truth", str(tmp_path / "gt.json"),
            "--predictions", str(tmp_path / "pred.json"), "--json"]
     out = subprocess.run(cmd + ["--option", "subset=Test", "--tious", "0.3,0.7"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -184,7 +184,7 @@ def test_end_to_end_demo_beats_chance(tmp_path, monkeypatch):
     Chance: the metric on 20 random detections (random class, segment, score) per val video,
     computed here with a fixed seed (a few points). Threshold: average_mAP >= 50 and >= 5 x chance.
     """
-    import videollm_core.runner as runner_mod
+    import videollm_core.engine.runner as runner_mod
     from videollm_core.config import load_config
 
     monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))

@@ -73,7 +73,7 @@ def test_files_round_trip_cli_and_plot(tmp_path):
     gt = m.load_ground_truth(fixture)
     entries = [{"video_id": k[0], "annotation_uid": k[1], "query_idx": k[2], "windows": [r["window"], [0.0, 1.0]]} for k, r in gt.items()]
     m.save_predictions(m.format_predictions(entries), tmp_path / "pred.json")
-    out = subprocess.run([sys.executable, "-m", "videollm_core.cli", "evaluate", "nlq", "--ground-truth", str(fixture),
+    out = subprocess.run([sys.executable, "-m", "videollm_core.cli.commands", "evaluate", "nlq", "--ground-truth", str(fixture),
                           "--predictions", str(tmp_path / "pred.json"), "--json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     # the zero-length GT window [7.5, 7.5] has a zero union even with an exact prediction: IoU 0
@@ -228,7 +228,7 @@ def test_end_to_end_demo_reads_the_query(tmp_path, monkeypatch):
     another event (measured ~0-1); threshold: at least 50 points lower. Random windows (chance,
     ~9 at IoU 0.5) are far below both.
     """
-    import videollm_core.runner as runner_mod
+    import videollm_core.engine.runner as runner_mod
     from videollm_core.config import load_config
 
     monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))

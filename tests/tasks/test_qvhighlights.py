@@ -27,7 +27,7 @@ needs_data = pytest.mark.skipif(not QVH.exists(), reason="shared/data/qvhighligh
 def test_golden_vector_through_the_cli():
     """`videollm evaluate qvhighlights` on moment_detr's sample predictions == the official output."""
     out = subprocess.run(
-        [sys.executable, "-m", "videollm_core.cli", "evaluate", "qvhighlights", "--ground-truth", str(QVH / "highlight_val_release.jsonl"),
+        [sys.executable, "-m", "videollm_core.cli.commands", "evaluate", "qvhighlights", "--ground-truth", str(QVH / "highlight_val_release.jsonl"),
          "--predictions", str(QVH / "sample_val_preds.jsonl.gz"), "--json"],
         capture_output=True, text=True,
     )
@@ -210,7 +210,7 @@ def test_end_to_end_demo_reads_the_query(tmp_path, monkeypatch):
     HL-min-Fair-mAP against ~91 with the right query): thresholds 35 and 25 points lower. Random
     windows and saliency (chance, ~8 MR-full-R1@0.5) are far below.
     """
-    import videollm_core.runner as runner_mod
+    import videollm_core.engine.runner as runner_mod
     from videollm_core.config import load_config
 
     monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))

@@ -21,7 +21,7 @@ from typing import Any
 
 from videollm_core.errors import DataError
 
-from ..common.compressed_json import read_json
+from videollm_core.paths import read_json
 
 SUBMISSION_VERSION = "VERSION 1.0"
 References = dict[str, dict[str, Any]]

@@ -343,39 +343,14 @@ class DenseCaptionHead(TaskHead):
         return entries
 
     def _generate(self, outputs: dict[str, Any], video_index: list[int], vecs: Tensor) -> list[str]:
-        """Greedy decoding of ``M`` captions after ``[stream][event token]``; each fed word gets the event token added.
-
-        Kept here until :meth:`LLMAdapter.generate` can add a per-sequence embedding ``[M, E]`` to
-        every token it feeds back (without it the captions lose their event: measured on the
-        demo, words repeat); then this is ``self.llm.generate(prefix, mask, max_caption_tokens,
-        cache=cache, step_embeds=tokens)``.
-        """
-        llm = self.llm
+        """Greedy decoding (the LLM's one decoder) of ``M`` captions after ``[stream][event token]``;
+        each fed word gets the event token ``[M, E]`` added (``step_embeds``)."""
+        tokens = self.event_proj(vecs)
         cache = outputs.get("stream_cache")
         if cache is not None:  # continue the stream's cache, one copy per event: nothing is recomputed
-            tokens = self.event_proj(vecs)
             cache = cache.fork().select(torch.tensor(video_index, device=tokens.device))
-            hidden, cache = llm(tokens[:, None], torch.ones(len(tokens), 1, dtype=torch.bool, device=tokens.device),
-                                cache=cache, use_cache=True)
-            last = hidden[:, -1]
+            embeds, mask = tokens[:, None], torch.ones(len(tokens), 1, dtype=torch.bool, device=tokens.device)
         else:
-            prefixes, tokens = self._prefixes(outputs, video_index, vecs)
+            prefixes, _ = self._prefixes(outputs, video_index, vecs)
             embeds, mask = right_pad([torch.cat([p, t[None]]) for p, t in zip(prefixes, tokens)])
-            hidden, cache = llm(embeds, mask, use_cache=True)
-            last = hidden[torch.arange(len(tokens), device=hidden.device), mask.long().sum(1) - 1]
-        eos = llm.eos_token_id
-        words: list[list[int]] = [[] for _ in range(len(last))]
-        done = torch.zeros(len(last), dtype=torch.bool, device=hidden.device)
-        for step in range(self.max_caption_tokens):
-            ids = llm.lm_logits(last).argmax(-1)  # [M]
-            if eos is not None:
-                done |= ids == eos
-            for m in range(len(last)):
-                if not done[m]:
-                    words[m].append(int(ids[m]))
-            if bool(done.all()) or step == self.max_caption_tokens - 1:
-                break
-            step_embeds = llm.embed_text(ids[:, None]) + tokens[:, None]
-            hidden, cache = llm(step_embeds, torch.ones_like(ids[:, None], dtype=torch.bool), cache=cache, use_cache=True)
-            last = hidden[:, -1]
-        return [llm.tokenizer.decode(w, skip_special_tokens=True).strip() for w in words]
+        return self.llm.generate(embeds, mask, self.max_caption_tokens, cache=cache, step_embeds=tokens)

@@ -28,7 +28,7 @@ from typing import Any
 
 from videollm_core.errors import DataError
 
-from ..common.compressed_json import read_json
+from videollm_core.paths import read_json
 
 Database = dict[str, dict[str, Any]]
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from videollm_core.errors import DataError
 
-from ..common.compressed_json import read_json
+from videollm_core.paths import read_json
 
 QueryKey = tuple[str, str, int]
 
