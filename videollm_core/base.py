@@ -24,8 +24,10 @@ from .errors import ConfigError, PluginError
 from .types import StreamInputs, TokenSequence, VideoBatch
 
 #: Version of the plugin API (hook specs + base classes). A plugin may declare the
-#: range it supports with a module attribute ``VIDEOLLM_API = ">=1.0,<2"``.
-PLUGIN_API_VERSION = "1.0"
+#: range it supports with a module attribute ``VIDEOLLM_API = ">=2.0,<3"``. 2.0: the whole contract
+#: declared in the base classes; heads bind to the LLM adapter (``self.llm``), no longer to the pipeline;
+#: datasets keep their ``on_error`` policy in ``self.errors`` (``DataErrors``).
+PLUGIN_API_VERSION = "2.0"
 
 #: what the pipeline supplies to the component being built (``in_dim``...) and its plugin.
 _SUPPLIED: contextvars.ContextVar[tuple[Mapping[str, Any], str]] = contextvars.ContextVar("videollm_supplied",

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ConfigError, DataError, UserError
+from .errors import ConfigError, DataError, PluginError, UserError
 from .paths import read_json
 from .types import VideoBatch
 
@@ -79,6 +79,13 @@ class VideoDataset(torch.utils.data.Dataset):
     def skipped(self) -> list[str]:
         """What ``on_error: skip`` dropped so far, one ``"where: problem"`` line each."""
         return self.errors.skipped
+
+    @skipped.setter
+    def skipped(self, value: Any) -> None:
+        raise PluginError(f"{type(self).__name__} sets self.skipped, which the VideoDataset base class keeps in "
+                          f"self.errors since plugin API 2.0", where=type(self).__name__,
+                          hint="set self.errors = DataErrors(on_error, where=...) in __init__ and call "
+                               "self.errors.handle(error) for each bad item")
 
     def skip_report(self) -> list[str]:
         """What ``on_error: skip`` dropped (the runner logs it after building the dataset)."""

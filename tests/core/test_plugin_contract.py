@@ -141,3 +141,31 @@ def test_essential_builtins_cannot_be_blocked(name):
     with pytest.raises(PluginError, match=f"plugin '{name}' cannot be blocked"):
         PluginManager(blocked=[name])
     PluginManager(blocked=["plots"], autoload=False).load()  # any other built-in can
+
+
+def test_a_dataset_setting_skipped_learns_the_data_error_policy():
+    from videollm_core import DataErrors, DataError, VideoDataset
+
+    class OldStyle(VideoDataset):
+        def __init__(self):
+            self.skipped = []
+
+    with pytest.raises(PluginError, match="OldStyle sets self.skipped") as e:
+        OldStyle()
+    assert "self.errors = DataErrors(on_error" in e.value.render()
+
+    class NewStyle(VideoDataset):
+        def __init__(self, on_error="skip"):
+            self.errors = DataErrors(on_error, where="NewStyle.on_error")
+            for vid in ("a", "b"):
+                try:
+                    if vid == "b":
+                        raise DataError("truncated", where="b.npy")
+                except DataError as err:
+                    self.errors.handle(err)
+
+    assert NewStyle().skip_report() == ["b.npy: truncated"]
+    with pytest.raises(DataError, match="truncated"):
+        NewStyle("raise")
+    with pytest.raises(videollm_core.ConfigError, match="on_error must be 'raise' or 'skip'"):
+        NewStyle("ignore")

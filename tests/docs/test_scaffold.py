@@ -69,7 +69,7 @@ def test_generated_plugin_installs_loads_passes_its_tests_and_runs(tmp_path):
     made = run([bin_path("videollm"), "new-plugin", "videollm-docsgen", "--dest", str(tmp_path / "src")], dict(os.environ), tmp_path)
     assert made.returncode == 0, made.stderr[-3000:]
     root = tmp_path / "src" / "videollm-docsgen"
-    assert f"wrote {root}" in made.stdout
+    assert f"wrote plugin 'docsgen' (package videollm-docsgen, module videollm_docsgen) to {root}" in made.stdout
     env, info = install_and_list(root, tmp_path, "docsgen")
     assert (info["status"], info["builtin"], info["distribution"], info["api"]) == ("loaded", False, "videollm-docsgen", api_range())
     assert info["registered"] == {"encoders": ["DocsgenEncoder"], "translators": ["DocsgenTranslator"], "heads": ["DocsgenHead"],
