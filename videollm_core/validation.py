@@ -240,11 +240,6 @@ def _dataset_classes(spec: TaskSpec, registries: Registries) -> list[type]:
     return out
 
 
-def _provided(classes: list[Any], attr: str) -> set[str]:
-    """``provides_head_args`` or ``provides_metric_args`` of the dataset classes."""
-    return {name for cls in classes for name in (cls.provides_head_args if attr == "provides_head_args" else cls.provides_metric_args)}
-
-
 def _component_problems(registry: Any, cfg: Any, where: str, supplied: set[str] | frozenset[str]) -> list[ConfigError]:
     """Registry validation (type, arguments) plus size sanity of one component config."""
     errors = registry.validate(cfg, where, supplied=supplied)
@@ -276,9 +271,9 @@ def _check_task(spec: TaskSpec, registries: Registries) -> list[ConfigError]:
         errors.append(ConfigError("missing the task head", where=spec.path("head"),
                                   hint=f"add {spec.path('head')}: {{type: ...}} (see `videollm list heads`)"))
     else:
-        errors += _component_problems(registries.heads, spec.head, spec.path("head"), HEAD_SUPPLIED | _provided(classes, "provides_head_args"))
+        errors += _component_problems(registries.heads, spec.head, spec.path("head"), HEAD_SUPPLIED | {n for cls in classes for n in cls.provides_head_args})
     if spec.metric is not None:
-        errors += _component_problems(registries.metrics, spec.metric, spec.path("metric"), _provided(classes, "provides_metric_args"))
+        errors += _component_problems(registries.metrics, spec.metric, spec.path("metric"), {n for cls in classes for n in cls.provides_metric_args})
     if spec.prompt is not None and not isinstance(spec.prompt, str):
         errors.append(ConfigError(f"expected a string, got {spec.prompt!r}", where=spec.path("prompt")))
     return errors

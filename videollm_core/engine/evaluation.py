@@ -9,8 +9,9 @@ prediction writer (:mod:`videollm_core.engine.prediction_writer`), so the offici
 (``predictions/TASK_SPLIT`` + the metric's ``prediction_suffix``, default ``.json``) are
 written as they are made and never held whole in memory when the metric streams them.
 The main process then scores them (``metric.evaluate(writer.close(),
-dataset.ground_truth())``) and draws ``plots/TASK_predictions.png``; the scores, logged
-as ``TASK/KEY``, are broadcast to every process.
+dataset.ground_truth())``) and fires ``videollm_task_evaluated`` (the plots plugin draws
+``plots/TASK_predictions.png`` there); the scores, logged as ``TASK/KEY``, are broadcast to
+every process.
 """
 from __future__ import annotations
 
