@@ -238,9 +238,10 @@ class ComponentRegistry(Registry):
         for key, value in (default_args or {}).items():
             if key in accepted or open_kwargs:  # defaults reach only constructors that take them
                 kwargs.setdefault(key, value)
+        prefix, _, name = cfg["type"].rpartition(":")
+        plugin = prefix or self.origin(name)  # the plugin the built class comes from, for messages
         try:
-            plugin, _, name = cfg["type"].rpartition(":")
-            with supplying(default_args or {}, plugin or self.origin(name)):
+            with supplying(default_args or {}, plugin):
                 return cls(**kwargs)
         except UserError as e:  # the constructor's own message; its place made a YAML path
             raise e.relocate(_yaml_place(e.where, cls.__name__, where))
@@ -248,7 +249,7 @@ class ComponentRegistry(Registry):
             if "Module.__init__() call" not in str(e):
                 raise  # a bug in the component, not in the config: keep the traceback
             needs = ", ".join(n for n in ("in_dim", "out_dim") if n in (default_args or {}))
-            raise PluginError(f"{cls.__name__} (plugin '{self.origin(cfg['type'])}', module {cls.__module__}) sets a "
+            raise PluginError(f"{cls.__name__} (plugin '{plugin}', module {cls.__module__}) sets a "
                               f"sub-module before calling the base class constructor ({e})", where=where,
                               hint=f"call super().__init__({needs}) first in {cls.__name__}.__init__") from e
         except _PROGRAMMING_ERRORS:
