@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from videollm_plugins.tasks.anticipation.metric import AnticipationMetric
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 OFFICIAL = SHARED_DATA / "epic_kitchens_100" / "official"
-pytestmark = pytest.mark.skipif(not (OFFICIAL / "EPIC_100_validation.csv").exists(), reason="shared data not present")
+pytestmark = needs_shared_data("epic_kitchens_100/official", "epic_kitchens_100/rulstm_ek100/validation.csv")
 
 
 def column(name, key):

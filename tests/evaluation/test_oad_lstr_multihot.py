@@ -14,7 +14,7 @@ import pytest
 from videollm_plugins.tasks.common.ek100 import EK100Segment, frame_positives
 from videollm_plugins.tasks.oad.metric import OADMetric, per_frame_map
 from videollm_plugins.tasks.oad.formats import ScoreWriter, open_scores
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")  # in the test extra
 INFO = SHARED_DATA / "online_action_detection" / "testra_data_info.json"
@@ -55,7 +55,7 @@ def sklearn_reference(vids, targets, scores) -> float:
     return 100.0 * float(np.mean(aps))
 
 
-@pytest.mark.skipif(not INFO.exists(), reason="shared data not present")
+@needs_shared_data("online_action_detection/testra_data_info.json")
 def test_cli_on_lstr_folder_equals_sklearn_per_column(tmp_path):
     root, vids, targets, scores = lstr_folder(tmp_path, np.random.default_rng(0))
     preds = tmp_path / "scores.json"

@@ -16,9 +16,10 @@ from videollm_plugins.tasks.action_segmentation import formats
 from videollm_plugins.tasks.action_segmentation.dataset import BreakfastDataset
 from videollm_plugins.tasks.action_segmentation.head import ActionSegmentationHead
 from videollm_plugins.tasks.action_segmentation.metric import ActionSegmentationMetric, edit_score, get_segments, segmentation_scores
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 BREAKFAST = SHARED_DATA / "breakfast"
+needs_breakfast = needs_shared_data("breakfast/groundTruth.tar.gz", "breakfast/mapping.txt", "breakfast/splits")
 
 
 def scores(pred: str, gt: str, **kw) -> dict[str, float]:
@@ -131,6 +132,7 @@ def breakfast_root(tmp_path_factory):
     return root
 
 
+@needs_breakfast
 def test_real_breakfast_split1_test_loads(breakfast_root):
     ds = BreakfastDataset(data_root=str(breakfast_root), split="test", split_index=1, feature_dim=4)
     assert len(ds) == 252 and ds.head_args() == {"num_classes": 48}
@@ -150,6 +152,7 @@ def test_real_breakfast_split1_test_loads(breakfast_root):
     assert out["Acc"] == 100.0 and out["Edit"] == 100.0 and out["F1@10"] > 90.0
 
 
+@needs_breakfast
 def test_feature_stride_subsamples_like_mstcn(breakfast_root, tmp_path):
     name = "P03_cam01_P03_cereals"
     n = len(formats.read_frame_labels(breakfast_root / "groundTruth" / f"{name}.txt"))
@@ -179,6 +182,7 @@ def test_feature_stride_subsamples_like_mstcn(breakfast_root, tmp_path):
         ("unsafe", "unsafe video id"),
     ],
 )
+@needs_breakfast
 def test_broken_inputs_raise_or_skip(breakfast_root, tmp_path, breakage, match):
     names = ["P03_cam01_P03_cereals", "P03_cam01_P03_coffee"]
     gt_dir, feat_dir = tmp_path / "groundTruth", tmp_path / "features"

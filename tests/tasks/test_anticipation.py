@@ -17,7 +17,7 @@ from videollm_plugins.tasks.anticipation.head import ActionAnticipationHead
 from videollm_plugins.tasks.anticipation.formats import EK100GroundTruth, derive_action_scores
 from videollm_plugins.tasks.anticipation.metric import AnticipationMetric
 from videollm_plugins.tasks.common.ek100 import EK100Segment, EK100Splits
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 EK100 = SHARED_DATA / "epic_kitchens_100"
 
@@ -105,7 +105,7 @@ def ek100_val(tmp_path_factory):
     return feats
 
 
-@pytest.mark.skipif(not EK100.exists(), reason="shared EK100 annotations not present")
+@needs_shared_data("epic_kitchens_100/official", "epic_kitchens_100/rulstm_ek100")
 def test_real_validation_files_load_and_write_official_format(ek100_val, tmp_path):
     ds = EK100AnticipationDataset(annotations=str(EK100 / "rulstm_ek100" / "validation.csv"), features_dir=str(ek100_val),
                                   feature_dim=4, split="validation")

@@ -18,7 +18,7 @@ from videollm_plugins.tasks.dense_caption.dataset import ActivityNetCaptionsData
 from videollm_plugins.tasks.dense_caption.head import CHANNELS, decode_proposals, proposal_targets
 from videollm_plugins.tasks.dense_caption.metric import (GARBAGE_REFERENCE, DenseCaptionMetric, caption_pairs, chased_dp_assignment,
                                                          localisation_scores, soda_f)
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 ANET = SHARED_DATA / "activitynet_captions"
 
@@ -83,6 +83,7 @@ def test_metric_hand_checked_cases(tmp_path):
     assert m.plot(perfect, gt, tmp_path / "p.png")
 
 
+@needs_shared_data("activitynet_captions/densevid_sample_submission.json", "activitynet_captions/val_1.json", "activitynet_captions/val_2.json")
 def test_format_predictions_and_sample_submission():
     m = DenseCaptionMetric()
     entries = [{"video_id": "v_x", "events": [{"timestamp": [1.0, 2.5], "sentence": "a person chops onions", "score": 0.9}]}]
@@ -102,6 +103,7 @@ def _features_for(refs, root: Path, dim: int = 2) -> None:
         np.save(root / f"{vid}.npy", np.full((6, dim), 0.5, dtype=np.float32))
 
 
+@needs_shared_data("activitynet_captions/val_1.json", "activitynet_captions/val_2.json")
 def test_real_val_1_and_val_2_load(tmp_path):
     refs = [ann.read_references(ANET / "val_1.json"), ann.read_references(ANET / "val_2.json")]
     _features_for(refs, tmp_path / "f")
@@ -118,6 +120,7 @@ def test_real_val_1_and_val_2_load(tmp_path):
     assert gt[0] == refs[0] and gt[1] == refs[1]
 
 
+@needs_shared_data("activitynet_captions/train.json.gz")
 def test_real_train_quirks(tmp_path):
     with gzip.open(ANET / "train.json.gz", "rt") as f:
         train = json.load(f)

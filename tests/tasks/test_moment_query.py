@@ -16,10 +16,10 @@ from videollm_plugins.tasks.moment_query.formats import load_detection_database,
 from videollm_plugins.tasks.moment_query.dataset import ActivityNetDetectionDataset, Ego4DMQDataset
 from videollm_plugins.tasks.moment_query.head import MomentQueryHead, assign_units
 from videollm_plugins.tasks.moment_query.metric import MomentQueryMetric
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 DATA = SHARED_DATA
-needs_data = pytest.mark.skipif(not (DATA / "thumos14").exists(), reason="shared/data is not here")
+needs_data = needs_shared_data("thumos14/thumos14.json.gz")
 
 
 

@@ -18,10 +18,10 @@ from videollm_core.base import pad_collate
 from videollm_plugins.tasks.common.moment_heads import rank_windows, window_targets
 from videollm_plugins.tasks.nlq.head import NaturalLanguageQueryHead
 from videollm_plugins.tasks.nlq.metric import NaturalLanguageQueryMetric
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 CHARADES = SHARED_DATA / "charades_sta"
-needs_charades = pytest.mark.skipif(not CHARADES.exists(), reason="shared/data/charades_sta is not here")
+needs_charades = needs_shared_data("charades_sta")
 
 
 

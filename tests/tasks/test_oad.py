@@ -17,7 +17,7 @@ from videollm_plugins.tasks.oad.dataset import EK100OADDataset, ThumosOADDataset
 from videollm_plugins.tasks.oad.head import OnlineActionDetectionHead
 from videollm_plugins.tasks.oad.formats import IGNORED, OADGroundTruth
 from videollm_plugins.tasks.oad.metric import OADMetric, per_frame_map
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 DATA = SHARED_DATA
 
@@ -84,7 +84,7 @@ def test_marginal_verb_noun_from_action_scores():
     assert out["verb/mean_top5_recall"] == 100.0 and out["noun/mean_top5_recall"] == 100.0
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="shared data not present")
+@needs_shared_data("online_action_detection/testra_data_info.json", "epic_kitchens_100/rulstm_ek100/validation.csv")
 def test_real_thumos_data_info_and_ek100_validation(tmp_path):
     # LSTR layout with the real data_info.json (22 classes, Ambiguous = 21) and generated per-frame targets
     root = tmp_path / "THUMOS"

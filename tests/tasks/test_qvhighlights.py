@@ -14,10 +14,10 @@ from videollm_core.errors import DataError
 from videollm_plugins.tasks.qvhighlights.dataset import QVHighlightsDataset
 from videollm_plugins.tasks.qvhighlights.formats import read_jsonl
 from videollm_plugins.tasks.qvhighlights.metric import QVHighlightsMetric, hd_ap
-from shared_paths import SHARED_DATA
+from shared_paths import SHARED_DATA, needs_shared_data
 
 QVH = SHARED_DATA / "qvhighlights"
-needs_data = pytest.mark.skipif(not QVH.exists(), reason="shared/data/qvhighlights is not here")
+needs_data = needs_shared_data("qvhighlights")
 
 
 
