@@ -58,10 +58,12 @@ def plot_loss(history: list[dict[str, Any]], path: str | os.PathLike) -> bool:
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     lr_steps, lr = _series(history, "train", "lr")
+    lines = list(ax.get_lines())
     if lr_steps:
         ax2 = ax.twinx()
-        ax2.plot(lr_steps, lr, color="tab:orange", alpha=0.6, marker=".", label="learning rate")
+        lines += ax2.plot(lr_steps, lr, color="tab:orange", alpha=0.6, marker=".", label="learning rate (right axis)")
         ax2.set_ylabel("learning rate")
+    ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="upper right")
     ax.set_title("training loss")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -20,9 +20,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 #: a segment on a timeline: ``(start_s, end_s, label)``; label may be "" (one colour).
 Segment = tuple[float, float, str]
+#: figure width (inches) and about how many 6-point characters fit across its plotting area.
+WIDTH = 10.0
+CHARS_ACROSS = WIDTH * 72 / (6 * 0.6) * 0.85
 
 
-def _figure(num_panels: int, height_per_panel: float, width: float = 10.0):
+def _figure(num_panels: int, height_per_panel: float, width: float = WIDTH):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -45,7 +48,7 @@ def plot_segment_timelines(
     path: str | Path,
     *,
     title: str | None = None,
-    max_label_chars: int = 24,
+    max_label_lines: int = 3,
 ) -> None:
     """Draw segment timelines for a few videos into the PNG ``path``.
 
@@ -56,12 +59,15 @@ def plot_segment_timelines(
             optional ``duration`` (seconds, x-axis limit; default: last segment end).
         path: output PNG file (parent directories are created).
         title: figure title.
-        max_label_chars: labels longer than this are cut with an ellipsis.
+        max_label_lines: a label wraps at word boundaries to its bar's width (whole words,
+            never cut inside one) in up to this many lines; a label still longer is drawn in
+            a smaller font rather than cut, so a wrong word in a caption always shows.
     """
     videos = list(videos)
     if not videos:
         raise ValueError("plot_segment_timelines needs at least one video")
-    fig, axes = _figure(len(videos), 0.55 * max(len(v["tracks"]) for v in videos) + 0.9)
+    fig, axes = _figure(len(videos), 0.55 * max(len(v["tracks"]) for v in videos) + 0.9, WIDTH)
+    chars_across = CHARS_ACROSS
     for ax, video in zip(axes, videos):
         tracks = list(video["tracks"].items())
         ends = [float(e) for _, segs in tracks for _, e, _ in segs]
@@ -72,9 +78,9 @@ def plot_segment_timelines(
                 start, end = float(start), float(end)
                 ax.broken_barh([(start, max(end - start, duration * 1e-3))], (y - 0.4, 0.8),
                                facecolors=label_color(label), edgecolor="black", linewidth=0.3)
-                if label and (end - start) > duration * 0.04:
-                    text = label if len(label) <= max_label_chars else label[: max_label_chars - 1] + "\u2026"
-                    ax.text((start + end) / 2, y, text, ha="center", va="center", fontsize=6, clip_on=True)
+                if label and (end - start) > duration * 0.02:
+                    text, size = wrap_label(label, (end - start) / duration * chars_across, max_label_lines)
+                    ax.text((start + end) / 2, y, text, ha="center", va="center", fontsize=size, clip_on=True, linespacing=0.9)
         ax.set_yticks(range(len(tracks)))
         ax.set_yticklabels([name for name, _ in reversed(tracks)], fontsize=7)
         ax.set_xlim(0.0, duration)
@@ -84,6 +90,21 @@ def plot_segment_timelines(
     if title:
         fig.suptitle(title, fontsize=9)
     _save(fig, path)
+
+
+def wrap_label(label: str, chars: float, max_lines: int) -> tuple[str, float]:
+    """``(text, fontsize)``: ``label`` wrapped at word boundaries into lines of about ``chars``
+    6-point characters, in at most ``max_lines`` lines; when it needs more, the font shrinks
+    (down to 3.5 points) so that every word is still drawn whole."""
+    import textwrap
+
+    size = 6.0
+    while True:
+        per_line = max(4, int(chars * 6.0 / size))
+        lines = textwrap.wrap(label, per_line, break_long_words=False) or [label]
+        if len(lines) <= max_lines or size <= 3.5:
+            return "\n".join(lines), size
+        size -= 0.5
 
 
 def plot_score_curves(
@@ -108,14 +129,17 @@ def plot_score_curves(
     videos = list(videos)
     if not videos:
         raise ValueError("plot_score_curves needs at least one video")
-    fig, axes = _figure(len(videos), 1.8)
+    fig, axes = _figure(len(videos), 1.8, WIDTH)
+    chars_across = CHARS_ACROSS
     for ax, video in zip(axes, videos):
         times = [float(t) for t in video["times"]]
         for start, end, label in video.get("truth", ()):
             ax.axvspan(float(start), float(end), color=label_color(label), alpha=0.3, linewidth=0)
-            if label:
-                ax.text((float(start) + float(end)) / 2, 1.0, str(label)[:16], ha="center", va="top",
-                        fontsize=5, transform=ax.get_xaxis_transform(), clip_on=True)
+            if label and times:
+                span = max(times) - min(times) or 1.0
+                text, size = wrap_label(str(label), (float(end) - float(start)) / span * chars_across, 2)
+                ax.text((float(start) + float(end)) / 2, 1.0, text, ha="center", va="top",
+                        fontsize=size - 1, transform=ax.get_xaxis_transform(), clip_on=True, linespacing=0.9)
         for name, values in video["curves"].items():
             ax.plot(times, [float(v) for v in values], linewidth=0.9, label=str(name))
         if video["curves"]:
@@ -156,4 +180,4 @@ def _save(fig: Any, path: str | Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-__all__ = ["Segment", "label_color", "plot_segment_timelines", "plot_score_curves", "runs_to_segments"]
+__all__ = ["Segment", "label_color", "plot_segment_timelines", "plot_score_curves", "runs_to_segments", "wrap_label"]

@@ -21,3 +21,31 @@ def test_timelines_and_curves_write_png(tmp_path):
 def test_runs_and_colours():
     assert runs_to_segments([0, 0, 3, 3, 3, 0, 5], [0, 1, 2, 3, 4, 5, 6], 1.0, skip=(0,)) == [(2.0, 5.0, "3"), (6.0, 7.0, "5")]
     assert label_color("cut") == label_color("cut")
+
+
+def test_captions_wrap_whole_instead_of_being_cut(monkeypatch, tmp_path):
+    from videollm_plugins.tasks.common import plots
+
+    saved = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
+    caption = "a person takes the tomato from the fridge and washes it"
+    plots.plot_segment_timelines([{"video_id": "v", "duration": 60.0, "tracks": {"GT": [(0, 6, caption)], "pred": [(30, 33, caption)]}}],
+                                 tmp_path / "t.png")
+    drawn = [t.get_text() for ax in saved[0].axes for t in ax.texts]
+    assert len(drawn) == 2 and all(" ".join(text.split()) == caption for text in drawn)  # every word, in order
+    assert all("\n" in text for text in drawn)  # a narrow bar wraps its caption
+    text, size = plots.wrap_label(caption, 8, 2)
+    assert " ".join(text.split()) == caption and size < 6 and len(text.split("\n")) <= 8
+
+
+def test_loss_plot_names_both_curves(monkeypatch, tmp_path):
+    from matplotlib.figure import Figure
+
+    from videollm_plugins.callbacks.plots import plot_loss
+
+    figures = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
+    history = [{"split": "train", "step": s, "loss": 1.0 / s, "lr": 1e-3} for s in range(1, 5)]
+    assert plot_loss(history, tmp_path / "loss.png")
+    legend = figures[0].axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["train loss", "learning rate (right axis)"]
