@@ -23,6 +23,11 @@ def _plugin_module(name: str, command: str) -> Any:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from .extras import require_extra
+
+    require_extra("av", "videollm extract")  # videos are decoded with PyAV
+    if args.format == "h5":
+        require_extra("h5py", "videollm extract --format h5")
     extract = _plugin_module("videollm_plugins.features.extract", "extract")
     run = extract.Extraction(args.backbone, args.videos, args.out, args.fps, format=args.format, batch_size=args.batch_size,
                              device=args.device, strict=args.strict, progress=not args.quiet)

@@ -111,6 +111,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     import tempfile
 
+    from .extras import require_extra
+
+    if args.videos:
+        require_extra("av", "videollm predict --videos")  # before the model loads
     pipeline, task, inputs = _load(args)
     pipeline.to(args.device)
     fps = float(inputs["fps"])
@@ -183,8 +187,11 @@ def cmd_stream(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from .extras import require_extra
     from .inference import video_features
 
+    if Path(args.input).suffix.lower() in VIDEO_FILES:
+        require_extra("av", "videollm stream VIDEO")  # before the model loads
     pipeline, task, inputs = _load(args)
     step = args.step_seconds if args.step_seconds is not None else 1.0 / float(inputs["fps"])
     if not (step > 0 and math.isfinite(step)):
