@@ -31,8 +31,8 @@ _LAZY = {
     "build_pipeline": ("pipeline", "build_pipeline"),
     "VideoLLM": ("pipeline", "VideoLLM"),
     "Runner": ("engine.runner", "Runner"),
-    "save_pretrained": ("engine.pretrained", "save_pretrained"),
-    "from_pretrained": ("engine.pretrained", "from_pretrained"),
+    "save_pretrained": ("engine.pretrained", "save_pretrained"),  # (pipeline, DIR, config=, **info): what videollm export writes
+    "from_pretrained": ("engine.pretrained", "from_pretrained"),  # VideoLLM.from_pretrained itself
     "PluginManager": ("plugins", "PluginManager"),
     "get_plugin_manager": ("plugins", "get_plugin_manager"),
     "configure_plugins": ("plugins", "configure_plugins"),

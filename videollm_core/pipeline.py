@@ -5,13 +5,23 @@ without gaps and right-padded to ``S`` tokens (query first, so causal attention 
 visual token see it). Heads get the LLM's hidden states at the visual units ``[B, N, H]``
 (the last token of each unit when the translator makes ``k`` tokens per unit), with a
 tuner's virtual tokens already removed by the adapter.
+
+``VideoLLM`` is a ``huggingface_hub.ModelHubMixin``: ``VideoLLM.from_pretrained(folder or
+hub id)``, ``pipeline.save_pretrained(folder)`` and ``pipeline.push_to_hub(repo_id)`` work as in
+transformers. The folder format lives in the engine (:mod:`videollm_core.engine.pretrained`:
+atomic writes, safetensors, the model card), which the kernel never imports: the mixin's hooks
+load it by name on first use, as ``videollm_core.Runner`` is loaded.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
+import os
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
+from huggingface_hub import ModelHubMixin
 from torch import Tensor, nn
 
 from .base import Encoder, LLMAdapter, TaskHead, TextEncoder, Translator, Tuner
@@ -20,8 +30,18 @@ from .plugins import REGISTRIES
 from .registry import Registries
 from .types import StreamInputs, TokenSequence, VideoBatch, pack_segments
 
+#: the ``library_name`` of model cards and of the hub.
+LIBRARY_NAME = "videollm-core"
+#: the module that writes and reads model folders (engine layer: loaded by name, see above).
+FOLDER_FORMAT = "videollm_core.engine.pretrained"
 
-class VideoLLM(nn.Module):
+
+def _folder_format() -> Any:
+    """:mod:`videollm_core.engine.pretrained`, imported on first use."""
+    return importlib.import_module(FOLDER_FORMAT)
+
+
+class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="https://arxiv.org/abs/2305.13292"):
     """The VideoLLM pipeline.
 
     Args:
@@ -60,6 +80,10 @@ class VideoLLM(nn.Module):
         #: sets them; ``videollm_core.save_pretrained`` writes them), else None / {}.
         self.config: Mapping[str, Any] | None = None
         self.head_sizes: dict[str, dict[str, Any]] = {}
+        #: the ``videollm.json`` of the folder it was loaded from (:meth:`from_pretrained`), else {}.
+        self.pretrained_info: dict[str, Any] = {}
+        #: no ``config.json`` from the mixin (it would record ``prompts``): the folder's config is ``config.yaml``.
+        self._hub_mixin_config = None
 
     # -- tasks ------------------------------------------------------------------
     def task_name(self, task: str | None) -> str:
@@ -165,6 +189,74 @@ class VideoLLM(nn.Module):
                                     where="checkpoint")
                 own[name].copy_(value)
 
+    # -- model folders (huggingface_hub.ModelHubMixin) ------------------------------------
+    def save_pretrained(self, save_directory: str | os.PathLike, *, config: Any = None, **kwargs: Any) -> str | None:
+        """Write the pipeline as a model folder (the layout of :mod:`videollm_core.engine.pretrained`)
+        that :meth:`from_pretrained` reloads; ``push_to_hub=True, repo_id=ID`` uploads it too.
+
+        The folder replaces ``save_directory``, which must be new, empty or a model folder. The
+        config written is the pipeline's own (``config.yaml``); scores and a run's timing come
+        with ``videollm export``, or ``videollm_core.save_pretrained(pipeline, DIR, **info)``.
+
+        Args:
+            save_directory: the folder.
+            config: not taken (the mixin's ``config.json``); use ``videollm_core.save_pretrained(..., config=)``.
+            kwargs: the mixin's ``push_to_hub``, ``repo_id``, ``model_card_kwargs`` (unused: the card
+                is the folder's own ``README.md``) and :meth:`push_to_hub` arguments.
+
+        Returns:
+            The commit URL when pushed, else None.
+
+        Raises:
+            ConfigError: ``config`` was given, or the pipeline was not built from a config.
+            PathError: ``save_directory`` is a file or a folder of other files.
+        """
+        if config is not None:
+            raise ConfigError("the model config of a folder is the pipeline's own (config.yaml), not a mixin config",
+                              where="VideoLLM.save_pretrained(config=)",
+                              hint="leave config out, or write another config with videollm_core.save_pretrained(pipeline, DIR, config=...)")
+        _folder_format().check_target(save_directory)  # before the mixin creates the folder or removes a config.json
+        return super().save_pretrained(save_directory, **kwargs)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """The mixin's hook: :func:`videollm_core.engine.pretrained.save_pretrained`."""
+        _folder_format().save_pretrained(self, save_directory)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *, force_download: bool = False,
+                        token: str | bool | None = None, cache_dir: str | os.PathLike | None = None,
+                        local_files_only: bool = False, revision: str | None = None, **model_kwargs: Any) -> "VideoLLM":
+        """Rebuild a pipeline from a model folder or a hub id (downloaded with ``snapshot_download``)
+        and load its weights; in ``eval()`` mode, ``config`` and ``pretrained_info`` set.
+
+        The mixin's entry point without its ``config.json`` look-up (a warning for every folder,
+        one more request for a hub id): the folder's config is its ``config.yaml``.
+
+        Args:
+            pretrained_model_name_or_path: a folder written by :meth:`save_pretrained` or
+                ``videollm export``, or a hub id ``user/model``.
+            force_download, token, cache_dir, local_files_only, revision: for a hub id, as in
+                ``huggingface_hub.snapshot_download``.
+            model_kwargs: ``device`` (move the pipeline there) and ``registries`` (where component
+                names are looked up; default: the process-wide ones).
+
+        Raises:
+            DataError: not a model folder, a damaged one, or a hub id that cannot be downloaded.
+            ConfigError: the folder's ``config.yaml`` is invalid, or written by a newer videollm-core.
+        """
+        return cls._from_pretrained(model_id=str(pretrained_model_name_or_path), revision=revision, cache_dir=cache_dir,
+                                    force_download=force_download, local_files_only=local_files_only, token=token,
+                                    **model_kwargs)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir: str | os.PathLike | None,
+                         force_download: bool, local_files_only: bool, token: str | bool | None, device: Any = None,
+                         registries: Registries | None = None) -> "VideoLLM":
+        """The mixin's hook: :func:`videollm_core.engine.pretrained.load_pretrained`."""
+        return _folder_format().load_pretrained(model_id, device=device, registries=registries, revision=revision,
+                                                cache_dir=cache_dir, force_download=force_download,
+                                                local_files_only=local_files_only, token=token)
+
     def components(self) -> dict[str, nn.Module]:
         """Named parts for the parameter table of a dry run."""
         parts: dict[str, nn.Module] = {"encoder": self.encoder}
@@ -239,4 +331,4 @@ def build_pipeline(cfg: Mapping[str, Any], *, registries: Registries = REGISTRIE
     return pipeline
 
 
-__all__ = ["VideoLLM", "build_pipeline", "pack_segments"]
+__all__ = ["VideoLLM", "LIBRARY_NAME", "build_pipeline", "pack_segments"]

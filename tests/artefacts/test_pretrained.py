@@ -1,5 +1,8 @@
 """``save_pretrained`` / ``from_pretrained`` round trip on a pipeline built without a Runner,
-and the errors a user meets with a wrong or damaged folder."""
+the Hugging Face class API (``VideoLLM.from_pretrained``, ``pipeline.save_pretrained`` /
+``push_to_hub`` through ``huggingface_hub.ModelHubMixin``), the model card's usage code run in
+a fresh process, and the errors a user meets with a wrong or damaged folder. Nothing reaches
+the network: hub calls are replaced by fakes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from videollm_core import VideoBatch, build_pipeline, from_pretrained, load_config, save_pretrained
-from videollm_core.errors import DataError
+import videollm_core
+from videollm_core import VideoBatch, VideoLLM, build_pipeline, from_pretrained, load_config, save_pretrained
+from videollm_core.errors import ConfigError, DataError, PathError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,3 +168,126 @@ def test_files_the_metric_reads_travel_with_the_folder(tmp_path):
     loaded = from_pretrained(tmp_path / "moved")
     actions = Path(loaded.config["metric"]["actions"])
     assert actions.parent.parent == tmp_path / "moved" and actions.read_bytes() == Path(metric_args["actions"]).read_bytes()
+
+
+# -- the Hugging Face class API (huggingface_hub.ModelHubMixin) -------------------------------
+def _tensors(outputs: dict) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in outputs.items() if isinstance(v, torch.Tensor)}
+
+
+def test_class_api_writes_our_folder_and_reloads_it(saved, tmp_path):
+    pipeline, folder = saved
+    assert videollm_core.from_pretrained == VideoLLM.from_pretrained  # the function is the classmethod
+    pipeline.save_pretrained(tmp_path / "m")
+    files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert files == ["README.md", "adapter_config.json", "adapter_model.safetensors", "config.yaml", "model.safetensors",
+                     "videollm.json"]  # no config.json of the mixin, and the card is ours
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "library_name: videollm-core" in card and "VideoLLM.from_pretrained(" in card
+    loaded = VideoLLM.from_pretrained(tmp_path / "m")
+    with torch.no_grad():
+        assert torch.equal(pipeline(_batch(), "oad")["action"], loaded(_batch(), "oad")["action"])
+    # a loaded model saved again keeps what its videollm.json recorded
+    VideoLLM.from_pretrained(folder).save_pretrained(tmp_path / "again")
+    again = VideoLLM.from_pretrained(str(tmp_path / "again"))
+    assert again.pretrained_info["step"] == 7
+    with torch.no_grad():
+        assert torch.equal(pipeline(_batch(), "oad")["action"], again(_batch(), "oad")["action"])
+
+
+CARD_RUN = """
+import sys
+import torch
+
+batch_file, out = sys.argv[1:3]
+batch = torch.load(batch_file)
+with torch.no_grad():
+    forward = model(VideoBatch(**batch), "oad")
+torch.save({"features": features, "outputs": {k: v for k, v in outputs.items() if isinstance(v, torch.Tensor)},
+            "forward": {k: v for k, v in forward.items() if isinstance(v, torch.Tensor)}}, out)
+"""
+
+
+def test_model_card_code_runs_in_a_fresh_process(saved, tmp_path):
+    """The README's python block, the model's path put in, reproduces the saved model's outputs."""
+    import re
+    import subprocess
+    import sys
+
+    from videollm_core.engine.model_card import PLACEHOLDER
+
+    pipeline, _ = saved
+    pipeline.save_pretrained(tmp_path / "model")
+    blocks = re.findall(r"```python\n(.*?)```", (tmp_path / "model" / "README.md").read_text(), re.S)
+    assert len(blocks) == 1 and "from videollm_core import VideoLLM" in blocks[0] and PLACEHOLDER in blocks[0]
+    code = blocks[0].replace(f'"{PLACEHOLDER}"', repr(str(tmp_path / "model")))
+    script = tmp_path / "card.py"
+    script.write_text(code + "from videollm_core import VideoBatch\n" + CARD_RUN)
+    batch = _batch()
+    torch.save({"features": batch.features, "mask": batch.mask, "timestamps": batch.timestamps}, tmp_path / "batch.pt")
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "batch.pt"), str(tmp_path / "out.pt")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = torch.load(tmp_path / "out.pt")
+    with torch.no_grad():
+        want_stream = _tensors(pipeline.stream().push(got["features"]))
+        want_forward = _tensors(pipeline(batch, "oad"))
+    assert want_stream and sorted(want_stream) == sorted(got["outputs"])
+    assert want_forward and sorted(want_forward) == sorted(got["forward"])
+    for want, have in ((want_stream, got["outputs"]), (want_forward, got["forward"])):
+        for key in want:
+            assert torch.allclose(want[key], have[key], atol=1e-6), key
+
+
+def test_push_to_hub_uploads_our_folder(saved, monkeypatch):
+    """``push_to_hub`` (the mixin's) uploads what ``save_pretrained`` writes; the hub client is a fake."""
+    import huggingface_hub.hub_mixin
+
+    uploaded: dict = {}
+
+    class FakeApi:
+        def __init__(self, token=None):
+            uploaded["token"] = token
+
+        def create_repo(self, repo_id, private=None, exist_ok=False):
+            return type("Repo", (), {"repo_id": repo_id})()
+
+        def upload_folder(self, *, repo_id, folder_path, **kwargs):
+            uploaded.update(repo_id=repo_id, files=sorted(p.name for p in Path(folder_path).iterdir()),
+                            card=(Path(folder_path) / "README.md").read_text())
+            return "https://huggingface.co/someone/videollm-oad/commit/0"
+
+    monkeypatch.setattr(huggingface_hub.hub_mixin, "HfApi", FakeApi)
+    pipeline, _ = saved
+    assert pipeline.push_to_hub("someone/videollm-oad", token="t").endswith("/commit/0")
+    assert uploaded["repo_id"] == "someone/videollm-oad" and uploaded["token"] == "t"
+    assert "config.json" not in uploaded["files"] and {"config.yaml", "model.safetensors", "videollm.json"} <= set(uploaded["files"])
+    assert "library_name: videollm-core" in uploaded["card"]
+
+
+def test_hub_id_goes_through_snapshot_download(saved, monkeypatch):
+    import huggingface_hub
+
+    pipeline, folder = saved
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: calls.append((repo_id, kw)) or str(folder))
+    loaded = VideoLLM.from_pretrained("someone/videollm-oad", revision="v1", cache_dir="c", token="t", local_files_only=True)
+    assert calls == [("someone/videollm-oad", {"revision": "v1", "cache_dir": "c", "force_download": False,
+                                               "local_files_only": True, "token": "t"})]
+    assert loaded.pretrained_info["step"] == 7
+
+
+def test_save_refuses_what_it_would_destroy(saved, tmp_path):
+    pipeline, _ = saved
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(PathError) as err:
+        pipeline.save_pretrained(tmp_path)
+    assert "not a videollm-core model folder" in err.value.render()
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "config.json").is_file()
+    with pytest.raises(PathError):
+        save_pretrained(pipeline, tmp_path / "notes.txt")
+    with pytest.raises(ConfigError) as err:
+        pipeline.save_pretrained(tmp_path / "m", config={"hidden": 8})
+    assert err.value.hint and not (tmp_path / "m").exists()

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..features import expected_feature_dim
-
-LIBRARY = "videollm-core"
+from ..pipeline import LIBRARY_NAME as LIBRARY
 
 
 def _tasks(cfg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -69,16 +68,33 @@ def card_text(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     if meta.get("metrics"):
         lines += ["", f"## Validation scores (step {meta.get('step')})", "", "| metric | value |", "| --- | --- |"]
         lines += [f"| {k} | {float(v):.4f} |" for k, v in meta["metrics"].items() if isinstance(v, (int, float))]
-    lines += ["", "## Use", "", "```python", "import videollm_core", "",
-              "pipeline = videollm_core.VideoLLM.from_pretrained(\"PATH_OR_HUB_ID\")",
-              "stream = pipeline.stream()          # online: push([T, Df] features) as they arrive", "```", "",
-              "```bash", "videollm predict PATH_OR_HUB_ID --features FEATURES_DIR --out predictions.json",
-              "videollm stream PATH_OR_HUB_ID video.npy --json", "```", ""]
+    lines += ["", "## Use", "", "```python", *usage_code(cfg), "```", "",
+              "```bash", f"videollm predict {PLACEHOLDER} --features FEATURES_DIR --out predictions.json",
+              f"videollm stream {PLACEHOLDER} video.npy --json", "```", ""]
     return "\n".join(lines)
+
+
+#: stands for the folder or hub id in the card's usage code.
+PLACEHOLDER = "PATH_OR_HUB_ID"
+
+
+def usage_code(cfg: Mapping[str, Any]) -> list[str]:
+    """The card's Python usage lines: load with ``VideoLLM.from_pretrained``, then stream features
+    ``[T, Df]`` into the first task (runnable as it is once :data:`PLACEHOLDER` names the model)."""
+    task, _ = _tasks(cfg)[0]
+    named = f"task=\"{task}\"" if cfg.get("tasks") else ""
+    dim = expected_feature_dim(cfg)
+    lines = ["import torch"] * (dim is not None) + ["from videollm_core import VideoLLM", "",
+             f"model = VideoLLM.from_pretrained(\"{PLACEHOLDER}\")  # a model folder or a hub id; in eval() mode",
+             f"stream = model.stream({named})  # online: push feature steps as they arrive"]
+    if dim is not None:
+        lines += [f"features = torch.randn(16, {dim})  # [T, Df]: 16 feature steps of a video",
+                  "outputs = stream.push(features)  # the head's outputs for the units completed so far (None: none yet)"]
+    return lines
 
 
 def write_model_card(path: str | Path, cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
     Path(path).write_text(card_text(cfg, meta), encoding="utf-8")
 
 
-__all__ = ["LIBRARY", "card_data", "card_text", "write_model_card"]
+__all__ = ["LIBRARY", "PLACEHOLDER", "card_data", "card_text", "usage_code", "write_model_card"]

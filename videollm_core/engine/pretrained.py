@@ -17,6 +17,11 @@ Layout of a pretrained folder::
     tables/                     copies of the files metric arguments name (``actions.csv``...), when any
 
 Tensors that share storage (tied embeddings) are written once. Nothing is unpickled.
+
+This module is the one implementation: ``VideoLLM.save_pretrained`` / ``VideoLLM.from_pretrained`` /
+``push_to_hub`` (``huggingface_hub.ModelHubMixin`` on :class:`~videollm_core.pipeline.VideoLLM`)
+call :func:`save_pretrained` and :func:`load_pretrained`; ``videollm export`` calls
+:func:`save_pretrained` with the run's scores; :func:`from_pretrained` is ``VideoLLM.from_pretrained``.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from typing import Any, Mapping
 
 import torch
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, PathError
 from ..pipeline import VideoLLM, build_pipeline
 
 
@@ -41,6 +46,8 @@ CARD_FILE = "README.md"
 ADAPTER_CONFIG = "adapter_config.json"
 TABLES_DIR = "tables"
 FORMAT_VERSION = 1
+#: ``videollm.json`` keys the writer sets itself (the rest is ``info`` and travels with a re-save).
+WRITER_KEYS = ("format", "videollm_core", "tasks", "base_model")
 #: components of the pipeline and the config key each is built from.
 COMPONENT_KEYS = {"encoder": "encoder", "text_encoder": "text_encoder", "translator": "translator", "llm": "llm"}
 
@@ -199,29 +206,51 @@ def localize_metric_files(cfg: Any, folder: Path) -> None:
 
 
 # -- saving -----------------------------------------------------------------------
+def check_target(directory: str | os.PathLike) -> Path:
+    """``directory`` as the place of a model folder: new, empty, or a model folder (it is replaced whole).
+
+    Raises:
+        PathError: it is a file, or a folder holding something other than a model folder.
+    """
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise PathError("is a file; a model folder is written here", where=str(path), hint="choose a folder path")
+    if path.is_dir() and any(path.iterdir()) and not is_pretrained_dir(path):
+        raise PathError("holds files that are not a videollm-core model folder, and saving replaces the whole folder",
+                        where=str(path), hint="save into a new or empty folder, or move those files away first")
+    return path
+
+
 def save_pretrained(pipeline: VideoLLM, directory: str | os.PathLike, *, config: Mapping[str, Any] | None = None,
                     **info: Any) -> Path:
     """Write ``pipeline`` as a pretrained folder (replaced atomically when it exists) that
-    :func:`from_pretrained` reloads.
+    :func:`load_pretrained` (``VideoLLM.from_pretrained``) reloads.
 
     Args:
         pipeline: the (trained) pipeline.
-        directory: the folder to write.
+        directory: the folder to write: new, empty, or a model folder (:func:`check_target`).
         config: the standalone model config (:func:`model_config`; a config whose heads
             already hold their sizes works as it is). Default: the config the pipeline was
-            built from (``build_pipeline``), its heads with their sizes.
+            built from (``build_pipeline``, or the folder's for a loaded pipeline), its heads with their sizes.
         info: more for ``videollm.json`` and the model card: ``step``, ``metrics``
             (``{"TASK/KEY": value}``), ``best`` (``{"key", "value", "step"}``), ``datasets``
             (names), ``extraction`` (a features manifest's ``backbone`` entry), ``inputs``.
+            Default: what a loaded pipeline's ``pretrained_info`` holds, so a re-saved model keeps it.
+
+    Raises:
+        ConfigError: no ``config`` and the pipeline was not built from one.
+        PathError: ``directory`` cannot take a model folder.
     """
     from .files import atomic_dir
 
+    check_target(directory)
     if config is None:
         if pipeline.config is None:
             raise ConfigError("this pipeline was not built from a config", where="save_pretrained",
                               hint="build it with build_pipeline(cfg), or pass config=")
         config = model_config(pipeline.config, pipeline.head_sizes)
     cfg = dict(config)
+    info = {**{k: v for k, v in pipeline.pretrained_info.items() if k not in WRITER_KEYS}, **info}
     with atomic_dir(directory, "model folder") as tmp:
         _write_folder(pipeline, tmp, cfg, info)
     return Path(directory)
@@ -248,8 +277,15 @@ def _write_folder(pipeline: VideoLLM, tmp: Path, cfg: dict[str, Any], info: Mapp
 
 
 # -- loading ----------------------------------------------------------------------
-def resolve_pretrained(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:
-    """A local pretrained folder, or a hub repo id downloaded with ``huggingface_hub.snapshot_download``."""
+def resolve_pretrained(name_or_path: str | os.PathLike, revision: str | None = None, **download: Any) -> Path:
+    """A local pretrained folder, or a hub repo id downloaded with ``huggingface_hub.snapshot_download``.
+
+    Args:
+        name_or_path: a folder written by :func:`save_pretrained`, or a hub id ``user/model``.
+        revision: the hub revision (branch, tag or commit); ignored for a folder.
+        download: more ``snapshot_download`` arguments (``cache_dir``, ``force_download``,
+            ``local_files_only``, ``token``).
+    """
     path = Path(name_or_path)
     if path.is_dir():
         if not is_pretrained_dir(path):
@@ -262,7 +298,7 @@ def resolve_pretrained(name_or_path: str | os.PathLike, revision: str | None = N
     try:
         from huggingface_hub import snapshot_download
 
-        return resolve_pretrained(snapshot_download(str(name_or_path), revision=revision))
+        return resolve_pretrained(snapshot_download(str(name_or_path), revision=revision, **download))
     except DataError:
         raise
     except Exception as e:  # offline, unknown repo, no access
@@ -277,19 +313,25 @@ def read_info(directory: str | os.PathLike) -> dict[str, Any]:
     return read_json(Path(directory) / META_FILE)
 
 
-def from_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, revision: str | None = None,
-                    registries: Any = None) -> VideoLLM:
+def load_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, registries: Any = None,
+                    revision: str | None = None, **download: Any) -> VideoLLM:
     """Rebuild a pipeline from a pretrained folder (or hub id) and load its weights; in ``eval()`` mode.
 
     The pipeline's ``config`` attribute holds the folder's config and ``pretrained_info``
-    its ``videollm.json``.
+    its ``videollm.json``. ``VideoLLM.from_pretrained`` calls this.
+
+    Args:
+        name_or_path: a folder written by :func:`save_pretrained`, or a hub id (:func:`resolve_pretrained`).
+        device: move the pipeline there (default: where it was built, the CPU).
+        registries: where component names are looked up (default: the process-wide ones).
+        revision, download: for a hub id (:func:`resolve_pretrained`).
     """
     from ..config import load_config
     from ..plugins import configure_config
     from ..validation import validate_config
     from ..plugins import REGISTRIES
 
-    folder = resolve_pretrained(name_or_path, revision)
+    folder = resolve_pretrained(name_or_path, revision, **download)
     info = read_info(folder)
     if int(info.get("format", 0)) > FORMAT_VERSION:
         raise ConfigError(f"written by a newer videollm-core (format {info.get('format')}, this one reads {FORMAT_VERSION})",
@@ -305,6 +347,9 @@ def from_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, revi
     return pipeline.eval()
 
 
+#: ``videollm_core.from_pretrained``: the same as ``VideoLLM.from_pretrained``.
+from_pretrained = VideoLLM.from_pretrained
+
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "META_FILE", "CARD_FILE", "ADAPTER_CONFIG", "is_pretrained_dir", "model_config",
-           "base_model_info", "weights_to_save", "load_pretrained_weights", "save_pretrained", "resolve_pretrained",
-           "read_info", "from_pretrained"]
+           "base_model_info", "weights_to_save", "load_pretrained_weights", "check_target", "save_pretrained",
+           "resolve_pretrained", "read_info", "load_pretrained", "from_pretrained"]
