@@ -94,11 +94,14 @@ class BreakfastDataset(VideoDataset):
             features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
         self.mapping_path = Path(mapping) if mapping else root / "mapping.txt"
         self._class_names = formats.read_mapping(self.mapping_path)
-        self.fps, self.stride = float(fps), int(feature_stride)
+        #: frames per second of the ground truth, frames between feature steps; ``fps`` (the
+        #: kernel's ``VideoDataset.fps``) is feature steps per second.
+        self.frame_rate, self.stride = float(fps), int(feature_stride)
+        self.fps = self.frame_rate / self.stride
         self.channels_first, self.check_values = bool(channels_first), bool(check_values)
         self.max_length_mismatch = int(max_length_mismatch)
         self.feature_dim, self.split = feature_dim, split
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps / self.stride,
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
                                                where="BreakfastDataset", check_values=self.check_values, channels_first=self.channels_first)
         self.videos: list[dict[str, Any]] = []
         class_id = {n: i for i, n in enumerate(self._class_names)}
@@ -140,7 +143,7 @@ class BreakfastDataset(VideoDataset):
         num_frames = len(v["frame_ids"])
         t = min(v["features"].shape[0], -(-num_frames // self.stride))  # MS-TCN: the shorter of features and labels
         starts = np.arange(t, dtype=np.float32) * self.stride
-        timestamps = np.stack([starts, np.minimum(starts + self.stride, num_frames)], axis=1) / self.fps
+        timestamps = np.stack([starts, np.minimum(starts + self.stride, num_frames)], axis=1) / self.frame_rate
         return {
             "features": np.array(v["features"][:t], dtype=np.float32),
             "timestamps": timestamps.astype(np.float32),
@@ -148,9 +151,9 @@ class BreakfastDataset(VideoDataset):
             "targets": {"labels": v["frame_ids"][:: self.stride][:t]},
             "meta": {
                 "video_id": v["video_id"],
-                "fps": self.fps,
+                "fps": self.frame_rate,
                 "num_frames": num_frames,
-                "duration": num_frames / self.fps,
+                "duration": num_frames / self.frame_rate,
             },
         }
 
@@ -169,4 +172,4 @@ class BreakfastDataset(VideoDataset):
         return {"num_classes": len(self._class_names)}
 
     def metric_args(self) -> dict[str, Any]:
-        return {"class_names": list(self._class_names), "fps": self.fps}
+        return {"class_names": list(self._class_names), "fps": self.frame_rate}

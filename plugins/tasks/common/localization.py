@@ -89,16 +89,19 @@ class LocalizationDataset(VideoDataset):
                 where=name,
                 hint="e.g. fps: 30, feature_stride: 4, feature_window: 16 for ActionFormer's THUMOS I3D features",
             )
-        self.fps, self.stride = float(fps), float(feature_stride)
-        self.window = float(feature_window) if feature_window is not None else self.stride
+        #: frames per second of the extractor's input, frames between steps, frames one step covers.
+        self.frame_rate, self.stride = float(fps), float(feature_stride)
+        self.feature_window = float(feature_window) if feature_window is not None else self.stride
+        #: feature steps per second (the kernel's ``VideoDataset.fps``; whole videos, so no ``window``).
+        self.fps = self.frame_rate / self.stride
         self.feature_dim, self.check_values = feature_dim, bool(check_values)
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps / self.stride,
+        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
                                                where=name, check_values=self.check_values)
 
     @property
     def step_seconds(self) -> float:
         """Seconds between two feature steps (``feature_stride / fps``)."""
-        return self.stride / self.fps
+        return self.stride / self.frame_rate
 
     # -- errors -------------------------------------------------------------------
     def attempt(self, fn: Callable[[], Any], default: Any = None) -> Any:
@@ -127,7 +130,7 @@ class LocalizationDataset(VideoDataset):
     def timestamps(self, num_steps: int) -> np.ndarray:
         """``[T, 2]`` float32 seconds: step ``i`` covers ``[i*stride, i*stride + window) / fps``."""
         start = np.arange(num_steps, dtype=np.float64) * self.stride
-        return (np.stack([start, start + self.window], axis=1) / self.fps).astype(np.float32)
+        return (np.stack([start, start + self.feature_window], axis=1) / self.frame_rate).astype(np.float32)
 
     def check_segment(self, segment: Any, duration: float, where: str, *, tolerance: float | None = None) -> list[float]:
         """``[s, e]`` seconds with ``0 <= s <= e <= duration (+ tolerance)``, else :class:`DataError`.

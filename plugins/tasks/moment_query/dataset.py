@@ -136,7 +136,7 @@ class ActivityNetDetectionDataset(LocalizationDataset):
             v["video_id"]: {
                 "subset": v["subset"],
                 "duration": v["duration"],
-                "fps": self.fps,
+                "fps": self.frame_rate,
                 "annotations": [{"label": self.names[c], "segment": list(s)} for s, c in zip(v["segments"], v["labels"])],
             }
             for v in self.videos
