@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -56,7 +57,15 @@ class VideoStream:
                 embeds, mask, _ = pack_segments(segments)
                 _, self.cache = pipeline.llm(embeds, mask, use_cache=True)
 
-    def _check(self, features: Tensor, timestamps: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _check(self, features: Any, timestamps: Any) -> tuple[Tensor, Tensor]:
+        """``(features [B, T, Df], timestamps [B, T, 2])`` as float tensors on the pipeline's device
+        (numpy arrays and lists are taken too); non-finite values are refused, naming the step."""
+        device = next((p.device for p in self.pipeline.parameters()), torch.device("cpu"))
+        if isinstance(features, np.ndarray) and not features.flags.writeable:  # a memory-mapped .npy
+            features = np.array(features)
+        features = torch.as_tensor(features, device=device)
+        features = features if features.is_floating_point() else features.float()
+        timestamps = None if timestamps is None else torch.as_tensor(timestamps, dtype=torch.float32, device=device)
         if features.dim() == 2:
             features = features.unsqueeze(0)
             timestamps = timestamps.unsqueeze(0) if timestamps is not None else None
@@ -64,6 +73,11 @@ class VideoStream:
             raise DataError(f"push takes features [T, Df] or [B={self.batch_size}, T, Df], got {list(features.shape)}",
                             where="stream.push")
         t = features.shape[1]
+        finite = torch.isfinite(features).flatten(2).all(-1).all(0)  # [T]
+        if not bool(finite.all()):
+            step = self.steps + int((~finite).nonzero()[0])
+            raise DataError(f"non-finite feature values (NaN or Inf) at step {step} of the stream", where="stream.push",
+                            hint="check the feature file or the extractor; the model never scores NaN features")
         if timestamps is None:
             start = torch.arange(self.steps, self.steps + t, dtype=features.dtype, device=features.device)
             timestamps = torch.stack([start, start + 1], dim=-1) * self.step_seconds
@@ -73,8 +87,8 @@ class VideoStream:
                             where="stream.push")
         return features, timestamps
 
-    def push(self, features: Tensor, timestamps: Tensor | None = None) -> dict[str, Any] | None:
-        """New feature steps ``[T, Df]`` (or ``[B, T, Df]``), ``timestamps [T, 2]`` s (default:
+    def push(self, features: Tensor | np.ndarray, timestamps: Tensor | None = None) -> dict[str, Any] | None:
+        """New feature steps ``[T, Df]`` (or ``[B, T, Df]``; a tensor or a numpy array), ``timestamps [T, 2]`` s (default:
         consecutive steps of ``step_seconds``) -> the head's outputs for the ``n`` units they
         completed (``hidden [B, n, H]`` went to the head), or None when no unit completed."""
         features, timestamps = self._check(features, timestamps)

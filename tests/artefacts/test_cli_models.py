@@ -148,3 +148,96 @@ def test_predict_writes_every_tasks_official_format(example, tmp_path, capsys):
     assert main(argv + (["--query", "where is the knife"] if task in ("nlq", "qvhighlights") else [])) == 0, capsys.readouterr().err
     assert "2 video(s)" in capsys.readouterr().out
     assert metric.load_predictions(out)
+
+
+def test_out_gives_what_its_name_says(oad_model, videos, tmp_path, capsys):
+    """``--out x.json`` is one JSON file (OAD writes its JSON form, not the compact folder), a name
+    without a suffix is the folder form; a file name for a folder-format task, or a folder for a
+    file-format task, is an exit-2 error before any prediction is made."""
+    as_file, as_folder = tmp_path / "preds.json", tmp_path / "preds"
+    assert main(["predict", str(oad_model), "--features", str(videos), "--out", str(as_file)]) == 0
+    assert as_file.is_file() and isinstance(json.loads(as_file.read_text()), dict)
+    assert main(["predict", str(oad_model), "--features", str(videos), "--out", str(as_folder)]) == 0
+    assert as_folder.is_dir()
+    a, b = _scores(as_file), _scores(as_folder)
+    assert sorted(a) == sorted(b) == ["vid_a", "vid_b"] and all(np.allclose(a[v]["action"], b[v]["action"], atol=1e-3) for v in a)  # the folder holds float16
+    capsys.readouterr()
+    segmentation = build_pipeline(load_config(ROOT / "examples" / "action_segmentation.yaml", SMALL)).eval()
+    save_pretrained(segmentation, tmp_path / "seg", inputs={segmentation.tasks[0]: {"fps": 2.0, "window": None}})
+    feats = tmp_path / "seg_feats"
+    feats.mkdir()
+    np.save(feats / "v.npy", np.zeros((6, segmentation.encoder.in_dim), np.float32))
+    assert main(["predict", str(tmp_path / "seg"), "--features", str(feats), "--out", str(tmp_path / "seg.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "a folder of files" in err and "Traceback" not in err
+    assert not (tmp_path / "seg.json").exists()
+    (tmp_path / "existing").mkdir()
+    nlq = build_pipeline(load_config(ROOT / "examples" / "nlq.yaml", SMALL)).eval()
+    save_pretrained(nlq, tmp_path / "nlq", inputs={nlq.tasks[0]: {"fps": 2.0, "window": None}})
+    assert main(["predict", str(tmp_path / "nlq"), "--features", str(feats), "--out", str(tmp_path / "existing"), "--query", "q"]) == 2
+    assert "ending in .json" in capsys.readouterr().err
+
+
+def test_stream_names_classes_takes_numpy_and_refuses_nan(tmp_path, capsys, perturb):
+    """Answers name the classes the model recorded; ``stream.push`` takes numpy arrays; NaN
+    features are refused naming the step (``--json`` output never carries a NaN)."""
+    from videollm_core import from_pretrained
+    from videollm_core.errors import DataError
+
+    pipeline = build_pipeline(load_config(ROOT / "examples" / "action_segmentation.yaml", SMALL)).eval()
+    perturb(pipeline, scale=0.3)
+    task = pipeline.tasks[0]
+    feats = np.random.default_rng(0).standard_normal((24, pipeline.encoder.in_dim)).astype(np.float32)  # 2 units of 10, and 4 steps
+    with torch.no_grad():
+        names = [f"label_{i}" for i in range(pipeline.stream(step_seconds=0.5).push(torch.from_numpy(feats))["logits"].shape[-1])]
+    save_pretrained(pipeline, tmp_path / "model", inputs={task: {"fps": 2.0, "window": None, "class_names": names}})
+    np.save(tmp_path / "clip.npy", feats)
+    assert main(["stream", str(tmp_path / "model"), str(tmp_path / "clip.npy"), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ranked = [c for line in lines for key, value in line.items() if key != "unit" for c, _ in value]
+    assert ranked and all(c in names for c in ranked)
+    stream = from_pretrained(tmp_path / "model").stream(step_seconds=0.5)
+    from_numpy, from_tensor = stream.push(feats), from_pretrained(tmp_path / "model").stream(step_seconds=0.5).push(torch.from_numpy(feats))
+    assert from_numpy is not None and torch.equal(from_numpy["logits"], from_tensor["logits"])
+    bad = feats.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(DataError, match="step 27"):  # 24 steps pushed before
+        stream.push(bad)
+    np.save(tmp_path / "nan.npy", bad)
+    assert main(["stream", str(tmp_path / "model"), str(tmp_path / "nan.npy"), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "non-finite" in captured.err and "step 3" in captured.err and "NaN," not in captured.out
+
+
+@pytest.mark.subprocess
+def test_stream_into_a_closed_pipe_exits_0_quietly(oad_model, tmp_path):
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "long.npy", np.random.default_rng(0).standard_normal((400, 32)).astype(np.float32))
+    command = (f'"{sys.executable}" -m videollm_core.cli.commands stream "{oad_model}" "{tmp_path / "long.npy"}" --json | head -1; '
+               'exit "${PIPESTATUS[0]}"')
+    out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 1 and json.loads(out.stdout)["unit"] == 0
+    assert "rror" not in out.stderr and "Broken pipe" not in out.stderr, out.stderr
+
+
+def test_features_that_disagree_with_the_model_exit_2(oad_model, videos, tmp_path, capsys):
+    """A 2 steps/s feature folder for a 4 steps/s model, features of another width, NaN values."""
+    (videos / "manifest.json").write_text(json.dumps({"backbone": "some/backbone", "fps": 2.0, "videos": {}}))
+    out = tmp_path / "p.json"
+    assert main(["predict", str(oad_model), "--features", str(videos), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "2 steps/s" in err and "4 steps/s" in err and "manifest.json" in err and "Traceback" not in err
+    assert main(["stream", str(oad_model), str(videos / "vid_a.npy"), "--json"]) == 2
+    assert "2 steps/s" in capsys.readouterr().err
+    assert main(["predict", str(oad_model), "--features", str(videos), "--out", str(out), "--fps", "2"]) == 0  # the user's explicit choice
+    (videos / "manifest.json").unlink()
+    np.save(videos / "vid_a.npy", np.zeros((32, 13), np.float32))  # channels-first
+    assert main(["predict", str(oad_model), "--features", str(videos), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "width 13" in err and "channels-first" in err and "vid_a" in err
+    np.save(videos / "vid_a.npy", np.full((13, 32), np.inf, np.float32))
+    assert main(["predict", str(oad_model), "--features", str(videos), "--out", str(out)]) == 2
+    assert "non-finite" in capsys.readouterr().err

@@ -113,7 +113,8 @@ def test_folder_is_standalone_and_carries_the_card(run):
     assert "oad" in card.data.tags and card.data.datasets == ["EK100OADDataset"]
     assert f"Expects `[T, {cfg['model']['encoder']['in_dim']}]` feature arrays" in card.text
     info = json.loads((model_dir / "videollm.json").read_text())
-    assert info["step"] == 4 and info["base_model"] is None and info["inputs"]["oad"] == {"fps": 4.0, "window": 16.0}
+    assert info["step"] == 4 and info["base_model"] is None and {k: v for k, v in info["inputs"]["oad"].items() if k != "class_names"} == {"fps": 4.0, "window": 16.0}
+    assert len(info["inputs"]["oad"]["class_names"]) > 1  # the action names, for `videollm stream`
     mAP = [r for r in card.data.eval_results if r.metric_type == "mAP"][0].metric_value
     assert mAP == pytest.approx(info["metrics"]["oad/mAP"])
 
@@ -189,13 +190,16 @@ def test_stream_json_prints_the_python_streams_answers(run, tmp_path, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["unit"] for line in lines] == list(range(20))
     pipeline = from_pretrained(model_dir)
+    names = pipeline.pretrained_info["inputs"]["oad"]["class_names"]
     stream = pipeline.stream(step_seconds=0.25)
     for i, line in enumerate(lines):
         out = stream.push(feats[i : i + 1])
         for key in ("action", "verb", "noun"):
             probs = out[key][0, 0].softmax(-1)
             top = probs.topk(3)
-            assert [c for c, _ in line[key]] == top.indices.tolist(), (i, key)
+            # actions by name (head class a + 1 is action a, 0 the background); verbs and nouns by id
+            want = [("background" if c == 0 else names[c - 1]) if key == "action" else c for c in top.indices.tolist()]
+            assert [c for c, _ in line[key]] == want, (i, key)
             assert [p for _, p in line[key]] == pytest.approx(top.values.tolist(), abs=1e-6)
 
 

@@ -103,7 +103,8 @@ def export_run(work_dir: str | os.PathLike, out: str | os.PathLike, checkpoint: 
     head_args = resolve_head_args(cfg, runner.registries, dataset_for=runner._first_dataset)
     evaluated = {spec.name: runner.dataset(spec, "val") or runner._first_dataset(spec) for spec in runner.specs}
     metric_args = {spec.name: dict(evaluated[spec.name].metric_args()) for spec in runner.specs if spec.metric}
-    inputs = {name: {"fps": ds.fps, "window": ds.window} for name, ds in evaluated.items()}
+    inputs = {name: {"fps": ds.fps, "window": ds.window, **({"class_names": names} if (names := ds.class_names()) else {})}
+              for name, ds in evaluated.items()}
     datasets = sorted({str(d.get("type")) for spec in runner.specs for d in spec.data.values()})
     info = {"name": name or work_dir.name, "step": step, "checkpoint": path.name, "metrics": run_scores(work_dir, step),
             "best": state.get("best"), "datasets": datasets, "extraction": extraction_backbone(runner.specs), "inputs": inputs}

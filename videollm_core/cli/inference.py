@@ -21,13 +21,16 @@ from ..errors import ConfigError, DataError
 log = logging.getLogger("videollm")
 
 
-def video_features(path: str | Path, fps: float) -> Iterator[tuple[str, np.ndarray]]:
+def video_features(path: str | Path, fps: float, feature_dim: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """``(video id, features [T, Df] float32)`` of a ``.npy`` file (id: its stem), of a YAML
     file holding a feature source config (``{type: HDF5Features, path: ...}``), or of any path
-    a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...)."""
+    a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...).
+
+    Each video is checked as training checks it: ``[T, Df]`` with ``T >= 1``, ``Df ==
+    feature_dim`` (the model's encoder width, when given) and finite values."""
     path = Path(path)
     if path.is_file() and path.suffix == ".npy":
-        yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path))
+        yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path), feature_dim)
         return
     from ..features import build_feature_source, features_from_path
 
@@ -38,7 +41,42 @@ def video_features(path: str | Path, fps: float) -> Iterator[tuple[str, np.ndarr
     else:
         source = features_from_path(path, fps=fps)
     for vid in source.video_ids():
-        yield vid, _checked(source.read(vid), f"{path}:{vid}")
+        yield vid, _checked(source.read(vid), f"{path}:{vid}", feature_dim)
+
+
+def check_manifest(features: str | Path, inputs: Mapping[str, Any], info: Mapping[str, Any], *, fps_given: bool) -> None:
+    """Refuse features whose ``manifest.json`` (``videollm extract``) disagrees with the model.
+
+    Args:
+        features: the ``--features`` path (a folder, or a file whose folder holds the manifest).
+        inputs: the model's recorded inputs of the task (``fps``: feature steps per second).
+        info: the model's ``videollm.json`` (``extraction``: the backbone its features came from).
+        fps_given: ``--fps`` was passed: the user chose the step rate, so a differing one is theirs.
+
+    Raises:
+        DataError: the step rate or the backbone differ, naming both and the way out.
+    """
+    from ..paths import read_json
+
+    features = Path(features)
+    manifest = (features if features.is_dir() else features.parent) / "manifest.json"
+    if not manifest.is_file():
+        return
+    data = read_json(manifest, "features manifest", dict)
+    rate, model_rate = data.get("fps"), inputs.get("fps")
+    if not fps_given and isinstance(rate, (int, float)) and model_rate and abs(float(rate) - float(model_rate)) > 1e-6:
+        raise DataError(f"the features were extracted at {float(rate):g} steps/s, but the model was trained on {float(model_rate):g} steps/s",
+                        where=str(manifest), hint=f"extract them again with --fps {float(model_rate):g}, or pass --fps {float(rate):g} "
+                                                  "to read them at their own rate anyway (the model then sees another step rate than it learnt)")
+    extraction = info.get("extraction") if isinstance(info.get("extraction"), Mapping) else {}
+
+    def name(backbone: Any) -> str | None:
+        return str(backbone.get("name")) if isinstance(backbone, Mapping) else (str(backbone) if backbone else None)
+
+    ours, theirs = name(extraction.get("backbone")), name(data.get("backbone"))
+    if ours and theirs and ours != theirs:
+        raise DataError(f"the features come from backbone {theirs!r}, but the model was trained on features of {ours!r}",
+                        where=str(manifest), hint=f"extract them with --backbone {ours}")
 
 
 def extract_for_model(info: Mapping[str, Any], videos: str | Path, out: str | Path, device: str = "cpu") -> Path:
@@ -73,10 +111,19 @@ def extract_for_model(info: Mapping[str, Any], videos: str | Path, out: str | Pa
     return out
 
 
-def _checked(feats: Any, where: str) -> np.ndarray:
+def _checked(feats: Any, where: str, feature_dim: int | None = None) -> np.ndarray:
     arr = np.asarray(feats, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[0] == 0:
         raise DataError(f"expected features [T, Df] with T >= 1, got shape {list(arr.shape)}", where=where)
+    if feature_dim is not None and arr.shape[1] != feature_dim:
+        flipped = arr.shape[0] == feature_dim
+        raise DataError(f"features of width {arr.shape[1]} (shape {list(arr.shape)}), but the model reads {feature_dim}-dim features",
+                        where=where, hint="the file is channels-first [Df, T] (MS-TCN layout): save it transposed as [T, Df]" if flipped
+                        else "extract the features with the backbone the model was trained on (see its videollm.json)")
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        raise DataError(f"non-finite feature values (NaN or Inf) at step {int(np.argmin(finite))}", where=where,
+                        hint="check the extractor; the model never scores NaN features")
     return arr
 
 
@@ -134,17 +181,49 @@ def task_metric_config(cfg: Mapping[str, Any], task: str) -> dict[str, Any]:
     raise ConfigError(f"unknown task {task!r}", where="--task")
 
 
-def write_predictions(cfg: Mapping[str, Any], task: str, entries: list[dict[str, Any]], out: str | Path,
-                      registries: Any = None) -> Path:
-    """Format ``entries`` with the task's metric and save them (official format) to ``out``."""
-    from ..engine.prediction_writer import open_writer
-    from ..plugins import REGISTRIES
+def metric_for_output(cfg: Mapping[str, Any], task: str, out: str | Path, registries: Any = None) -> Any:
+    """The task's metric, set to write what ``out`` names: a file name (``preds.json``) gives
+    one file, a name without a suffix (``preds/``) a folder.
 
-    metric = (registries or REGISTRIES).metrics.build(task_metric_config(cfg, task), where=f"metric of task '{task}'")
+    A metric whose runs write a folder but that can also write one file (OAD's ``compact:
+    false``) writes the file when ``out`` names one.
+
+    Raises:
+        ConfigError: ``out`` names a file for a task whose official format is a folder, or a
+            folder (or a name without the format's suffix) for a task whose format is a file.
+    """
+    from ..plugins import REGISTRIES
+    from ..signature import constructor_parameters
+
+    registries = registries or REGISTRIES
+    config = task_metric_config(cfg, task)
+    metric = registries.metrics.build(config, where=f"metric of task '{task}'")
+    out = Path(out)
+    wants_file = bool(out.suffix) and not out.is_dir()
+    if wants_file and not metric.prediction_suffix and "compact" in constructor_parameters(type(metric)):
+        metric = registries.metrics.build({**config, "compact": False}, where=f"metric of task '{task}'")
+    suffix = metric.prediction_suffix
+    if not suffix and wants_file:
+        raise ConfigError(f"{task} predictions are a folder of files in the benchmark's layout, not one {out.suffix} file",
+                          where="--out", hint=f"give a folder name without a suffix, e.g. --out {out.with_suffix('')}/")
+    if suffix and not (wants_file and out.name.endswith((suffix, suffix + ".gz"))):
+        raise ConfigError(f"{task} predictions are one {suffix} file" + (f"; {out} is a folder" if out.is_dir() else ""),
+                          where="--out", hint=f"give a file name ending in {suffix}, e.g. --out {out.with_suffix('') if not out.is_dir() else out / 'predictions'}{suffix}")
+    return metric
+
+
+def write_predictions(cfg: Mapping[str, Any], task: str, entries: list[dict[str, Any]], out: str | Path,
+                      registries: Any = None, metric: Any = None) -> Path:
+    """Format ``entries`` with the task's metric (``metric``, else :func:`metric_for_output`) and
+    save them (official format) to ``out``."""
+    from ..engine.prediction_writer import open_writer
+
+    metric = metric if metric is not None else metric_for_output(cfg, task, out, registries)
     writer = open_writer(metric, out)
     writer.write(entries)
     writer.close()
     return Path(out)
 
 
-__all__ = ["video_features", "extract_for_model", "video_samples", "predict_entries", "task_metric_config", "write_predictions"]
+__all__ = ["video_features", "check_manifest", "extract_for_model", "video_samples", "predict_entries", "task_metric_config", "metric_for_output",
+           "write_predictions"]

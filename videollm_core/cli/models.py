@@ -45,7 +45,8 @@ def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--features", metavar="PATH", help="a .npy file [T, Df], a folder of <video>.npy, a feature file, or a YAML feature-source config")
     source.add_argument("--videos", metavar="PATH", help="a video file or a folder of them: features extracted first with the backbone the model records")
-    p.add_argument("--out", required=True, metavar="FILE", help="predictions file in the task's official format")
+    p.add_argument("--out", required=True, metavar="FILE|DIR",
+                   help="predictions in the task's official format: a file (preds.json, preds.jsonl) or, for tasks whose format is a folder (MS-TCN results), a folder name without a suffix")
     _add_input_options(p)
     p.add_argument("--batch-size", type=_positive_int, default=8)
     p.add_argument("--device", default="cpu", help="torch device for --videos extraction and the model (default cpu)")
@@ -78,7 +79,10 @@ def _positive_int(text: str) -> int:
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="the task to answer (default: the model's only task)")
-    p.add_argument("--fps", type=float, help="feature steps per second (default: what the model was trained on)")
+    p.add_argument("--fps", type=float, help="feature steps per second (default: what the model was trained on; "
+                                             "features whose manifest.json says another rate are refused unless --fps is given)")
+    p.add_argument("--ignore-manifest", action="store_true",
+                   help="read features whose manifest.json names another step rate or backbone than the model's")
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, str, dict[str, Any]]:
@@ -107,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .inference import extract_for_model, predict_entries, video_features, write_predictions
+    from .inference import check_manifest, extract_for_model, metric_for_output, predict_entries, video_features, write_predictions
 
     import tempfile
 
@@ -116,28 +120,53 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.videos:
         require_extra("av", "videollm predict --videos")  # before the model loads
     pipeline, task, inputs = _load(args)
+    metric = metric_for_output(pipeline.config, task, args.out)  # a wrong --out fails before any work
     pipeline.to(args.device)
     fps = float(inputs["fps"])
     window = inputs.get("window")
     window_steps = max(1, int(round(float(window) * fps))) if window else None
+    if args.features and not args.ignore_manifest:
+        check_manifest(args.features, inputs, pipeline.pretrained_info, fps_given=args.fps is not None)
     with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
         features = args.features or extract_for_model(pipeline.pretrained_info, args.videos, tmp, args.device)
-        entries = predict_entries(pipeline, video_features(features, fps), task, fps, window_steps, args.batch_size, args.query)
-    path = write_predictions(pipeline.config, task, entries, args.out)
+        videos = video_features(features, fps, pipeline.encoder.in_dim)
+        entries = predict_entries(pipeline, videos, task, fps, window_steps, args.batch_size, args.query)
+    path = write_predictions(pipeline.config, task, entries, args.out, metric=metric)
     videos = len({str(e.get("video_id", i)) for i, e in enumerate(entries)})
     print(f"{task}: {videos} video(s) -> {path}")
     return 0
 
 
 # -- stream -----------------------------------------------------------------------
+def class_label(names: list[str] | None, num_classes: int, index: int) -> str | int:
+    """The name of class ``index`` of a ``num_classes``-way output, given the model's recorded
+    class names (its dataset's :meth:`~videollm_core.data.VideoDataset.class_names`): one name
+    per output, or one per output after a leading background class (EK100 online detection,
+    whose head class ``a + 1`` is action ``a``). Otherwise the id itself."""
+    if names and len(names) == num_classes:
+        return names[index]
+    if names and len(names) == num_classes - 1:
+        return "background" if index == 0 else names[index - 1]
+    return int(index)
+
+
+def named_output(sizes: dict[str, int], names: list[str] | None) -> str | None:
+    """The one output (``{key: number of classes}``) the recorded class ``names`` belong to: the
+    only one whose size fits them (:func:`class_label`); None when none or several fit (then
+    every answer shows class ids rather than a guess)."""
+    fits = [key for key, n in sizes.items() if names and n in (len(names), len(names) + 1)]
+    return fits[0] if len(fits) == 1 else None
+
+
 def unit_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: int,
-                 names: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+                 names: list[str] | None = None) -> list[dict[str, Any]]:
     """One JSON-ready answer per unit of a push's head outputs (video 0 of the stream), which
     completed units ``first_unit .. first_unit + n_units - 1``.
 
     Per-unit class scores ``[1, n, C]`` give ``{unit, KEY: [[class, prob], ...]}`` (top
-    ``top`` of the softmax); per-video scores ``[1, C]`` (anticipation) answer for the
-    newest unit; generated ``captions`` answer for the newest unit when not empty.
+    ``top`` of the softmax, each class named by :func:`class_label` where the output's size
+    matches the recorded ``names``); per-video scores ``[1, C]`` (anticipation) answer for
+    the newest unit; generated ``captions`` answer for the newest unit when not empty.
     """
     import torch
 
@@ -153,8 +182,10 @@ def unit_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: in
     def ranked(probs: Any, key: str) -> list[list[Any]]:
         k = min(top, probs.shape[-1])
         values, idx = probs.topk(k)
-        table = (names or {}).get(key)
-        return [[table[i] if table and i < len(table) else int(i), round(float(v), 6)] for v, i in zip(values.tolist(), idx.tolist())]
+        table = names if key == named else None
+        return [[class_label(table, probs.shape[-1], i), round(float(v), 6)] for v, i in zip(values.tolist(), idx.tolist())]
+
+    named = named_output({key: int(p.shape[-1]) for key, p in {**per_unit, **per_video}.items()}, names)
 
     answers: list[dict[str, Any]] = []
     if per_unit:
@@ -185,10 +216,9 @@ def _format_answer(answer: dict[str, Any]) -> str:
 
 def cmd_stream(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
 
     from .extras import require_extra
-    from .inference import video_features
+    from .inference import check_manifest, video_features
 
     if Path(args.input).suffix.lower() in VIDEO_FILES:
         require_extra("av", "videollm stream VIDEO")  # before the model loads
@@ -204,18 +234,20 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
             folder = extract_for_model(pipeline.pretrained_info, path, tmp, args.device)
-            feats = np.array(next(video_features(folder / f"{path.stem}.npy", 1.0 / step))[1])
+            feats = np.array(next(video_features(folder / f"{path.stem}.npy", 1.0 / step, pipeline.encoder.in_dim))[1])
     elif path.is_file() and path.suffix == ".npy":
-        _, feats = next(video_features(path, 1.0 / step))
+        if not args.ignore_manifest:
+            check_manifest(path, inputs, pipeline.pretrained_info, fps_given=args.fps is not None or args.step_seconds is not None)
+        _, feats = next(video_features(path, 1.0 / step, pipeline.encoder.in_dim))
     else:
         raise DataError("expected a .npy feature file [T, Df] or a video file", where=str(path), hint="videollm stream MODEL video.npy")
     stream = pipeline.stream(task=task, query=args.query, step_seconds=step)
     units, t0 = 0, time.perf_counter()
     for i in range(feats.shape[0] + 1):
-        outputs = stream.push(torch.from_numpy(np.array(feats[i : i + 1]))) if i < feats.shape[0] else stream.flush()
+        outputs = stream.push(feats[i : i + 1]) if i < feats.shape[0] else stream.flush()
         if outputs is None:
             continue
-        for answer in unit_answers(outputs, units, stream.units - units, args.top):
+        for answer in unit_answers(outputs, units, stream.units - units, args.top, inputs.get("class_names")):
             print(json.dumps(answer) if args.json else _format_answer(answer), flush=True)
         units = stream.units
     rate = units / max(1e-9, time.perf_counter() - t0)
@@ -223,4 +255,4 @@ def cmd_stream(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_model_commands", "cmd_export", "cmd_predict", "cmd_stream", "unit_answers"]
+__all__ = ["add_model_commands", "class_label", "named_output", "cmd_export", "cmd_predict", "cmd_stream", "unit_answers"]
