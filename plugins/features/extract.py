@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from videollm_core.engine.logs import progress_bar
 from videollm_core.errors import ConfigError, DataError
 
 from ..encoders.video import read_video_frames
@@ -109,7 +110,8 @@ class Extraction:
         batch_size: frames (clips) per forward. device: torch device (``cuda`` under ``accelerate launch``:
             ``cuda:<LOCAL_RANK>``). strict: failures raise at the end.
         rank, world: this process's shard (default: ``RANK``/``WORLD_SIZE`` or 0/1).
-        progress: show a progress bar over videos.
+        progress: show a progress bar over videos (:func:`videollm_core.engine.logs.progress_bar`: it stays
+            silent anyway when stderr is not a terminal or ``VIDEOLLM_QUIET`` is set).
     """
 
     def __init__(self, backbone: str, videos: str | Path, out: str | Path, fps: float, *, format: str = "npy",
@@ -188,8 +190,6 @@ class Extraction:
         Raises:
             DataError: with ``strict``, after the run, naming the videos that failed.
         """
-        from tqdm.auto import tqdm
-
         self.out.mkdir(parents=True, exist_ok=True)
         if self.format == "h5":
             (self.out / ".parts").mkdir(exist_ok=True)
@@ -197,8 +197,8 @@ class Extraction:
         mine = self.videos[self.rank :: self.world]
         own = {v.stem: entries[v.stem] for v in mine if v.stem in entries}
         stats: dict[str, Any] = {"done": 0, "skipped": 0, "failed": {}}
-        for video in tqdm(mine, desc=f"extract (rank {self.rank})" if self.world > 1 else "extract", unit="video",
-                          disable=not self.progress):
+        for video in progress_bar(len(mine), desc=f"extract (rank {self.rank})" if self.world > 1 else "extract", unit="video",
+                                  enabled=self.progress, iterable=mine):
             if self._done(entries.get(video.stem), video):
                 stats["skipped"] += 1
                 continue

@@ -180,16 +180,24 @@ def test_dry_run_head_args_come_from_a_dataset_only_when_needed(registries):
 
 
 def test_run_modes_reach_the_runner(capsys, global_plugins, tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+    from types import SimpleNamespace
+
     import videollm_core.engine.runner as runner_mod
+    from videollm_core.engine.logs import QUIET_ENV, RunOutputs
 
     calls = []
 
     class RecordingRunner:  # records how the CLI drives the runner; the runner has its own tests
+        accelerator = SimpleNamespace(is_main_process=True)
+
         def __init__(self, cfg, work_dir=None):
             calls.append(("init", cfg.get("work_dir"), work_dir, cfg["model"]["tuner"]["r"]))
+            self.outputs = RunOutputs(Path(work_dir or "work_dirs/c"), predictions=Path("P"))
 
-        def train(self, resume=None):
-            calls.append(("train", resume))
+        def train(self, resume=None, overwrite=False):
+            calls.append(("train", resume, overwrite, os.environ.get(QUIET_ENV)))
 
         def evaluate(self, **kwargs):
             calls.append(("evaluate", kwargs))
@@ -204,18 +212,42 @@ def test_run_modes_reach_the_runner(capsys, global_plugins, tmp_path, monkeypatc
     (tmp_path / "ckpt" / "step_3").mkdir(parents=True)  # --resume PATH must exist
     cfg = tmp_path / "c.yaml"
     cfg.write_text(DRY_RUN)
+    monkeypatch.delenv(QUIET_ENV, raising=False)
     assert run_main([str(cfg), "--work-dir", str(tmp_path / "w"), "--resume"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"outputs: work dir {tmp_path / 'w'} | predictions P"
     assert run_main([str(cfg), "--resume", "ckpt/step_3", "--cfg-options", "model.tuner.r=8"]) == 0
+    assert main(["run", str(cfg), "--overwrite", "--quiet"]) == 0
+    assert QUIET_ENV not in os.environ  # --quiet holds while the command runs, then it is put back
+    capsys.readouterr()
     assert run_main([str(cfg), "--eval-only", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"task/accuracy": 12.5}
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"task/accuracy": 12.5}  # with --json the closing line goes to stderr
+    assert err.strip() == "outputs: work dir work_dirs/c | predictions P"
     assert main(["run", str(cfg), "--predict", "--checkpoint", "last", "--allow-untrained"]) == 0
-    assert capsys.readouterr().out.strip() == f"task: {tmp_path / 'predictions' / 'task_test.json'}"
-    assert calls == [("init", str(tmp_path / "w"), str(tmp_path / "w"), 2), ("train", "auto"),
-                     ("init", None, None, 8), ("train", "ckpt/step_3"),
+    assert capsys.readouterr().out.splitlines() == [f"task: {tmp_path / 'predictions' / 'task_test.json'}",
+                                                    "outputs: work dir work_dirs/c | predictions P"]
+    assert calls == [("init", str(tmp_path / "w"), str(tmp_path / "w"), 2), ("train", "auto", False, None),
+                     ("init", None, None, 8), ("train", "ckpt/step_3", False, None),
+                     ("init", None, None, 2), ("train", None, True, "1"),
                      ("init", None, None, 2), ("evaluate", {"checkpoint": "best", "allow_untrained": False}),
                      ("init", None, None, 2), ("predict", {"checkpoint": "last", "allow_untrained": True})]
     code, _, err = run(capsys, [str(cfg), "--resume", "--eval-only"], entry=run_main)
     assert code == 2 and "--resume continues training" in err
+    for flags in (["--overwrite", "--resume"], ["--overwrite", "--eval-only"]):
+        code, _, err = run(capsys, [str(cfg), *flags], entry=run_main)
+        assert code == 2 and "--overwrite starts a training run over" in err and "Traceback" not in err
+
+
+def test_every_command_accepts_quiet(capsys, global_plugins):
+    from videollm_core.cli.commands import build_parser, build_run_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"run", "plugins", "extract", "export", "predict"} <= set(commands)
+    for name, sub in commands.items():
+        assert any("--quiet" in a.option_strings for a in sub._actions), name
+    assert build_run_parser().parse_args(["c.yaml", "--quiet"]).quiet
+    code, out, _ = run(capsys, ["plugins", "--quiet", "--json"])
+    assert code == 0 and json.loads(out)
 
 
 def test_no_command_prints_help(capsys):

@@ -2,7 +2,9 @@
 
 Every command sets up the plugin manager first (``-p no:NAME`` blocks a plugin,
 ``--strict-plugins`` or ``VIDEOLLM_STRICT_PLUGINS=1`` makes a broken plugin fatal,
-``VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points). A :class:`UserError`
+``VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points) and accepts ``--quiet`` (no
+progress bars: it sets ``VIDEOLLM_QUIET=1`` while the command runs). A run ends with one
+line naming where its outputs went (work dir, predictions, plots, checkpoint). A :class:`UserError`
 (bad config, unknown name, missing file, blocked or broken plugin in strict mode)
 prints its message and exits with status 2, without a traceback unless ``--debug``.
 torch, transformers and peft load only when a command needs them.
@@ -12,11 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import traceback
 import warnings
 from typing import Any, Callable, Sequence
 
+from ..engine.logs import QUIET_ENV  # torch-free
 from ..errors import EXIT_USER_ERROR, ConfigError, UserError
 
 EXIT_INTERRUPTED = 130
@@ -30,11 +34,13 @@ def _plugin_spec(text: str) -> str:
 
 
 def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """``--debug``, ``--strict-plugins``, ``-p no:NAME``; accepted before and after a subcommand."""
+    """``--debug``, ``--quiet``, ``--strict-plugins``, ``-p no:NAME``; accepted before and after a subcommand."""
     default = argparse.SUPPRESS if suppress else None
-    group = parser.add_argument_group("plugins and errors")
+    group = parser.add_argument_group("plugins, errors and output")
     group.add_argument("--debug", action="store_true", default=default if suppress else False,
                        help="show tracebacks and debug logs")
+    group.add_argument("--quiet", action="store_true", default=default if suppress else False,
+                       help="no progress bars (also VIDEOLLM_QUIET=1; they are off anyway when stderr is not a terminal)")
     group.add_argument("--strict-plugins", action="store_true", default=default if suppress else False,
                        help="a plugin that fails to load is an error (also VIDEOLLM_STRICT_PLUGINS=1)")
     group.add_argument("-p", dest="blocked_after" if suppress else "blocked", metavar="no:NAME", action="append",
@@ -48,6 +54,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override config values: a.b=1 c.d=[1,2] e.0=3")
     parser.add_argument("--resume", nargs="?", const="auto", metavar="auto|PATH",
                         help="resume training from the latest checkpoint of the work dir (auto) or from PATH")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train anew in a work dir that holds an earlier run: delete its checkpoints, predictions, "
+                             "plots and metrics log first (other files stay)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--eval-only", action="store_true", help="score the val split with the best checkpoint of the work dir and exit")
     mode.add_argument("--predict", action="store_true", help="write test-split predictions in the official formats")
@@ -255,6 +264,9 @@ def read_run_config(args: argparse.Namespace) -> Any:
     if args.resume and (args.dry_run or args.eval_only or args.predict):
         raise ConfigError("--resume continues training; it does not go with --dry-run, --eval-only or --predict", where="videollm-run",
                           hint="to evaluate a checkpoint, use --eval-only --checkpoint PATH")
+    if args.overwrite and (args.resume or args.dry_run or args.eval_only or args.predict):
+        raise ConfigError("--overwrite starts a training run over; it does not go with --resume, --dry-run, --eval-only or --predict",
+                          where="videollm-run", hint="--resume continues the earlier run; --overwrite deletes it and trains anew")
     if (args.checkpoint or args.allow_untrained) and not (args.eval_only or args.predict):
         raise ConfigError("--checkpoint and --allow-untrained go with --eval-only or --predict", where="videollm-run",
                           hint="to continue training from a checkpoint, use --resume PATH")
@@ -288,6 +300,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = dry_run(cfg)
         _emit({**report, **({"data": data} if data else {})}, args.json, lambda r: "\n".join(filter(None, [format_data_report(data), _format_counts(r)])))
         return 0
+    training = not (args.eval_only or args.predict)
+    if training and not args.resume:  # before the model is built: a used work dir exits 2 at once
+        from ..engine.workdir import check_fresh
+
+        check_fresh(resolve_work_dir(cfg), overwrite=args.overwrite)
     from ..engine.runner import Runner
 
     runner = Runner(cfg, work_dir=args.work_dir)
@@ -297,7 +314,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for task, path in runner.predict(**_inference_args(args)).items():
             print(f"{task}: {path}")
     else:
-        runner.train(resume=args.resume)
+        runner.train(resume=args.resume, overwrite=args.overwrite)
+    if runner.accelerator.is_main_process:  # the closing line; with --json, stdout stays the JSON
+        print(runner.outputs.line(), file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -307,6 +326,9 @@ def _execute(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not debug:  # deprecation notices of transformers/peft internals are not the user's business
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    before = os.environ.get(QUIET_ENV)
+    if getattr(args, "quiet", False):  # every progress bar reads it (videollm_core.engine.logs.progress_bar)
+        os.environ[QUIET_ENV] = "1"
     try:
         if getattr(args, "read_config_first", False):  # bounded and torch-free: a broken or hostile config exits 2 at once
             args.config_read = read_run_config(args)
@@ -317,6 +339,9 @@ def _execute(args: argparse.Namespace) -> int:
                                     strict=True if getattr(args, "strict_plugins", False) else None)
         manager.load()
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader went away (`videollm stream ... | head`): done, like other Unix tools
+        _silence_stdout()
+        return 0
     except (UserError, OSError) as e:  # an OSError is the file system's answer: no space, permission...
         if debug:
             traceback.print_exc()
@@ -331,6 +356,21 @@ def _execute(args: argparse.Namespace) -> int:
             traceback.print_exc()
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:  # in-process callers (tests, notebooks) get their environment back
+        if before is None:
+            os.environ.pop(QUIET_ENV, None)
+        else:
+            os.environ[QUIET_ENV] = before
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's final flush of a closed pipe
+    prints no second error (Python's documented recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured in tests): nothing to flush
+        pass
 
 
 def run_main(argv: Sequence[str] | None = None) -> int:

@@ -57,7 +57,6 @@ def add_data_commands(sub: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="frames (clips) per forward pass (default 32)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda:0 (default cpu)")
     p.add_argument("--strict", action="store_true", help="exit 2 when a video cannot be decoded (default: record it and go on)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_extract)
     add_common(p, suppress=True)
 

@@ -1,7 +1,8 @@
 """The runner's checkpoints: saved atomically under ``WORK_DIR/checkpoints/step_N`` (sharded
 weights gathered under FSDP/DeepSpeed), pruned to ``train.keep_last`` (the best one kept),
-resolved by name (``auto``/``last``/``best``/a folder) and resumed exactly (optimizer,
-scheduler, data order, random state). The files themselves: :mod:`.checkpoint`.
+resolved by name (``auto``/``last``/``best``/a folder; a name picks only the work dir's own
+run's checkpoints) and resumed exactly (optimizer, scheduler, data order, random state).
+The files themselves: :mod:`.checkpoint`; which run a work dir holds: :mod:`.workdir`.
 """
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from pathlib import Path
 from ..errors import ConfigError, UserError
 from . import checkpoint as ckpt
 from .consolidate import is_sharded, trainable_state_for_save
-from .files import replace_path, write_text_atomic
+from .files import check_output_dir, replace_path, write_text_atomic
 from .pretrained import is_pretrained_dir, load_pretrained_weights
+from .workdir import check_same_run, continue_run, start_fresh
 
 log = logging.getLogger("videollm")
 
 
 class CheckpointMixin:
     """Checkpoint methods of :class:`~videollm_core.engine.runner.Runner` (which sets ``work_dir``,
-    ``accelerator``, ``model``, ``pipeline``, ``settings``, ``step``, ``max_steps``, ``best``, ``cfg``)."""
+    ``accelerator``, ``model``, ``pipeline``, ``settings``, ``step``, ``max_steps``, ``best``, ``cfg``,
+    ``run_id``, ``outputs``)."""
 
     @property
     def ckpt_root(self) -> Path:
@@ -30,6 +33,19 @@ class CheckpointMixin:
         from ..config import Config
 
         write_text_atomic(self.work_dir / "config.yaml", Config(self.cfg).to_yaml(), "resolved config")
+
+    def _claim_work_dir(self, *, fresh: bool, overwrite: bool) -> None:
+        """Make the work dir this run's (on the main process; an error is raised on every one):
+        a fresh run checks it holds no other run's checkpoints (or clears them with ``overwrite``),
+        a resumed one keeps its checkpoint's run id; then the resolved config is written."""
+        def claim() -> str:
+            check_output_dir(self.work_dir, "work dir")
+            run_id = start_fresh(self.work_dir, overwrite=overwrite) if fresh else continue_run(self.work_dir, self.run_id)
+            self._write_config()
+            ckpt.remove_partial(self.ckpt_root)
+            return run_id
+
+        self.run_id = self._on_main(claim)
 
     def _save_checkpoint(self) -> Path:
         """Write ``checkpoints/step_N`` atomically (temporary directory, then rename)."""
@@ -49,7 +65,7 @@ class CheckpointMixin:
                 if not is_sharded(acc):  # sharded adapters: `videollm export` writes them in peft's format
                     ckpt.save_peft_adapters(self.pipeline, tmp / "adapter")
                 ckpt.write_json_atomic(tmp / ckpt.STATE_FILE, {"step": self.step, "max_steps": self.max_steps, "best": self.best,
-                                                               "num_processes": acc.num_processes})
+                                                               "num_processes": acc.num_processes, "run_id": self.run_id})
             acc.wait_for_everyone()
             if acc.is_main_process:
                 replace_path(tmp, final)  # the same step saved before (e.g. a re-run) is replaced
@@ -64,11 +80,16 @@ class CheckpointMixin:
         return final
 
     def resolve_checkpoint(self, which: str | os.PathLike) -> Path | None:
-        """``"auto"``/``"last"`` (newest), ``"best"`` (else newest) or a directory."""
-        if which in ("auto", "last"):
-            return ckpt.latest_checkpoint(self.ckpt_root)
-        if which == "best":
-            return ckpt.best_checkpoint(self.ckpt_root) or ckpt.latest_checkpoint(self.ckpt_root)
+        """``"auto"``/``"last"`` (newest), ``"best"`` (else newest) or a directory.
+
+        Raises:
+            ForeignCheckpoint: a name picked a checkpoint of another run than the work dir's.
+        """
+        if which in ("auto", "last", "best"):
+            path = (ckpt.best_checkpoint(self.ckpt_root) if which == "best" else None) or ckpt.latest_checkpoint(self.ckpt_root)
+            if path is not None:
+                check_same_run(path, self.work_dir, str(which))
+            return path
         path = Path(which)
         if not (path / ckpt.STATE_FILE).is_file() and not is_pretrained_dir(path):
             raise ConfigError(f"not a complete checkpoint directory nor an exported model folder: {path}", where=f"checkpoint {which}",
@@ -97,10 +118,21 @@ class CheckpointMixin:
         rng = path / f"rng_state_{acc.process_index}.pt"
         ckpt.load_rng(rng if rng.is_file() else path / "rng_state_0.pt")
         state = ckpt.read_json(path / ckpt.STATE_FILE)
-        self.step, self.best = int(state["step"]), state.get("best")
+        self.step, self.best, self.run_id = int(state["step"]), state.get("best"), state.get("run_id")
         acc.step = self.step * int(self.settings.grad_accum)
         log.info("resumed from %s (step %d)", path, self.step)
         return self.step
+
+    def _record_training_outputs(self) -> None:
+        """Fill :attr:`outputs` when training ends: the plots folder, the best checkpoint (else the last)."""
+        out = self.outputs
+        out.plots = self.work_dir / "plots" if (self.work_dir / "plots").is_dir() else None
+        if self.best is not None and (self.ckpt_root / ckpt.step_dir_name(self.best["step"])).is_dir():
+            out.checkpoint, out.checkpoint_kind = self.ckpt_root / ckpt.step_dir_name(self.best["step"]), "best"
+            out.checkpoint_note = f"step {self.best['step']}, {self.best['key']}={self.best['value']:.4g}"
+        elif (self.ckpt_root / ckpt.step_dir_name(self.step)).is_dir():
+            out.checkpoint, out.checkpoint_kind = self.ckpt_root / ckpt.step_dir_name(self.step), "last"
+            out.checkpoint_note = f"step {self.step}"
 
 
 __all__ = ["CheckpointMixin"]

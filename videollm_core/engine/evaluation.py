@@ -11,11 +11,12 @@ written as they are made and never held whole in memory when the metric streams 
 The main process then scores them (``metric.evaluate(writer.close(),
 dataset.ground_truth())``) and fires ``videollm_task_evaluated`` (the plots plugin draws
 ``plots/TASK_predictions.png`` there); the scores, logged as ``TASK/KEY``, are broadcast to
-every process.
+every process. A progress bar counts the batches of each task and split
+(:func:`videollm_core.engine.logs.progress_bar`, main process only); ``runner.outputs``
+records where the predictions, scores and pictures went and which checkpoint was used.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch
 
 from . import checkpoint as ckpt
 from ..errors import ConfigError
-from .logs import summary_line
+from .logs import progress_bar, summary_line
 from .prediction_writer import open_writer
 
 log = logging.getLogger("videollm.runner")
@@ -67,16 +68,22 @@ class EvaluationMixin:
         writer = open_writer(metric, path) if acc.is_main_process else None
         was_training = self.pipeline.training
         self.pipeline.eval()
+        loader = self._eval_loader(spec, split)
+        bar = progress_bar(len(loader), desc=f"{split} {spec.name}", unit="batch", enabled=acc.is_main_process, leave=False)
         try:
-            for batch in self._eval_loader(spec, split):
+            for batch in loader:
                 batch = batch.to(acc.device)
                 with acc.autocast():
                     outputs = self.pipeline(batch, spec.name)
                 entries = acc.gather_for_metrics(self.pipeline.predict(outputs, batch, spec.name), use_gather_object=True)
                 if writer is not None:
                     writer.write(entries)
+                bar.update(1)
         finally:
+            bar.close()
             self.pipeline.train(was_training)
+        if acc.is_main_process:
+            self.outputs.predictions = path.parent
         return path, (writer.close() if writer is not None else None)
 
     def _on_main(self, fn) -> Any:
@@ -144,10 +151,14 @@ class EvaluationMixin:
                                   hint="train first, pass --checkpoint PATH (a step_* folder or a `videollm export` folder),"
                                        " or add --allow-untrained to use the freshly built weights")
             log.warning("no checkpoint in %s: using the freshly built (untrained) pipeline", self.ckpt_root)
+            self.outputs.checkpoint_note = "none (untrained weights)"
             return
         self.load_weights(path)
         state = path / ckpt.STATE_FILE
         self.step = int(ckpt.read_json(state if state.is_file() else path / "videollm.json").get("step") or 0)
+        self.outputs.checkpoint = path
+        self.outputs.checkpoint_kind = str(checkpoint) if checkpoint in ("best", "last") else ""
+        self.outputs.checkpoint_note = f"step {self.step}"
 
     def evaluate(self, split: str = "val", checkpoint: str | os.PathLike | None = "best",
                  allow_untrained: bool = True) -> dict[str, float]:
@@ -164,8 +175,10 @@ class EvaluationMixin:
         self._load_for_inference(checkpoint, allow_untrained)
         scores = self._score(split)
         if self.accelerator.is_main_process:
-            ckpt.write_json_atomic(self.work_dir / f"eval_{split}.json", {"step": self.step, **scores})
+            self.outputs.scores = self.work_dir / f"eval_{split}.json"
+            ckpt.write_json_atomic(self.outputs.scores, {"step": self.step, **scores})
             self.accelerator.print(summary_line(self.step, self.max_steps, split, scores, None))
+        self.outputs.plots = self.work_dir / "plots" if (self.work_dir / "plots").is_dir() else None
         return scores
 
     def predict(self, split: str = "test", checkpoint: str | os.PathLike | None = "best",
@@ -191,11 +204,11 @@ class EvaluationMixin:
         return paths
 
     def _write_summary(self) -> None:
-        """``summary.json``: the last step, the best checkpoint, the interrupting signal."""
+        """``summary.json``: the last step, the best checkpoint, the run id, the interrupting signal."""
         if not self.accelerator.is_main_process:
             return
-        with open(self.work_dir / "summary.json", "w", encoding="utf-8") as f:
-            json.dump({"step": self.step, "best": self.best, "interrupted": self.interrupted}, f, indent=1)
+        ckpt.write_json_atomic(self.work_dir / "summary.json",
+                               {"step": self.step, "best": self.best, "run_id": self.run_id, "interrupted": self.interrupted})
 
 
 __all__ = ["EvaluationMixin"]

@@ -1,18 +1,26 @@
-"""What the runner records: ``metrics.jsonl``, TensorBoard events, the progress bar.
+"""What the runner records and shows: ``metrics.jsonl``, TensorBoard events, progress bars,
+the one-line summaries.
 
 ``metrics.jsonl`` holds one JSON object per logged training step
 (``{"step", "split": "train", "loss", "lr", "grad_norm", "samples_per_s", ...}``) or
 evaluation (``{"step", "split": "val", "TASK/KEY": value, ...}``). On resume, records
 after the checkpoint's step are dropped so the file tells one consistent story.
+
+:func:`progress_bar` is the one progress bar of the project (training steps, evaluation
+batches, extracted videos, predicted videos): tqdm with rate and time left, silent when
+stderr is not a terminal or :data:`QUIET_ENV` is set (the ``--quiet`` flag of every command).
+:class:`RunOutputs` is where a run put its outputs; the command line prints its
+:meth:`~RunOutputs.line` when a run ends.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 
 def _clean(value: Any) -> Any:
@@ -98,12 +106,37 @@ class MetricsLog:
             self._tb = None
 
 
-def progress_bar(total: int, initial: int, *, enabled: bool, desc: str = "train"):
-    """A tqdm bar (loss, throughput and ETA in its postfix); silent when not on a TTY."""
+#: set to 1 (``--quiet`` on any command does) to turn every progress bar off.
+QUIET_ENV = "VIDEOLLM_QUIET"
+
+
+def quiet() -> bool:
+    """True when progress bars stay silent: :data:`QUIET_ENV` is set, or stderr is not a terminal."""
+    flag = os.environ.get(QUIET_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return flag or not sys.stderr.isatty()
+
+
+def progress_bar(total: int | None, initial: int = 0, *, desc: str, unit: str = "step", enabled: bool = True,
+                 leave: bool = True, iterable: Iterable[Any] | None = None):
+    """A tqdm progress bar on stderr: count, rate and time left; silent when :func:`quiet`.
+
+    Args:
+        total: how many ``unit`` the job has (None: unknown, no time left shown).
+        initial: how many are done already (a resumed run).
+        desc: the label in front (``train``, ``val oad``, ``extract``...).
+        unit: what is counted (``step``, ``batch``, ``video``).
+        enabled: False hides it (e.g. on processes other than the main one).
+        leave: keep the finished bar on screen (False: it is cleared when closed).
+        iterable: wrap this iterable (``for x in progress_bar(len(xs), desc=..., iterable=xs)``);
+            without it, call ``bar.update(n)``.
+
+    Returns:
+        The ``tqdm`` object: ``update(n)``, ``set_postfix(...)``, ``close()``; a context manager.
+    """
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, unit="step",
-                disable=not (enabled and sys.stderr.isatty()))
+    return tqdm(iterable, total=total, initial=initial, desc=desc, unit=unit, leave=leave, dynamic_ncols=True,
+                disable=not enabled or quiet())
 
 
 def summary_line(step: int, max_steps: int, split: str, metrics: dict[str, float], best: tuple[str, float, int] | None) -> str:
@@ -115,4 +148,41 @@ def summary_line(step: int, max_steps: int, split: str, metrics: dict[str, float
     return text
 
 
-__all__ = ["MetricsLog", "progress_bar", "summary_line"]
+@dataclasses.dataclass
+class RunOutputs:
+    """Where a run (training, evaluation or prediction) put its outputs, filled in as they are
+    written; the runner keeps one as ``runner.outputs`` and prints nothing of it itself.
+
+    Attributes:
+        work_dir: the run's work dir.
+        predictions: the predictions folder, when this run wrote predictions.
+        plots: the pictures' folder, when there is one.
+        scores: the ``eval_SPLIT.json`` an evaluation wrote.
+        checkpoint: the best checkpoint of a training run (else its last), or the one an
+            evaluation or prediction loaded; ``checkpoint_kind`` says which (``best``, ``last``
+            or empty), ``checkpoint_note`` adds its step and metric.
+    """
+
+    work_dir: Path
+    predictions: Path | None = None
+    plots: Path | None = None
+    scores: Path | None = None
+    checkpoint: Path | None = None
+    checkpoint_kind: str = ""
+    checkpoint_note: str = ""
+
+    def line(self) -> str:
+        """One line naming them: ``outputs: work dir W | predictions W/predictions | plots W/plots |
+        best checkpoint W/checkpoints/step_00000012 (step 12, proto/acc=91.67)``."""
+        parts = [f"work dir {self.work_dir}"]
+        parts += [f"{name} {path}" for name, path in (("predictions", self.predictions), ("scores", self.scores),
+                                                      ("plots", self.plots)) if path is not None]
+        if self.checkpoint is not None:
+            label = f"{self.checkpoint_kind} checkpoint" if self.checkpoint_kind else "checkpoint"
+            parts.append(f"{label} {self.checkpoint}" + (f" ({self.checkpoint_note})" if self.checkpoint_note else ""))
+        elif self.checkpoint_note:
+            parts.append(f"checkpoint {self.checkpoint_note}")
+        return "outputs: " + " | ".join(parts)
+
+
+__all__ = ["MetricsLog", "QUIET_ENV", "quiet", "progress_bar", "summary_line", "RunOutputs"]

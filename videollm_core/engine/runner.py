@@ -8,7 +8,9 @@ clip only when gradients sync, step. One or many processes and machines come fro
 Work dir (``work_dir`` argument, else ``cfg["work_dir"]``, else ``work_dirs/<config stem>``)::
 
     config.yaml          the resolved config
+    run.json             the run's id (one run per work dir: see videollm_core.engine.workdir)
     metrics.jsonl        one JSON object per logged step or evaluation
+    summary.json         the last step, the best checkpoint, the run id, the interrupting signal
     tensorboard/         TensorBoard events
     checkpoints/         step_XXXXXXXX/ (see videollm_core.engine.checkpoint), best.json
     predictions/         TASK_SPLIT.json (official format; the metric's suffix)
@@ -36,9 +38,9 @@ from ..errors import ConfigError, UserError
 from .checkpointing import CheckpointMixin
 from .evaluation import EvaluationMixin
 from ..features import expected_feature_dim
-from .logs import MetricsLog, progress_bar
+from .logs import MetricsLog, RunOutputs, progress_bar
 from .optim import build_optimizer, build_scheduler
-from .files import check_output_dir, resolve_work_dir
+from .files import resolve_work_dir
 from ..plugins import REGISTRIES
 from ..registry import Registries
 from .sampling import StepBatchSampler, consumed_batches, task_schedule
@@ -63,7 +65,9 @@ class Runner(CheckpointMixin, EvaluationMixin):
     Attributes for hooks: ``cfg``, ``step`` (optimizer steps done), ``max_steps``,
     ``pipeline`` (the unwrapped :class:`VideoLLM`), ``accelerator``, ``work_dir``,
     ``should_stop`` (set it to end training after this step), ``history`` (the records
-    of ``metrics.jsonl``), ``interrupted`` (the signal number that stopped training).
+    of ``metrics.jsonl``), ``interrupted`` (the signal number that stopped training),
+    ``run_id`` (set when training starts), ``outputs`` (a :class:`~videollm_core.engine.logs.RunOutputs`:
+    where the outputs went, for the command line's closing line).
     """
 
     def __init__(self, cfg: dict, *, work_dir: str | os.PathLike | None = None, registries: Registries = REGISTRIES,
@@ -88,6 +92,8 @@ class Runner(CheckpointMixin, EvaluationMixin):
         self.specs = task_specs(cfg)
         self.step, self.max_steps = 0, int(s.max_steps or 0)
         self.should_stop, self.interrupted = False, None
+        self.run_id: str | None = None
+        self.outputs = RunOutputs(self.work_dir)
         self.best: dict[str, Any] | None = None
         #: ``(TASK/KEY, higher_is_better)`` of the metric that picks the best checkpoint (the first
         #: evaluated task's ``primary_key``), known after the first evaluation; else None.
@@ -197,20 +203,24 @@ class Runner(CheckpointMixin, EvaluationMixin):
         return bool(self.accelerator.reduce(t, reduction="sum").item() > 0)
 
     # -- training --------------------------------------------------------------
-    def train(self, resume: str | None = None) -> dict[str, float]:
+    def train(self, resume: str | None = None, *, overwrite: bool = False) -> dict[str, float]:
         """Train for ``max_steps`` optimizer steps; return the final evaluation's metrics.
+
+        A work dir holds one run (:mod:`videollm_core.engine.workdir`): a fresh run into a
+        folder with another run's checkpoints is a ``WorkDirInUse`` error unless ``overwrite``.
 
         Args:
             resume: ``"auto"`` (the newest complete checkpoint of the work dir, if any)
                 or a checkpoint directory.
+            overwrite: a fresh run first deletes the earlier run's outputs in the work dir.
         """
+        if resume and overwrite:
+            raise ConfigError("--overwrite starts the run over; it does not go with --resume", where="train",
+                              hint="--resume continues the earlier run; --overwrite deletes it and starts a new one")
         self._prepare_training()
         acc, s = self.accelerator, self.settings
         resumed = self._resume(resume) if resume else None
-        if acc.is_main_process:
-            check_output_dir(self.work_dir, "work dir")
-            self._write_config()
-            ckpt.remove_partial(self.ckpt_root)
+        self._claim_work_dir(fresh=resumed is None, overwrite=overwrite)
         acc.wait_for_everyone()
         self._log = MetricsLog(self.work_dir, enabled=acc.is_main_process, resume_step=resumed)
         iters = self._train_iterators()
@@ -218,7 +228,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
         final: dict[str, float] = {}
         evaluated_at = saved_at = -1
         with _SignalCatcher() as signals:
-            bar = progress_bar(self.max_steps, self.step, enabled=acc.is_main_process)
+            bar = progress_bar(self.max_steps, self.step, desc="train", unit="step", enabled=acc.is_main_process)
             window: list[torch.Tensor] = []
             t0, samples = time.perf_counter(), 0
             self.model.train()
@@ -258,6 +268,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
                 self._save_checkpoint()
         del iters
         self._write_summary()
+        self._record_training_outputs()
         self.hooks.videollm_train_end(runner=self)
         self._log.close()
         return final
