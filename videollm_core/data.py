@@ -74,6 +74,10 @@ class VideoDataset(torch.utils.data.Dataset):
     fps: float | None = None
     #: seconds of video one sample covers (``None``: whole videos); recorded likewise.
     window: float | None = None
+    #: the constructor argument naming a split's annotation file, when samples are anchored at
+    #: annotated times or queries: ``videollm predict --annotations FILE`` builds this class on
+    #: ``FILE`` with :meth:`settings`. ``None``: samples come from the features alone.
+    annotations_arg: ClassVar[str | None] = None
 
     @property
     def skipped(self) -> list[str]:
@@ -94,6 +98,21 @@ class VideoDataset(torch.utils.data.Dataset):
     def class_names(self) -> list[str] | None:
         """The class names in head order (class ``i`` is head output ``i``), when the dataset has them."""
         return None
+
+    def reading(self) -> dict[str, Any]:
+        """How this dataset reads a video's features, recorded in model folders so that
+        ``videollm predict`` reads new features alike: ``fps`` (feature steps per second),
+        ``window`` (seconds per sample; ``None``: whole videos), and where they apply
+        ``channels_first`` (files hold ``[Df, T]``), ``frames_per_step`` and ``frame_rate``
+        (a head that answers per frame: each step covers ``frames_per_step`` frames at
+        ``frame_rate`` frames per second)."""
+        return {"fps": self.fps, "window": self.window}
+
+    def settings(self) -> dict[str, Any]:
+        """Constructor arguments other than files (JSON data) with which this class reads another
+        annotation file as it read this split (``videollm predict --annotations``, with
+        :attr:`annotations_arg`): split, step rate, stride, windows... Default: none."""
+        return {}
 
     def class_table_file(self) -> str | None:
         """The file the class table is read from (``actions.csv``, ``mapping.txt``...), for messages."""

@@ -74,7 +74,7 @@ from videollm_core.cli.inference import write_predictions
 from videollm_core.validation import task_specs
 
 model_dir, config_path, out = sys.argv[1:4]
-pipeline = videollm_core.from_pretrained(model_dir)
+pipeline = videollm_core.VideoLLM.from_pretrained(model_dir)  # the Hugging Face convention
 spec = task_specs(load_config(config_path))[0]
 ds = build_task_dataset(load_config(config_path), spec, "val")
 entries = []
@@ -113,8 +113,9 @@ def test_folder_is_standalone_and_carries_the_card(run):
     assert "oad" in card.data.tags and card.data.datasets == ["EK100OADDataset"]
     assert f"Expects `[T, {cfg['model']['encoder']['in_dim']}]` feature arrays" in card.text
     info = json.loads((model_dir / "videollm.json").read_text())
-    assert info["step"] == 4 and info["base_model"] is None and {k: v for k, v in info["inputs"]["oad"].items() if k != "class_names"} == {"fps": 4.0, "window": 16.0}
+    assert info["step"] == 4 and info["base_model"] is None and {k: v for k, v in info["inputs"]["oad"].items() if k not in ("class_names", "dataset")} == {"fps": 4.0, "window": 16.0}
     assert len(info["inputs"]["oad"]["class_names"]) > 1  # the action names, for `videollm stream`
+    assert info["inputs"]["oad"]["dataset"] == {"type": "EK100OADDataset", "fps": 4.0, "window": 16.0}  # for predict --annotations
     mAP = [r for r in card.data.eval_results if r.metric_type == "mAP"][0].metric_value
     assert mAP == pytest.approx(info["metrics"]["oad/mAP"])
 

@@ -58,6 +58,22 @@ def extraction_backbone(specs: list[Any]) -> dict[str, Any] | None:
     return None
 
 
+def task_inputs(dataset: Any, dcfg: Any) -> dict[str, Any]:
+    """What a model folder records of how a task's dataset read its data, so that ``videollm
+    predict`` reads new data alike (``videollm.json`` ``inputs``): the dataset's
+    :meth:`~videollm_core.data.VideoDataset.reading` (step rate, window, layout), its class
+    names (``videollm stream`` names its answers), and for a dataset whose samples are anchored
+    in an annotation file its config type and :meth:`~videollm_core.data.VideoDataset.settings`
+    (``videollm predict --annotations FILE`` builds it again)."""
+    inputs = dict(dataset.reading())
+    names = dataset.class_names()
+    if names:
+        inputs["class_names"] = [str(n) for n in names]
+    if type(dataset).annotations_arg and isinstance(dcfg, Mapping) and dcfg.get("type"):
+        inputs["dataset"] = {"type": dcfg["type"], **dataset.settings()}
+    return inputs
+
+
 def run_scores(work_dir: Path, step: int) -> dict[str, float]:
     """The validation scores logged at ``step`` in ``metrics.jsonl`` (``{TASK/KEY: value}``)."""
     path = work_dir / "metrics.jsonl"
@@ -103,12 +119,12 @@ def export_run(work_dir: str | os.PathLike, out: str | os.PathLike, checkpoint: 
     head_args = resolve_head_args(cfg, runner.registries, dataset_for=runner._first_dataset)
     evaluated = {spec.name: runner.dataset(spec, "val") or runner._first_dataset(spec) for spec in runner.specs}
     metric_args = {spec.name: dict(evaluated[spec.name].metric_args()) for spec in runner.specs if spec.metric}
-    inputs = {name: {"fps": ds.fps, "window": ds.window, **({"class_names": names} if (names := ds.class_names()) else {})}
-              for name, ds in evaluated.items()}
+    inputs = {spec.name: task_inputs(evaluated[spec.name], spec.data.get("val") or next(iter(spec.data.values()), None))
+              for spec in runner.specs}
     datasets = sorted({str(d.get("type")) for spec in runner.specs for d in spec.data.values()})
     info = {"name": name or work_dir.name, "step": step, "checkpoint": path.name, "metrics": run_scores(work_dir, step),
             "best": state.get("best"), "datasets": datasets, "extraction": extraction_backbone(runner.specs), "inputs": inputs}
     return save_pretrained(runner.pipeline, out, config=model_config(cfg, head_args, metric_args), **info)
 
 
-__all__ = ["export_run", "extraction_backbone", "run_scores", "MANIFEST", "EXTRACTION_KEYS"]
+__all__ = ["export_run", "extraction_backbone", "run_scores", "task_inputs", "MANIFEST", "EXTRACTION_KEYS"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -21,16 +21,18 @@ from ..errors import ConfigError, DataError
 log = logging.getLogger("videollm")
 
 
-def video_features(path: str | Path, fps: float, feature_dim: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
+def video_features(path: str | Path, fps: float, feature_dim: int | None = None,
+                   channels_first: bool = False) -> Iterator[tuple[str, np.ndarray]]:
     """``(video id, features [T, Df] float32)`` of a ``.npy`` file (id: its stem), of a YAML
     file holding a feature source config (``{type: HDF5Features, path: ...}``), or of any path
     a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...).
 
+    ``channels_first``: the files hold ``[Df, T]`` (MS-TCN), as the model's dataset read them.
     Each video is checked as training checks it: ``[T, Df]`` with ``T >= 1``, ``Df ==
     feature_dim`` (the model's encoder width, when given) and finite values."""
     path = Path(path)
     if path.is_file() and path.suffix == ".npy":
-        yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path), feature_dim)
+        yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path), feature_dim, channels_first)
         return
     from ..features import build_feature_source, features_from_path
 
@@ -41,7 +43,7 @@ def video_features(path: str | Path, fps: float, feature_dim: int | None = None)
     else:
         source = features_from_path(path, fps=fps)
     for vid in source.video_ids():
-        yield vid, _checked(source.read(vid), f"{path}:{vid}", feature_dim)
+        yield vid, _checked(source.read(vid), f"{path}:{vid}", feature_dim, channels_first)
 
 
 def check_manifest(features: str | Path, inputs: Mapping[str, Any], info: Mapping[str, Any], *, fps_given: bool) -> None:
@@ -111,15 +113,18 @@ def extract_for_model(info: Mapping[str, Any], videos: str | Path, out: str | Pa
     return out
 
 
-def _checked(feats: Any, where: str, feature_dim: int | None = None) -> np.ndarray:
+def _checked(feats: Any, where: str, feature_dim: int | None = None, channels_first: bool = False) -> np.ndarray:
     arr = np.asarray(feats, dtype=np.float32)
+    if channels_first and arr.ndim == 2:
+        arr = arr.T
     if arr.ndim != 2 or arr.shape[0] == 0:
         raise DataError(f"expected features [T, Df] with T >= 1, got shape {list(arr.shape)}", where=where)
     if feature_dim is not None and arr.shape[1] != feature_dim:
         flipped = arr.shape[0] == feature_dim
-        raise DataError(f"features of width {arr.shape[1]} (shape {list(arr.shape)}), but the model reads {feature_dim}-dim features",
-                        where=where, hint="the file is channels-first [Df, T] (MS-TCN layout): save it transposed as [T, Df]" if flipped
-                        else "extract the features with the backbone the model was trained on (see its videollm.json)")
+        layout = "[Df, T] as the model's dataset read them" if channels_first else "[T, Df]"
+        raise DataError(f"features of width {arr.shape[1]} (read as {layout}: {list(arr.shape)}), but the model reads {feature_dim}-dim features",
+                        where=where, hint=("the file is laid out the other way: [T, Df] vs channels-first [Df, T]" if flipped
+                                           else "extract the features with the backbone the model was trained on (see its videollm.json)"))
     finite = np.isfinite(arr).all(axis=1)
     if not finite.all():
         raise DataError(f"non-finite feature values (NaN or Inf) at step {int(np.argmin(finite))}", where=where,
@@ -127,44 +132,77 @@ def _checked(feats: Any, where: str, feature_dim: int | None = None) -> np.ndarr
     return arr
 
 
-def video_samples(vid: str, feats: np.ndarray, fps: float, window_steps: int | None = None,
-                  query: str | None = None) -> list[dict[str, Any]]:
-    """Sample dicts (see :class:`~videollm_core.base.VideoDataset`) covering one video in windows."""
+def video_samples(vid: str, feats: np.ndarray, inputs: Mapping[str, Any], query: str | None = None) -> list[dict[str, Any]]:
+    """Sample dicts (see :class:`~videollm_core.base.VideoDataset`) covering one video ``[T, Df]``
+    as the model's dataset cut them (``inputs``, its :meth:`~videollm_core.data.VideoDataset.reading`):
+    windows of ``window`` seconds at ``fps`` steps per second; a head that answers per frame
+    (``frames_per_step``, ``frame_rate``) gets ``T * frames_per_step`` frames at ``frame_rate``."""
+    fps, window = float(inputs["fps"]), inputs.get("window")
     t = feats.shape[0]
-    size = t if not window_steps else max(1, int(window_steps))
+    size = max(1, int(round(float(window) * fps))) if window else t
+    per_frame = bool(inputs.get("frames_per_step"))
+    frame_rate = float(inputs["frame_rate"]) if per_frame else fps
+    frames = t * int(inputs["frames_per_step"]) if per_frame else t
     out = []
     for first in range(0, t, size):
         last = min(first + size, t)
         steps = np.arange(first, last, dtype=np.float32)
         out.append({
             "features": np.array(feats[first:last], dtype=np.float32),
-            "timestamps": np.stack([steps, steps + 1], -1) / float(fps),
+            "timestamps": np.stack([steps, steps + 1], -1) / fps,
             "query": query,
             "targets": {},
-            "meta": {"video_id": vid, "fps": float(fps), "first_step": first, "num_steps": t, "num_frames": t,
-                     "duration": t / float(fps), "narration_id": vid, "key": vid, "timestamp_sec": last / float(fps),
+            "meta": {"video_id": vid, "fps": frame_rate, "first_step": first, "num_steps": t, "num_frames": frames,
+                     "duration": t / fps, "narration_id": vid, "key": vid, "timestamp_sec": last / fps,
                      "qid": vid, "query": query or "", "annotation_uid": vid, "query_idx": 0, "observed": True},
         })
     return out
 
 
-@torch.no_grad()
-def predict_entries(pipeline: Any, videos: Iterable[tuple[str, np.ndarray]], task: str, fps: float,
-                    window_steps: int | None = None, batch_size: int = 8, query: str | None = None) -> list[dict[str, Any]]:
-    """The head's prediction entries for every window of every video (pipeline in eval mode)."""
-    from ..base import pad_collate
+def annotated_dataset(pipeline: Any, task: str, inputs: Mapping[str, Any], annotations: str | Path, features: str | Path,
+                      registries: Any = None) -> Any:
+    """The model's dataset class built on a new annotation file (queries, narrations, segments
+    in the benchmark's format) and feature folder, with the settings the model recorded
+    (``inputs["dataset"]``: type and :meth:`~videollm_core.data.VideoDataset.settings`).
 
+    Raises:
+        ConfigError: the model records no such dataset (its samples come from features alone,
+            or it was exported before this was recorded).
+    """
+    from ..plugins import REGISTRIES
+
+    recorded = inputs.get("dataset")
+    if not isinstance(recorded, Mapping) or not recorded.get("type"):
+        raise ConfigError(f"the model's {task} samples are not read from an annotation file (or its folder does not record how)",
+                          where="--annotations", hint="leave --annotations out: predict reads whole videos from --features")
+    registries = registries or REGISTRIES
+    cls = registries.datasets.lookup(str(recorded["type"]), where="--annotations")
+    config = {**recorded, cls.annotations_arg: str(annotations), "features_dir": str(features), "feature_dim": pipeline.encoder.in_dim}
+    return registries.datasets.build(config, where=f"--annotations ({recorded['type']})")
+
+
+@torch.no_grad()
+def predict_entries(pipeline: Any, samples: list[dict[str, Any]], task: str, batch_size: int = 8,
+                    collate: Any = None, progress: bool = False) -> list[dict[str, Any]]:
+    """The head's prediction entries for ``samples`` (pipeline in eval mode), ``batch_size`` at a
+    time, padded by ``collate`` (default :func:`~videollm_core.base.pad_collate`)."""
+    from ..base import pad_collate
+    from ..engine.logs import progress_bar
+
+    collate = collate or pad_collate
     device = next((p.device for p in pipeline.parameters()), torch.device("cpu"))
-    samples = [s for vid, feats in videos for s in video_samples(vid, feats, fps, window_steps, query)]
     if not samples:
         raise DataError("no video to predict", where="--features")
     entries: list[dict[str, Any]] = []
     pipeline.eval()
+    bar = progress_bar(len(samples), 0, enabled=progress, desc="predict", unit="sample")
     for i in range(0, len(samples), batch_size):
-        batch = pad_collate(samples[i : i + batch_size]).to(device)
+        batch = collate(samples[i : i + batch_size]).to(device)
         if not any(batch.queries or []):
             batch.queries = None
         entries.extend(pipeline.predict(pipeline(batch, task), batch, task))
+        bar.update(len(samples[i : i + batch_size]))
+    bar.close()
     return entries
 
 
@@ -225,5 +263,5 @@ def write_predictions(cfg: Mapping[str, Any], task: str, entries: list[dict[str,
     return Path(out)
 
 
-__all__ = ["video_features", "check_manifest", "extract_for_model", "video_samples", "predict_entries", "task_metric_config", "metric_for_output",
+__all__ = ["video_features", "check_manifest", "annotated_dataset", "extract_for_model", "video_samples", "predict_entries", "task_metric_config", "metric_for_output",
            "write_predictions"]

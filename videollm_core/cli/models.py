@@ -51,6 +51,9 @@ def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=8)
     p.add_argument("--device", default="cpu", help="torch device for --videos extraction and the model (default cpu)")
     p.add_argument("--query", help="the query text, for query tasks (nlq, qvhighlights)")
+    p.add_argument("--annotations", metavar="FILE",
+                   help="an annotation file in the benchmark's format (queries, narrations, segments to anticipate, "
+                        "references with durations): samples are cut from it by the model's own dataset class, as in training")
     p.set_defaults(func=cmd_predict)
     add_common(p, suppress=True)
 
@@ -96,7 +99,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, str, dict[str, Any]]:
         if not (args.fps > 0 and math.isfinite(args.fps)):
             raise ConfigError(f"--fps must be a positive number, got {args.fps}", where="--fps")
         inputs["fps"] = args.fps
-    if not inputs.get("fps"):
+    if not inputs.get("fps") and not getattr(args, "annotations", None):  # the dataset of --annotations times its own samples
         raise ConfigError("the model does not record its feature steps per second", where="--fps",
                           hint="pass --fps (e.g. 4 for EK100/THUMOS online action detection features)")
     return pipeline, task, inputs
@@ -111,29 +114,33 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .inference import check_manifest, extract_for_model, metric_for_output, predict_entries, video_features, write_predictions
-
     import tempfile
 
     from .extras import require_extra
+    from .inference import (annotated_dataset, check_manifest, extract_for_model, metric_for_output, predict_entries,
+                            video_features, video_samples, write_predictions)
 
     if args.videos:
         require_extra("av", "videollm predict --videos")  # before the model loads
+    if args.annotations and not args.features:
+        raise ConfigError("--annotations goes with --features (the feature folder of the annotated videos)", where="--annotations")
     pipeline, task, inputs = _load(args)
     metric = metric_for_output(pipeline.config, task, args.out)  # a wrong --out fails before any work
     pipeline.to(args.device)
-    fps = float(inputs["fps"])
-    window = inputs.get("window")
-    window_steps = max(1, int(round(float(window) * fps))) if window else None
     if args.features and not args.ignore_manifest:
         check_manifest(args.features, inputs, pipeline.pretrained_info, fps_given=args.fps is not None)
     with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
-        features = args.features or extract_for_model(pipeline.pretrained_info, args.videos, tmp, args.device)
-        videos = video_features(features, fps, pipeline.encoder.in_dim)
-        entries = predict_entries(pipeline, videos, task, fps, window_steps, args.batch_size, args.query)
+        if args.annotations:  # samples anchored in the file, read by the model's own dataset class
+            dataset = annotated_dataset(pipeline, task, inputs, args.annotations, args.features)
+            samples, collate = [dataset[i] for i in range(len(dataset))], dataset.collate
+        else:
+            features = args.features or extract_for_model(pipeline.pretrained_info, args.videos, tmp, args.device)
+            videos = video_features(features, float(inputs["fps"]), pipeline.encoder.in_dim, bool(inputs.get("channels_first")))
+            samples, collate = [s for vid, feats in videos for s in video_samples(vid, feats, inputs, args.query)], None
+        entries = predict_entries(pipeline, samples, task, args.batch_size, collate, progress=not getattr(args, "quiet", False))
     path = write_predictions(pipeline.config, task, entries, args.out, metric=metric)
     videos = len({str(e.get("video_id", i)) for i, e in enumerate(entries)})
-    print(f"{task}: {videos} video(s) -> {path}")
+    print(f"{task}: {videos} video(s), {len(samples)} sample(s) -> {path}")
     return 0
 
 
@@ -234,11 +241,11 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
             folder = extract_for_model(pipeline.pretrained_info, path, tmp, args.device)
-            feats = np.array(next(video_features(folder / f"{path.stem}.npy", 1.0 / step, pipeline.encoder.in_dim))[1])
+            feats = np.array(next(video_features(folder / f"{path.stem}.npy", 1.0 / step, pipeline.encoder.in_dim))[1])  # [T, Df]
     elif path.is_file() and path.suffix == ".npy":
         if not args.ignore_manifest:
             check_manifest(path, inputs, pipeline.pretrained_info, fps_given=args.fps is not None or args.step_seconds is not None)
-        _, feats = next(video_features(path, 1.0 / step, pipeline.encoder.in_dim))
+        _, feats = next(video_features(path, 1.0 / step, pipeline.encoder.in_dim, bool(inputs.get("channels_first"))))
     else:
         raise DataError("expected a .npy feature file [T, Df] or a video file", where=str(path), hint="videollm stream MODEL video.npy")
     stream = pipeline.stream(task=task, query=args.query, step_seconds=step)

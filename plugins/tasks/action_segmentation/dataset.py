@@ -171,5 +171,10 @@ class BreakfastDataset(VideoDataset):
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": len(self._class_names)}
 
+    def reading(self) -> dict[str, Any]:
+        """MS-TCN files are ``[Df, T]`` (``channels_first``); a step covers ``feature_stride`` frames
+        at ``fps`` frames/s, and the head answers per frame."""
+        return {**super().reading(), "channels_first": self.channels_first, "frames_per_step": self.stride, "frame_rate": self.frame_rate}
+
     def metric_args(self) -> dict[str, Any]:
         return {"class_names": list(self._class_names), "fps": self.frame_rate}

@@ -34,6 +34,7 @@ class EK100AnticipationDataset(VideoDataset):
 
     task: ClassVar[str] = "anticipation"
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_verbs", "num_nouns", "num_actions")
+    annotations_arg: ClassVar[str | None] = "annotations"
 
     def __init__(self, annotations: str | None = None, actions: str | None = None, features_dir: str | None = None,
                  splits_dir: str | None = None, split: str = "validation", fps: float = 4.0, tau_a: float = 1.0,
@@ -45,6 +46,7 @@ class EK100AnticipationDataset(VideoDataset):
                                   where="EK100AnticipationDataset", features=features, videos_dir=videos_dir,
                                   demo_tree=demo_data.ek100_tree)
         self.tau_a, self.observation = float(tau_a), float(observation)
+        self.fps, self.window = self.source.fps, self.observation  # steps/s; each sample observes `observation` s
         self.errors = self.source.errors
 
     def __len__(self) -> int:
@@ -83,6 +85,10 @@ class EK100AnticipationDataset(VideoDataset):
 
     def head_args(self) -> dict[str, Any]:
         return {"num_verbs": self.source.num_verbs, "num_nouns": self.source.num_nouns, "num_actions": self.source.num_actions}
+
+    def settings(self) -> dict[str, Any]:
+        """Step rate, anticipation time and observed seconds, for ``videollm predict --annotations``."""
+        return {"fps": self.source.fps, "tau_a": self.tau_a, "observation": self.observation}
 
     def metric_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {"actions": str(self.source.actions_path)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -97,6 +97,13 @@ class LocalizationDataset(VideoDataset):
         self.feature_dim, self.check_values = feature_dim, bool(check_values)
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
                                                where=name, check_values=self.check_values)
+
+    #: ``videollm predict --annotations FILE`` fills the split's annotation file.
+    annotations_arg: ClassVar[str | None] = "annotation_file"
+
+    def settings(self) -> dict[str, Any]:
+        """Split and timing (frames/s, stride, window in frames) for ``videollm predict --annotations``."""
+        return {"split": self.split, "fps": self.frame_rate, "feature_stride": self.stride, "feature_window": self.feature_window}
 
     @property
     def step_seconds(self) -> float:

@@ -48,6 +48,7 @@ class ActivityNetCaptionsDataset(VideoDataset):
     """
 
     task: ClassVar[str] = "dense_caption"
+    annotations_arg: ClassVar[str | None] = "annotations"  # comma-separated: val_1.json,val_2.json
 
     def __init__(
         self,
@@ -85,7 +86,8 @@ class ActivityNetCaptionsDataset(VideoDataset):
         self.references = [read_references(p) for p in self.paths]
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, check_values=check_values,
                                                fps=1.0 / seconds_per_step if seconds_per_step else None, where="ActivityNetCaptionsDataset")
-        self.seconds_per_step = seconds_per_step
+        self.seconds_per_step, self.fix_segments = seconds_per_step, bool(fix_segments)
+        self.fps = 1.0 / seconds_per_step if seconds_per_step else None  # None: steps spread over each video's duration
         self.feature_dim, self.split = feature_dim, split
         self.repairs = 0
         self.videos: list[dict[str, Any]] = []
@@ -136,6 +138,11 @@ class ActivityNetCaptionsDataset(VideoDataset):
             "captions": [list(s["targets"]["captions"]) for s in samples],
         }
         return batch
+
+    def settings(self) -> dict[str, Any]:
+        """Seconds per feature step (None: spread over each video's duration) and segment repair,
+        for ``videollm predict --annotations`` (the durations come from the reference files)."""
+        return {"seconds_per_step": self.seconds_per_step, "fix_segments": self.fix_segments}
 
     def ground_truth(self) -> list[References]:
         """The reference files, unchanged, restricted to the loaded videos (the metric's ground truth)."""

@@ -42,6 +42,7 @@ class Ego4DLTADataset(VideoDataset):
 
     task: ClassVar[str] = "lta"
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_verbs", "num_nouns", "z")
+    annotations_arg: ClassVar[str | None] = "annotations"  # fho_lta_taxonomy.json beside it
 
     def __init__(self, annotations: str | None = None, taxonomy: str | None = None, features_dir: str | None = None,
                  split: str = "val", fps: float = 30 / 16, num_input_actions: int = 2, z: int = 20,
@@ -128,6 +129,10 @@ class Ego4DLTADataset(VideoDataset):
 
     def head_args(self) -> dict[str, Any]:
         return {"num_verbs": len(self.taxonomy["verbs"]), "num_nouns": len(self.taxonomy["nouns"]), "z": self.z}
+
+    def settings(self) -> dict[str, Any]:
+        """Step rate, observed actions, Z and the longest observation, for ``videollm predict --annotations``."""
+        return {"fps": self.fps, "num_input_actions": self.num_input_actions, "z": self.z, "max_observation": self.max_observation}
 
     def metric_args(self) -> dict[str, Any]:
         return {"num_input_actions": self.num_input_actions, "z": self.z}

@@ -149,6 +149,10 @@ class ActivityNetDetectionDataset(LocalizationDataset):
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": len(self.names)}
 
+    def settings(self) -> dict[str, Any]:
+        """:meth:`LocalizationDataset.settings` and the class table (head order), so that another file reads alike."""
+        return {**super().settings(), "class_names": list(self.names)}
+
     def metric_args(self) -> dict[str, Any]:
         return {"class_names": list(self.names)}
 

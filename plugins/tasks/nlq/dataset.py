@@ -98,6 +98,9 @@ class Ego4DNLQDataset(LocalizationDataset):
 class CharadesSTADataset(Ego4DNLQDataset):
     """Charades-STA (2D-TAN's ``charades_sta_{train,test}.txt``), features per video (``<id>.npy``).
 
+    Not built by ``videollm predict --annotations``: the durations come from the Charades
+    metadata csv files, a second input.
+
     Args:
         annotation_file: ``charades_sta_{train,test}.txt``.
         metadata_files: Charades' ``Charades_v1_{train,test}.csv`` (``.gz`` ok), for durations.
@@ -107,6 +110,8 @@ class CharadesSTADataset(Ego4DNLQDataset):
             clips them to the duration (as 2D-TAN), counted in :attr:`clipped`; False
             treats them as errors.
     """
+
+    annotations_arg: ClassVar[str | None] = None
 
     def __init__(
         self,

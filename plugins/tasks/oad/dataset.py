@@ -68,6 +68,7 @@ class EK100OADDataset(_WindowedOAD):
     """
 
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes", "num_verbs", "num_nouns")
+    annotations_arg: ClassVar[str | None] = "annotations"
 
     def __init__(self, annotations: str | None = None, actions: str | None = None, features_dir: str | None = None,
                  splits_dir: str | None = None, split: str = "validation", fps: float = 4.0, window: float | None = 16.0,
@@ -98,6 +99,10 @@ class EK100OADDataset(_WindowedOAD):
 
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": self.source.num_actions + 1, "num_verbs": self.source.num_verbs + 1, "num_nouns": self.source.num_nouns + 1}
+
+    def settings(self) -> dict[str, Any]:
+        """Step rate and window, for ``videollm predict --annotations`` (the videos of a RULSTM csv)."""
+        return {"fps": self.fps, "window": self.window}
 
     def metric_args(self) -> dict[str, Any]:
         return {"fps": self.fps}

@@ -41,6 +41,7 @@ class Ego4DNarrationDataset(VideoDataset):
 
     task: ClassVar[str] = "online_caption"
     provides_head_args: ClassVar[tuple[str, ...]] = ()
+    annotations_arg: ClassVar[str | None] = "annotations"
 
     def __init__(self, annotations: str | None = None, features_dir: str | None = None, videos: str | None = None,
                  split: str = "val", fps: float = 30 / 16, window_before: float = 2.0, window_after: float = 1.0,
@@ -97,6 +98,12 @@ class Ego4DNarrationDataset(VideoDataset):
         x, ts = self.features.window(n.video_uid, first, last)
         return {"features": x, "timestamps": ts, "query": None, "targets": {"caption": n.text},
                 "meta": {"video_id": n.video_uid, "narration_id": n.narration_id, "timestamp_sec": n.time, "fps": self.fps}}
+
+    def settings(self) -> dict[str, Any]:
+        """Step rate, the seconds read around each narration and the narration passes, for
+        ``videollm predict --annotations`` (every video of the file: give a file of the split's videos)."""
+        return {"fps": self.fps, "window_before": self.before, "window_after": self.after, "passes": list(self.passes),
+                "skip_unsure": self.skip_unsure, "strip_tags": self.strip_tags}
 
     def ground_truth(self) -> dict[str, list[str]]:
         return {n.narration_id: [n.text] for n in self.items}
