@@ -173,7 +173,7 @@ def ego4d_pt_copy(dataset_cls, tmp_path, monkeypatch, seed: int):
     ds = dataset_cls(split="val", demo=demo)
     data = json.loads(ds.annotation_file.read_text())
     rng = np.random.default_rng(seed)
-    fps = ds.fps / ds.stride
+    fps = ds.fps  # feature steps per second (frame rate / stride)
     videos = {}
     for video in data["videos"]:
         end = max(clip["video_end_sec"] for clip in video["clips"])
