@@ -28,6 +28,7 @@ import numpy as np
 
 from videollm_core.engine.logs import progress_bar
 from videollm_core.errors import ConfigError, DataError
+from videollm_core.paths import read_json
 
 from ..encoders.video import read_video_frames
 from .video import VIDEO_SUFFIXES
@@ -155,12 +156,11 @@ class Extraction:
         for path in files:
             if not path.is_file():
                 continue
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
-                raise DataError(f"cannot read the manifest ({e})", where=str(path), hint="delete it to start over") from e
+            data = read_json(path, "features manifest", dict, "{backbone, fps, ..., videos: {video: entry}}",
+                             require={"videos": dict}, hint="delete it to start over")
             mismatch = [k for k in SETTINGS_KEYS if k != "backbone" and data.get(k) != self.settings[k]]
-            if (data.get("backbone") or {}).get("name") != self.settings["backbone"]["name"]:
+            backbone = data.get("backbone")
+            if (backbone.get("name") if isinstance(backbone, dict) else backbone) != self.settings["backbone"]["name"]:
                 mismatch.insert(0, "backbone")
             if mismatch:
                 raise DataError(f"the output folder holds features made with other settings ({', '.join(mismatch)})",

@@ -42,12 +42,32 @@ class NpzFeatures(FolderSource):
                 if self.key not in archive.files:
                     raise DataError(f"no array '{self.key}' in the file (it has {', '.join(archive.files) or 'none'})",
                                     where=str(path), hint="set features.key to the array's name")
+                _check_array_size(path, self.key)
                 arr = archive[self.key]
         except DataError:
             raise
-        except (OSError, ValueError, zipfile.BadZipFile) as e:
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, MemoryError) as e:  # EOFError: an empty file
             raise DataError(f"cannot read the feature file ({type(e).__name__}: {e})", where=str(path), hint="re-extract it with numpy.savez") from e
         return as_float32(checked(arr, f"{path}[{self.key!r}]", check_values=False))
+
+
+def _check_array_size(path: object, key: str) -> None:
+    """Refuse an array whose header (shape, dtype) or zip entry would decompress to more than
+    :func:`videollm_core.paths.max_file_bytes`, before a byte of it is allocated."""
+    from videollm_core.paths import max_file_bytes
+
+    limit = max_file_bytes()
+    with zipfile.ZipFile(path) as archive:  # type: ignore[arg-type]
+        info = archive.getinfo(f"{key}.npy")
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+    claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if max(claimed, info.file_size) > limit:
+        raise DataError(f"the array '{key}' would take {max(claimed, info.file_size):,} bytes once decompressed "
+                        f"(shape {list(shape)}), over the limit of {limit:,}", where=str(path),
+                        hint="is it the right file? For a genuine one, set VIDEOLLM_MAX_FILE_BYTES to a larger number of bytes")
 
 
 __all__ = ["NpzFeatures"]

@@ -10,14 +10,15 @@ a features ``manifest.json``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..engine import checkpoint as ckpt
-from ..errors import ConfigError
+from ..engine.model_info import check_info
+from ..errors import ConfigError, UserError
+from ..paths import read_json
 
 log = logging.getLogger("videollm")
 
@@ -50,11 +51,13 @@ def extraction_backbone(specs: list[Any]) -> dict[str, Any] | None:
                 manifest = (folder if folder.is_dir() else folder.parent) / MANIFEST
                 if manifest.is_file():
                     try:
-                        data = json.loads(manifest.read_text(encoding="utf-8"))
+                        data = read_json(manifest, "features manifest", dict)
                         if data.get("backbone") is not None:
-                            return {k: data[k] for k in EXTRACTION_KEYS if k in data}
-                    except (OSError, ValueError, AttributeError) as e:
-                        log.warning("%s: unreadable features manifest (%s)", manifest, e)
+                            extraction = {k: data[k] for k in EXTRACTION_KEYS if k in data}
+                            check_info({"extraction": extraction}, manifest)  # what predict --videos will read
+                            return extraction
+                    except UserError as e:
+                        log.warning("%s (not recorded in the model folder)", e.render())
     return None
 
 
@@ -76,14 +79,12 @@ def task_inputs(dataset: Any, dcfg: Any) -> dict[str, Any]:
 
 def run_scores(work_dir: Path, step: int) -> dict[str, float]:
     """The validation scores logged at ``step`` in ``metrics.jsonl`` (``{TASK/KEY: value}``)."""
+    from ..engine.logs import read_metrics
+
     path = work_dir / "metrics.jsonl"
     scores: dict[str, float] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
+        for record in read_metrics(path):
             if record.get("split") == "val" and record.get("step") == step:
                 scores = {k: v for k, v in record.items() if "/" in k and isinstance(v, (int, float))}
     return scores

@@ -32,7 +32,12 @@ def video_features(path: str | Path, fps: float, feature_dim: int | None = None,
     feature_dim`` (the model's encoder width, when given) and finite values."""
     path = Path(path)
     if path.is_file() and path.suffix == ".npy":
-        yield path.stem, _checked(np.load(path, mmap_mode="r", allow_pickle=False), str(path), feature_dim, channels_first)
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, EOFError, ValueError) as e:  # empty, truncated header, pickled objects, not an .npy
+            raise DataError(f"cannot read the feature file ({type(e).__name__}: {e})", where=str(path),
+                            hint="save features [T, Df] with numpy.save") from e
+        yield path.stem, _checked(arr, str(path), feature_dim, channels_first)
         return
     from ..features import build_feature_source, features_from_path
 

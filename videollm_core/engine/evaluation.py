@@ -155,7 +155,9 @@ class EvaluationMixin:
             return
         self.load_weights(path)
         state = path / ckpt.STATE_FILE
-        self.step = int(ckpt.read_json(state if state.is_file() else path / "videollm.json").get("step") or 0)
+        from .pretrained import read_info
+
+        self.step = int((ckpt.read_json(state) if state.is_file() else read_info(path)).get("step") or 0)
         self.outputs.checkpoint = path
         self.outputs.checkpoint_kind = str(checkpoint) if checkpoint in ("best", "last") else ""
         self.outputs.checkpoint_note = f"step {self.step}"

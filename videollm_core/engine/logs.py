@@ -16,11 +16,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import sys
 from pathlib import Path
 from typing import Any, Iterable
+
+log = logging.getLogger("videollm")
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a ``metrics.jsonl`` (:func:`videollm_core.paths.read_jsonl`); a damaged line (cut
+    by a kill, not UTF-8, not a JSON object) is logged as a warning and left out, never an error."""
+    from ..paths import read_jsonl
+
+    return read_jsonl(path, "metrics log", dict, on_error=lambda e: log.warning("%s: %s (the line is left out)", e.where, e.message))
 
 
 def _clean(value: Any) -> Any:
@@ -47,24 +58,12 @@ class MetricsLog:
                 if enabled:
                     self.path.unlink()
             else:
-                self.history = [r for r in self._read() if r.get("step", 0) <= resume_step]
+                self.history = [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
                 if enabled:
                     self._rewrite()
         self._tb = None
         self._tb_dir = Path(work_dir) / "tensorboard"
         self._purge_step = None if resume_step is None else resume_step + 1
-
-    def _read(self) -> list[dict[str, Any]]:
-        records = []
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError:  # a line cut by a kill
-                        break
-        return records
 
     def _rewrite(self) -> None:
         tmp = self.path.with_name(".metrics.jsonl.tmp")
@@ -185,4 +184,4 @@ class RunOutputs:
         return "outputs: " + " | ".join(parts)
 
 
-__all__ = ["MetricsLog", "QUIET_ENV", "quiet", "progress_bar", "summary_line", "RunOutputs"]
+__all__ = ["MetricsLog", "read_metrics", "QUIET_ENV", "quiet", "progress_bar", "summary_line", "RunOutputs"]

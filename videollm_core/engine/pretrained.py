@@ -307,10 +307,22 @@ def resolve_pretrained(name_or_path: str | os.PathLike, revision: str | None = N
 
 
 def read_info(directory: str | os.PathLike) -> dict[str, Any]:
-    """The folder's ``videollm.json``."""
-    from .checkpoint import read_json
+    """The folder's ``videollm.json``, read as every JSON file is (:func:`~videollm_core.paths.read_json`)
+    and every field the framework reads checked for its type (:func:`~.model_info.check_info`).
 
-    return read_json(Path(directory) / META_FILE)
+    Raises:
+        ConfigError: written by a newer videollm-core (its ``format``).
+        DataError: unreadable, not JSON, or a field of the wrong type, naming the file and the key.
+    """
+    from ..paths import read_json
+    from .model_info import check_info
+
+    path = Path(directory) / META_FILE
+    info = read_json(path, "model info", dict, "a JSON object {format, step, inputs, ...}")
+    if isinstance(info.get("format"), int) and info["format"] > FORMAT_VERSION:
+        raise ConfigError(f"written by a newer videollm-core (format {info['format']}, this one reads {FORMAT_VERSION})",
+                          where=str(path), hint="upgrade videollm-core")
+    return check_info(info, path)
 
 
 def load_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, registries: Any = None,
@@ -333,9 +345,6 @@ def load_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, regi
 
     folder = resolve_pretrained(name_or_path, revision, **download)
     info = read_info(folder)
-    if int(info.get("format", 0)) > FORMAT_VERSION:
-        raise ConfigError(f"written by a newer videollm-core (format {info.get('format')}, this one reads {FORMAT_VERSION})",
-                          where=str(folder / META_FILE), hint="upgrade videollm-core")
     cfg = configure_config(load_config(folder / CONFIG_FILE))
     localize_metric_files(cfg, folder)
     validate_config(cfg, registries=registries or REGISTRIES)  # an edited config.yaml: errors at its YAML paths

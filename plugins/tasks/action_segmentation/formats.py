@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from videollm_core.errors import DataError
+from videollm_core.paths import read_text, read_text_lines
 
 RECOGNITION_HEADER = "### Frame level recognition: ###"
 
@@ -31,7 +32,7 @@ def read_mapping(path: str | Path) -> list[str]:
     if not path.is_file():
         raise DataError("mapping file not found", where=str(path), hint="give the MS-TCN mapping.txt ('<id> <name>' per line)")
     names: dict[int, str] = {}
-    for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for row, line in enumerate(read_text_lines(path, "mapping file"), start=1):
         if not line.strip():
             continue
         parts = line.split()
@@ -48,7 +49,7 @@ def read_bundle(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DataError("split bundle not found", where=str(path), hint="expected <root>/splits/<split>.split<k>.bundle")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in read_text_lines(path, "split bundle") if line.strip()]
 
 
 def read_frame_labels(path: str | Path) -> list[str]:
@@ -56,7 +57,7 @@ def read_frame_labels(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DataError("ground-truth file not found", where=str(path), hint="every name in the bundle needs groundTruth/<name>")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in read_text_lines(path, "ground-truth file") if line.strip()]
 
 
 def write_frame_labels(labels: list[str], path: str | Path) -> None:
@@ -66,7 +67,7 @@ def write_frame_labels(labels: list[str], path: str | Path) -> None:
 
 def read_recognition(path: str | Path) -> list[str]:
     """An MS-TCN result file -> frame labels (line 2, space separated)."""
-    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    lines = read_text(path, "MS-TCN result file").split("\n")
     if len(lines) < 2:
         raise DataError(
             "expected the MS-TCN result format (header line, then the frame labels)",

@@ -27,7 +27,7 @@ import numpy as np
 from videollm_core.errors import DataError
 from videollm_core.paths import read_json
 
-from ..common import ek100
+from ..common import ek100, entries
 from ..common.results_writer import ResultsWriter
 
 NUM_ACTIONS_SUBMITTED = 100
@@ -104,9 +104,86 @@ def submission_result(entry: Mapping[str, Any], pairs: np.ndarray | None) -> dic
     return out
 
 
+#: one segment's result, for error messages.
+RESULT_FORM = ("each result is {'verb': {'0': score, ..., 'V-1': score}, 'noun': {'0': score, ..., 'N-1': score}, "
+               "'action'?: {'v,n': score, ...}} with finite scores, the same V and N in every result")
+
+
+def _check_scores(scores: Mapping[str, Any], where: str, field: str) -> None:
+    """Every score of ``{class: score}`` a finite number (the fast path: one array)."""
+    values = list(scores.values())
+    if all(type(v) in (int, float) for v in values) and np.isfinite(np.array(values, dtype=np.float64)).all():
+        return
+    for name, v in scores.items():
+        entries.number(v, where, f"{field} score of class {name!r}", RESULT_FORM)
+
+
+def _class_count(scores: Any, where: str, field: str) -> int:
+    """``{"0": s, ..., "C-1": s}`` -> ``C``: every class id ``0..C-1`` exactly once (the official
+    ``validate_submission``'s ``MissingScoreException`` / ``InvalidClassEntry``), finite scores."""
+    if not isinstance(scores, Mapping) or not scores:
+        raise DataError(f"'{field}' must be an object {{class id: score}}, got {entries.show(scores)}", where=where, hint=RESULT_FORM)
+    keys = list(scores)
+    if keys != [str(c) for c in range(len(keys))]:
+        try:
+            ids = sorted(int(k) for k in keys)
+        except ValueError:
+            raise DataError(f"'{field}' has a class key that is not an integer id: {entries.show(keys)}", where=where, hint=RESULT_FORM) from None
+        if ids != list(range(len(keys))):
+            raise DataError(f"'{field}' must score every class 0..{len(keys) - 1} once, got the ids {entries.show(ids)}", where=where,
+                            hint=RESULT_FORM)
+    _check_scores(scores, where, field)
+    return len(keys)
+
+
+def _check_actions(actions: Any, where: str, num_verbs: int, num_nouns: int) -> None:
+    """``{"v,n": score}``: keys of known verb and noun ids (the official ``InvalidActionIdException``), each pair
+    once (``"1,2"`` and ``"01,2"`` are one pair), finite scores."""
+    if not isinstance(actions, Mapping):
+        raise DataError(f"'action' must be an object {{'v,n': score}}, got {entries.show(actions)}", where=where, hint=RESULT_FORM)
+    seen: dict[Any, str] = {}
+    for key in actions:
+        try:
+            verb, noun = (int(x) for x in str(key).split(","))
+        except ValueError:
+            raise DataError(f"action key {key!r} is not a 'verb,noun' pair of class ids", where=where, hint=RESULT_FORM) from None
+        if not (0 <= verb < num_verbs and 0 <= noun < num_nouns):
+            raise DataError(f"action key {key!r} names a class outside the {num_verbs} verbs and {num_nouns} nouns scored",
+                            where=where, hint=RESULT_FORM)
+        entries.once((verb, noun), seen, f"{where}: {key!r}", "action pair", "one score per verb-noun pair")
+    _check_scores(actions, where, "action")
+
+
 def read_submission(path: str | Path) -> dict[str, Any]:
-    """The submission JSON (:class:`DataError` when missing, not JSON or without ``results``)."""
-    return read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": dict})
+    """The submission JSON, every result checked (whether or not its narration is in the ground truth).
+
+    As ``validate_submission`` of ``epic-kitchens/C3-Action-Anticipation``'s
+    ``evaluate_anticipation_json_ek100.py``: every result scores every verb and noun class
+    (here ``0..V-1`` / ``0..N-1`` with V and N read off the first result, the same in every
+    result), action keys are ``"v,n"`` pairs of those classes, and either every result has
+    ``action`` scores or none has. Stricter than it: scores must be finite numbers (it lets
+    NaN through, which ranks arbitrarily) and a verb-noun pair may appear once.
+
+    Raises:
+        DataError: missing, not JSON, without ``results``, or naming the file and the narration id.
+    """
+    data = read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": dict})
+    sizes: dict[str, int] = {}
+    with_action: bool | None = None
+    for nid, result in data["results"].items():
+        where = f"{path}: results[{nid!r}]"
+        entries.fields(result, where, ("verb", "noun"), RESULT_FORM)
+        for head in ("verb", "noun"):
+            count = _class_count(result[head], where, head)
+            if sizes.setdefault(head, count) != count:
+                raise DataError(f"scores {count} {head} classes, the first result {sizes[head]}", where=where, hint=RESULT_FORM)
+        if with_action is None:
+            with_action = "action" in result
+        if ("action" in result) != with_action:
+            raise DataError("'action' scores must be given for every segment or for none", where=where, hint=RESULT_FORM)
+        if with_action:
+            _check_actions(result["action"], where, sizes["verb"], sizes["noun"])
+    return data
 
 
 class SubmissionWriter:

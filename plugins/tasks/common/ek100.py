@@ -17,7 +17,6 @@ Files (unchanged from the benchmark; see ``shared/data/README.md``):
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import math
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import numpy as np
 
 from videollm_core.base import DataErrors
 from videollm_core.errors import DataError
+from videollm_core.paths import read_text
 
 RULSTM_FPS = 30.0
 #: background is class 0 in the OAD label spaces (action, verb, noun): class id + 1 otherwise.
@@ -71,9 +71,9 @@ class EK100Splits:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8")
-    return open(path, encoding="utf-8", newline="")
+    """A csv (``.gz`` allowed) as a text stream for :mod:`csv` (:func:`videollm_core.paths.read_text`:
+    bounded, UTF-8, a bad byte a :class:`DataError` naming file and line)."""
+    return io.StringIO(read_text(path, "csv file"), newline="")
 
 
 #: the columns of the official annotation csv that :func:`read_official_segments` reads.

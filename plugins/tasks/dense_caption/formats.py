@@ -23,6 +23,8 @@ from videollm_core.errors import DataError
 
 from videollm_core.paths import read_json
 
+from ..common import entries
+
 SUBMISSION_VERSION = "VERSION 1.0"
 References = dict[str, dict[str, Any]]
 
@@ -34,13 +36,17 @@ def read_references(path: str | Path) -> References:
         where = f"{path}[{vid!r}]"
         if not isinstance(entry, dict) or not {"duration", "timestamps", "sentences"} <= set(entry):
             raise DataError("each video needs 'duration', 'timestamps' and 'sentences'", where=where)
+        entries.number(entry["duration"], where, "duration")
+        entries.items(entry["timestamps"], where, "timestamps", hint="a list of [start, end] in seconds")
+        for k, sentence in enumerate(entries.items(entry["sentences"], where, "sentences", hint="a list of captions")):
+            entries.text(sentence, where, f"sentence {k}")
         if len(entry["timestamps"]) != len(entry["sentences"]):
             raise DataError(
                 f"{len(entry['timestamps'])} timestamps but {len(entry['sentences'])} sentences", where=where,
                 hint="one [start, end] per sentence",
             )
         for k, ts in enumerate(entry["timestamps"]):
-            if not (isinstance(ts, (list, tuple)) and len(ts) == 2 and all(isinstance(x, (int, float)) for x in ts)):
+            if not (isinstance(ts, (list, tuple)) and len(ts) == 2 and all(entries.is_number(x) for x in ts)):
                 raise DataError(f"timestamp {k} must be [start, end] in seconds, got {ts!r}", where=where)
     return data
 
@@ -84,15 +90,30 @@ def clean_events(entry: dict[str, Any], where: str, *, fix: bool = True) -> tupl
     return [(s, e) for s, e, _ in out], [t for _, _, t in out], repairs
 
 
+#: one prediction of the submission, for error messages.
+PREDICTION_FORM = "each prediction is {'timestamp': [start, end] (s, 0 <= start <= end), 'sentence': str}"
+
+
 def read_submission(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """A densevid submission -> ``{video_id: [{"timestamp": [s, e], "sentence": str}, ...]}`` (as listed)."""
+    """A densevid submission -> ``{video_id: [{"timestamp": [s, e], "sentence": str}, ...]}`` (as listed).
+
+    Every prediction of every video (densevid_eval's ``import_prediction`` reads them all)
+    needs a ``timestamp`` ``[start, end]`` of finite seconds with ``0 <= start <= end``
+    (densevid_eval's ``iou`` would silently give a reversed one no overlap) and a string
+    ``sentence`` (its ``remove_nonascii`` iterates over it).
+
+    Raises:
+        DataError: naming the file, the video id and the prediction index.
+    """
     data = read_json(path, what="predictions file")
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise DataError("expected a densevid submission {'version', 'results': {video_id: [...]}, 'external_data'}", where=str(path))
     for vid, preds in data["results"].items():
-        for k, p in enumerate(preds):
-            if not isinstance(p, dict) or "timestamp" not in p or "sentence" not in p or len(p["timestamp"]) != 2:
-                raise DataError("each prediction needs 'timestamp' [s, e] and 'sentence'", where=f"{path}: results[{vid!r}][{k}]")
+        for k, p in enumerate(entries.items(preds, f"{path}: results[{vid!r}]", "the predictions of a video", PREDICTION_FORM)):
+            where = f"{path}: results[{vid!r}][{k}]"
+            entries.fields(p, where, ("timestamp", "sentence"), PREDICTION_FORM)
+            entries.segment(p["timestamp"], where, "timestamp", PREDICTION_FORM)
+            entries.text(p["sentence"], where, "sentence", PREDICTION_FORM)
     return data["results"]
 
 

@@ -28,6 +28,8 @@ from videollm_core.base import DataErrors
 from videollm_core.errors import DataError
 from videollm_core.paths import read_json
 
+from ..common import entries
+
 #: the layout of the prediction file, for error messages.
 SUBMISSION_SHAPE = "{'<clip_uid>_<action_idx>': {'verb': [[...]], 'noun': [[...]]}}"
 REQUIRED = ("clip_uid", "video_uid", "action_idx", "clip_parent_start_sec", "action_clip_start_sec", "action_clip_end_sec")
@@ -81,11 +83,11 @@ def read_annotations(path: str | Path, errors: DataErrors | None = None) -> dict
             verb, noun = int(c.get("verb_label", -1)), int(c.get("noun_label", -1))
             if ("verb_label" in c and verb < 0) or ("noun_label" in c and noun < 0):
                 raise ValueError("negative verb_label/noun_label")
-        except (ValueError, TypeError) as e:
-            errors.handle(DataError(str(e), where=where, hint="fix the entry, or set data.on_error: skip"))
+            action = LTAAction(str(c["clip_uid"]), str(c["video_uid"]), int(c["action_idx"]), start, end, verb, noun)
+        except (ValueError, TypeError, OverflowError) as e:  # a field of the wrong type or value; int(inf): OverflowError
+            errors.handle(DataError(f"{type(e).__name__}: {e}", where=where, hint="fix the entry, or set data.on_error: skip"))
             continue
-        clips.setdefault(str(c["clip_uid"]), []).append(
-            LTAAction(str(c["clip_uid"]), str(c["video_uid"]), int(c["action_idx"]), start, end, verb, noun))
+        clips.setdefault(action.clip_uid, []).append(action)
     for acts in clips.values():
         acts.sort(key=lambda a: a.action_idx)
     return clips
@@ -121,10 +123,37 @@ def format_submission(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
                             "noun": np.asarray(e["noun"]).astype(int).tolist()} for e in entries}
 
 
-def read_submission(path: str | Path) -> dict[str, Any]:
-    """The submission JSON (:class:`DataError` when missing, not JSON or not an object)."""
-    return read_json(path, "prediction file", dict, SUBMISSION_SHAPE)
+def check_sample(pred: Any, where: str, k: int = 5, z: int = 20) -> None:
+    """One sample's prediction: ``verb`` and ``noun``, each ``k`` candidate sequences of ``z`` class
+    ids (integers >= 0), the ``[N, Z, K]`` predictions of ``EGO4D/forecasting``'s
+    ``ego4d_forecasting/evaluation/lta_metrics.py`` ``edit_distance``. An id outside the taxonomy
+    is not refused: that ``edit_distance`` compares ids for equality, so it never matches.
+
+    Raises:
+        DataError: naming ``where``, the head and the candidate.
+    """
+    hint = f"'verb' and 'noun' are each {k} lists of {z} integer class ids (pad/truncate every candidate to exactly Z actions)"
+    entries.fields(pred, where, ("verb", "noun"), hint)
+    for head in ("verb", "noun"):
+        seqs = pred[head]
+        if not isinstance(seqs, list) or len(seqs) != k or any(not isinstance(q, list) or len(q) != z for q in seqs):
+            raise DataError(f"'{head}' must be {k} lists of {z} ids, got {entries.show(seqs)}", where=f"{where}.{head}", hint=hint)
+        for c, q in enumerate(seqs):
+            for t, x in enumerate(q):
+                entries.index(x, f"{where}.{head}[{c}][{t}]", f"{head} id", hint)
+
+
+def read_submission(path: str | Path, k: int = 5, z: int = 20) -> dict[str, Any]:
+    """The submission JSON, every sample checked by :func:`check_sample` (whether or not it is in the ground truth).
+
+    Raises:
+        DataError: missing, not JSON, not an object, or naming the file and the first bad sample.
+    """
+    data = read_json(path, "prediction file", dict, SUBMISSION_SHAPE)
+    for key, pred in data.items():
+        check_sample(pred, f"{path}[{key!r}]", k, z)
+    return data
 
 
 __all__ = ["SUBMISSION_SHAPE", "LTAAction", "LTAWindow", "read_annotations", "windows", "read_taxonomy", "format_submission",
-           "read_submission"]
+           "check_sample", "read_submission"]

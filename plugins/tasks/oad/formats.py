@@ -54,7 +54,7 @@ from videollm_core.errors import DataError
 from videollm_core.paths import os_errors, read_json
 from videollm_core.engine.files import replace_path
 
-from ..common import ek100
+from ..common import ek100, entries
 from ..common.features import is_safe_video_id
 from ..common.results_writer import ResultsWriter
 
@@ -66,6 +66,9 @@ CHALLENGE = "online_action_detection"
 #: the layout of the prediction file, for error messages.
 SUBMISSION_SHAPE = ("{'version', 'challenge', 'fps', 'results': {video_id: {'action': [[...]]}}} "
                     f"or a folder with {INDEX} and one .npz per video")
+#: one video's scores, for error messages.
+SCORES_FORM = ("{'action': [T, C] finite scores (column 0 background), 'verb'?: [T, V], 'noun'?: [T, N]}, "
+               "the same T for every key")
 
 
 @dataclass
@@ -303,48 +306,60 @@ class OADScores(Mapping):
         results = obj.get("results")
         if not isinstance(results, Mapping):
             raise DataError(f"expected {SUBMISSION_SHAPE}", where=str(path or "predictions"))
-        videos = {}
+        videos, places = {}, {}
         for vid, r in results.items():
-            if not isinstance(r, Mapping) or r.get("action") is None:
-                continue
-            videos[str(vid)] = {"num_steps": len(r["action"])}
+            places[str(vid)] = f"{path or 'predictions'}: results[{str(vid)!r}]"
+            entries.fields(r, places[str(vid)], ("action",), SCORES_FORM)
+            videos[str(vid)] = {"num_steps": len(entries.items(r["action"], places[str(vid)], "action", SCORES_FORM))}
 
         def load(vid: str) -> dict[str, np.ndarray]:
-            return {k: _matrix(results[vid][k], f"{path or 'predictions'}: results.{vid}.{k}") for k in KEYS
-                    if results[vid].get(k) is not None}
+            return {k: entries.finite_matrix(results[vid][k], f"{places[vid]}.{k}", SCORES_FORM, videos[vid]["num_steps"])
+                    for k in KEYS if results[vid].get(k) is not None}
 
-        return cls(float(obj.get("fps", math.nan)), load, videos, path)
+        return cls(_fps(obj, str(path or "predictions")), load, videos, path)
 
 
-def _matrix(value: Any, where: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise DataError(f"scores must be a [T, C] matrix of numbers ({e})", where=where) from None
-    if arr.ndim != 2:
-        raise DataError(f"scores must be a [T, C] matrix, got shape {list(arr.shape)}", where=where)
-    return arr
+def _fps(header: Mapping[str, Any], where: str) -> float:
+    """The header's ``fps``: a positive number, NaN when absent (then not compared with the ground truth's)."""
+    if header.get("fps") is None:
+        return math.nan
+    fps = entries.number(header["fps"], where, "fps", "frames per second of the score rows, e.g. 4.0")
+    if fps <= 0:
+        raise DataError(f"fps must be positive, got {fps}", where=where, hint="frames per second of the score rows, e.g. 4.0")
+    return fps
 
 
 def open_scores(path: str | Path) -> OADScores:
     """Either form from disk: a folder with :data:`INDEX`, or the JSON file."""
     path = Path(path)
     if not path.is_dir():
-        return OADScores.from_json(read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": dict}), path)
+        scores = OADScores.from_json(read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": dict}), path)
+        for vid in scores:  # every video checked now, whether or not the ground truth has it
+            scores[vid]
+        return scores
     index = read_json(path / INDEX, "score index", dict, SUBMISSION_SHAPE, require={"videos": dict})
     videos = index["videos"]
+    form = "{'file': '<video_id>.npz', 'num_steps': T, 'keys': ['action', ...]}"
+    for vid, v in videos.items():
+        entries.fields(v, f"{path / INDEX}: videos[{vid!r}]", ("file", "num_steps"), form)
+        entries.text(v["file"], f"{path / INDEX}: videos[{vid!r}]", "file", form)
+        entries.index(v["num_steps"], f"{path / INDEX}: videos[{vid!r}]", "num_steps", form)
 
     def load(vid: str) -> dict[str, np.ndarray]:
-        file = path / str(videos[vid].get("file", ""))
+        """One video's arrays, checked as they are read (:meth:`~.metric.OADMetric.evaluate` reads every video)."""
+        file = path / videos[vid]["file"]
         if not file.is_file() or file.parent != path:
             raise DataError(f"score file of video {vid} not found", where=str(file))
         try:
             with np.load(file, allow_pickle=False) as z:
-                return {k: z[k] for k in KEYS if k in z.files}
+                arrays = {k: z[k] for k in KEYS if k in z.files}
         except (OSError, ValueError, zipfile.BadZipFile) as e:
             raise DataError(f"cannot read it ({type(e).__name__}: {e})", where=str(file)) from None
+        if "action" not in arrays:
+            raise DataError("no 'action' array", where=str(file), hint=SCORES_FORM)
+        return {k: entries.finite_matrix(a, f"{file}: {k}", SCORES_FORM, int(videos[vid]["num_steps"])) for k, a in arrays.items()}
 
-    return OADScores(float(index.get("fps", math.nan)), load, videos, path)
+    return OADScores(_fps(index, str(path / INDEX)), load, videos, path)
 
 
 __all__ = ["IGNORED", "OADGroundTruth", "ek100_ground_truth", "find_data_info", "read_data_info", "frame_labels", "positives",

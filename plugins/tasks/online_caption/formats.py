@@ -29,7 +29,9 @@ from typing import Any, Mapping
 
 from videollm_core.base import DataErrors
 from videollm_core.errors import DataError
-from videollm_core.paths import read_json
+from videollm_core.paths import read_json, read_text_lines
+
+from ..common import entries
 
 #: the layout of the prediction file, for error messages.
 SUBMISSION_SHAPE = "{'version', 'challenge', 'results': [{'narration_id', 'caption'}, ...]}"
@@ -51,7 +53,7 @@ def read_video_list(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DataError("video list not found", where=str(path))
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in read_text_lines(path, "video list") if line.strip()]
 
 
 def strip_actor_tag(text: str) -> str:
@@ -82,7 +84,14 @@ def read_narrations(path: str | Path, passes: tuple[str, ...] = ("narration_pass
         if wanted is not None and vid not in wanted:
             continue
         for p in passes:
-            items = (entry.get(p) or {}).get("narrations", []) if isinstance(entry, dict) else []
+            try:  # a pass the video lacks has no narrations; one of another shape is an error
+                items = (entry.get(p) or {}).get("narrations", []) if isinstance(entry, dict) else []
+                if not isinstance(items, list):
+                    raise TypeError(f"narrations must be a list, got {type(items).__name__}")
+            except (AttributeError, TypeError) as e:
+                errors.handle(DataError(f"{vid}.{p} is not {{'narrations': [...]}} ({e})", where=f"{path}: {vid}.{p}",
+                                        hint="fix the entry, or set data.on_error: skip"))
+                continue
             for i, n in enumerate(items):
                 where = f"{path}: {vid}.{p}.narrations[{i}]"
                 try:
@@ -106,9 +115,36 @@ def format_submission(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {"version": "1.0", "challenge": CHALLENGE, "results": results}
 
 
+#: one result of the predictions, for error messages.
+RESULT_FORM = ("each result is {'narration_id': '<video_uid>:<pass>:<index>', 'caption': str, "
+               "'video_uid'?: str, 'timestamp_sec'?: seconds >= 0}")
+
+
 def read_submission(path: str | Path) -> dict[str, Any]:
-    """The predictions JSON (:class:`DataError` when missing, not JSON or without a ``results`` list)."""
-    return read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": list})
+    """The predictions JSON, every result checked (whether or not its narration is in the ground truth).
+
+    There is no official Ego4D narration-captioning evaluator, so the rules are the strict
+    ones: ``narration_id`` and ``caption`` strings (an empty caption is allowed and scores 0),
+    ``video_uid`` a string and ``timestamp_sec`` a finite time ``>= 0`` when given, one
+    result per narration.
+
+    Raises:
+        DataError: missing, not JSON, without a ``results`` list, or naming the file and the
+            index of the first bad result.
+    """
+    data = read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": list})
+    seen: dict[Any, str] = {}
+    for i, r in enumerate(data["results"]):
+        where = f"{path}: results[{i}]"
+        entries.fields(r, where, ("narration_id", "caption"), RESULT_FORM)
+        entries.text(r["caption"], where, "caption", RESULT_FORM)
+        if r.get("video_uid") is not None:
+            entries.text(r["video_uid"], where, "video_uid", RESULT_FORM)
+        if r.get("timestamp_sec") is not None and entries.number(r["timestamp_sec"], where, "timestamp_sec", RESULT_FORM) < 0:
+            raise DataError(f"timestamp_sec {r['timestamp_sec']} is negative", where=where, hint=RESULT_FORM)
+        entries.once(entries.text(r["narration_id"], where, "narration_id", RESULT_FORM), seen, where, "narration_id",
+                     "one caption per narration")
+    return data
 
 
 __all__ = ["SUBMISSION_SHAPE", "PASSES", "Narration", "strip_actor_tag", "read_video_list", "read_narrations", "format_submission",
