@@ -32,6 +32,7 @@ import numpy as np
 from videollm_core.base import Metric
 from videollm_core.errors import DataError
 
+from ..common import entries
 from ..common.features import check_video_id
 from . import formats
 
@@ -189,15 +190,31 @@ class ActionSegmentationMetric(Metric):
         return {formats.video_id_of(p.name): formats.read_frame_labels(p) for p in files}
 
     def load_predictions(self, path: str | Path) -> dict[str, list[str]]:
-        """MS-TCN result folder -> ``{video_id: frame labels}``."""
+        """MS-TCN result folder -> ``{video_id: frame labels}``, every file read and checked.
+
+        Two files naming one video (``vid`` and ``vid.txt``: MS-TCN's ``name.split('.')[0]``)
+        are refused. With ``class_names`` (the dataset's ``mapping.txt``) a label outside it
+        is refused; without a class table a label is compared as a string, as MS-TCN's
+        ``eval.py`` does, so an unknown one is a wrong frame.
+        """
         path = Path(path)
         if not path.is_dir():
             raise DataError("expected a folder of MS-TCN result files", where=str(path), hint="one file per video: header line, then the frame labels")
-        return {
-            formats.video_id_of(p.name): formats.read_recognition(p)
-            for p in sorted(path.iterdir())
-            if p.is_file() and not p.name.startswith(".")
-        }
+        out: dict[str, list[str]] = {}
+        seen: dict[str, str] = {}
+        table = set(self.class_names) if self.class_names is not None else None
+        for p in sorted(path.iterdir()):
+            if not p.is_file() or p.name.startswith("."):
+                continue
+            vid = formats.video_id_of(p.name)
+            entries.once(vid, seen, str(p), "video", "one result file per video, named <video> as MS-TCN writes it")
+            out[vid] = formats.read_recognition(p)
+            if table is not None:
+                bad = next((k for k, lab in enumerate(out[vid]) if lab not in table), None)
+                if bad is not None:
+                    entries.known(out[vid][bad], table, f"{p}: line 2, frame {bad}", "label",
+                                  hint=f"use the class names of mapping.txt, e.g. {self.class_names[:3]}")
+        return out
 
     def save_predictions(self, predictions: dict[str, list[str]], path: str | Path) -> None:
         """Write MS-TCN result files ``path/<video_id>`` (``path`` becomes a folder)."""

@@ -142,6 +142,10 @@ class AnticipationMetric(Metric):
         rows = [results[s.narration_id] for s in segs]
         verb, noun = _score_matrix(rows, "verb"), _score_matrix(rows, "noun")
         labels = {"verb": [s.verb for s in segs], "noun": [s.noun for s in segs], "action": [s.verb * 1000 + s.noun for s in segs]}
+        for head, mat in (("verb", verb), ("noun", noun)):
+            if max(labels[head], default=-1) >= mat.shape[1]:  # the official script: MissingScoreException
+                raise DataError(f"the ground truth has {head} class {max(labels[head])}, the submission scores {mat.shape[1]} {head} classes",
+                                where="predictions", hint="score every class of the benchmark (EK100: 97 verbs, 300 nouns)")
         hits = {"verb": topk_hits(verb, labels["verb"], self.k), "noun": topk_hits(noun, labels["noun"], self.k)}
         if derive:
             top = derived_action_topk(verb, noun, self.k)

@@ -65,6 +65,14 @@ def tiou_matrix(a: Sequence | np.ndarray, b: Sequence | np.ndarray, variant: TIo
     return out
 
 
+def clip_segment(start: float, end: float, duration: float) -> tuple[float, float]:
+    """``(start, end)`` seconds inside ``[0, duration]`` and never reversed: a predicted segment
+    that begins past the video's end becomes the empty segment at the end (readers of the
+    official files refuse reversed segments)."""
+    start = min(max(0.0, float(start)), float(duration))
+    return start, max(start, min(float(duration), float(end)))
+
+
 def tiou(a: Sequence[float], b: Sequence[float], variant: TIoUVariant = "anet") -> float:
     """tIoU of two segments ``[s, e]`` (see :func:`tiou_matrix`)."""
     return float(tiou_matrix([a], [b], variant)[0, 0])
@@ -308,7 +316,7 @@ def soft_nms(
     return np.array(keep, dtype=np.int64), np.array(kept_scores)
 
 
-__all__ = [
+__all__ = ["clip_segment", 
     "tiou",
     "tiou_matrix",
     "voc_ap",

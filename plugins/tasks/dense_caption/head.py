@@ -74,7 +74,7 @@ from videollm_core.base import LLMAdapter, TaskHead
 from videollm_core.errors import ConfigError
 from videollm_core.types import StreamInputs, VideoBatch
 
-from ..common.detection import nms
+from ..common.detection import clip_segment, nms
 
 #: proposal channels, in order.
 CHANNELS = ("start", "end", "actionness", "start_offset", "end_offset")
@@ -324,7 +324,7 @@ class DenseCaptionHead(TaskHead):
             props = decode_proposals(probs[b][real].cpu().numpy(), spans.cpu().numpy(), max_events=self.max_events,
                                      nms_tiou=self.nms_tiou, min_prob=self.min_prob, min_score=self.min_score)
             duration = float(meta.get("duration") or spans[-1, 1])
-            props = [(max(0.0, s), min(duration, e), score) for s, e, score in props]
+            props = [clip_segment(s, e, duration) + (score,) for s, e, score in props]
             proposals.append(props)
             video_index += [b] * len(props)
             if props:

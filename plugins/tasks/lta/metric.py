@@ -53,7 +53,7 @@ class LTAMetric(Metric):
                 for w in formats.windows(clips, self.num_input_actions, self.z)}
 
     def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        return formats.read_submission(path)
+        return formats.read_submission(path, self.k, self.z)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Head entries ``{key, verb [K][Z], noun [K][Z]}`` -> the submission dict."""
@@ -68,11 +68,7 @@ class LTAMetric(Metric):
                 raise DataError(f"no prediction for sample {key!r}", where="predictions",
                                 hint="the submission needs every '<clip_uid>_<last_visible_action_idx>' of the ground truth")
             pred = predictions[key]
-            for head in ("verb", "noun"):
-                seqs = pred.get(head)
-                if not isinstance(seqs, list) or len(seqs) != self.k or any(len(s) != self.z for s in seqs):
-                    raise DataError(f"'{head}' must be {self.k} lists of {self.z} ids", where=f"predictions[{key!r}].{head}",
-                                    hint="pad/truncate every candidate to exactly Z actions")
+            formats.check_sample(pred, f"predictions[{key!r}]", self.k, self.z)
             if len(gt["verb"]) != self.z:
                 raise DataError(f"ground truth has {len(gt['verb'])} future actions, expected {self.z}", where=f"ground truth {key}")
             sums["verb"] += edit_distance_at_z(pred["verb"], gt["verb"])

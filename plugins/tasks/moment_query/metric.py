@@ -8,23 +8,28 @@ Files: ground truth = an ActivityNet-style JSON (THUMOS14, ActivityNet 1.3) or a
 ``moments_*.json`` (see :mod:`.formats`); predictions = the ActivityNet / Ego4D MQ
 submission JSON ``{"version", "results": {video_id: [{"label": name, "segment": [s, e],
 "score"}]}, "external_data": {}}`` (``detect_results`` is accepted as well).
-Predictions for videos outside the evaluated ground truth are ignored; predictions of
-labels that never occur in the ground truth are dropped.
+Every detection of the file is checked when it is loaded (:func:`.formats.read_submission`:
+label, segment ``0 <= start <= end``, finite score), whatever its video. Predictions for
+videos outside the evaluated ground truth are then ignored; predictions of labels that never
+occur in the ground truth are dropped with a warning, as Ego4D's
+``MQ/Evaluation/ego4d/eval_detection.py`` (``_import_prediction``) does.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from videollm_core.base import Metric
-from videollm_core.errors import ConfigError, DataError
+from videollm_core.errors import ConfigError
 
 from ..common.detection import detection_map, recall_at_kx
 from .formats import Database, load_detection_database, read_submission, write_submission
 
 DEFAULT_TIOUS = (0.1, 0.2, 0.3, 0.4, 0.5)  # Ego4D MQ / EK100; THUMOS14: 0.3:0.1:0.7
+log = logging.getLogger("videollm")
 
 
 def map_key(t: float) -> str:
@@ -61,7 +66,7 @@ class MomentQueryMetric(Metric):
         return load_detection_database(path, self.subset)
 
     def load_predictions(self, path: str | Path) -> dict[str, Any]:
-        return read_submission(path)
+        return read_submission(path, self.class_names)
 
     def save_predictions(self, predictions: dict[str, Any], path: str | Path) -> None:
         write_submission(predictions, path)
@@ -80,15 +85,13 @@ class MomentQueryMetric(Metric):
     def evaluate(self, predictions: dict[str, Any], ground_truth: Database) -> dict[str, float]:
         results = predictions.get("results", predictions.get("detect_results", {}))
         gt = [(v, a["label"], a["segment"][0], a["segment"][1]) for v, d in ground_truth.items() for a in d["annotations"]]
-        preds = []
-        for vid, dets in results.items():
-            if vid not in ground_truth:
-                continue
-            for i, d in enumerate(dets):
-                try:
-                    preds.append((vid, str(d["label"]), float(d["segment"][0]), float(d["segment"][1]), float(d["score"])))
-                except (KeyError, TypeError, IndexError, ValueError) as e:
-                    raise DataError(f"malformed detection ({type(e).__name__}: {e})", where=f"results[{vid!r}][{i}]", hint="each detection needs label, segment [s, e] and score") from e
+        preds = [(vid, str(d["label"]), float(d["segment"][0]), float(d["segment"][1]), float(d["score"]))
+                 for vid, dets in results.items() if vid in ground_truth for d in dets]
+        labels = {g[1] for g in gt}
+        unknown = sorted({p[1] for p in preds} - labels)
+        if unknown:
+            log.warning("moment_query: %d detection(s) of %d label(s) absent from the ground truth are dropped, e.g. %s",
+                        sum(p[1] not in labels for p in preds), len(unknown), unknown[:3])
         mean_ap, _ = detection_map(gt, preds, self.tious)
         out = {map_key(t): 100.0 * float(m) for t, m in zip(self.tious, mean_ap)}
         out["average_mAP"] = 100.0 * float(np.mean(mean_ap))

@@ -66,17 +66,13 @@ class NaturalLanguageQueryMetric(Metric):
     # -- evaluation ---------------------------------------------------------------
     def evaluate(self, predictions: dict[str, Any], ground_truth: dict[QueryKey, dict[str, Any]]) -> dict[str, float]:
         by_key: dict[QueryKey, list] = {}
-        for i, r in enumerate(predictions.get("results", [])):
-            try:
-                key = result_key(r)
-                windows = np.asarray(r.get("predicted_times") or [], dtype=np.float64).reshape(-1, 2)
-            except (KeyError, TypeError, ValueError) as e:
-                raise DataError(f"malformed result ({type(e).__name__}: {e})", where=f"results[{i}]", hint="needs clip_uid, annotation_uid, query_idx, predicted_times [[s, e], ...]") from e
+        for i, r in enumerate(predictions.get("results", [])):  # entries checked by formats.read_submission
+            key = result_key(r)
             if key not in ground_truth:
                 raise DataError(f"prediction for an unknown query {key}", where=f"results[{i}]", hint="predict only queries of the ground-truth file")
             if key in by_key:
                 raise DataError(f"two predictions for query {key}", where=f"results[{i}]", hint="one entry per query")
-            by_key[key] = windows
+            by_key[key] = np.asarray(r["predicted_times"], dtype=np.float64).reshape(-1, 2)
         if not ground_truth:
             return {k: 0.0 for k in self.keys}
         hits = {(k, m): [] for k in RANKS for m in THRESHOLDS}

@@ -115,6 +115,18 @@ class OADMetric(Metric):
             lengths[vid] = t
         return lengths
 
+    @staticmethod
+    def _video(scores: OADScores, vid: str, gt: OADGroundTruth) -> dict[str, np.ndarray]:
+        """``scores[vid]`` (finite ``[T, C]`` matrices, checked as read) with the ground truth's class counts."""
+        arrays = scores[vid]
+        for key, arr in arrays.items():
+            n = gt.num_classes.get(key)
+            if n is not None and arr.shape[1] != n:
+                raise DataError(f"{key} scores must be [T, {n}] (background first), got {list(arr.shape)}",
+                                where=f"{scores.path or 'predictions'}: results[{vid!r}].{key}",
+                                hint="one column per class of the ground truth's class table")
+        return arrays
+
     def evaluate(self, predictions: OADScores | dict[str, Any], ground_truth: OADGroundTruth) -> dict[str, float]:
         """Scores of every ground-truth video (an :class:`OADScores` or the JSON object) -> the metric keys."""
         gt = ground_truth
@@ -125,11 +137,8 @@ class OADMetric(Metric):
         keep = np.zeros(total, dtype=bool)
         positives, counters, off = [], {key: TopKRecallCounter(self.k) for key in ("action", "verb", "noun")}, 0
         for vid, t in lengths.items():
-            lab, arrays = gt.labels[vid], scores[vid]
+            lab, arrays = gt.labels[vid], self._video(scores, vid, gt)
             act = arrays["action"]
-            if act.ndim != 2 or act.shape != (t, n_cls):
-                raise DataError(f"action scores must be [T, {n_cls}] (background first), got {list(act.shape)}",
-                                where=f"predictions.results.{vid}.action")
             if matrix is None:
                 matrix = np.zeros((total, n_cls), dtype=np.result_type(act.dtype, np.float16), order="F")
             matrix[off : off + t] = act
@@ -147,6 +156,9 @@ class OADMetric(Metric):
             pos = gt.video_positives(vid)
             positives.append(pos[pos[:, 0] < t] + np.array([off, 0]))
             off += t
+        for vid in scores:  # the videos outside the ground truth: refused when malformed, else unused
+            if vid not in lengths:
+                self._video(scores, vid, gt)
         out = {"mAP": 100.0 * self._map(matrix, keep, np.concatenate(positives) if positives else np.zeros((0, 2), np.int64))}
         for key in ("action", "verb", "noun"):
             out[f"{key}/mean_top5_recall"] = 100.0 * counters[key].value()

@@ -54,11 +54,8 @@ class OnlineCaptionMetric(Metric):
         return formats.format_submission(entries)
 
     def evaluate(self, predictions: dict[str, Any], ground_truth: dict[str, list[str]]) -> dict[str, float]:
-        captions: dict[str, str] = {}
-        for i, r in enumerate(predictions.get("results", [])):
-            if not isinstance(r, dict) or "narration_id" not in r or "caption" not in r:
-                raise DataError("each result needs 'narration_id' and 'caption'", where=f"predictions.results[{i}]")
-            captions[str(r["narration_id"])] = str(r["caption"])
+        # entries checked by formats.read_submission (strings, one per narration)
+        captions = {str(r["narration_id"]): str(r["caption"]) for r in predictions.get("results", [])}
         missing = [k for k in ground_truth if k not in captions]
         if missing:
             raise DataError(f"{len(missing)} of {len(ground_truth)} narrations have no caption (first: {missing[:3]})",

@@ -23,7 +23,7 @@ from videollm_core.errors import DataError
 
 from ..common.detection import detection_ap, tiou_matrix
 from ..common.plots import plot_score_curves
-from .formats import CLIP_LENGTH_S, read_jsonl, write_jsonl
+from .formats import CLIP_LENGTH_S, read_jsonl, read_submission, write_jsonl
 
 #: HD label thresholds: a clip is positive for an annotator when its score >= the threshold.
 SALIENCY_LEVELS = {"Fair": 2, "Good": 3, "VeryGood": 4}
@@ -119,7 +119,8 @@ class QVHighlightsMetric(Metric):
         return read_jsonl(path)
 
     def load_predictions(self, path: str | Path) -> list[dict[str, Any]]:
-        return read_jsonl(path)
+        """The submission jsonl, every row checked (:func:`.formats.read_submission`)."""
+        return read_submission(path)
 
     def save_predictions(self, predictions: list[dict[str, Any]], path: str | Path) -> None:
         write_jsonl(predictions, path)
