@@ -17,13 +17,27 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from mutations import ROOT
+
+#: ``VIDEOLLM_FUZZ_EXAMPLES=N``: explore with N random (not derandomized) examples per test, for a
+#: longer hunt on a developer machine; unset (CI), every test runs its fixed, derandomized set.
+EXPLORE = int(os.environ.get("VIDEOLLM_FUZZ_EXAMPLES", "0") or 0)
+
+
+def fuzz(examples: int):
+    """Bounded hypothesis settings, derandomized unless exploring (no example database written to the repo)."""
+    return settings(max_examples=EXPLORE or examples, derandomize=not EXPLORE, deadline=None, database=None, print_blob=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                           HealthCheck.filter_too_much, HealthCheck.data_too_large])
+
 
 #: sizes every size check refuses (> 2^24), and far past it.
 HUGE = (2 ** 24 + 1, 10 ** 9, 2 ** 63, 10 ** 40)

@@ -17,26 +17,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz_strategies import cfg_options, example_mutations, example_sources, hostile_paths, yaml_documents
+from fuzz_strategies import cfg_options, example_mutations, fuzz, example_sources, hostile_paths, yaml_documents
 from harness import Outcome, WouldTrain, run_argv
 from mutations import ROOT
 
 SOURCES = example_sources()
-
-
-#: ``VIDEOLLM_FUZZ_EXAMPLES=N``: explore with N random (not derandomized) examples per test, for a
-#: longer hunt on a developer machine; unset (CI), every test runs its fixed, derandomized set.
-EXPLORE = int(os.environ.get("VIDEOLLM_FUZZ_EXAMPLES", "0") or 0)
-
-
-def fuzz(examples: int):
-    """Bounded hypothesis settings, derandomized unless exploring (no example database written to the repo)."""
-    return settings(max_examples=EXPLORE or examples, derandomize=not EXPLORE, deadline=None, database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                           HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 
 def _tree(folder: Path) -> set[str]:
