@@ -241,3 +241,19 @@ def test_features_that_disagree_with_the_model_exit_2(oad_model, videos, tmp_pat
     np.save(videos / "vid_a.npy", np.full((13, 32), np.inf, np.float32))
     assert main(["predict", str(oad_model), "--features", str(videos), "--out", str(out)]) == 2
     assert "non-finite" in capsys.readouterr().err
+
+
+def test_stream_json_is_strict_json_even_from_a_broken_model(oad_model, videos, tmp_path, capsys):
+    """A model whose weights went NaN scores NaN on finite features: ``--json`` refuses to print
+    ``NaN`` (not JSON) and names the unit instead."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "broken"
+    shutil.copytree(oad_model, broken)
+    weights = load_file(broken / "model.safetensors")
+    save_file({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in weights.items()}, broken / "model.safetensors")
+    assert main(["stream", str(broken), str(videos / "vid_a.npy"), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "non-finite scores at unit 0" in captured.err and "NaN" not in captured.out and "Traceback" not in captured.err

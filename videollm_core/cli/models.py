@@ -209,6 +209,16 @@ def unit_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: in
     return answers
 
 
+def _json_line(answer: dict[str, Any]) -> str:
+    """One answer as strict JSON (no ``NaN``, which JSON has not): a model whose scores went
+    non-finite on finite features is an error naming the unit, not a line other programs choke on."""
+    try:
+        return json.dumps(answer, allow_nan=False)
+    except ValueError:
+        raise DataError(f"the model gave non-finite scores at unit {answer['unit']}", where="videollm stream --json",
+                        hint="check the model's weights (videollm export of a run whose loss stayed finite)") from None
+
+
 def _format_answer(answer: dict[str, Any]) -> str:
     parts = [f"unit {answer['unit']:>5}"]
     for key, value in answer.items():
@@ -255,7 +265,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         if outputs is None:
             continue
         for answer in unit_answers(outputs, units, stream.units - units, args.top, inputs.get("class_names")):
-            print(json.dumps(answer) if args.json else _format_answer(answer), flush=True)
+            print(_json_line(answer) if args.json else _format_answer(answer), flush=True)
         units = stream.units
     rate = units / max(1e-9, time.perf_counter() - t0)
     print(f"{units} units in {time.perf_counter() - t0:.2f} s ({rate:.1f} units/s)", file=sys.stderr if args.json else sys.stdout)
