@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -187,27 +187,41 @@ def annotated_dataset(pipeline: Any, task: str, inputs: Mapping[str, Any], annot
 
 
 @torch.no_grad()
-def predict_entries(pipeline: Any, samples: list[dict[str, Any]], task: str, batch_size: int = 8,
-                    collate: Any = None, progress: bool = False) -> list[dict[str, Any]]:
+def predict_entries(pipeline: Any, samples: Iterable[dict[str, Any]], task: str, batch_size: int = 8,
+                    collate: Any = None, total: int | None = None, progress: bool = False) -> list[dict[str, Any]]:
     """The head's prediction entries for ``samples`` (pipeline in eval mode), ``batch_size`` at a
-    time, padded by ``collate`` (default :func:`~videollm_core.base.pad_collate`)."""
+    time, padded by ``collate`` (default :func:`~videollm_core.base.pad_collate`). ``samples`` is
+    consumed lazily (a generator over a long split holds one batch at a time); ``total``, when
+    known, gives the progress bar its time left."""
     from ..base import pad_collate
     from ..engine.logs import progress_bar
 
     collate = collate or pad_collate
     device = next((p.device for p in pipeline.parameters()), torch.device("cpu"))
-    if not samples:
-        raise DataError("no video to predict", where="--features")
     entries: list[dict[str, Any]] = []
     pipeline.eval()
-    bar = progress_bar(len(samples), 0, enabled=progress, desc="predict", unit="sample")
-    for i in range(0, len(samples), batch_size):
-        batch = collate(samples[i : i + batch_size]).to(device)
+    bar = progress_bar(total, 0, enabled=progress, desc="predict", unit="sample")
+    chunk: list[dict[str, Any]] = []
+    seen = 0
+
+    def run() -> None:
+        batch = collate(chunk).to(device)
         if not any(batch.queries or []):
             batch.queries = None
         entries.extend(pipeline.predict(pipeline(batch, task), batch, task))
-        bar.update(len(samples[i : i + batch_size]))
+        bar.update(len(chunk))
+        chunk.clear()
+
+    for sample in samples:
+        chunk.append(sample)
+        seen += 1
+        if len(chunk) == batch_size:
+            run()
+    if chunk:
+        run()
     bar.close()
+    if not seen:
+        raise DataError("no video to predict", where="--features")
     return entries
 
 

@@ -132,15 +132,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
         if args.annotations:  # samples anchored in the file, read by the model's own dataset class
             dataset = annotated_dataset(pipeline, task, inputs, args.annotations, args.features)
-            samples, collate = [dataset[i] for i in range(len(dataset))], dataset.collate
-        else:
+            samples, collate, total = (dataset[i] for i in range(len(dataset))), dataset.collate, len(dataset)
+        else:  # video by video, one batch of windows in memory at a time
             features = args.features or extract_for_model(pipeline.pretrained_info, args.videos, tmp, args.device)
             videos = video_features(features, float(inputs["fps"]), pipeline.encoder.in_dim, bool(inputs.get("channels_first")))
-            samples, collate = [s for vid, feats in videos for s in video_samples(vid, feats, inputs, args.query)], None
-        entries = predict_entries(pipeline, samples, task, args.batch_size, collate, progress=not getattr(args, "quiet", False))
+            samples, collate, total = (s for vid, feats in videos for s in video_samples(vid, feats, inputs, args.query)), None, None
+        entries = predict_entries(pipeline, samples, task, args.batch_size, collate, total, progress=not getattr(args, "quiet", False))
     path = write_predictions(pipeline.config, task, entries, args.out, metric=metric)
     videos = len({str(e.get("video_id", i)) for i, e in enumerate(entries)})
-    print(f"{task}: {videos} video(s), {len(samples)} sample(s) -> {path}")
+    print(f"{task}: {videos} video(s) -> {path}")
     return 0
 
 
@@ -171,9 +171,10 @@ def unit_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: in
     completed units ``first_unit .. first_unit + n_units - 1``.
 
     Per-unit class scores ``[1, n, C]`` give ``{unit, KEY: [[class, prob], ...]}`` (top
-    ``top`` of the softmax, each class named by :func:`class_label` where the output's size
-    matches the recorded ``names``); per-video scores ``[1, C]`` (anticipation) answer for
-    the newest unit; generated ``captions`` answer for the newest unit when not empty.
+    ``top`` of the softmax; the classes of the one output the recorded ``names`` belong to,
+    :func:`named_output`, are named by :func:`class_label`, the others keep their ids);
+    per-video scores ``[1, C]`` (anticipation) answer for the newest unit; generated
+    ``captions`` answer for the newest unit when not empty.
     """
     import torch
 
