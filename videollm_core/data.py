@@ -276,6 +276,10 @@ class FeatureSource:
     fps: float | None
     #: the source yields decoded frames ``[T, C, H, W]`` (pixels) rather than feature vectors.
     pixels: bool = False
+    #: constructor arguments naming where the features are (a file, a folder, nested sources):
+    #: model folders record a source's other arguments (``key``...) and ``videollm predict``
+    #: puts the new location in (:meth:`claims`).
+    location_args: ClassVar[tuple[str, ...]] = ("path", "dir", "sources")
 
     def read(self, video_id: str) -> np.ndarray:  # pragma: no cover - abstract
         """``[T, Df]`` float32 features of ``video_id`` (a read-only memory map where the format allows)."""

@@ -257,3 +257,50 @@ def test_stream_json_is_strict_json_even_from_a_broken_model(oad_model, videos, 
     assert main(["stream", str(broken), str(videos / "vid_a.npy"), "--json"]) == 2
     captured = capsys.readouterr()
     assert "non-finite scores at unit 0" in captured.err and "NaN" not in captured.out and "Traceback" not in captured.err
+
+
+def test_predict_reads_features_with_the_source_the_model_recorded(tmp_path, capsys, perturb):
+    """A model trained on ActivityNet-style C3D HDF5 features (``{type: HDF5Features, key:
+    c3d_features}``) reads a new ``.h5`` file with that key; a folder of ``.npy`` is refused
+    naming the source it expects."""
+    h5py = pytest.importorskip("h5py")
+    from videollm_core import REGISTRIES
+    from videollm_core.cli.inference import task_metric_config
+
+    pipeline = build_pipeline(load_config(ROOT / "examples" / "dense_caption.yaml")).eval()
+    perturb(pipeline, scale=0.3)
+    task, dim = pipeline.tasks[0], pipeline.encoder.in_dim
+    source = {"type": "HDF5Features", "key": "c3d_features"}
+    save_pretrained(pipeline, tmp_path / "model", inputs={task: {"fps": 1.0, "window": None, "source": source}})
+    rng = np.random.default_rng(0)
+    feats = {vid: rng.standard_normal((steps, dim)).astype(np.float32) for vid, steps in (("v_a", 12), ("v_b", 7))}
+    with h5py.File(tmp_path / "c3d.hdf5", "w") as f:
+        for vid, x in feats.items():
+            f.create_group(vid).create_dataset("c3d_features", data=x)
+            f[vid].create_dataset("other", data=np.zeros((3, 2)))  # two datasets: no guessing the key
+    suffix = REGISTRIES.metrics.build(task_metric_config(pipeline.config, task), where="test").prediction_suffix
+    out = tmp_path / f"pred{suffix}"
+    assert main(["predict", str(tmp_path / "model"), "--features", str(tmp_path / "c3d.hdf5"), "--out", str(out)]) == 0, capsys.readouterr().err
+    (tmp_path / "npy").mkdir()
+    for vid, x in feats.items():
+        np.save(tmp_path / "npy" / f"{vid}.npy", x)
+    by_npy = tmp_path / f"npy_pred{suffix}"
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "model"), "--features", str(tmp_path / "npy"), "--out", str(by_npy)]) == 2
+    err = capsys.readouterr().err
+    assert "HDF5Features" in err and str(tmp_path / "npy") in err and "Traceback" not in err
+    (tmp_path / "npy.yaml").write_text(f"type: NpyFeatures\ndir: {tmp_path / 'npy'}\n")  # the explicit way round
+    assert main(["predict", str(tmp_path / "model"), "--features", str(tmp_path / "npy.yaml"), "--out", str(by_npy)]) == 0
+    assert json.loads(out.read_text())["results"] == json.loads(by_npy.read_text())["results"]  # the same features, read both ways
+
+
+def test_export_records_the_source_type_and_settings_not_its_location():
+    from videollm_core.cli.export import task_inputs
+    from videollm_core.data import VideoDataset
+
+    class Clips(VideoDataset):
+        fps, window = 2.0, 8.0
+
+    dcfg = {"type": "Clips", "features": {"type": "HDF5Features", "path": "/data/c3d.hdf5", "key": "c3d_features", "fps": 2.0}}
+    assert task_inputs(Clips(), dcfg) == {"fps": 2.0, "window": 8.0, "source": {"type": "HDF5Features", "key": "c3d_features"}}
+    assert "source" not in task_inputs(Clips(), {"type": "Clips", "features_dir": "/data/npy"})

@@ -67,13 +67,20 @@ def task_inputs(dataset: Any, dcfg: Any) -> dict[str, Any]:
     :meth:`~videollm_core.data.VideoDataset.reading` (step rate, window, layout), its class
     names (``videollm stream`` names its answers), and for a dataset whose samples are anchored
     in an annotation file its config type and :meth:`~videollm_core.data.VideoDataset.settings`
-    (``videollm predict --annotations FILE`` builds it again)."""
+    (``videollm predict --annotations FILE`` builds it again), and the type and settings of
+    the feature source it read (``source``: e.g. ``{type: HDF5Features, key: c3d_features}``)."""
     inputs = dict(dataset.reading())
     names = dataset.class_names()
     if names:
         inputs["class_names"] = [str(n) for n in names]
     if type(dataset).annotations_arg and isinstance(dcfg, Mapping) and dcfg.get("type"):
         inputs["dataset"] = {"type": dcfg["type"], **dataset.settings()}
+    features = dcfg.get("features") if isinstance(dcfg, Mapping) else None
+    if isinstance(features, Mapping) and features.get("type"):  # a feature source: its type and settings, not its location
+        from ..plugins import REGISTRIES
+
+        cls = REGISTRIES.features.lookup(str(features["type"]), where="features")
+        inputs["source"] = {k: v for k, v in features.items() if k not in (*cls.location_args, "fps")}
     return inputs
 
 

@@ -22,10 +22,12 @@ log = logging.getLogger("videollm")
 
 
 def video_features(path: str | Path, fps: float, feature_dim: int | None = None,
-                   channels_first: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+                   channels_first: bool = False, source: Mapping[str, Any] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """``(video id, features [T, Df] float32)`` of a ``.npy`` file (id: its stem), of a YAML
     file holding a feature source config (``{type: HDF5Features, path: ...}``), or of any path
-    a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...).
+    a registered feature source reads (a folder of ``<video>.npy``, an HDF5 file...): the source
+    the model recorded (``source``: its type and settings, e.g. an HDF5 ``key``) when given, else
+    the first that claims the path.
 
     ``channels_first``: the files hold ``[Df, T]`` (MS-TCN), as the model's dataset read them.
     Each video is checked as training checks it: ``[T, Df]`` with ``T >= 1``, ``Df ==
@@ -44,11 +46,31 @@ def video_features(path: str | Path, fps: float, feature_dim: int | None = None,
     if path.is_file() and path.suffix in (".yaml", ".yml"):
         from ..config import load_config
 
-        source = build_feature_source(dict(load_config(path)), fps=fps, where=str(path))
+        reader = build_feature_source(dict(load_config(path)), fps=fps, where=str(path))
+    elif source:
+        reader = recorded_source(path, source, fps)
     else:
-        source = features_from_path(path, fps=fps)
-    for vid in source.video_ids():
-        yield vid, _checked(source.read(vid), f"{path}:{vid}", feature_dim, channels_first)
+        reader = features_from_path(path, fps=fps)
+    for vid in reader.video_ids():
+        yield vid, _checked(reader.read(vid), f"{path}:{vid}", feature_dim, channels_first)
+
+
+def recorded_source(path: Path, source: Mapping[str, Any], fps: float, registries: Any = None) -> Any:
+    """The feature source the model was trained with (``source``: type and settings) at ``path``.
+
+    Raises:
+        DataError: that source type does not read ``path`` (naming both).
+    """
+    from ..features import build_feature_source
+    from ..plugins import REGISTRIES
+
+    registries = registries or REGISTRIES
+    cls = registries.features.lookup(str(source["type"]), where="the model's feature source")
+    location = cls.claims(Path(path)) if Path(path).exists() else None
+    if location is None:
+        raise DataError(f"the model read its features with {source['type']}, which does not read this path", where=str(path),
+                        hint=f"give the features in that layout, or a YAML feature-source config ({{type: {source['type']}, ...}})")
+    return build_feature_source({**location, **source}, fps=fps, where=str(path), registries=registries)
 
 
 def check_manifest(features: str | Path, inputs: Mapping[str, Any], info: Mapping[str, Any], *, fps_given: bool) -> None:
@@ -282,5 +304,5 @@ def write_predictions(cfg: Mapping[str, Any], task: str, entries: list[dict[str,
     return Path(out)
 
 
-__all__ = ["video_features", "check_manifest", "annotated_dataset", "extract_for_model", "video_samples", "predict_entries", "task_metric_config", "metric_for_output",
+__all__ = ["video_features", "recorded_source", "check_manifest", "annotated_dataset", "extract_for_model", "video_samples", "predict_entries", "task_metric_config", "metric_for_output",
            "write_predictions"]

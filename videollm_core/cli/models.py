@@ -135,7 +135,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             samples, collate, total = (dataset[i] for i in range(len(dataset))), dataset.collate, len(dataset)
         else:  # video by video, one batch of windows in memory at a time
             features = args.features or extract_for_model(pipeline.pretrained_info, args.videos, tmp, args.device)
-            videos = video_features(features, float(inputs["fps"]), pipeline.encoder.in_dim, bool(inputs.get("channels_first")))
+            videos = video_features(features, float(inputs["fps"]), pipeline.encoder.in_dim, bool(inputs.get("channels_first")),
+                                    None if args.videos else inputs.get("source"))
             samples, collate, total = (s for vid, feats in videos for s in video_samples(vid, feats, inputs, args.query)), None, None
         entries = predict_entries(pipeline, samples, task, args.batch_size, collate, total, progress=not getattr(args, "quiet", False))
     path = write_predictions(pipeline.config, task, entries, args.out, metric=metric)

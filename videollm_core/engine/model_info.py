@@ -31,6 +31,12 @@ class DatasetInfo(_Checked):
     type: str
 
 
+class SourceInfo(_Checked):
+    """The feature source the task's dataset read (type and settings, no location)."""
+
+    type: str
+
+
 class TaskInputs(_Checked):
     """How the task's dataset read its features (:meth:`~videollm_core.data.VideoDataset.reading`)."""
 
@@ -41,6 +47,7 @@ class TaskInputs(_Checked):
     frame_rate: Optional[Positive] = None
     class_names: Optional[list[str]] = None
     dataset: Optional[DatasetInfo] = None
+    source: Optional[SourceInfo] = None
 
 
 class Backbone(_Checked):
