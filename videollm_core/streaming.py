@@ -45,6 +45,8 @@ class VideoStream:
         self.batch_size = batch_size
         self.queries = [query] * batch_size if isinstance(query, str) or query is None else list(query)
         self.step_seconds = float(step_seconds)
+        #: where pushed features go (the pipeline's parameters' device, looked up once).
+        self.device = next((p.device for p in pipeline.parameters()), torch.device("cpu"))
         self.units = 0
         self.steps = 0
         self._encoders = [pipeline.encoder.open_stream() for _ in range(batch_size)]
@@ -60,7 +62,7 @@ class VideoStream:
     def _check(self, features: Any, timestamps: Any) -> tuple[Tensor, Tensor]:
         """``(features [B, T, Df], timestamps [B, T, 2])`` as float tensors on the pipeline's device
         (numpy arrays and lists are taken too); non-finite values are refused, naming the step."""
-        device = next((p.device for p in self.pipeline.parameters()), torch.device("cpu"))
+        device = self.device
         if isinstance(features, np.ndarray) and not features.flags.writeable:  # a memory-mapped .npy
             features = np.array(features)
         features = torch.as_tensor(features, device=device)
