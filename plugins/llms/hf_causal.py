@@ -43,6 +43,10 @@ class HFCausalLM(LLMAdapter):
         attn_implementation: ``eager``, ``sdpa``... (transformers' default: ``sdpa``).
         gradient_checkpointing: activation checkpointing of the blocks (``use_reentrant=False``).
         trust_remote_code: allow model code from the checkpoint (a warning is logged).
+        random_init: with ``pretrained``, the random-weights control: ``pretrained``'s architecture with
+            fresh weights, nothing loaded (its tokenizer still used); with ``config:`` no change.
+        init_seed: seed of the ``random_init`` weights (the global RNG is untouched), so a rebuilt
+            pipeline (reload, resume) gets the same ones; vary it to study several random LLMs.
 
     Attributes: ``model`` (the bare model, ``[B, S, E]`` -> ``[B, S, H]``, maybe peft-wrapped),
     ``lm_head`` (``H`` -> vocabulary), ``embed_dim`` ``E``, ``hidden_size`` ``H``.
@@ -60,11 +64,16 @@ class HFCausalLM(LLMAdapter):
         attn_implementation: str | None = None,
         gradient_checkpointing: bool = False,
         trust_remote_code: bool = False,
+        random_init: bool = False,
+        init_seed: int = 0,
     ):
         super().__init__()
         if trust_remote_code:
             log.warning("model.llm: trust_remote_code=True runs Python code shipped with %r", pretrained)
         self.pretrained = pretrained
+        #: weights drawn from ``init_seed`` instead of loaded from ``pretrained`` (the random-weights control).
+        self.random_init = bool(random_init) and pretrained is not None
+        self.init_seed = int(init_seed)
         self._tokenizer_spec = tokenizer
         self._trust_remote_code = trust_remote_code
         self._tokenizer: Any = None
@@ -91,8 +100,14 @@ class HFCausalLM(LLMAdapter):
 
     # -- building (T5Decoder overrides these two) -----------------------------
     def _build(self, cfg: Any, dtype: Any, attn_implementation: str | None) -> Any:
-        return build_hf_model(model_class(self.hf_class_name, WHERE), self.pretrained, cfg, where=WHERE, dtype=dtype,
-                              attn_implementation=attn_implementation, trust_remote_code=self._trust_remote_code)
+        if self.random_init and dtype == "auto":  # the checkpoint's own dtype, as from_pretrained would load it
+            dtype = getattr(cfg, "dtype", None)
+        with torch.random.fork_rng(devices=[], enabled=self.random_init):
+            if self.random_init:
+                torch.manual_seed(self.init_seed)
+            return build_hf_model(model_class(self.hf_class_name, WHERE), None if self.random_init else self.pretrained,
+                                  cfg, where=WHERE, dtype=dtype, attn_implementation=attn_implementation,
+                                  trust_remote_code=self._trust_remote_code)
 
     def _split(self, hf_model: Any) -> tuple[nn.Module, nn.Module]:
         """``(bare decoder, LM head)`` of a ``*ForCausalLM`` model (weights shared, not copied)."""
