@@ -12,6 +12,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "tuning": "videollm_plugins.tuning",
     "early_stopping": "videollm_plugins.callbacks.early_stopping",
     "plots": "videollm_plugins.callbacks.plots",
+    "executors": "videollm_plugins.executors",
     "encoders": "videollm_plugins.encoders.plugin",
     "features": "videollm_plugins.features.plugin",
     "translators": "videollm_plugins.translators.plugin",

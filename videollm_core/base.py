@@ -1,4 +1,4 @@
-"""Base classes of the eight component roles.
+"""Base classes of the component roles (the study executors' base is in :mod:`videollm_core.executor`).
 
 A class registered in a role's registry must subclass that role's base class
 (checked at registration). Shapes: ``B`` batch, ``T`` feature steps, ``N`` visual
@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from .data import DataErrors, FeatureSource, Metric, VideoDataset, pad_collate
 from .errors import ConfigError, PluginError
+from .executor import Executor
 from .types import StreamInputs, TokenSequence, VideoBatch
 
 #: Version of the plugin API (hook specs + base classes). A plugin may declare the
@@ -286,6 +287,7 @@ ROLE_BASES: dict[str, tuple[type, ...]] = {
     "datasets": (VideoDataset,),
     "metrics": (Metric,),
     "features": (FeatureSource,),
+    "executors": (Executor,),
 }
 
 

@@ -25,7 +25,7 @@ from .signature import accepts_var_kwargs, check_arguments, constructor_paramete
 
 log = logging.getLogger("videollm")
 
-ROLES: tuple[str, ...] = ("encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics", "features")
+ROLES: tuple[str, ...] = ("encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics", "features", "executors")
 
 #: the plugin whose ``videollm_register`` hook is running now.
 _CURRENT_PLUGIN: contextvars.ContextVar[str] = contextvars.ContextVar("videollm_plugin", default="<python>")
@@ -261,10 +261,10 @@ class ComponentRegistry(Registry):
 
 
 class Registries:
-    """The eight registries, handed to every plugin's ``videollm_register`` hook.
+    """The registries, one per role, handed to every plugin's ``videollm_register`` hook.
 
     Attributes ``encoders``, ``translators``, ``llms``, ``tuners``, ``heads``,
-    ``datasets``, ``metrics``, ``features`` are :class:`ComponentRegistry` objects.
+    ``datasets``, ``metrics``, ``features``, ``executors`` are :class:`ComponentRegistry` objects.
     """
 
     def __init__(self) -> None:
@@ -281,6 +281,7 @@ class Registries:
     datasets: ComponentRegistry
     metrics: ComponentRegistry
     features: ComponentRegistry
+    executors: ComponentRegistry
 
     def __getitem__(self, role: str) -> ComponentRegistry:
         if role not in ROLES:

@@ -77,7 +77,8 @@ def test_autoload_switch(capsys, global_plugins, monkeypatch):
 def test_list_shapes(capsys, global_plugins):
     code, out, _ = run(capsys, ["list", "--json"])
     listing = json.loads(out)
-    assert code == 0 and set(listing) == {"encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics", "features"}
+    assert code == 0 and set(listing) == {"encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics", "features",
+                                          "executors"}
     (head,) = [c for c in listing["heads"] if c["name"] == "TinyHead"]
     assert head["plugin"] == "kerneltest" and head["doc"] == "Linear classifier over units."
     assert head["params"] == {"in_dim": {"default": "<required>", "annotation": "int"},
@@ -170,7 +171,7 @@ def test_dry_run_counts_parameters_of_the_real_builtins(capsys, global_plugins, 
 
 
 def test_dry_run_head_args_come_from_a_dataset_only_when_needed(registries):
-    from videollm_core.cli.commands import dry_run_head_args
+    from videollm_core.head_args import resolve_head_args as dry_run_head_args
 
     cfg = {"model": {"encoder": {"type": "TinyEncoder", "in_dim": 8}, "head": {"type": "TinyHead"}},
            "data": {"val": {"type": "TinyDataset", "ann_file": "a.json", "num_classes": 7}}, "metric": {"type": "tiny"}}
