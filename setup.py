@@ -9,6 +9,7 @@ PLUGIN_PACKAGES = ["videollm_plugins"] + [f"videollm_plugins.{p}" for p in find_
 setup(
     packages=find_packages(include=["videollm_core", "videollm_core.*"]) + PLUGIN_PACKAGES,
     package_dir={"videollm_plugins": "plugins"},
-    package_data={"videollm_plugins": ["**/*.json", "**/*.yaml", "**/*.txt"], "videollm_core": ["py.typed", "cli/plugin_template/**/*.tmpl"]},
+    package_data={"videollm_plugins": ["**/*.json", "**/*.yaml", "**/*.txt"], "videollm_core": ["py.typed", "cli/plugin_template/**/*.tmpl"],
+                  "videollm_core.study": ["paper_numbers.yaml"]},
     include_package_data=False,
 )

@@ -49,7 +49,8 @@ def config_name(path: Path) -> str:
 
 def measure(path: Path) -> dict[str, Any]:
     """Validate and build one config on the meta device; its counts per component and the LLM's shape."""
-    from videollm_core.cli.commands import count_parameters, dry_run_head_args
+    from videollm_core.engine.parameters import count_parameters
+    from videollm_core.head_args import resolve_head_args as dry_run_head_args
     from videollm_core.config import load_config
     from videollm_core.validation import validate_config
     from videollm_core.pipeline import build_pipeline

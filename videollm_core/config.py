@@ -127,7 +127,8 @@ def _parse_yaml(text: str, where: str) -> Any:
         loader.dispose()
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """One YAML file's top-level mapping, read bounded (no ``_base_`` resolution): configs and study files."""
     text = _read_text(path)
     try:
         data = _parse_yaml(text, str(path))
@@ -163,7 +164,7 @@ def _load_tree(path: Path, chain: tuple[Path, ...], reads: list[Path]) -> dict[s
     if len(reads) > MAX_CONFIG_FILES:
         raise ConfigError(f"config too large: its _base_ chain reads more than {MAX_CONFIG_FILES} files", where=f"{chain[-1]}: {BASE_KEY}",
                           hint="an honest config inherits from a few files; flatten the chain")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     bases = data.pop(BASE_KEY, None)
     if bases is None:
         return _strip_delete(data)
@@ -335,6 +336,7 @@ def _set_path(cfg: dict[str, Any], parts: list[str], value: Any) -> None:
 
 
 __all__ = [
+    "read_yaml",
     "Config",
     "load_config",
     "merge",

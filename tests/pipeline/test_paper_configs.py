@@ -72,7 +72,8 @@ def test_every_head_size_is_in_the_config(task):
 
 @pytest.mark.parametrize("path", SAMPLE, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_paper_config_builds_on_meta_with_the_schemes_trainable_llm(path):
-    from videollm_core.cli.commands import count_parameters, dry_run_head_args
+    from videollm_core.engine.parameters import count_parameters
+    from videollm_core.head_args import resolve_head_args as dry_run_head_args
     from videollm_core.pipeline import build_pipeline
     from videollm_core.plugins import REGISTRIES
     from videollm_plugins.tuning.basic import decoder_blocks

@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .models import add_model_commands
 
     add_model_commands(sub, _add_common)
+
+    from .study import add_study_commands
+
+    add_study_commands(sub, _add_common)
     return parser
 
 
@@ -206,37 +210,12 @@ def _format_scores(scores: dict[str, Any]) -> str:
     return "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in scores.items())
 
 
-def count_parameters(model: Any) -> dict[str, Any]:
-    """``{"components": {NAME: {"total", "trainable"}}, "total", "trainable"}`` (shared parameters counted once in the totals)."""
-    def count(params: Any) -> dict[str, int]:
-        unique = {id(p): p for p in params}.values()
-        return {"total": sum(p.numel() for p in unique), "trainable": sum(p.numel() for p in unique if p.requires_grad)}
-
-    comps = {name: count(module.parameters()) for name, module in model.components().items()}
-    return {"components": comps, **count(model.parameters())}
-
-
 def _format_counts(report: dict[str, Any]) -> str:
     rows = [(n, c["total"], c["trainable"]) for n, c in report["components"].items()] + [("total", report["total"], report["trainable"])]
     width = max(len(r[0]) for r in rows)
     lines = [f"{'component':<{width}}  {'parameters':>14}  {'trainable':>14}"]
     lines += [f"{n:<{width}}  {t:>14,}  {tr:>14,}" for n, t, tr in rows]
     return "\n".join(lines)
-
-
-def dry_run_head_args(cfg: Any, registries: Any) -> dict[str, dict[str, Any]]:
-    """``{task: dataset.head_args()}`` for the heads a dataset completes (see :func:`videollm_core.head_args.resolve_head_args`)."""
-    from ..head_args import resolve_head_args
-
-    return resolve_head_args(cfg, registries)
-
-
-def dry_run(cfg: Any) -> dict[str, Any]:
-    """Build the pipeline of a validated config on the meta device and count its parameters."""
-    from ..pipeline import build_pipeline
-    from ..plugins import REGISTRIES
-
-    return count_parameters(build_pipeline(cfg, head_args=dry_run_head_args(cfg, REGISTRIES), device="meta"))
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
@@ -297,6 +276,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .data_check import check_data, format_data_report
 
         data = [] if args.no_data else check_data(cfg)
+        from ..engine.parameters import dry_run
+
         report = dry_run(cfg)
         _emit({**report, **({"data": data} if data else {})}, args.json, lambda r: "\n".join(filter(None, [format_data_report(data), _format_counts(r)])))
         return 0

@@ -27,6 +27,7 @@ import torch
 from . import checkpoint as ckpt
 from ..errors import ConfigError
 from .logs import progress_bar, summary_line
+from .parameters import count_parameters
 from .prediction_writer import open_writer
 
 log = logging.getLogger("videollm.runner")
@@ -206,11 +207,14 @@ class EvaluationMixin:
         return paths
 
     def _write_summary(self) -> None:
-        """``summary.json``: the last step, the best checkpoint, the run id, the interrupting signal."""
+        """``summary.json``: the last step, the best checkpoint, the run id, the interrupting signal, the
+        parameter counts (:func:`~videollm_core.engine.parameters.count_parameters`; the study's report reads them)."""
         if not self.accelerator.is_main_process:
             return
         ckpt.write_json_atomic(self.work_dir / "summary.json",
-                               {"step": self.step, "best": self.best, "run_id": self.run_id, "interrupted": self.interrupted})
+                               {"step": self.step, "best": self.best, "run_id": self.run_id, "interrupted": self.interrupted,
+                                "max_steps": self.max_steps, "stopped_early": bool(self.should_stop),
+                                "parameters": count_parameters(self.pipeline)})
 
 
 __all__ = ["EvaluationMixin"]

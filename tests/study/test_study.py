@@ -1,0 +1,137 @@
+"""``videollm study`` end to end on the OAD demo (tiny runs): a planted failure, a killed study resumed,
+the Slurm executor through the stand-in cluster of ``conftest.py``, the study file's mistakes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from videollm_core.cli.commands import main
+
+ROOT = Path(__file__).resolve().parents[2]
+OAD = ROOT / "examples" / "oad.yaml"
+TINY = "options: {train.max_steps: %d, train.eval_every: %d, train.log_every: 5, train.save_every: 5, train.warmup_steps: 2}\n"
+
+
+@pytest.fixture(autouse=True)
+def demo_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOLLM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def write_study(tmp_path: Path, body: str, steps: int = 10, name: str = "study.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"study: t\nbase: {{oad: {OAD}}}\ndata_root: {ROOT}\n" + TINY % (steps, steps) + body, encoding="utf-8")
+    return path
+
+
+def results(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("runs/*/result.json"))}
+
+
+def test_a_planted_failure_is_reported_and_the_other_runs_finish(tmp_path, capsys):
+    study = write_study(tmp_path, "axes: {seed: [0, 1, 2]}\n"
+                                  "controls: {broken: {set: {model.tuner: {type: NoSuchTuner}}, vary: []}}\n")
+    out = tmp_path / "out"
+    code = main(["study", str(study), "--out", str(out), "--jobs", "2", "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 1, text
+    assert sorted(results(out)) == ["oad__seed=0", "oad__seed=1", "oad__seed=2"]
+    failed = json.loads((out / "runs" / "oad__control=broken" / "failed.json").read_text())
+    assert "NoSuchTuner" in failed["error"] and failed["status"] == 2
+    assert Path(failed["log"]).is_file() and "NoSuchTuner" in Path(failed["log"]).read_text()
+    assert "3 run(s) finished, 0 already done, 1 failed" in text
+    assert "failed: oad__control=broken" in text and f"log: {failed['log']}" in text
+    for run_id, result in results(out).items():
+        assert result["metrics"]["oad/mAP"] > 0 and result["best"]["key"] == "oad/mAP"
+        assert result["parameters"]["trainable"] > 0 and result["step"] == 10
+
+    # the report counts the three and lists the failure; a second start skips what is done
+    assert main(["report", str(out)]) == 0
+    csv_rows = (out / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == 4 and csv_rows[0].startswith("id,task,control,llm,family")
+    md = (out / "results.md").read_text()
+    assert "3 of 4 runs finished, 1 failed" in md and "oad__control=broken" in md
+    capsys.readouterr()
+    assert main(["study", str(study), "--out", str(out), "--quiet"]) == 2  # a used folder needs --resume
+    assert "--resume" in capsys.readouterr().err
+    assert main(["study", str(study), "--out", str(out), "--resume", "--quiet"]) == 1
+    assert "0 run(s) finished, 3 already done, 1 failed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes_and_runs_only_what_is_left(tmp_path):
+    study = write_study(tmp_path, "axes: {seed: [0, 1, 2]}\n", steps=150)
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "videollm_core.cli", "study", str(study), "--out", str(out), "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first, second = out / "runs" / "oad__seed=0", out / "runs" / "oad__seed=1"
+    deadline = time.time() + 240
+    while not list((second / "work" / "checkpoints").glob("step_*")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)  # the study dies at once; its runs get SIGTERM from the kernel (PR_SET_PDEATHSIG)
+    proc.wait()
+    assert (first / "result.json").is_file() and not (second / "result.json").is_file()
+    stamp = (first / "result.json").stat().st_mtime_ns
+    deadline = time.time() + 60  # the stopped run saves its checkpoint and records that it did not finish
+    while not (second / "failed.json").is_file() and time.time() < deadline:
+        time.sleep(0.2)
+    assert (second / "failed.json").is_file()
+
+    done = subprocess.run(argv + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 run(s) finished, 1 already done, 0 failed" in done.stdout
+    assert (first / "result.json").stat().st_mtime_ns == stamp
+    assert sorted(results(out)) == ["oad__seed=0", "oad__seed=1", "oad__seed=2"]
+    assert "--resume auto" in (second / "log.txt").read_text()  # continued from its checkpoint, not started over
+    assert "--resume auto" not in (out / "runs" / "oad__seed=2" / "log.txt").read_text()
+    assert not (second / "failed.json").exists()
+
+
+def test_the_slurm_executor_submits_a_job_array_and_the_results_come_back(tmp_path, cluster, capsys):
+    study = write_study(tmp_path, "axes: {seed: [0, 1]}\n"
+                                  "executor: {type: slurm, partition: gpu, account: proj, time: 30, poll_seconds: 0.2}\n")
+    out = tmp_path / "out"
+    assert main(["study", str(study), "--out", str(out), "--quiet"]) == 0, capsys.readouterr()
+    assert sorted(results(out)) == ["oad__seed=0", "oad__seed=1"]
+    (script,) = [p.read_text() for p in cluster.glob("sbatch_*.sh")]
+    for line in ("--array=0-1%2", "--partition=gpu", "--account=proj", "--time=30", "--gpus-per-node=1"):
+        assert f"#SBATCH {line}\n" in script
+    assert (out / "results.md").is_file()
+
+
+def test_jobs_with_the_slurm_executor_and_study_file_mistakes_exit_2(tmp_path, capsys):
+    study = write_study(tmp_path, "axes: {seed: [0]}\nexecutor: {type: slurm}\n")
+    assert main(["study", str(study), "--jobs", "2", "--out", str(tmp_path / "o")]) == 2
+    assert "--jobs" in capsys.readouterr().err
+    bad = write_study(tmp_path, "axis: {seed: [0]}\ncontrols: {c: {set: {seed: 1}, vary: [model.llm]}}\n"
+                                "base_typo: 1\n", name="bad.yaml")
+    assert main(["study", str(bad), "--dry-run", "--no-data"]) == 2
+    err = capsys.readouterr().err
+    assert "axis" in err and "did you mean 'axes'?" in err
+    assert "controls.c.vary" in err and "Traceback" not in err
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("base: {oad: nowhere.yaml}\n")
+    assert main(["study", str(missing), "--dry-run"]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    assert main(["study", str(tmp_path / "absent.yaml")]) == 2
+
+
+def test_dry_run_plans_without_training(tmp_path, capsys):
+    study = write_study(tmp_path, "axes:\n  model.tuner: {basic: {type: Frozen}, lora: {type: LoRA, r: 4}}\n  seed: [0, 1]\n")
+    assert main(["study", str(study), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["count"] == 4 and plan["per_rq"] == {"RQ1": 2, "RQ2": 4, "RQ4": 4, "RQ5": 4}
+    by_id = {r["id"]: r for r in plan["runs"]}
+    assert set(by_id) == {f"oad__tuner={t}__seed={s}" for t in ("basic", "lora") for s in (0, 1)}
+    lora, basic = by_id["oad__tuner=lora__seed=0"], by_id["oad__tuner=basic__seed=0"]
+    assert lora["overrides"]["model.tuner"] == {"type": "LoRA", "r": 4} and lora["total"] > basic["total"]
+    assert lora["trainable"] - basic["trainable"] == lora["total"] - basic["total"]  # the adapters are what is added
+    assert plan["data"]  # the data were opened (without --no-data)
+    assert not (tmp_path / "work_dirs").exists() and not os.path.exists(ROOT / "work_dirs" / "study" / "t")
