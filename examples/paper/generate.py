@@ -6,7 +6,11 @@ used (GPT-2, OPT and T5-decoder sizes, the LLaMA-7B shape: the 12 architectures 
 the llms plugin) and per tuning scheme (basic, partial tuning of the first or the last block,
 LoRA, prefix tuning). Each file starts with a one-line comment saying what it is.
 
-    python examples/paper/generate.py           # (re)write the grid
+It also writes ``examples/study/paper.yaml``, the same grid as one study (``videollm study``): the
+eight ``_base_.yaml`` crossed with the LLMs and the schemes, plus the RQ1 controls (no LLM; each
+LLM's architecture with random weights).
+
+    python examples/paper/generate.py           # (re)write the grid and the study
     python examples/paper/generate.py --check   # exit 1 naming the files that differ or are stale
 """
 from __future__ import annotations
@@ -72,10 +76,47 @@ def render(task: str, family: str, scheme: str) -> str:
             f"  tuner: {tuner}\n")
 
 
+STUDY_HEADER = """\
+# The VideoLLM paper's study (examples/paper/generate.py writes this file from the same tables as the
+# grid under examples/paper/): the eight tasks' paper-scale bases x 12 LLMs x 5 tuning schemes (480 runs),
+# plus the RQ1 controls: the pipeline without an LLM, and each LLM's architecture with random weights,
+# frozen like basic tuning (104 runs).
+#
+#   videollm study examples/study/paper.yaml --dry-run --no-data        # the plan, offline
+#   videollm study examples/study/paper.yaml --out studies/paper       # on a Slurm cluster
+#   videollm report studies/paper                                      # the RQ tables and plots
+#
+# data_root is the folder that holds `data/` as the bases name it (features and annotations: see
+# docs/paper-configs.md); the LLM checkpoints come from the hub or its cache. Set the Slurm
+# partition, account and limits of your cluster below, or run on one machine with
+# `--executor local --jobs N` (one GPU per run).
+study: paper
+"""
+
+
+def study(root: Path = HERE) -> str:
+    """The text of ``examples/study/paper.yaml``."""
+    bases = "".join(f"  {task}: ../paper/{task}/_base_.yaml\n" for task in TASKS)
+    llms = "".join(f"    {family}: {llm}\n" for family, (llm, _) in FAMILIES.items())
+    schemes = "".join(f"    {scheme}: {tuner}\n" for scheme, (tuner, _) in SCHEMES.items())
+    return (STUDY_HEADER + "base:\n" + bases + "data_root: ../..\naxes:\n  model.llm:\n" + llms
+            + "  model.tuner:\n" + schemes + "  seed: [0]\n"
+            "controls:\n"
+            "  no_llm:      # the translator straight into the head (GPT-2's tokenizer for prompts and queries)\n"
+            "    set: {model.llm: {type: NoLLM, hidden_size: 1024, tokenizer: gpt2, vocab_size: 50257}, model.tuner: {type: Frozen}}\n"
+            "  random_llm:  # each LLM's architecture, random weights, frozen\n"
+            "    set: {model.llm.random_init: true, model.tuner: {type: Frozen}}\n"
+            "    vary: [model.llm, seed]\n"
+            "executor: {type: slurm, partition: gpu, time: 720, mem_gb: 64, cpus_per_task: 8}\n"
+            "gpus_per_run: 1\n")
+
+
 def grid(root: Path = HERE) -> dict[Path, str]:
-    """``{path: text}`` of every generated config."""
-    return {root / task / f"{family}_{scheme}.yaml": render(task, family, scheme)
-            for task in TASKS for family in FAMILIES for scheme in SCHEMES}
+    """``{path: text}`` of every generated config, and of the study file."""
+    out = {root / task / f"{family}_{scheme}.yaml": render(task, family, scheme)
+           for task in TASKS for family in FAMILIES for scheme in SCHEMES}
+    out[root.parent / "study" / "paper.yaml"] = study(root)
+    return out
 
 
 def problems(root: Path = HERE) -> list[str]:
@@ -100,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in grid().items():
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    print(f"wrote {len(grid())} configs under {HERE}")
+    print(f"wrote {len(grid()) - 1} configs under {HERE} and the study {HERE.parent / 'study' / 'paper.yaml'}")
     return 0
 
 
