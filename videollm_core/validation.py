@@ -91,6 +91,7 @@ TRAIN_SCHEMA: dict[str, tuple[Check, str]] = {
     "log_every": POS_INT,
     "seed": INT,
     "on_nan": _choice(*ON_NAN),
+    "primary_metric": _optional(STR),
     "early_stopping": (lambda v: v is None or isinstance(v, (dict, int)) and not isinstance(v, bool), "a mapping, a patience or null"),
 }
 DATA_SCHEMA: dict[str, tuple[Check, str]] = {
@@ -346,7 +347,32 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
         return errors  # the task list is malformed: its items cannot be walked
     for spec in task_specs(cfg):
         errors += _check_task(spec, registries)
-    return errors
+    return errors + primary_metric(cfg, registries)[1]
+
+
+def primary_metric(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> tuple[tuple[str, bool] | None, list[ConfigError]]:
+    """``train.primary_metric`` (``TASK/KEY``, or a ``KEY`` of the first task), the metric that picks the best
+    checkpoint, as ``(TASK/KEY, higher_is_better)``, with the problem when the metric has no such key
+    (checked against :attr:`Metric.keys` where the metric section sets nothing but its ``type``: other
+    arguments, such as ``tious``, can change the keys, and the runner checks them at the first evaluation).
+    ``(None, [])`` when it is not set: the first task's :attr:`Metric.primary_key` then."""
+    train = cfg.get("train")
+    wanted = train.get("primary_metric") if isinstance(train, Mapping) else None
+    specs = task_specs(cfg)
+    if not isinstance(wanted, str) or not wanted or not specs:
+        return None, []
+    names = [s.name for s in specs]
+    task, _, key = wanted.partition("/")
+    if task not in names or not key:
+        task, key = names[0], wanted
+    metric = specs[names.index(task)].metric
+    cls = registries.metrics.get(metric.get("type")) if isinstance(metric, dict) else None
+    if cls is None:  # no metric, or an unknown one: reported by the task's own checks
+        return None, []
+    if cls.keys and set(metric) == {"type"} and key not in cls.keys:
+        return None, [ConfigError(f"the {task} metric ({metric['type']}) has no key '{key}'", where="train.primary_metric",
+                                  hint=f"its keys: {', '.join(f'{task}/{k}' for k in cls.keys)}")]
+    return (f"{task}/{key}", bool(cls.higher_is_better)), []
 
 
 def validate_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> None:
@@ -364,4 +390,5 @@ def validate_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
             error.args = (error.render(),)
         raise error
 
-__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "settings_problems", "TRAIN_SCHEMA", "TOP_LEVEL_KEYS"]
+__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "settings_problems", "primary_metric", "TRAIN_SCHEMA",
+           "TOP_LEVEL_KEYS"]

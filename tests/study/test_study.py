@@ -49,7 +49,7 @@ def test_a_planted_failure_is_reported_and_the_other_runs_finish(tmp_path, capsy
     assert "3 run(s) finished, 0 already done, 1 failed" in text
     assert "failed: oad__control=broken" in text and f"log: {failed['log']}" in text
     for run_id, result in results(out).items():
-        assert result["metrics"]["oad/mAP"] > 0 and result["best"]["key"] == "oad/mAP"
+        assert result["metrics"]["oad/mAP"] > 0 and result["best"]["key"] == "oad/action/mean_top5_recall"  # train.primary_metric
         assert result["parameters"]["trainable"] > 0 and result["step"] == 10
 
     # the report counts the three and lists the failure; a second start skips what is done
@@ -135,3 +135,27 @@ def test_dry_run_plans_without_training(tmp_path, capsys):
     assert lora["trainable"] - basic["trainable"] == lora["total"] - basic["total"]  # the adapters are what is added
     assert plan["data"]  # the data were opened (without --no-data)
     assert not (tmp_path / "work_dirs").exists() and not os.path.exists(ROOT / "work_dirs" / "study" / "t")
+
+
+def test_the_demo_study_plan(capsys):
+    assert main(["study", str(ROOT / "examples" / "study" / "demo.yaml"), "--dry-run", "--no-data", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["count"] == 52 and plan["controls"] == 4  # 2 tasks x 4 LLMs x 3 schemes x 2 seeds + no-LLM x 2 tasks x 2 seeds
+    assert plan["per_rq"] == {"RQ1": 20, "RQ2": 48, "RQ4": 48, "RQ5": 48}
+    no_llm = [r for r in plan["runs"] if r["control"] == "no_llm"]
+    assert all(r["overrides"]["model.llm"]["type"] == "NoLLM" and r["trainable"] > 0 for r in no_llm)
+
+
+@pytest.mark.slow
+def test_the_paper_study_is_planned_offline(capsys):
+    """Every run of the paper's study on the meta device, offline: 480 grid runs and 104 controls."""
+    assert main(["study", str(ROOT / "examples" / "study" / "paper.yaml"), "--dry-run", "--no-data", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["count"] == 584 and plan["controls"] == 104
+    runs = {r["id"]: r for r in plan["runs"]}
+    assert all(r["total"] > r["trainable"] > 0 for r in runs.values())
+    frozen, random = runs["oad__llm=opt-1.3b__tuner=basic__seed=0"], runs["oad__control=random_llm__llm=opt-1.3b__seed=0"]
+    assert random["total"] == frozen["total"] and random["overrides"]["model.llm.random_init"] is True
+    assert runs["nlq__llm=llama-7b__tuner=lora__seed=0"]["total"] > 6e9
+    assert {r["task"] for r in runs.values()} == {"oad", "anticipation", "lta", "online_caption", "moment_query", "nlq",
+                                                  "qvhighlights", "action_segmentation"}

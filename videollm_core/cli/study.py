@@ -76,7 +76,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         raise ConfigError("--json and --no-data go with --dry-run", where="videollm study")
     executor = build_executor(study.executor, args.jobs, REGISTRIES)
     out = Path(args.out or Path("work_dirs") / "study" / study.name).resolve()
-    outcome = run_study(study, out, executor, resume=args.resume, quiet=args.quiet)
+    outcome = run_study(study, out, executor, resume=args.resume)
     written = write_report(out)
     print(f"{len(outcome.finished)} run(s) finished, {len(outcome.skipped)} already done, {len(outcome.failed)} failed"
           f" in {outcome.seconds:.1f} s")

@@ -130,6 +130,9 @@ class EvaluationMixin:
     def _evaluate_during_training(self) -> dict[str, float]:
         scores = self._score("val")
         key, higher = self.primary_metric or ("", True)
+        if key and key not in scores and any(k.startswith(key.partition("/")[0] + "/") for k in scores):
+            raise ConfigError(f"the evaluation gave no '{key}'", where="train.primary_metric",
+                              hint="its keys: " + ", ".join(sorted(scores)))
         value = scores.get(key)
         if value is not None and value == value:  # not NaN
             better = self.best is None or (value > self.best["value"] if higher else value < self.best["value"])

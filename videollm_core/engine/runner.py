@@ -76,7 +76,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
         from accelerate.utils import GradientAccumulationPlugin
         from accelerate.utils import set_seed
 
-        from ..validation import task_specs
+        from ..validation import primary_metric, task_specs
         from ..pipeline import build_pipeline
 
         self.cfg = cfg
@@ -95,9 +95,9 @@ class Runner(CheckpointMixin, EvaluationMixin):
         self.run_id: str | None = None
         self.outputs = RunOutputs(self.work_dir)
         self.best: dict[str, Any] | None = None
-        #: ``(TASK/KEY, higher_is_better)`` of the metric that picks the best checkpoint (the first
-        #: evaluated task's ``primary_key``), known after the first evaluation; else None.
-        self.primary_metric: tuple[str, bool] | None = None
+        #: ``(TASK/KEY, higher_is_better)`` of the score that picks the best checkpoint: ``train.primary_metric``,
+        #: else the first evaluated task's ``primary_key`` (known after the first evaluation).
+        self.primary_metric: tuple[str, bool] | None = primary_metric(cfg, registries)[0]
         self._log: MetricsLog | None = None
         self._history: list[dict[str, Any]] = []
         self._datasets: dict[tuple[str, str], Any] = {}

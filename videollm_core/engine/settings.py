@@ -6,7 +6,8 @@ first task's training set), ``lr``, ``weight_decay``, ``scheduler`` (``cosine`` 
 optimizer step), ``clip_grad`` (max global L2 norm, null = off), ``mixed_precision``
 (``no`` | ``bf16`` | ``fp16``; CUDA only, CPU runs in fp32), ``eval_every`` / ``save_every``
 / ``log_every`` (steps; 0 = at the end only), ``keep_last`` (checkpoints kept besides the
-best), ``seed``, ``on_nan`` (``stop`` | ``skip``), ``early_stopping`` (see
+best), ``seed``, ``on_nan`` (``stop`` | ``skip``), ``primary_metric`` (``TASK/KEY``: the validation
+score that picks the best checkpoint; default: the first task's metric's primary key), ``early_stopping`` (see
 ``videollm_plugins.callbacks.early_stopping``).
 """
 from __future__ import annotations

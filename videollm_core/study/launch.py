@@ -76,7 +76,7 @@ def _record_end(folder: Path, status: int) -> dict[str, Any] | None:
     return record
 
 
-def run_study(study: Study, out: Path, executor: Any, *, resume: bool = False, quiet: bool = False) -> StudyOutcome:
+def run_study(study: Study, out: Path, executor: Any, *, resume: bool = False) -> StudyOutcome:
     """Run every run of ``study`` into ``out`` through ``executor``; failures are recorded, not raised."""
     started = time.time()
     runs = plan_runs(study)
@@ -92,10 +92,9 @@ def run_study(study: Study, out: Path, executor: Any, *, resume: bool = False, q
                 outcome.finished.append(run_id)
             else:
                 outcome.failed[run_id] = failure
-            bar.update(1)
-            if not quiet:
-                word = "done" if failure is None else f"FAILED (status {failure.get('status')})"
-                bar.write(f"[{len(outcome.finished) + len(outcome.failed)}/{len(todo)}] {word} {run_id}", file=sys.stdout)
+            bar.update(1)  # and one line per run: the bar is silent with --quiet and off a terminal
+            word = "done" if failure is None else f"FAILED (status {failure.get('status')})"
+            bar.write(f"[{len(outcome.finished) + len(outcome.failed)}/{len(todo)}] {word} {run_id}", file=sys.stdout)
 
     commands = [command(out, run, study) for run in todo]
     if commands:

@@ -17,17 +17,23 @@ def _figure(width: float, height: float, panels: int = 1):
     return fig, fig.subplots(1, panels, squeeze=False)[0]
 
 
-def scaling_plot(path: Path, curves: dict[str, dict[tuple[str, str], list[tuple[int, Any]]]], primary: dict[str, str]) -> Path:
+def scaling_plot(path: Path, curves: dict[str, dict[tuple[str, str], list[tuple[tuple[int, str], Any]]]], primary: dict[str, str]) -> Path:
     """One panel per task: the primary metric (mean, error bar: std over seeds) against the LLM's parameters
     on a log axis, one line per (family, tuning)."""
+    from matplotlib import colormaps
+
     tasks = [t for t, by in curves.items() if by]
-    fig, axes = _figure(4.2 * len(tasks), 3.4, len(tasks))
+    families = sorted({f for by in curves.values() for f, _ in by})
+    tunings = sorted({t for by in curves.values() for _, t in by})
+    colour = {f: colormaps["tab10"](i % 10) for i, f in enumerate(families)}  # a colour per family...
+    style = {t: (["o", "s", "^", "D", "v", "P"][i % 6], ["-", "--", ":", "-."][i % 4]) for i, t in enumerate(tunings)}  # ...a line per tuning
+    fig, axes = _figure(4.6 * len(tasks), 3.6, len(tasks))
     for ax, task in zip(axes, tasks):
         for (family, tuning), points in curves[task].items():
-            points = [(n, c) for n, c in points if not math.isnan(c.mean)]
+            points = [(n, c) for (n, _), c in points if not math.isnan(c.mean)]
             if points:
-                ax.errorbar([n for n, _ in points], [c.mean for _, c in points], yerr=[c.std for _, c in points],
-                            marker="o", capsize=3, label=f"{family}, {tuning}")
+                ax.errorbar([n for n, _ in points], [c.mean for _, c in points], yerr=[c.std for _, c in points], capsize=3,
+                            color=colour[family], marker=style[tuning][0], linestyle=style[tuning][1], label=f"{family}, {tuning}")
         ax.set_xscale("log")
         ax.set_xlabel("LLM parameters")
         ax.set_ylabel(primary[task])

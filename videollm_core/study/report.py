@@ -81,9 +81,15 @@ def _cells(rows: list[Row], key: str) -> Cell:
     return fold(r.metrics.get(key, math.nan) for r in rows)
 
 
-def _paper_lines(task: str, rq: str | None = None) -> list[str]:
-    found = lookup(task, rq=rq) if rq else lookup(task)
-    return [f"- paper: {p.value:g} {p.record_key} ({p.model}; {p.dataset} {p.split}) — {p.source}" for p in found]
+def _paper_lines(task: str, rq: str, rows: list[Row]) -> list[str]:
+    """The paper's numbers for ``task`` under ``rq``, each with our best group's value on the same key."""
+    lines = []
+    for p in lookup(task, rq=rq):
+        groups = _by([r for r in rows if r.tasks == [task] and not r.control and p.record_key in r.metrics], lambda r: (r.llm, r.tuning))
+        ours = max(((k, _cells(g, p.record_key)) for k, g in groups.items()), key=lambda kv: kv[1].mean, default=None)
+        here = f"; this study's best: {ours[1]} ({ours[0][0]}, {ours[0][1]})" if ours else ""
+        lines.append(f"- paper: {p.value:g} {p.record_key} ({p.model}; {p.dataset} {p.split}){here}. Source: {p.source}")
+    return lines
 
 
 def _by(rows: Iterable[Row], key) -> dict[Any, list[Row]]:
@@ -93,9 +99,19 @@ def _by(rows: Iterable[Row], key) -> dict[Any, list[Row]]:
     return out
 
 
+def llm_sizes(rows: list[Row]) -> dict[str, int]:
+    """LLM name -> its parameters without what a tuner adds (the smallest count over its runs: LoRA's
+    adapters sit inside the LLM), so that every tuning scheme of one LLM sits at one size."""
+    sizes: dict[str, int] = {}
+    for r in rows:
+        if r.llm_parameters is not None:
+            sizes[r.llm] = min(sizes.get(r.llm, r.llm_parameters), r.llm_parameters)
+    return sizes
+
+
 def _llm_order(rows: list[Row]) -> list[str]:
-    sizes = {r.llm: (r.family, r.llm_parameters or 0) for r in rows}
-    return sorted(sizes, key=lambda name: sizes[name])
+    sizes, family = llm_sizes(rows), {r.llm: r.family for r in rows}
+    return sorted(family, key=lambda name: (family[name], sizes.get(name, 0)))
 
 
 def rq1(rows: list[Row], primary: dict[str, str]) -> str:
@@ -108,7 +124,7 @@ def rq1(rows: list[Row], primary: dict[str, str]) -> str:
         for (control, llm), group in sorted(_by(own, lambda r: (r.control or "", r.llm)).items()):
             lines.append([control or "frozen LLM (basic tuning)", llm, _params(group[0].llm_parameters), _cells(group, metric)])
         parts.append(f"**{task}** ({metric})\n\n" + _table(["model", "LLM", "LLM parameters", metric], lines)
-                     + "".join("\n" + ln for ln in _paper_lines(task, "RQ1")))
+                     + "".join("\n" + ln for ln in _paper_lines(task, "RQ1", rows)))
     return "\n\n".join(parts) or "No controls in this study."
 
 
@@ -121,9 +137,10 @@ def rq2(rows: list[Row], primary: dict[str, str]) -> tuple[str, dict[str, tuple[
         llms, tunings = _llm_order(own), list(dict.fromkeys(r.tuning for r in own))
         grid = [[_cells([r for r in own if r.llm == llm and r.tuning == t], metric) for t in tunings] for llm in llms]
         grids[task] = (llms, tunings, grid)
-        body = [[llm, _params(next(r.llm_parameters for r in own if r.llm == llm)), *grid[i]] for i, llm in enumerate(llms)]
+        sizes = llm_sizes(own)
+        body = [[llm, _params(sizes.get(llm)), *grid[i]] for i, llm in enumerate(llms)]
         parts.append(f"**{task}** ({metric}; rows: LLM, columns: tuning)\n\n" + _table(["LLM", "parameters", *tunings], body)
-                     + "".join("\n" + ln for ln in _paper_lines(task, "RQ2")))
+                     + "".join("\n" + ln for ln in _paper_lines(task, "RQ2", rows)))
     return "\n\n".join(parts) or "No finished single-task run.", grids
 
 
@@ -141,33 +158,36 @@ def rq3(rows: list[Row], primary: dict[str, str]) -> str:
     return _table(["task", "LLM", "tuning", "metric", "alone", "multitask", "difference"], body)
 
 
-def scaling(rows: list[Row], primary: dict[str, str]) -> dict[str, dict[tuple[str, str], list[tuple[int, Cell]]]]:
-    """task -> (family, tuning) -> [(LLM parameters, cell)] sorted by size: RQ4's curves."""
-    out: dict[str, dict[tuple[str, str], list[tuple[int, Cell]]]] = {}
+Curve = list[tuple[tuple[int, str], Cell]]
+
+
+def scaling(rows: list[Row], primary: dict[str, str]) -> dict[str, dict[tuple[str, str], Curve]]:
+    """task -> (family, tuning) -> [((LLM parameters, LLM), cell)] sorted by size: RQ4's curves."""
+    out: dict[str, dict[tuple[str, str], Curve]] = {}
     for task, metric in primary.items():
         own = [r for r in rows if r.tasks == [task] and not r.control and r.family != NO_LLM and r.llm_parameters]
-        curves = {}
+        curves, size = {}, llm_sizes(own)
         for (family, tuning), group in sorted(_by(own, lambda r: (r.family, r.tuning)).items()):
-            sizes = _by(group, lambda r: r.llm_parameters)
-            curves[(family, tuning)] = sorted((n, _cells(g, metric)) for n, g in sizes.items())
+            by_llm = _by(group, lambda r: r.llm)
+            curves[(family, tuning)] = sorted(((size[llm], llm), _cells(g, metric)) for llm, g in by_llm.items())
         out[task] = curves
     return out
 
 
-def rq4(curves: dict[str, dict[tuple[str, str], list[tuple[int, Cell]]]], primary: dict[str, str]) -> str:
+def rq4(curves: dict[str, dict[tuple[str, str], Curve]], primary: dict[str, str]) -> str:
     parts = []
     for task, by_family in curves.items():
         body, notes = [], []
         for (family, tuning), points in by_family.items():
-            body += [[family, tuning, _params(n), c] for n, c in points]
+            body += [[family, tuning, llm, _params(n), c] for (n, llm), c in points]
             if len(points) > 1:
                 means = [c.mean for _, c in points]
                 rises = all(b > a for a, b in zip(means, means[1:]))
-                best = max(points, key=lambda p: p[1].mean)
+                (n, llm), best = max(points, key=lambda p: p[1].mean)
                 notes.append(f"- {family}, {tuning}: {'rises with every size step' if rises else 'does not rise with every size step'}"
-                             f" (best at {_params(best[0])}: {best[1]})")
+                             f" (best: {llm}, {_params(n)}, {best})")
         if body:
-            parts.append(f"**{task}** ({primary[task]})\n\n" + _table(["family", "tuning", "LLM parameters", primary[task]], body)
+            parts.append(f"**{task}** ({primary[task]})\n\n" + _table(["family", "tuning", "LLM", "LLM parameters", primary[task]], body)
                          + "".join("\n" + ln for ln in notes))
     return "\n\n".join(parts) or "No LLM of more than one size in this study."
 
@@ -213,24 +233,25 @@ def write_report(out: Path, *, plots: bool = True, collected: Collected | None =
     rows, primary = got.rows, primary_metrics(got.rows)
     rq2_text, grids = rq2(rows, primary)
     curves = scaling(rows, primary)
+    pictures: dict[str, Path] = {}
+    if plots and rows:
+        from .plots import heat_maps, scaling_plot
+
+        pictures.update(heat_maps(out, grids, primary))
+        if any(len(points) > 1 for by in curves.values() for points in by.values()):
+            pictures["rq4"] = scaling_plot(out / "rq4_scaling.png", curves, primary)
+    images = lambda keys: "".join(f"\n\n![{k}]({pictures[k].name})" for k in keys if k in pictures)  # noqa: E731
     status = [f"{len(rows)} of {got.planned} runs finished, {len(got.failed)} failed, {len(got.unfinished)} not finished."]
     status += [f"- failed: `{rid}`: {f.get('error', '')} (log: {f.get('log', '')})" for rid, f in sorted(got.failed.items())]
     sections = [("Runs", runs_tables(rows) or "No finished run."),
                 ("RQ1: a frozen LLM against its controls", rq1(rows, primary)),
-                ("RQ2: LLM x tuning, per task", rq2_text),
+                ("RQ2: LLM x tuning, per task", rq2_text + images(sorted(k for k in pictures if k.startswith("rq2_")))),
                 ("RQ3: one LLM for every task", rq3(rows, primary)),
-                ("RQ4: results against LLM size", rq4(curves, primary)),
+                ("RQ4: results against LLM size", rq4(curves, primary) + images(["rq4"])),
                 ("RQ5: against task-specific models", rq5(rows, primary))]
     text = "\n\n".join(["# Study results", "\n".join(status)] + [f"## {title}\n\n{body}" for title, body in sections]) + "\n"
-    written = {"csv": write_text_atomic(out / "results.csv", results_csv(rows), "results.csv"),
-               "md": write_text_atomic(out / "results.md", text, "results.md")}
-    if plots and rows:
-        from .plots import heat_maps, scaling_plot
-
-        written.update(heat_maps(out, grids, primary))
-        if any(len(points) > 1 for by in curves.values() for points in by.values()):
-            written["rq4"] = scaling_plot(out / "rq4_scaling.png", curves, primary)
-    return written
+    return {"csv": write_text_atomic(out / "results.csv", results_csv(rows), "results.csv"),
+            "md": write_text_atomic(out / "results.md", text, "results.md"), **pictures}
 
 
 __all__ = ["write_report", "primary_metrics", "fold", "Cell", "results_csv"]
