@@ -101,7 +101,8 @@ def render(rows: dict[str, dict[str, Any]], gen: Any, seconds: float) -> str:
     lines = ["# Paper configurations", "",
              "Every configuration of the paper's study ships in `examples/paper/`: each task in its own folder",
              "(`_base_.yaml`: the dataset in its real layout, the paper's features, every head size), crossed with",
-             f"the {len(gen.FAMILIES)} LLMs the paper used (GPT-2, OPT and T5-decoder sizes, the LLaMA-7B shape) and",
+             f"{len(gen.FAMILIES)} LLMs of the families the paper names (GPT-2, OPT and T5-decoder sizes, the LLaMA-7B shape; its text "
+             "does not list every checkpoint it trained) and",
              f"{len(gen.SCHEMES)} tuning schemes: basic (`Frozen`), partial tuning of the first or of the last transformer block",
              "(`Partial` with `first_n_blocks: 1` / `last_n_blocks: 1`), LoRA (r 8) and prefix tuning (10 virtual tokens).",
              "`python examples/paper/generate.py` writes the grid.", "",

@@ -3,7 +3,7 @@
 Two measurements in one invocation:
 
 1. **Overhead per run.** A study of ``--runs`` copies of one config (``--config``, default
-   ``examples/oad.yaml`` with ``train.max_steps`` set so that one run trains for about ``--seconds``)
+   ``examples/oad.yaml`` with ``train.max_steps`` = ``--steps``, about 10 s of training on 2 cores)
    runs with ``--jobs 1``. Each run's worker records its training process's wall time
    (``result.json: seconds``); the study's own cost per run is ``(study wall time - sum of the runs'
    training times) / runs``: planning, writing the run folders, starting the worker, reading the
@@ -12,7 +12,7 @@ Two measurements in one invocation:
    ``--jobs 2``, one after the other, each into a fresh folder: wall times and their ratio
    (``--skip-demo`` leaves this out).
 
-    python bench/study.py [--runs 6] [--seconds 10] [--study examples/study/demo.yaml] [--skip-demo]
+    python bench/study.py [--runs 6] [--steps 400] [--study examples/study/demo.yaml] [--skip-demo] [--keep DIR]
 
 Prints one JSON object.
 """
@@ -53,10 +53,11 @@ def overhead(config: Path, runs: int, steps: int, tmp: Path) -> dict[str, float]
             "overhead_s_per_run": round(per_run, 3), "overhead_pct_of_run": round(100 * per_run / mean, 2)}
 
 
-def parallel(study: Path, tmp: Path) -> dict[str, float]:
+def parallel(study: Path, tmp: Path, keep: Path | None = None) -> dict[str, float]:
     one = _study([str(study), "--out", str(tmp / "jobs1"), "--jobs", "1"])
-    two = _study([str(study), "--out", str(tmp / "jobs2"), "--jobs", "2"])
-    runs = len(list((tmp / "jobs2").glob("runs/*/result.json")))
+    second = keep or tmp / "jobs2"
+    two = _study([str(study), "--out", str(second), "--jobs", "2"])
+    runs = len(list(second.glob("runs/*/result.json")))
     return {"study": str(study.relative_to(ROOT)) if study.is_relative_to(ROOT) else str(study), "runs": runs,
             "jobs1_wall_s": round(one, 1), "jobs2_wall_s": round(two, 1), "speedup": round(one / two, 2)}
 
@@ -68,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=400, help="train.max_steps of each copy (400: about 10 s on 2 cores)")
     parser.add_argument("--study", type=Path, default=ROOT / "examples" / "study" / "demo.yaml")
     parser.add_argument("--skip-demo", action="store_true", help="measure the overhead only")
+    parser.add_argument("--keep", type=Path, help="write the --jobs 2 study here and keep it (examples/study/to_docs.py reads it)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="videollm-bench-study-") as tmp:
         report = {"overhead": overhead(args.config.resolve(), args.runs, args.steps, Path(tmp))}
         if not args.skip_demo:
-            report["parallel"] = parallel(args.study.resolve(), Path(tmp))
+            report["parallel"] = parallel(args.study.resolve(), Path(tmp), args.keep.resolve() if args.keep else None)
     print(json.dumps(report))
     return 0
 

@@ -1,8 +1,8 @@
 """Write the paper's configuration grid: task x LLM x tuning scheme.
 
 Each task folder holds a hand-written ``_base_.yaml`` (dataset in its real layout, the paper's
-features, every head size) and, written here, one ``<family>_<scheme>.yaml`` per LLM the paper
-used (GPT-2, OPT and T5-decoder sizes, the LLaMA-7B shape: the 12 architectures shipped with
+features, every head size) and, written here, one ``<family>_<scheme>.yaml`` per LLM of the
+families the paper names (GPT-2, OPT and T5-decoder sizes, the LLaMA-7B shape: the 12 architectures shipped with
 the llms plugin) and per tuning scheme (basic, partial tuning of the first or the last block,
 LoRA, prefix tuning). Each file starts with a one-line comment saying what it is.
 

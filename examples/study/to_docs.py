@@ -22,8 +22,11 @@ BEGIN, END = "<!-- study:begin -->", "<!-- study:end -->"
 
 
 def section(results_md: str) -> str:
-    """``results.md`` as a page section: no title, headings one level down, pictures under img/study/."""
+    """``results.md`` as a page section: no title, no per-run tables, headings one level down, pictures under img/study/."""
     body = results_md.split("\n", 1)[1].lstrip("\n")
+    # the per-run tables (one column per metric) stay in results.md / results.csv: the page shows the RQ tables
+    head, _, rest = body.partition("## Runs\n")
+    body = head + rest[rest.index("## RQ1"):] if "## RQ1" in rest else body
     body = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", body, flags=re.M)
     body = re.sub(r"!\[([^\]]*)\]\(([^)/]+\.png)\)", r"![\1](img/study/\2)", body)
     return body.replace("(log: /", "(log: …/").rstrip() + "\n"

@@ -22,6 +22,7 @@ from videollm_core.base import LLMAdapter
 from videollm_core.errors import ConfigError, DataError
 
 from .cache import empty_mask
+from .no_generation import WithoutTextGeneration
 from .tokenizer import build_tokenizer
 
 WHERE = "model.llm"
@@ -73,7 +74,7 @@ class NoLLMText(nn.Module):
         return self.embed_tokens(ids)
 
 
-class NoLLM(LLMAdapter):
+class NoLLM(WithoutTextGeneration, LLMAdapter):
     """No reasoner: hidden states are the input embeddings (the RQ1 "no LLM" control).
 
     Args:
@@ -153,17 +154,5 @@ class NoLLM(LLMAdapter):
             raise DataError(f"mask {list(mask.shape)} does not match embeds {list(embeds.shape)}", where=WHERE)
         return embeds, None
 
-    # -- no text generation --------------------------------------------------------------
-    @property
-    def eos_token_id(self) -> NoReturn:  # type: ignore[override]
-        """Raises: only text generation asks for the end-of-text id."""
-        _no_text_generation("a caption's end token")
-
-    def lm_logits(self, hidden: Tensor) -> NoReturn:
-        """Raises a :class:`ConfigError`: there is no LM head."""
-        _no_text_generation("lm_logits")
-
-    def generate(self, embeds: Tensor | None, mask: Tensor | None, max_new_tokens: int = 20, num_beams: int = 1,
-                 cache: Any = None, last_hidden: Tensor | None = None, step_embeds: Tensor | None = None) -> NoReturn:
-        """Raises a :class:`ConfigError`: there is no LM head."""
-        _no_text_generation("generate")
+    def _cannot_generate(self, what: str) -> NoReturn:
+        _no_text_generation(what)

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from videollm_core.errors import ConfigError
 
 from .hf_causal import WHERE, HFCausalLM
+from .no_generation import WithoutTextGeneration
 
 #: tasks whose answer at a unit may use only the units up to it (a bidirectional reasoner would see the future).
 ONLINE_TASKS = frozenset({"oad", "online_caption"})
@@ -31,7 +32,7 @@ def _bidirectional(what: str, where: str = WHERE) -> NoReturn:
                       f"it cannot {what}", where=where, hint=_CAUSAL_HINT)
 
 
-class T5Encoder(HFCausalLM):
+class T5Encoder(WithoutTextGeneration, HFCausalLM):
     """T5's encoder as a bidirectional reasoner, offline tasks only; arguments as :class:`HFCausalLM`
     (``config: {model_type: t5, d_model, num_layers, num_heads, d_ff, d_kv...}``: ``num_layers`` is
     the encoder depth; ``random_init`` too).
@@ -72,20 +73,8 @@ class T5Encoder(HFCausalLM):
         out = self.backbone(inputs_embeds=embeds, attention_mask=mask.long(), use_cache=False)
         return out.last_hidden_state[:, n_virtual:], None
 
-    # -- no text generation --------------------------------------------------------------
-    @property
-    def eos_token_id(self) -> NoReturn:  # type: ignore[override]
-        """Raises: only text generation asks for the end-of-text id."""
-        _bidirectional("generate text (captioning heads)")
-
-    def lm_logits(self, hidden: Tensor) -> NoReturn:
-        """Raises a :class:`ConfigError`: an encoder has no LM head."""
-        _bidirectional("generate text (lm_logits)")
-
-    def generate(self, embeds: Tensor | None, mask: Tensor | None, max_new_tokens: int = 20, num_beams: int = 1,
-                 cache: Any = None, last_hidden: Tensor | None = None, step_embeds: Tensor | None = None) -> NoReturn:
-        """Raises a :class:`ConfigError`: an encoder has no LM head."""
-        _bidirectional("generate text (generate)")
+    def _cannot_generate(self, what: str) -> NoReturn:
+        _bidirectional(f"generate text ({what})")
 
 
 def check_offline(pipeline: Any) -> None:

@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end at tiny sizes and report what they promise: ``bench/overhead.py``
-(interleaved runner / plain-loop blocks) and ``bench/tasks_stream.py`` (every task streamed). Only the
+(interleaved runner / plain-loop blocks), ``bench/tasks_stream.py`` (every task streamed) and ``bench/study.py``
+(a study's own cost per run, ``--jobs 2`` against ``--jobs 1``). Only the
 JSON's shape is checked (keys present, numbers finite and positive); timings are never asserted."""
 from __future__ import annotations
 
@@ -71,3 +72,20 @@ def test_tasks_stream_reports_every_task(tmp_path):
     assert rows["oad"]["context"] is None and rows["lta"]["context"] == {"window": 256, "sink": 4}  # 300 > 256 positions
     table = md.read_text().splitlines()
     assert len(table) == 2 + len(rows) and all(line.startswith("|") for line in table)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_study_bench_reports_the_overhead_per_run(tmp_path):
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("study: tiny\nbase: {oad: %s}\ndata_root: %s\noptions: {train.max_steps: 3, train.eval_every: 3}\n"
+                    "axes: {seed: [0, 1]}\n" % (ROOT / "examples" / "oad.yaml", ROOT))
+    proc = _run([str(ROOT / "bench" / "study.py"), "--runs", "2", "--steps", "3", "--study", str(tiny), "--keep", str(tmp_path / "kept")],
+                tmp_path)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    over = result["overhead"]
+    assert over["runs"] == 2 and _positive(over["run_training_s_mean"]) and _positive(over["study_wall_s"])
+    assert _finite(over["overhead_s_per_run"]) and _finite(over["overhead_pct_of_run"])
+    par = result["parallel"]
+    assert par["runs"] == 2 and _positive(par["jobs1_wall_s"]) and _positive(par["jobs2_wall_s"]) and _positive(par["speedup"])
+    assert (tmp_path / "kept" / "results.md").is_file()

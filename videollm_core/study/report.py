@@ -200,8 +200,10 @@ def rq5(rows: list[Row], primary: dict[str, str]) -> str:
             groups = _by(own, lambda r: (r.llm, r.tuning))
             (llm, tuning), best = max(groups.items(), key=lambda kv: _cells(kv[1], metric).mean)
             body.append([task, f"ours: {llm}, {tuning}", metric, _cells(best, metric), "this study"])
-        for p in lookup(task):
-            body.append([task, p.model, p.record_key, f"{p.value:g}", p.source])
+        quoted = lookup(task, rq="RQ5")
+        body += [[task, p.model, p.record_key, f"{p.value:g}", p.source] for p in quoted]
+        if own and not quoted:
+            body.append([task, "task-specific models", "", "none quoted", "add them to videollm_core/study/paper_numbers.yaml"])
     return _table(["task", "model", "metric", "value", "source"], body) if body else "Nothing to compare."
 
 
