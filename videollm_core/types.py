@@ -6,6 +6,8 @@ Shapes use ``B`` batch, ``T`` feature steps (frames or clips as stored on disk),
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -192,7 +194,8 @@ def pack_segments(segments: list[TokenSequence]) -> tuple[Tensor, Tensor, list[T
 
     Returns:
         ``embeds [B, S, E]``, ``mask [B, S]`` bool (right-padded, ``S`` = longest sample)
-        and, per segment, ``index [B, L_j]`` long: where each token went (``-1`` on padding).
+        and, per segment, ``index [B, L_j]`` long: where each token went (``-1`` on padding). ``embeds``
+        has the widest dtype of the segments (an LLM loaded in bfloat16 embeds its text in bfloat16).
     """
     first = segments[0].embeds
     b, e = first.shape[0], first.shape[-1]
@@ -203,7 +206,8 @@ def pack_segments(segments: list[TokenSequence]) -> tuple[Tensor, Tensor, list[T
         index.append(torch.where(m, offset[:, None] + m.long().cumsum(1) - 1, torch.full_like(m, -1, dtype=torch.long)))
         offset = offset + m.long().sum(1)
     s = int(offset.max()) if b else 0
-    embeds = first.new_zeros(b, s, e)
+    dtype = functools.reduce(torch.promote_types, [seg.embeds.dtype for seg in segments])  # bf16 text + fp32 units: fp32
+    embeds = first.new_zeros(b, s, e, dtype=dtype)
     for seg, idx in zip(segments, index):
         real = seg.mask
         if bool(real.any()):

@@ -194,8 +194,11 @@ class HFCausalLM(LLMAdapter):
         policy's bounded cache; without one, a stream longer than the position table is a
         :class:`~videollm_core.errors.ConfigError`.
         """
+        dtype = embeds.dtype  # an LLM loaded in another dtype (``dtype: bfloat16``) computes in its own, and answers in ours
+        embeds = embeds.to(self.lm_head.weight.dtype)
         if self.context is not None:
-            return windowed_forward(self, embeds, mask, cache, use_cache)
+            hidden, new_cache = windowed_forward(self, embeds, mask, cache, use_cache)
+            return hidden.to(dtype), new_cache
         b = embeds.shape[0]
         mask = mask.bool()
         kind = self.prompt_kind()
@@ -216,14 +219,14 @@ class HFCausalLM(LLMAdapter):
         if self.takes_position_ids:
             kwargs["position_ids"] = positions_from_mask(mask, start)
         out = self.backbone(**kwargs)
-        hidden = out.last_hidden_state[:, n_virtual:]
+        hidden = out.last_hidden_state[:, n_virtual:].to(dtype)
         if not use_cache:
             return hidden, None
         return hidden, LLMCache(out.cache, full_mask, start + mask.long().sum(dim=1))
 
     def lm_logits(self, hidden: Tensor) -> Tensor:
-        """``hidden [B, S, H]`` -> vocabulary logits ``[B, S, V]``."""
-        return self.lm_head(hidden)
+        """``hidden [B, S, H]`` -> vocabulary logits ``[B, S, V]`` (in the LM head's dtype)."""
+        return self.lm_head(hidden.to(self.lm_head.weight.dtype))
 
     # -- text generation -------------------------------------------------------
     @property
