@@ -6,9 +6,11 @@ families the paper names (GPT-2, OPT and T5-decoder sizes, the LLaMA-7B shape: t
 the llms plugin) and per tuning scheme (basic, partial tuning of the first or the last block,
 LoRA, prefix tuning). Each file starts with a one-line comment saying what it is.
 
-It also writes ``examples/study/paper.yaml``, the same grid as one study (``videollm study``): the
-eight ``_base_.yaml`` crossed with the LLMs and the schemes, plus the RQ1 controls (no LLM; each
-LLM's architecture with random weights).
+It also writes the study files (``videollm study``): ``examples/study/paper.yaml``, the same grid as
+one study (the eight ``_base_.yaml`` crossed with the LLMs and the schemes, plus the RQ1 controls: no
+LLM; each LLM's architecture with random weights), and the paper's narrower comparisons:
+``paper_tuning.yaml`` (BitFit, LoRA ranks, prefix and prompt lengths on OAD), ``paper_scaling.yaml``
+(OAD against size, up to OPT-6.7B) and ``paper_encoder.yaml`` (T5's encoder against its decoder).
 
     python examples/paper/generate.py           # (re)write the grid and the study
     python examples/paper/generate.py --check   # exit 1 naming the files that differ or are stale
@@ -80,7 +82,9 @@ STUDY_HEADER = """\
 # The VideoLLM paper's study (examples/paper/generate.py writes this file from the same tables as the
 # grid under examples/paper/): the eight tasks' paper-scale bases x 12 LLMs x 5 tuning schemes (480 runs),
 # plus the RQ1 controls: the pipeline without an LLM, and each LLM's architecture with random weights,
-# frozen like basic tuning (104 runs).
+# frozen like basic tuning (104 runs). The paper's narrower comparisons are their own studies beside
+# this one: paper_tuning.yaml (the tuning schemes and their sizes on OAD), paper_scaling.yaml (OAD
+# against LLM size, up to OPT-6.7B) and paper_encoder.yaml (T5's encoder against its decoder).
 #
 #   videollm study examples/study/paper.yaml --dry-run --no-data        # the plan, offline
 #   videollm study examples/study/paper.yaml --out studies/paper       # on a Slurm cluster
@@ -90,43 +94,95 @@ STUDY_HEADER = """\
 # docs/paper-configs.md); the LLM checkpoints come from the hub or its cache. Set the Slurm
 # partition, account and limits of your cluster below, or run on one machine with
 # `--executor local --jobs N` (one GPU per run).
-study: paper
 """
+EXECUTOR = ("executor: {type: slurm, partition: gpu, time: 720, mem_gb: 64, cpus_per_task: 8}\n"
+            "gpus_per_run: 1\n")
+#: the LLMs of the narrower studies beyond the grid's twelve.
+OPT_6_7B = "{type: HFCausalLM, pretrained: facebook/opt-6.7b, dtype: bfloat16}"
+#: sizes swept for LoRA (rank), prefix tuning and prompt tuning (virtual tokens); the paper's text names r=4
+#: for prefix tuning (its best) and says LoRA was below basic tuning "at every rank tried", not which ranks.
+SWEEP = (1, 2, 4, 8, 16)
+
+
+def _mapping(items: dict[str, str], indent: str = "    ") -> str:
+    return "".join(f"{indent}{name}: {value}\n" for name, value in items.items())
 
 
 def study(root: Path = HERE) -> str:
     """The text of ``examples/study/paper.yaml``."""
     bases = "".join(f"  {task}: ../paper/{task}/_base_.yaml\n" for task in TASKS)
-    llms = "".join(f"    {family}: {llm}\n" for family, (llm, _) in FAMILIES.items())
-    schemes = "".join(f"    {scheme}: {tuner}\n" for scheme, (tuner, _) in SCHEMES.items())
-    return (STUDY_HEADER + "base:\n" + bases + "data_root: ../..\naxes:\n  model.llm:\n" + llms
-            + "  model.tuner:\n" + schemes + "  seed: [0]\n"
+    return (STUDY_HEADER + "study: paper\nbase:\n" + bases + "data_root: ../..\naxes:\n  model.llm:\n"
+            + _mapping({f: llm for f, (llm, _) in FAMILIES.items()})
+            + "  model.tuner:\n" + _mapping({s: t for s, (t, _) in SCHEMES.items()}) + "  seed: [0]\n"
             "controls:\n"
             "  no_llm:      # the translator straight into the head (GPT-2's tokenizer for prompts and queries)\n"
             "    set: {model.llm: {type: NoLLM, hidden_size: 1024, tokenizer: gpt2, vocab_size: 50257}, model.tuner: {type: Frozen}}\n"
             "  random_llm:  # each LLM's architecture, random weights, frozen\n"
             "    set: {model.llm.random_init: true, model.tuner: {type: Frozen}}\n"
-            "    vary: [model.llm, seed]\n"
-            "executor: {type: slurm, partition: gpu, time: 720, mem_gb: 64, cpus_per_task: 8}\n"
-            "gpus_per_run: 1\n")
+            "    vary: [model.llm, seed]\n" + EXECUTOR)
+
+
+def tuning_study() -> str:
+    """``examples/study/paper_tuning.yaml``: every tuning scheme and its size on EK100 OAD (RQ2)."""
+    tuners = {"basic": "{type: Frozen}", "bitfit": "{type: Partial, biases: true}",
+              "partial-first": SCHEMES["partial-first"][0], "partial-last": SCHEMES["partial-last"][0]}
+    tuners.update({f"lora-r{r}": f"{{type: LoRA, r: {r}, alpha: {2 * r}, dropout: 0.05}}" for r in SWEEP})
+    tuners.update({f"prefix-r{r}": f"{{type: PrefixTuning, num_virtual_tokens: {r}}}" for r in SWEEP})
+    tuners.update({f"prompt-r{r}": f"{{type: PromptTuning, num_virtual_tokens: {r}}}" for r in SWEEP})
+    return ("# The paper's tuning comparison on EK100 online action detection (RQ2): basic tuning, BitFit (every bias\n"
+            "# of the LLM), partial tuning of the first or last block, and LoRA, prefix tuning and prompt tuning at\n"
+            f"# sizes {', '.join(map(str, SWEEP))}. The paper's text does not say which LLM its tuning table used: OPT-1.3B here\n"
+            "# (the family it prefers for online detection). Written by examples/paper/generate.py.\n"
+            "study: paper-tuning\nbase: {oad: ../paper/oad/_base_.yaml}\ndata_root: ../..\naxes:\n"
+            f"  model.llm:\n    opt-1.3b: {FAMILIES['opt-1.3b'][0]}\n  model.tuner:\n" + _mapping(tuners) + "  seed: [0]\n" + EXECUTOR)
+
+
+def scaling_study() -> str:
+    """``examples/study/paper_scaling.yaml``: EK100 OAD against LLM size with basic tuning (RQ4), up to OPT-6.7B."""
+    llms = {f: llm for f, (llm, _) in FAMILIES.items()}
+    llms["opt-6.7b"] = OPT_6_7B
+    return ("# The paper's scaling question on EK100 online action detection (RQ4): basic tuning, every LLM of the\n"
+            "# grid and OPT-6.7B, where the paper sees returns diminish. Written by examples/paper/generate.py.\n"
+            "study: paper-scaling\nbase: {oad: ../paper/oad/_base_.yaml}\ndata_root: ../..\naxes:\n  model.llm:\n"
+            + _mapping(llms) + f"  model.tuner:\n    basic: {SCHEMES['basic'][0]}\n  seed: [0]\n" + EXECUTOR)
+
+
+def encoder_study() -> str:
+    """``examples/study/paper_encoder.yaml``: T5's encoder against its decoder (and OPT) where the paper compares them."""
+    llms = {f"t5-{size}-encoder": f"{{type: T5Encoder, pretrained: t5-{size}}}" for size in ("small", "base", "large")}
+    llms.update({f"t5-{size}-decoder": FAMILIES[f"t5-{size}-decoder"][0] for size in ("small", "base", "large")})
+    llms["opt-1.3b"] = FAMILIES["opt-1.3b"][0]
+    bases = "".join(f"  {task}: ../paper/{task}/_base_.yaml\n" for task in ("action_segmentation", "qvhighlights", "nlq"))
+    return ("# T5's bidirectional encoder against its decoder used alone, and OPT, on the offline tasks where the paper\n"
+            "# compares them (action segmentation, highlight detection, NLQ: R1@0.3 7.4 for the encoder, 7.3 for OPT),\n"
+            "# basic tuning. The encoder reads the whole video at once, so it serves offline tasks only.\n"
+            "# Written by examples/paper/generate.py.\n"
+            "study: paper-encoder\nbase:\n" + bases + "data_root: ../..\naxes:\n  model.llm:\n" + _mapping(llms)
+            + f"  model.tuner:\n    basic: {SCHEMES['basic'][0]}\n  seed: [0]\n" + EXECUTOR)
 
 
 def grid(root: Path = HERE) -> dict[Path, str]:
-    """``{path: text}`` of every generated config, and of the study file."""
-    out = {root / task / f"{family}_{scheme}.yaml": render(task, family, scheme)
-           for task in TASKS for family in FAMILIES for scheme in SCHEMES}
-    out[root.parent / "study" / "paper.yaml"] = study(root)
-    return out
+    """``{path: text}`` of every generated config."""
+    return {root / task / f"{family}_{scheme}.yaml": render(task, family, scheme)
+            for task in TASKS for family in FAMILIES for scheme in SCHEMES}
+
+
+def studies(root: Path = HERE) -> dict[Path, str]:
+    """``{path: text}`` of the generated study files (``examples/study/paper*.yaml``)."""
+    folder = root.parent / "study"
+    return {folder / "paper.yaml": study(root), folder / "paper_tuning.yaml": tuning_study(),
+            folder / "paper_scaling.yaml": scaling_study(), folder / "paper_encoder.yaml": encoder_study()}
 
 
 def problems(root: Path = HERE) -> list[str]:
     """What differs between the folder and :func:`grid`: missing, changed and stale configs, missing bases."""
-    expected = grid(root)
+    expected = {**grid(root), **studies(root)}
     out = [f"missing base: {root / t / '_base_.yaml'}" for t in TASKS if not (root / t / "_base_.yaml").is_file()]
     out += [f"{'missing' if not p.is_file() else 'differs'}: {p}" for p, text in expected.items()
             if not p.is_file() or p.read_text(encoding="utf-8") != text]
     out += [f"not generated (stale?): {p}" for p in sorted(root.rglob("*.yaml"))
             if p not in expected and p.name != "_base_.yaml"]
+    out += [f"not generated (stale?): {p}" for p in sorted((root.parent / "study").glob("paper*.yaml")) if p not in expected]
     return out
 
 
@@ -136,12 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         found = problems()
-        print("\n".join(found) or f"{len(grid())} configs up to date")
+        print("\n".join(found) or f"{len(grid())} configs and {len(studies())} study files up to date")
         return 1 if found else 0
-    for path, text in grid().items():
+    for path, text in {**grid(), **studies()}.items():
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    print(f"wrote {len(grid()) - 1} configs under {HERE} and the study {HERE.parent / 'study' / 'paper.yaml'}")
+    print(f"wrote {len(grid())} configs under {HERE} and {len(studies())} study files under {HERE.parent / 'study'}")
     return 0
 
 

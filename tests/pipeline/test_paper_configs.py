@@ -40,7 +40,7 @@ def test_the_folder_is_what_the_generator_writes():
     assert {p.parent.name for p in CONFIGS} == set(GEN.TASKS)
     assert set(GEN.SCHEMES) == {"basic", "partial-first", "partial-last", "lora", "prefix"}
     assert {f"{a}.json" for a in ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "opt-125m", "opt-350m", "opt-1.3b",
-                                  "opt-2.7b", "t5-small", "t5-base", "t5-large", "llama-7b")} == \
+                                  "opt-2.7b", "opt-6.7b", "t5-small", "t5-base", "t5-large", "llama-7b")} == \
         {p.name for p in (ROOT / "plugins" / "llms" / "architectures").glob("*.json")}
     for path in CONFIGS:
         first = path.read_text(encoding="utf-8").splitlines()[0]
