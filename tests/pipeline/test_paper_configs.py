@@ -110,6 +110,23 @@ def test_the_parameter_table_lists_exactly_the_configs():
         assert verdict == "in range" if 2e6 <= trainable <= 15e6 else verdict.startswith(("below: ", "above: ")), row
 
 
+def test_the_narrower_studies_are_listed_with_their_counts():
+    from videollm_core.study.plan import plan_runs
+    from videollm_core.study.spec import read_study
+
+    page = (ROOT / "docs" / "paper-configs.md").read_text(encoding="utf-8")
+    for name in ("paper_tuning", "paper_scaling", "paper_encoder"):
+        ids = {run.id for run in plan_runs(read_study(ROOT / "examples" / "study" / f"{name}.yaml"))}
+        rows = {m.group(1): m.group(0) for m in re.finditer(rf"^\| `{name}: ([^`]+)` \|.*$", page, re.M)}
+        assert set(rows) == ids, f"{name}: run python bench/params.py --studies-only"
+        for row in rows.values():
+            cells = row.split(" | ")
+            trainable, verdict = float(cells[2].rstrip("M").replace(",", "")) * 1e6, cells[-1].rstrip(" |")
+            assert verdict == "in range" if 2e6 <= trainable <= 15e6 else verdict.startswith(("below: ", "above: ")), row
+    for run in ("tuner=bitfit", "tuner=prompt-r4", "tuner=lora-r16", "tuner=prefix-r4", "llm=opt-6.7b", "llm=t5-base-encoder"):
+        assert run in page, run
+
+
 @pytest.mark.subprocess
 def test_opt_1_3b_basic_tuning_dry_run_offline():
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
