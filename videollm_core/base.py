@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from .data import DataErrors, FeatureSource, Metric, VideoDataset, pad_collate
 from .errors import ConfigError, PluginError
 from .executor import Executor
+from .streaming import class_answers
 from .types import StreamInputs, TokenSequence, VideoBatch
 
 #: Version of the plugin API (hook specs + base classes). A plugin may declare the
@@ -275,6 +276,27 @@ class TaskHead(nn.Module):
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
         """One prediction entry per video (or query), in the task metric's entry format."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
+                      class_names: list[str] | None = None, state: dict[str, Any] | None = None,
+                      final: bool = False) -> list[dict[str, Any]]:
+        """What the user sees after a push of ``pipeline.stream()`` (video 0), as plain JSON-able
+        Python: answers ``{"unit": u, ...}``, ``u`` the unit answered at; times in seconds from the
+        stream's start (the outputs' unit ``spans``).
+
+        Args:
+            outputs: this head's outputs for units ``first_unit .. first_unit + n_units - 1``
+                (``{}`` and ``n_units = 0`` at the end of a stream without trailing units).
+            top: classes (moments, segments) shown per answer.
+            class_names: the model's recorded class names (head order); ids are shown without them.
+            state: a dict the caller keeps per stream across pushes, for what a head accumulates.
+            final: the stream has ended (after ``flush``): answer what waited for later units.
+
+        Default (:func:`~videollm_core.streaming.class_answers`): top ``top`` softmax classes of
+        per-unit scores ``[1, n, C]`` per unit, of per-video scores ``[1, C]`` and a generated
+        caption at the newest unit.
+        """
+        return class_answers(outputs, first_unit, n_units, top, class_names)
 
 
 #: role name -> the base class(es) a registered class must subclass.

@@ -9,6 +9,9 @@ the adapter seeds them at the start of the stream). Under ``model.context`` the 
 policy's constant-size one: a stream of any length runs at constant memory and per-unit
 cost, and still equals the full forward under the same policy. Heads that generate
 (captioning) continue a fork of :attr:`VideoStream.cache`, so they see the whole history.
+
+What a user sees after each push is the head's :meth:`~videollm_core.base.TaskHead.stream_answer`;
+its default, :func:`class_answers`, reads class scores (named by :func:`class_label`).
 """
 from __future__ import annotations
 
@@ -134,4 +137,62 @@ class VideoStream:
         return p.heads[self.task](hidden[:, k - 1 :: k], batch, stream)
 
 
-__all__ = ["VideoStream"]
+# -- answers ------------------------------------------------------------------------
+def class_label(names: list[str] | None, num_classes: int, index: int) -> str | int:
+    """The name of class ``index`` of a ``num_classes``-way output, given the model's recorded
+    class names (its dataset's :meth:`~videollm_core.data.VideoDataset.class_names`): one name
+    per output, or one per output after a leading background class (EK100 online detection,
+    whose head class ``a + 1`` is action ``a``). Otherwise the id itself."""
+    if names and len(names) == num_classes:
+        return names[index]
+    if names and len(names) == num_classes - 1:
+        return "background" if index == 0 else names[index - 1]
+    return int(index)
+
+
+def named_output(sizes: dict[str, int], names: list[str] | None) -> str | None:
+    """The one output (``{key: number of classes}``) the recorded class ``names`` belong to: the
+    only one whose size fits them (:func:`class_label`); None when none or several fit (then
+    every answer shows class ids rather than a guess)."""
+    fits = [key for key, n in sizes.items() if names and n in (len(names), len(names) + 1)]
+    return fits[0] if len(fits) == 1 else None
+
+
+def class_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: int = 3,
+                  names: list[str] | None = None) -> list[dict[str, Any]]:
+    """The default :meth:`~videollm_core.base.TaskHead.stream_answer`: answers read from the shapes
+    of a push's outputs (video 0), which completed units ``first_unit .. first_unit + n_units - 1``.
+
+    Per-unit class scores ``[1, n, C]`` give ``{unit, KEY: [[class, prob], ...]}`` (top ``top`` of
+    the softmax; the classes of the one output the recorded ``names`` belong to, :func:`named_output`,
+    are named by :func:`class_label`, the others keep their ids); per-video scores ``[1, C]``
+    (anticipation) answer for the newest unit; generated ``captions`` too, when not empty.
+    """
+    per_unit, per_video = {}, {}
+    for key, value in outputs.items():
+        if not isinstance(value, Tensor) or not value.is_floating_point() or key in ("spans", "offsets"):
+            continue
+        if value.dim() == 3 and value.shape[1] == n_units:
+            per_unit[key] = value[0].float().softmax(-1)
+        elif value.dim() == 2 and value.shape[0] == 1 and value.shape[1] > 1:
+            per_video[key] = value[0].float().softmax(-1)
+    named = named_output({key: int(p.shape[-1]) for key, p in {**per_unit, **per_video}.items()}, names)
+
+    def ranked(probs: Tensor, key: str) -> list[list[Any]]:
+        values, idx = probs.topk(min(top, probs.shape[-1]))
+        table = names if key == named else None
+        return [[class_label(table, probs.shape[-1], i), round(float(v), 6)] for v, i in zip(values.tolist(), idx.tolist())]
+
+    answers = [{"unit": first_unit + j, **{key: ranked(p[j], key) for key, p in per_unit.items()}} for j in range(n_units)] \
+        if per_unit else []
+    captions = outputs.get("captions")
+    caption = captions[0] if isinstance(captions, list) and captions and captions[0] else None
+    if per_video or caption:
+        newest = answers[-1] if answers else {"unit": first_unit + n_units - 1}
+        newest.update({key: ranked(p, key) for key, p in per_video.items()})
+        newest.update({"caption": caption} if caption else {})
+        answers = answers or [newest]
+    return answers
+
+
+__all__ = ["VideoStream", "class_answers", "class_label", "named_output"]

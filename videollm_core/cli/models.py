@@ -8,8 +8,9 @@
   the model records), no annotations needed (:mod:`videollm_core.cli.inference`).
 - ``stream MODEL INPUT [--task T] [--json] [--step-seconds S]``: feed a feature file (or a
   video file, through the backbone the model records) unit by unit through
-  ``pipeline.stream()`` and print each answer as it arrives, then the units per second;
-  ``--json``: one JSON object per answered unit.
+  ``pipeline.stream()`` and print each answer the task's head declares as it arrives
+  (:meth:`~videollm_core.base.TaskHead.stream_answer`), then the units per second;
+  ``--json``: one JSON object per answer.
 
 ``MODEL`` is a folder written by ``videollm export`` / ``VideoLLM.save_pretrained`` or a hub id.
 """
@@ -62,9 +63,9 @@ def add_model_commands(sub: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("input", help="a .npy feature file [T, Df], or a video file (features extracted first with the model's backbone)")
     _add_input_options(p)
     p.add_argument("--step-seconds", type=float, metavar="S", help="seconds per feature step (default: 1 / the model's fps)")
-    p.add_argument("--top", type=_positive_int, default=3, help="top classes shown per unit (default 3)")
+    p.add_argument("--top", type=_positive_int, default=3, help="top classes per unit, or moments / segments per answer (default 3)")
     p.add_argument("--query", help="the query text, for query tasks")
-    p.add_argument("--json", action="store_true", help="one JSON object per answered unit")
+    p.add_argument("--json", action="store_true", help="one JSON object per answer")
     p.add_argument("--device", default="cpu", help="torch device for video extraction (default cpu)")
     p.set_defaults(func=cmd_stream)
     add_common(p, suppress=True)
@@ -146,69 +147,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 # -- stream -----------------------------------------------------------------------
-def class_label(names: list[str] | None, num_classes: int, index: int) -> str | int:
-    """The name of class ``index`` of a ``num_classes``-way output, given the model's recorded
-    class names (its dataset's :meth:`~videollm_core.data.VideoDataset.class_names`): one name
-    per output, or one per output after a leading background class (EK100 online detection,
-    whose head class ``a + 1`` is action ``a``). Otherwise the id itself."""
-    if names and len(names) == num_classes:
-        return names[index]
-    if names and len(names) == num_classes - 1:
-        return "background" if index == 0 else names[index - 1]
-    return int(index)
+def unit_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: int, names: list[str] | None = None,
+                 head: Any = None, state: dict[str, Any] | None = None, final: bool = False) -> list[dict[str, Any]]:
+    """The JSON-ready answers of a push's head outputs (video 0 of the stream), which completed units
+    ``first_unit .. first_unit + n_units - 1``: what the task's ``head`` declares
+    (:meth:`~videollm_core.base.TaskHead.stream_answer`: class scores, moments, anticipated sequences,
+    captions...), with ``top`` entries per answer, the recorded class ``names``, the stream's ``state``
+    (one dict per stream) and ``final`` after ``flush``. Without ``head``: the default reading of
+    class scores (:func:`~videollm_core.streaming.class_answers`)."""
+    if head is None:
+        from ..streaming import class_answers
 
-
-def named_output(sizes: dict[str, int], names: list[str] | None) -> str | None:
-    """The one output (``{key: number of classes}``) the recorded class ``names`` belong to: the
-    only one whose size fits them (:func:`class_label`); None when none or several fit (then
-    every answer shows class ids rather than a guess)."""
-    fits = [key for key, n in sizes.items() if names and n in (len(names), len(names) + 1)]
-    return fits[0] if len(fits) == 1 else None
-
-
-def unit_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: int,
-                 names: list[str] | None = None) -> list[dict[str, Any]]:
-    """One JSON-ready answer per unit of a push's head outputs (video 0 of the stream), which
-    completed units ``first_unit .. first_unit + n_units - 1``.
-
-    Per-unit class scores ``[1, n, C]`` give ``{unit, KEY: [[class, prob], ...]}`` (top
-    ``top`` of the softmax; the classes of the one output the recorded ``names`` belong to,
-    :func:`named_output`, are named by :func:`class_label`, the others keep their ids);
-    per-video scores ``[1, C]`` (anticipation) answer for the newest unit; generated
-    ``captions`` answer for the newest unit when not empty.
-    """
-    import torch
-
-    per_unit, per_video = {}, {}
-    for key, value in outputs.items():
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or key in ("spans", "offsets"):
-            continue
-        if value.dim() == 3 and value.shape[1] == n_units:
-            per_unit[key] = value[0].float().softmax(-1)
-        elif value.dim() == 2 and value.shape[0] == 1 and value.shape[1] > 1:
-            per_video[key] = value[0].float().softmax(-1)
-
-    def ranked(probs: Any, key: str) -> list[list[Any]]:
-        k = min(top, probs.shape[-1])
-        values, idx = probs.topk(k)
-        table = names if key == named else None
-        return [[class_label(table, probs.shape[-1], i), round(float(v), 6)] for v, i in zip(values.tolist(), idx.tolist())]
-
-    named = named_output({key: int(p.shape[-1]) for key, p in {**per_unit, **per_video}.items()}, names)
-
-    answers: list[dict[str, Any]] = []
-    if per_unit:
-        for j in range(n_units):
-            answers.append({"unit": first_unit + j, **{key: ranked(p[j], key) for key, p in per_unit.items()}})
-    captions = outputs.get("captions")
-    if per_video or (isinstance(captions, list) and captions and captions[0]):
-        newest = {"unit": first_unit + n_units - 1} if not answers else answers[-1]
-        newest.update({key: ranked(p, key) for key, p in per_video.items()})
-        if isinstance(captions, list) and captions and captions[0]:
-            newest["caption"] = captions[0]
-        if not answers:
-            answers.append(newest)
-    return answers
+        return class_answers(outputs, first_unit, n_units, top, names)
+    return head.stream_answer(outputs, first_unit, n_units, top=top, class_names=names, state=state, final=final)
 
 
 def _json_line(answer: dict[str, Any]) -> str:
@@ -221,16 +172,33 @@ def _json_line(answer: dict[str, Any]) -> str:
                         hint="check the model's weights (videollm export of a run whose loss stayed finite)") from None
 
 
+def _text(key: str, value: Any) -> str:
+    """One value of an answer as text: numbers to 3 decimals, a ``segment`` ``[start_s, end_s]`` as
+    ``"s-e s"``, ``moments`` / ``segments`` ``[[start_s, end_s, ...], ...]`` likewise, a caption
+    quoted, an event (a dict) field after field, lists of lists (ranked classes, action pairs)
+    comma-separated, flat lists (sequences) space-separated."""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, str):
+        return f'"{value}"' if key == "caption" else value
+    if isinstance(value, dict):
+        return " ".join(_text(k, v) for k, v in value.items())
+    if not isinstance(value, (list, tuple)):
+        return str(value)
+    if key == "segment" and len(value) == 2:
+        return f"{value[0]:.2f}-{value[1]:.2f} s"
+    if key in ("moments", "segments"):
+        return ", ".join(" ".join([_text("segment", m[:2]), *(_text("", x) for x in m[2:])]) for m in value)
+    if value and all(isinstance(v, dict) for v in value):
+        return "; ".join(_text(key, v) for v in value)
+    if value and all(isinstance(v, (list, tuple)) for v in value):
+        return ", ".join(" ".join(_text(key, x) for x in v) for v in value)
+    return " ".join(_text(key, x) for x in value)
+
+
 def _format_answer(answer: dict[str, Any]) -> str:
-    parts = [f"unit {answer['unit']:>5}"]
-    for key, value in answer.items():
-        if key == "unit":
-            continue
-        if key == "caption":
-            parts.append(f'caption: "{value}"')
-        else:
-            parts.append(f"{key}: " + ", ".join(f"{c} {p:.3f}" for c, p in value))
-    return "  ".join(parts)
+    """One answer as a line of text: ``unit     u  KEY: value  ...`` (:func:`_text`)."""
+    return "  ".join([f"unit {answer['unit']:>5}", *(f"{key}: {_text(key, value)}" for key, value in answer.items() if key != "unit")])
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
@@ -261,12 +229,15 @@ def cmd_stream(args: argparse.Namespace) -> int:
     else:
         raise DataError("expected a .npy feature file [T, Df] or a video file", where=str(path), hint="videollm stream MODEL video.npy")
     stream = pipeline.stream(task=task, query=args.query, step_seconds=step)
+    head, state = pipeline.heads[task], {}  # state: what the head keeps across the pushes of this stream
     units, t0 = 0, time.perf_counter()
     for i in range(feats.shape[0] + 1):
-        outputs = stream.push(feats[i : i + 1]) if i < feats.shape[0] else stream.flush()
-        if outputs is None:
+        final = i == feats.shape[0]
+        outputs = stream.push(feats[i : i + 1]) if not final else stream.flush()
+        if outputs is None and not final:
             continue
-        for answer in unit_answers(outputs, units, stream.units - units, args.top, inputs.get("class_names")):
+        for answer in unit_answers(outputs or {}, units, stream.units - units, args.top, inputs.get("class_names"),
+                                   head=head, state=state, final=final):
             print(_json_line(answer) if args.json else _format_answer(answer), flush=True)
         units = stream.units
     rate = units / max(1e-9, time.perf_counter() - t0)
@@ -274,4 +245,4 @@ def cmd_stream(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_model_commands", "class_label", "named_output", "cmd_export", "cmd_predict", "cmd_stream", "unit_answers"]
+__all__ = ["add_model_commands", "cmd_export", "cmd_predict", "cmd_stream", "unit_answers"]

@@ -1,6 +1,6 @@
 """The moment-localisation head NLQ and QVHighlights share: start / end / inside scores per
 visual unit -> ranked windows (:class:`MomentBoundaryHead`, with :func:`window_targets` and
-:func:`rank_windows`).
+:func:`rank_windows`; while streaming, :class:`StreamWindows`).
 
 The query's tokens come first in the LLM stream, so every visual unit's hidden state has
 seen the query. For each unit ``i`` the head predicts three logits: the window starts in
@@ -28,6 +28,7 @@ Task heads subclass :class:`MomentBoundaryHead` and add ``predict`` (NLQ) or mor
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from torch import Tensor, nn
 from videollm_core.base import TaskHead
 from videollm_core.types import StreamInputs, VideoBatch
 
+from .answers import moment_row
 from .detection import nms
 
 
@@ -105,6 +107,54 @@ def rank_windows(
     scores = flat[cand].numpy().astype(np.float64)
     keep = nms(segs, scores, nms_iou, num_windows)
     return [(float(segs[k, 0]), float(segs[k, 1]), float(scores[k])) for k in keep]
+
+
+class StreamWindows:
+    """:func:`rank_windows` over a stream that grows push by push, at ``O(N)`` per new unit.
+
+    The log-score of window ``(i, j)`` is ``s_i + e_j + inside_weight * mean_{i..j} log sigmoid(inside_u)``
+    (raw start / end logits ``s``, ``e``) less ``logsumexp(s) + logsumexp(e)`` over the units so far.
+    The subtracted part is the same for every window, so arriving units never reorder the windows
+    already seen: the best ``size`` candidates so far are the best of the previous ones and of the
+    windows ending at the new units, and :meth:`best` equals :func:`rank_windows` over every unit so
+    far (``num_windows = count``, ``duration`` = the end of the newest unit).
+
+    Args:
+        size: candidates kept (:func:`rank_windows` keeps ``max(20 * num_windows, 50)``).
+        max_units, inside_weight: as :func:`rank_windows`.
+    """
+
+    def __init__(self, size: int, max_units: int | None = None, inside_weight: float = 1.0) -> None:
+        self.size, self.max_units, self.inside_weight = int(size), max_units, float(inside_weight)
+        self.start, self.end, self.spans = torch.zeros(0), torch.zeros(0), torch.zeros(0, 2)
+        self.inside = torch.zeros(1)  # prefix sums of log sigmoid(inside) [N + 1]
+        self.score, self.first, self.last = torch.zeros(0), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+
+    def push(self, start: Tensor, end: Tensor, inside: Tensor, spans: Tensor) -> None:
+        """A push's ``start``, ``end``, ``inside`` logits ``[n]`` and unit ``spans [n, 2]`` (s)."""
+        n0 = len(self.start)
+        self.start, self.end = torch.cat([self.start, start.float().cpu()]), torch.cat([self.end, end.float().cpu()])
+        self.spans = torch.cat([self.spans, spans.float().cpu()])
+        self.inside = torch.cat([self.inside, self.inside[-1] + torch.cumsum(F.logsigmoid(inside.float().cpu()), 0)])
+        i, j = torch.arange(len(self.start)).view(-1, 1), torch.arange(n0, len(self.start)).view(1, -1)
+        raw = self.start[i] + self.end[j] + self.inside_weight * (self.inside[j + 1] - self.inside[i]) / (j - i + 1).clamp(min=1).float()
+        valid = j >= i
+        if self.max_units is not None:
+            valid &= (j - i + 1) <= int(self.max_units)
+        i, j = torch.broadcast_tensors(i, j)
+        score, first, last = torch.cat([self.score, raw[valid]]), torch.cat([self.first, i[valid]]), torch.cat([self.last, j[valid]])
+        keep = torch.topk(score, min(self.size, len(score))).indices
+        self.score, self.first, self.last = score[keep], first[keep], last[keep]
+
+    def best(self, count: int, nms_iou: float = 0.5) -> list[tuple[float, float, float]]:
+        """The best ``count`` windows so far as ``(start_s, end_s, log-score)``, best first."""
+        if len(self.score) == 0:
+            return []
+        sp = self.spans.numpy()
+        segs = np.stack([sp[self.first.numpy(), 0], sp[self.last.numpy(), 1]], -1).clip(0.0, float(sp[:, 1].max()))
+        scores = (self.score - torch.logsumexp(self.start, 0) - torch.logsumexp(self.end, 0)).numpy().astype(np.float64)
+        keep = nms(segs, scores, nms_iou, count)
+        return [(float(segs[k, 0]), float(segs[k, 1]), float(scores[k])) for k in keep]
 
 
 class MomentBoundaryHead(TaskHead):
@@ -204,5 +254,21 @@ class MomentBoundaryHead(TaskHead):
                                     spans, duration, self.num_windows, self.max_window_units, self.inside_weight, self.nms_iou))
         return out
 
+    @torch.no_grad()
+    def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
+                      class_names: list[str] | None = None, state: dict[str, Any] | None = None,
+                      final: bool = False) -> list[dict[str, Any]]:
+        """The best ``top`` windows so far, at the newest unit: ``{"unit", "moments": [[start_s, end_s,
+        score], ...]}`` best first, seconds from the stream's start, ``score`` the window's probability
+        (``exp`` of its :func:`rank_windows` log-score over the units so far, kept in ``state`` by
+        :class:`StreamWindows`)."""
+        if not n_units:
+            return []
+        state = {} if state is None else state
+        windows = state.setdefault("windows", StreamWindows(max(20 * top, 50), self.max_window_units, self.inside_weight))
+        windows.push(*(outputs[key][0, :n_units] for key in ("start", "end", "inside", "spans")))
+        moments = [moment_row(s, e, math.exp(score)) for s, e, score in windows.best(top, self.nms_iou)]
+        return [{"unit": first_unit + n_units - 1, "moments": moments}]
 
-__all__ = ["MomentBoundaryHead", "rank_windows", "window_targets"]
+
+__all__ = ["MomentBoundaryHead", "StreamWindows", "rank_windows", "window_targets"]

@@ -31,7 +31,7 @@ Design (VideoLLM's dense-prediction reading plus a text-generation reading):
 At inference the captions continue the stream's own key/value cache (``stream.cache``,
 forked and repeated once per event, so nothing already read is recomputed and a bounded
 ``model.context`` keeps holding); teacher forcing re-runs the stream per event. The demo
-(a few dozen short videos) trains well within a minute.
+(a few dozen short videos) trains well within a minute. Streaming: :meth:`DenseCaptionHead.stream_answer`.
 
 **Event proposals** from per-unit boundary heatmaps, actionness and sub-unit boundary offsets.
 
@@ -74,7 +74,8 @@ from videollm_core.base import LLMAdapter, TaskHead
 from videollm_core.errors import ConfigError
 from videollm_core.types import StreamInputs, VideoBatch
 
-from ..common.detection import clip_segment, nms
+from ..common.answers import conv_outputs, grow, moment_row
+from ..common.detection import clip_segment, nms, tiou_matrix
 
 #: proposal channels, in order.
 CHANNELS = ("start", "end", "actionness", "start_offset", "end_offset")
@@ -120,10 +121,11 @@ def boundary_times(probs: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np
 
 
 def decode_proposals(
-    probs: np.ndarray, spans: np.ndarray, *, max_events: int = 10, nms_tiou: float = 0.5, min_prob: float = 0.3,
-    min_score: float = 0.0, max_units: int | None = None,
+    probs: np.ndarray, spans: np.ndarray, *, max_events: int | None = 10, nms_tiou: float = 0.5, min_prob: float = 0.3,
+    min_score: float = 0.0, max_units: int | None = None, fallback: bool = True,
 ) -> list[tuple[float, float, float]]:
-    """``probs [N, 5]`` (:data:`CHANNELS`, after the sigmoid), ``spans [N, 2]`` s -> ``[(start_s, end_s, score)]``, best first."""
+    """``probs [N, 5]`` (:data:`CHANNELS`, after the sigmoid), ``spans [N, 2]`` s -> ``[(start_s, end_s, score)]``, best first
+    (``fallback``: when no pair scores, the best start to the best end after it; else nothing)."""
     if len(probs) == 0:
         return []
     starts, ends = _peaks(probs[:, 0], min_prob), _peaks(probs[:, 1], min_prob)
@@ -145,6 +147,8 @@ def decode_proposals(
             if score >= min_score:
                 segs.append((s, e))
                 scores.append(float(score))
+    if not segs and not fallback:
+        return []
     if not segs:  # nothing scores: the best start to the best end after it
         i = int(probs[:, 0].argmax())
         j = i + int(probs[i:, 1].argmax())
@@ -354,3 +358,43 @@ class DenseCaptionHead(TaskHead):
             prefixes, _ = self._prefixes(outputs, video_index, vecs)
             embeds, mask = right_pad([torch.cat([p, t[None]]) for p, t in zip(prefixes, tokens)])
         return self.llm.generate(embeds, mask, self.max_caption_tokens, cache=cache, step_embeds=tokens)
+
+    @torch.no_grad()
+    def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
+                      class_names: list[str] | None = None, state: dict[str, Any] | None = None,
+                      final: bool = False) -> list[dict[str, Any]]:
+        """The events as they settle, each answered once with its caption (continuing the stream's cache):
+        ``{"unit", "events": [{"segment": [start_s, end_s], "caption", "score"}, ...]}`` at the newest unit.
+
+        The hidden states so far stay in ``state``, and the proposal logits the push changes are computed
+        again (:func:`~..common.answers.conv_outputs`: the convolutions read neighbours a push lacks), so
+        proposals are decoded as :meth:`predict` decodes the stream so far. An event is answered once its
+        end peak can no longer change (it ends by unit ``N - 2 - 2 * (kernel_size // 2)`` of the ``N`` so
+        far) unless it overlaps an answered one by more than ``nms_tiou``, at most ``max_events`` per push;
+        ``final`` answers the rest (and :meth:`predict`'s fallback event when none came). Seconds from the start.
+        """
+        state, reach = {} if state is None else state, 2 * self.proposal[0].padding[0]  # units a logit reads on each side
+        if n_units:  # the hidden states and spans so far, the stream's cache, the proposal logits so far
+            grow(state, "spans", outputs["spans"][0, :n_units].float())
+            state["cache"], hidden = outputs.get("stream_cache"), grow(state, "hidden", outputs["hidden"][:1, :n_units], dim=1)
+            state["logits"] = conv_outputs(self.proposal, hidden, state.get("logits"), reach)
+        if "logits" not in state:
+            return []
+        spans, answered, n = state["spans"], state.setdefault("answered", []), state["spans"].shape[0]
+        limit = float("inf") if final else float(spans[n - 2 - reach, 1]) if n - 2 - reach >= 0 else float("-inf")
+        props = decode_proposals(torch.sigmoid(state["logits"][0].float()).cpu().numpy(), spans.cpu().numpy(),
+                                 max_events=None, nms_tiou=self.nms_tiou, min_prob=self.min_prob,
+                                 min_score=self.min_score, fallback=final and not answered)
+        new = []
+        for s, e, score in props:
+            s, e = clip_segment(s, e, float(spans[-1, 1]))
+            if e <= limit and len(new) < self.max_events and not (answered and tiou_matrix([[s, e]], answered).max() > self.nms_tiou):
+                answered.append([s, e])
+                new.append((s, e, score))
+        if not new:  # nothing settled
+            return []
+        context = {"hidden": state["hidden"], "spans": spans[None], "stream_cache": state["cache"],
+                   "unit_mask": torch.ones(1, n, dtype=torch.bool, device=spans.device)}
+        captions = self._generate(context, [0] * len(new), self._event_vectors(context, 0, spans.new_tensor([e[:2] for e in new])))
+        return [{"unit": first_unit + n_units - 1,
+                 "events": [{"segment": r[:2], "caption": c, "score": r[2]} for r, c in zip((moment_row(*e) for e in new), captions)]}]

@@ -6,7 +6,8 @@ one linear layer per output that produces all Z positions at once: verb logits
 ``[B, Z, V]`` and noun logits ``[B, Z, Nn]``. Loss: mean cross-entropy over the Z
 positions. Predictions: candidate 1 is the per-position argmax, candidates 2..K are
 sampled from the per-position softmax (a seeded generator, so runs repeat), as the
-Ego4D baseline samples its K sequences.
+Ego4D baseline samples its K sequences. While streaming, the newest unit answers candidate 1
+(:meth:`LongTermAnticipationHead.stream_answer`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from videollm_core.base import TaskHead
+from videollm_core.streaming import class_label, named_output
 from videollm_core.types import StreamInputs, VideoBatch
 
 from ..common.units import gather_units, last_real_unit
@@ -44,10 +46,15 @@ class LongTermAnticipationHead(TaskHead):
         self.noun = nn.Linear(width, self.z * self.num_nouns)
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``{"verb": [B, Z, V], "noun": [B, Z, Nn]}`` logits."""
+        """``hidden [B, N, H]`` -> ``{"verb": [B, Z, V], "noun": [B, Z, Nn]}`` logits, and the ``hidden``
+        states read (a streamed push holds its own units only: :meth:`stream_answer` averages them all)."""
         mask = stream.visual.mask.unsqueeze(-1).to(hidden.dtype)
         mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        h = self.mlp(torch.cat([gather_units(hidden, last_real_unit(stream.visual.mask)), mean], dim=-1))
+        return {**self.decode(gather_units(hidden, last_real_unit(stream.visual.mask)), mean), "hidden": hidden}
+
+    def decode(self, last: Tensor, mean: Tensor) -> dict[str, Tensor]:
+        """The last observed unit's and the mean hidden state ``[B, H]`` -> ``verb [B, Z, V]``, ``noun [B, Z, Nn]`` logits."""
+        h = self.mlp(torch.cat([last, mean], dim=-1))
         b = h.shape[0]
         return {"verb": self.verb(h).view(b, self.z, self.num_verbs), "noun": self.noun(h).view(b, self.z, self.num_nouns)}
 
@@ -76,3 +83,23 @@ class LongTermAnticipationHead(TaskHead):
         verbs, nouns = self._candidates(outputs["verb"], gen), self._candidates(outputs["noun"], gen)
         return [{"key": m["key"], "video_id": m.get("video_id"), "verb": verbs[i].tolist(), "noun": nouns[i].tolist()}
                 for i, m in enumerate(batch.meta)]
+
+    @torch.no_grad()
+    def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
+                      class_names: list[str] | None = None, state: dict[str, Any] | None = None,
+                      final: bool = False) -> list[dict[str, Any]]:
+        """The Z future actions anticipated at the newest unit from every unit so far (the mean hidden
+        state is kept in ``state``, so the answer equals the batch forward over the stream): candidate 1
+        of :meth:`predict`, ``{"unit", "verb": [Z], "noun": [Z], "action": [[verb, noun] x Z]}``
+        (taxonomy ids, or names where the recorded ``class_names`` fit one of the taxonomies)."""
+        if not n_units:
+            return []
+        state = {} if state is None else state
+        hidden = outputs["hidden"][:1, :n_units]
+        state["sum"] = hidden.sum(1) + state.get("sum", 0.0)
+        state["count"] = state.get("count", 0) + n_units
+        logits = self.decode(hidden[:, -1], state["sum"] / state["count"])
+        named = named_output({"verb": self.num_verbs, "noun": self.num_nouns}, class_names)
+        seqs = {key: [class_label(class_names if key == named else None, logits[key].shape[-1], c) for c in logits[key][0].argmax(-1).tolist()]
+                for key in ("verb", "noun")}
+        return [{"unit": first_unit + n_units - 1, **seqs, "action": [list(pair) for pair in zip(seqs["verb"], seqs["noun"])]}]

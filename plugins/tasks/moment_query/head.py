@@ -8,6 +8,7 @@ the shortest. Losses: sigmoid focal loss over all real units (normalised by the 
 of positive units) + ``1 - tIoU`` of the regressed offsets on positive units.
 Prediction: segment ``[c_i - d_s L_i, c_i + d_e L_i]`` clipped to the video, score =
 class probability, then per-class soft-NMS (or NMS), at most ``max_detections`` per video.
+While streaming, the newest unit answers the best detections so far (:meth:`MomentQueryHead.stream_answer`).
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from videollm_core.base import TaskHead
+from videollm_core.streaming import class_label
 from videollm_core.types import StreamInputs, VideoBatch
 
+from ..common.answers import grow, moment_row
 from ..common.detection import nms, soft_nms
 
 
@@ -142,32 +145,56 @@ class MomentQueryHead(TaskHead):
         entries = []
         for b, meta in enumerate(batch.meta):
             m = mask[b]
-            centre, length = spans[b, m].mean(-1), spans[b, m, 1] - spans[b, m, 0]
             duration = float(meta.get("duration") or spans[b, m, 1].max())
-            seg = np.stack([centre - offsets[b, m, 0] * length, centre + offsets[b, m, 1] * length], -1).clip(0.0, duration)
-            segs, labs, scores = [], [], []
-            for c in range(self.num_classes):
-                keep = np.nonzero(probs[b, m, c] >= self.score_threshold)[0]
-                if len(keep) == 0:
-                    continue
-                s_c, p_c = seg[keep], probs[b, m, c][keep]
-                if self.nms == "hard":
-                    idx = nms(s_c, p_c, self.nms_iou, self.max_detections)
-                    s_c, p_c = s_c[idx], p_c[idx]
-                elif self.nms == "soft":
-                    idx, p_c = soft_nms(s_c, p_c, self.nms_sigma, min_score=self.score_threshold * 0.1, max_keep=self.max_detections)
-                    s_c = s_c[idx]
-                segs.extend(s_c.tolist())
-                labs.extend([c] * len(s_c))
-                scores.extend(np.asarray(p_c, dtype=np.float64).tolist())
-            order = np.argsort(-np.asarray(scores), kind="stable")[: self.max_detections]
-            entries.append({
-                "video_id": meta["video_id"],
-                "segments": [segs[i] for i in order],
-                "labels": [labs[i] for i in order],
-                "scores": [scores[i] for i in order],
-            })
+            segs, labs, scores = self.detections(probs[b, m], offsets[b, m], spans[b, m], duration, self.max_detections)
+            entries.append({"video_id": meta["video_id"], "segments": segs, "labels": labs, "scores": scores})
         return entries
+
+    def detections(self, probs: np.ndarray, offsets: np.ndarray, spans: np.ndarray, duration: float,
+                   max_detections: int) -> tuple[list[list[float]], list[int], list[float]]:
+        """One video's detections, best first: ``(segments [[s, e]] s, class ids, scores)``.
+
+        Args:
+            probs: ``[N, C]`` class probabilities of the real units; ``offsets`` ``[N, 2]`` (unit lengths).
+            spans: ``[N, 2]`` s; ``duration``: s, segments are clipped to it.
+            max_detections: kept per class after NMS and in all (the first of a longer list are the same).
+        """
+        centre, length = spans.mean(-1), spans[:, 1] - spans[:, 0]
+        seg = np.stack([centre - offsets[:, 0] * length, centre + offsets[:, 1] * length], -1).clip(0.0, duration)
+        segs, labs, scores = [], [], []
+        for c in range(self.num_classes):
+            keep = np.nonzero(probs[:, c] >= self.score_threshold)[0]
+            if len(keep) == 0:
+                continue
+            s_c, p_c = seg[keep], probs[:, c][keep]
+            if self.nms == "hard":
+                idx = nms(s_c, p_c, self.nms_iou, max_detections)
+                s_c, p_c = s_c[idx], p_c[idx]
+            elif self.nms == "soft":
+                idx, p_c = soft_nms(s_c, p_c, self.nms_sigma, min_score=self.score_threshold * 0.1, max_keep=max_detections)
+                s_c = s_c[idx]
+            segs.extend(s_c.tolist())
+            labs.extend([c] * len(s_c))
+            scores.extend(np.asarray(p_c, dtype=np.float64).tolist())
+        order = np.argsort(-np.asarray(scores), kind="stable")[:max_detections]
+        return [segs[i] for i in order], [labs[i] for i in order], [scores[i] for i in order]
+
+    @torch.no_grad()
+    def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
+                      class_names: list[str] | None = None, state: dict[str, Any] | None = None,
+                      final: bool = False) -> list[dict[str, Any]]:
+        """The best ``top`` detections so far, at the newest unit: ``{"unit", "segments": [[start_s,
+        end_s, class, score], ...]}`` best first (:meth:`detections` over every unit so far, kept in
+        ``state``; seconds from the stream's start; the class named from ``class_names``)."""
+        if not n_units:
+            return []
+        state = {} if state is None else state
+        probs = grow(state, "probs", torch.sigmoid(outputs["logits"][0, :n_units].float()).cpu())
+        offsets = grow(state, "offsets", outputs["offsets"][0, :n_units].float().cpu())
+        spans = grow(state, "spans", outputs["spans"][0, :n_units].float().cpu())
+        segs, labs, scores = self.detections(probs.numpy(), offsets.numpy(), spans.numpy(), float(spans[:, 1].max()), top)
+        rows = [moment_row(s, e, p, class_label(class_names, self.num_classes, c)) for (s, e), c, p in zip(segs, labs, scores)]
+        return [{"unit": first_unit + n_units - 1, "segments": rows}]
 
 
 def _sigmoid_focal(logits: Tensor, targets: Tensor, alpha: float, gamma: float) -> Tensor:

@@ -1,6 +1,7 @@
 """``NaturalLanguageQueryHead``: the shared boundary head (:class:`~..common.moment_heads.MomentBoundaryHead`:
 start / end / inside scores per visual unit, query fusion) with NLQ's prediction entries
-(ranked windows per query, keyed as the Ego4D NLQ submission).
+(ranked windows per query, keyed as the Ego4D NLQ submission). While streaming, the newest unit
+answers the best windows so far (:meth:`~..common.moment_heads.MomentBoundaryHead.stream_answer`).
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ against the annotators' mean saliency / 4 (``targets["saliency"]`` per feature s
 read at each unit's last step). Predictions follow the official jsonl:
 ``pred_relevant_windows = [[st, ed, score], ...]`` (score = the window's probability
 ``exp(log-score)``, best first) and ``pred_saliency_scores`` = one score per feature step
-(2-s clip), each clip taking its unit's saliency logit.
+(2-s clip), each clip taking its unit's saliency logit. While streaming, each unit answers its
+saliency and the newest one the best windows so far (:meth:`MomentRetrievalHighlightHead.stream_answer`).
 """
 from __future__ import annotations
 
@@ -73,3 +74,16 @@ class MomentRetrievalHighlightHead(MomentBoundaryHead):
                 "pred_saliency_scores": [round(float(x), 4) for x in steps],
             })
         return entries
+
+    @torch.no_grad()
+    def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
+                      class_names: list[str] | None = None, state: dict[str, Any] | None = None,
+                      final: bool = False) -> list[dict[str, Any]]:
+        """``{"unit", "saliency"}`` per new unit (the sigmoid of its saliency logit, in ``[0, 1]``: the
+        annotators' mean saliency / 4 it was trained on), the newest one also with the best ``top``
+        ``moments`` so far (:meth:`MomentBoundaryHead.stream_answer`)."""
+        saliency = torch.sigmoid(outputs["saliency"][0, :n_units].float()).tolist() if n_units else []
+        answers = [{"unit": first_unit + j, "saliency": round(p, 6)} for j, p in enumerate(saliency)]
+        for answer in super().stream_answer(outputs, first_unit, n_units, top=top, state=state, final=final):
+            answers[-1].update(answer)
+        return answers
