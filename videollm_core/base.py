@@ -248,6 +248,9 @@ class TaskHead(nn.Module):
     task: ClassVar[str] = ""
     #: ask the pipeline to keep the LLM cache of the stream (``StreamInputs.cache``).
     needs_cache: ClassVar[bool] = False
+    #: the head reads the query's hidden states at ``StreamInputs.query_positions``, so it can serve
+    #: ``model.query_position: after`` (offline heads that ground a query; the config check refuses the others).
+    reads_query_after: ClassVar[bool] = False
 
     def __init__(self, in_dim: int | None = None):
         super().__init__()

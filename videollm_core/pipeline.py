@@ -2,9 +2,12 @@
 
 The token stream of every sample is ``[task prompt][query text][visual tokens]``, packed
 without gaps and right-padded to ``S`` tokens (query first, so causal attention lets every
-visual token see it). Heads get the LLM's hidden states at the visual units ``[B, N, H]``
-(the last token of each unit when the translator makes ``k`` tokens per unit), with a
-tuner's virtual tokens already removed by the adapter.
+visual token see it). With ``model.query_position: after`` it is ``[task prompt][visual
+tokens][query text]``, as the paper appends a retrieval task's query after the visual memory:
+the query's tokens see the whole video, the units never see the query, and heads read the
+query's states at ``StreamInputs.query_positions``. Heads get the LLM's hidden states at the
+visual units ``[B, N, H]`` (the last token of each unit when the translator makes ``k`` tokens
+per unit), with a tuner's virtual tokens already removed by the adapter.
 
 ``VideoLLM`` is a ``huggingface_hub.ModelHubMixin``: ``VideoLLM.from_pretrained(folder or
 hub id)``, ``pipeline.save_pretrained(folder)`` and ``pipeline.push_to_hub(repo_id)`` work as in
@@ -28,7 +31,7 @@ from .base import Encoder, LLMAdapter, TaskHead, TextEncoder, Translator, Tuner
 from .errors import ConfigError, DataError
 from .plugins import REGISTRIES
 from .registry import Registries
-from .types import StreamInputs, TokenSequence, VideoBatch, pack_segments
+from .types import QUERY_POSITIONS, StreamInputs, TokenSequence, VideoBatch, pack_segments
 
 #: the ``library_name`` of model cards and of the hub.
 LIBRARY_NAME = "videollm-core"
@@ -52,12 +55,16 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
         text_encoder: encodes task prompts and queries (``None``: no text in the stream).
         tuner: the tuning strategy that was applied to ``llm`` (kept for reference).
         prompts: task name -> task prompt (``""``/missing: none).
+        query_position: ``"before"`` the visual tokens (default) or ``"after"`` them (``model.query_position``).
     """
 
     def __init__(self, encoder: Encoder, translator: Translator, llm: LLMAdapter, heads: Mapping[str, TaskHead], *,
                  text_encoder: TextEncoder | None = None, tuner: Tuner | None = None,
-                 prompts: Mapping[str, str | None] | None = None):
+                 prompts: Mapping[str, str | None] | None = None, query_position: str = "before"):
         super().__init__()
+        if query_position not in QUERY_POSITIONS:
+            raise ConfigError(f"expected one of {', '.join(QUERY_POSITIONS)}, got {query_position!r}", where="model.query_position")
+        self.query_position = query_position
         if translator.out_dim != llm.embed_dim:
             raise ConfigError(f"the translator makes {translator.out_dim}-d tokens but the LLM takes {llm.embed_dim}-d",
                               where="model.translator.out_dim", hint="leave out_dim out: the pipeline supplies it")
@@ -109,14 +116,16 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
 
     def text_segments(self, task: str, queries: list[str | None] | None, batch_size: int) -> list[TokenSequence]:
         """``[task prompt]`` and ``[query text]`` token sequences (only those present)."""
-        out = []
-        if self.prompts.get(task):
-            out.append(self.encode_text([self.prompts[task]] * batch_size))
-        if queries is not None and any(queries):
-            if len(queries) != batch_size:
-                raise DataError(f"{len(queries)} queries for {batch_size} videos", where="VideoBatch.queries")
-            out.append(self.encode_text([q or "" for q in queries]))
-        return out
+        prompt = [self.encode_text([self.prompts[task]] * batch_size)] if self.prompts.get(task) else []
+        return prompt + self.query_segment(queries, batch_size)
+
+    def query_segment(self, queries: list[str | None] | None, batch_size: int) -> list[TokenSequence]:
+        """``[query text]`` tokens ``[B, L, E]`` as a one-item list; ``[]`` without queries."""
+        if queries is None or not any(queries):
+            return []
+        if len(queries) != batch_size:
+            raise DataError(f"{len(queries)} queries for {batch_size} videos", where="VideoBatch.queries")
+        return [self.encode_text([q or "" for q in queries])]
 
     def translate(self, batch: VideoBatch) -> TokenSequence:
         """Unit tokens in the LLM's input space: ``[B, N*k, E]``."""
@@ -129,19 +138,24 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
     def encode(self, batch: VideoBatch, task: str | None = None) -> tuple[Tensor, StreamInputs]:
         """Run the stream through the LLM -> ``(hidden [B, N, H] at the units, StreamInputs)``.
 
+        The stream is ``[prompt][query][units]``, or ``[prompt][units][query]`` with ``query_position``
+        ``"after"`` (then ``StreamInputs.query_positions [B, L]`` says where the query went).
         Padded units hold zeros in ``hidden`` and ``-1`` in ``visual_positions``.
         """
         task = self.task_name(task)
         tokens = self.translate(batch)
         b, k = tokens.embeds.shape[0], self.translator.tokens_per_unit
-        embeds, mask, index = pack_segments(self.text_segments(task, batch.queries, b) + [tokens])
+        after = self.query_position == "after"
+        query = self.query_segment(batch.queries, b) if after else []
+        text = self.text_segments(task, None if after else batch.queries, b)
+        embeds, mask, index = pack_segments(text + [tokens] + query)
         hidden, cache = self.llm(embeds, mask, use_cache=self.heads[task].needs_cache)
-        positions = index[-1][:, k - 1 :: k]  # [B, N], -1 on padded units
+        positions = index[len(text)][:, k - 1 :: k]  # [B, N], -1 on padded units
         visual = TokenSequence(tokens.embeds[:, k - 1 :: k], positions >= 0, tokens.spans[:, k - 1 :: k])
         picked = hidden.gather(1, positions.clamp(min=0)[..., None].expand(-1, -1, hidden.shape[-1]))
         picked = picked * visual.mask[..., None].to(picked.dtype)
         return picked, StreamInputs(visual=visual, embeds=embeds, mask=mask, visual_positions=positions, cache=cache,
-                                    hidden=hidden, tokens_per_unit=k)
+                                    hidden=hidden, tokens_per_unit=k, query_positions=index[-1] if query else None)
 
     # -- task API -------------------------------------------------------------------
     def forward(self, batch: VideoBatch, task: str | None = None) -> dict[str, Any]:
@@ -299,7 +313,8 @@ def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[st
             dict(spec.head), where=spec.path("head"),
             default_args={"in_dim": llm.hidden_size, **dict(head_args.get(spec.name, {}))})
         prompts[spec.name] = spec.prompt
-    return VideoLLM(encoder, translator, llm, heads, text_encoder=text_encoder, tuner=tuner, prompts=prompts)
+    return VideoLLM(encoder, translator, llm, heads, text_encoder=text_encoder, tuner=tuner, prompts=prompts,
+                    query_position=model.get("query_position") or "before")
 
 
 def build_pipeline(cfg: Mapping[str, Any], *, registries: Registries = REGISTRIES,

@@ -10,6 +10,11 @@ policy's constant-size one: a stream of any length runs at constant memory and p
 cost, and still equals the full forward under the same policy. Heads that generate
 (captioning) continue a fork of :attr:`VideoStream.cache`, so they see the whole history.
 
+A query goes before the units (``model.query_position: before``). A pipeline that puts it
+after them (``after``: offline retrieval, the query sees the whole video) refuses to stream
+with a query: there is no "after the video" while it arrives, and re-reading the query after
+each push would change the scores of the units already answered.
+
 What a user sees after each push is the head's :meth:`~videollm_core.base.TaskHead.stream_answer`;
 its default, :func:`class_answers`, reads class scores (named by :func:`class_label`).
 """
@@ -21,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .types import StreamInputs, TokenSequence, VideoBatch, pack_segments
 
 
@@ -35,6 +40,9 @@ class VideoStream:
         query: one query for all videos, or ``B`` queries (``[query text]`` of the stream).
         step_seconds: duration of one feature step, for pushes without timestamps.
 
+    Raises:
+        ConfigError: a query with a pipeline whose ``query_position`` is ``"after"`` (see above).
+
     Attributes: ``units`` (units processed per video), ``steps`` (feature steps received),
     ``cache`` (the adapter's cache after the last push).
     """
@@ -47,6 +55,10 @@ class VideoStream:
         self.task = pipeline.task_name(task)
         self.batch_size = batch_size
         self.queries = [query] * batch_size if isinstance(query, str) or query is None else list(query)
+        if pipeline.query_position == "after" and any(self.queries):
+            raise ConfigError("this model reads the query after the whole video: it cannot stream with a query",
+                              where="model.query_position", hint="run the full forward (pipeline(batch)) or train with "
+                              "query_position: before, where every unit sees the query first")
         self.step_seconds = float(step_seconds)
         #: where pushed features go (the pipeline's parameters' device, looked up once).
         self.device = next((p.device for p in pipeline.parameters()), torch.device("cpu"))

@@ -159,7 +159,8 @@ class TokenSequence:
 class StreamInputs:
     """What the LLM saw, handed to task heads next to the visual hidden states.
 
-    The token stream is ``[task prompt][query text][visual tokens]`` per sample,
+    The token stream is ``[task prompt][query text][visual tokens]`` per sample
+    (``model.query_position: after``: ``[task prompt][visual tokens][query text]``),
     right-padded to ``S`` tokens.
 
     Attributes:
@@ -175,6 +176,9 @@ class StreamInputs:
             ``use_cache=True`` (heads that generate text continue from it), else ``None``.
         tokens_per_unit: ``k``, the LLM tokens the translator made per unit (``embeds`` holds
             ``k * N`` visual tokens).
+        query_positions: ``[B, L]`` long, index in ``embeds`` of each query token when the
+            query comes after the visual tokens (``-1`` on padding: a sample without a query
+            has none), else ``None`` (the query, if any, is then part of the text prefix).
     """
 
     visual: TokenSequence
@@ -184,6 +188,12 @@ class StreamInputs:
     cache: Any = None
     hidden: Tensor | None = None
     tokens_per_unit: int = 1
+    query_positions: Tensor | None = None
+
+
+#: where the query text goes in the token stream (``model.query_position``): before the visual
+#: tokens (they all see it) or after them (it sees the whole video, as the paper appends it).
+QUERY_POSITIONS = ("before", "after")
 
 
 def pack_segments(segments: list[TokenSequence]) -> tuple[Tensor, Tensor, list[Tensor]]:
@@ -217,4 +227,4 @@ def pack_segments(segments: list[TokenSequence]) -> tuple[Tensor, Tensor, list[T
     return embeds, mask, index
 
 
-__all__ = ["VideoBatch", "TokenSequence", "StreamInputs", "pack_segments"]
+__all__ = ["VideoBatch", "TokenSequence", "StreamInputs", "QUERY_POSITIONS", "pack_segments"]

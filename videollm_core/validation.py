@@ -19,9 +19,10 @@ from .data import ON_ERROR
 from .plugins import REGISTRIES
 from .registry import Registries
 from .signature import constructor_parameters
+from .types import QUERY_POSITIONS
 
 TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
-MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt", "context")
+MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt", "context", "query_position")
 SPLITS = ("train", "val", "test")
 DATA_KEYS = (*SPLITS, "batch_size", "num_workers", "on_error")
 TASK_KEYS = ("name", "head", "data", "metric", "prompt", "weight")
@@ -328,7 +329,7 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
                                   hint="model: {encoder: ..., translator: ..., llm: ..., head: ...}"))
         model = {}
     else:
-        errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR})
+        errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR, "query_position": _choice(*QUERY_POSITIONS)})
         context = model.get("context")  # {window: W, sink: S}; the window is checked against the LLM when built
         errors += _check_mapping(context, "model.context", ("window", "sink"), {"window": POS_INT, "sink": NONNEG_INT})
         if isinstance(context, dict):
@@ -347,6 +348,10 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
         return errors  # the task list is malformed: its items cannot be walked
     for spec in task_specs(cfg):
         errors += _check_task(spec, registries)
+        head = registries.heads.get(spec.head.get("type")) if isinstance(spec.head, dict) else None
+        if model.get("query_position") == "after" and head is not None and not head.reads_query_after:  # e.g. an online head
+            errors.append(ConfigError(f"task '{spec.name}' ({head.__name__}) cannot read a query after the visual units",
+                                      where="model.query_position", hint="keep before (the default): after serves query grounding (nlq, qvhighlights)"))
     return errors + primary_metric(cfg, registries)[1]
 
 

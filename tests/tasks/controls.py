@@ -219,3 +219,18 @@ def pool_units(steps: np.ndarray, unit: int) -> np.ndarray:
 
 
 __all__ += ["permutation_within", "pool_units", "unit_permutation"]
+
+
+def predict_entries(pipeline: Any, dataset: Any, batch_size: int = 16) -> list[dict[str, Any]]:
+    """Prediction entries of a (trained) pipeline on every sample of ``dataset``, in order (``eval()``
+    mode, no gradients): what :func:`evaluate_entries` scores for a control that edits the dataset."""
+    pipeline.eval()
+    entries: list[dict[str, Any]] = []
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            batch = dataset.collate([dataset[i] for i in range(start, min(len(dataset), start + batch_size))])
+            entries += pipeline.predict(pipeline(batch), batch)
+    return entries
+
+
+__all__ += ["predict_entries"]

@@ -2,9 +2,12 @@
 visual unit -> ranked windows (:class:`MomentBoundaryHead`, with :func:`window_targets` and
 :func:`rank_windows`; while streaming, :class:`StreamWindows`).
 
-The query's tokens come first in the LLM stream, so every visual unit's hidden state has
-seen the query. For each unit ``i`` the head predicts three logits: the window starts in
-this unit, ends in it, or covers it. Training: cross-entropy of the start (end) logits over
+The query's tokens come first in the LLM stream (``model.query_position: before``), so every
+visual unit's hidden state has seen the query; with ``after`` (the paper's order for retrieval
+tasks: the query appended after the visual memory) the query's tokens have seen the whole video
+and the units have not seen the query, so the head must fuse the query's state (below). For
+each unit ``i`` the head predicts three logits: the window starts in this unit, ends in it, or
+covers it. Training: cross-entropy of the start (end) logits over
 the video's units against the unit(s) holding a GT window's start (end) (a soft target
 when there are several GT windows), plus binary cross-entropy of the inside logits against
 the units whose centre lies in a GT window. Decoding: every pair ``i <= j`` scores
@@ -17,11 +20,14 @@ Query fusion (``query_fusion=True``, the default): the scores of unit ``i`` are 
 (task prompt + query) of the same stream -- the causal LM's summary of the query. The
 visual hidden states may carry the query only weakly (a small or frozen LLM mixes it in
 slowly), and without it several planted events of one clip are indistinguishable; the
-product lets the head match a unit against the query directly. ``q`` comes from a second
-LLM pass over the text prefix only (``S_text`` tokens; with causal attention it equals
-the stream's hidden state there), because the pipeline hands heads the visual hidden
-states alone. Under ``pipeline.stream()`` heads see no text tokens: use
-``query_fusion=False`` there.
+product lets the head match a unit against the query directly. ``q`` is read from the
+stream's hidden states (``StreamInputs.hidden``), else from a second LLM pass over the text
+prefix only (``S_text`` tokens; with causal attention it equals the stream's hidden state
+there). With the query after the units (``StreamInputs.query_positions`` set), ``q`` is the
+state at the last query token, which has attended to the prompt, every unit and the query:
+the units alone cannot know the query, so ``query_fusion=False`` is refused there. Under
+``pipeline.stream()`` heads see no text tokens: use ``query_fusion=False`` and
+``query_position: before`` there (a pipeline with ``after`` refuses to stream a query).
 
 Task heads subclass :class:`MomentBoundaryHead` and add ``predict`` (NLQ) or more outputs
 (QVHighlights' saliency).
@@ -29,7 +35,7 @@ Task heads subclass :class:`MomentBoundaryHead` and add ``predict`` (NLQ) or mor
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -37,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from videollm_core.base import TaskHead
+from videollm_core.errors import ConfigError
 from videollm_core.types import StreamInputs, VideoBatch
 
 from .answers import moment_row
@@ -157,6 +164,12 @@ class StreamWindows:
         return [(float(segs[k, 0]), float(segs[k, 1]), float(scores[k])) for k in keep]
 
 
+def _state_at(hidden: Tensor, index: Tensor) -> Tensor:
+    """``hidden [B, S, H]`` at one position per sample, ``index [B]`` -> ``[B, H]`` (zeros where ``index < 0``)."""
+    state = hidden[torch.arange(hidden.shape[0], device=hidden.device), index.clamp(min=0)]
+    return state * (index >= 0)[:, None].to(state.dtype)
+
+
 class MomentBoundaryHead(TaskHead):
     """Boundary scoring head for natural-language grounding (no ``predict``: the task heads add it).
 
@@ -168,8 +181,10 @@ class MomentBoundaryHead(TaskHead):
         inside_weight: weight of the inside term in the window score and loss.
         nms_iou: windows overlapping a better one by more than this are skipped.
         query_fusion: also read the query's hidden state (see the module docstring);
-            needs the head bound to the pipeline's LLM.
+            needs the head bound to the pipeline's LLM, and ``model.query_position: after`` needs it.
     """
+
+    reads_query_after: ClassVar[bool] = True
 
     def __init__(self, in_dim: int, hidden_dim: int = 128, num_windows: int = 5, max_window_units: int | None = None,
                  inside_weight: float = 1.0, nms_iou: float = 0.5, query_fusion: bool = True) -> None:
@@ -186,14 +201,21 @@ class MomentBoundaryHead(TaskHead):
         return 2 * self.in_dim if self.query_fusion else self.in_dim
 
     def query_state(self, stream: StreamInputs) -> Tensor:
-        """``[B, H]``: the LLM's hidden state at each sample's last text token (zeros without text).
+        """``[B, H]``: the LLM's hidden state at each sample's last query token (zeros without a query).
 
-        The stream packs ``[prompt][query][visual]`` per sample, so the text is the first
-        ``S_text = real tokens - k * real units`` tokens. Their states are read from
-        ``stream.hidden`` (the pipeline's pass); without it the text runs through the LLM
-        again (alone: causal attention gives the same states as in the whole stream).
+        Query before the units (``stream.query_positions is None``): the stream packs
+        ``[prompt][query][visual]`` per sample, so the text is the first ``S_text = real tokens -
+        k * real units`` tokens and ``q`` is the state of its last token (the prompt's without a
+        query; zeros without text). Query after the units (``[prompt][visual][query]``): the
+        state at the last of ``stream.query_positions [B, L]``. The states are read from
+        ``stream.hidden`` (the pipeline's pass); without it the LLM runs again, over the text
+        prefix alone (causal attention gives the same states as in the whole stream) or over
+        the whole stream when the query comes last.
         """
         llm = self.llm
+        if stream.query_positions is not None:
+            hidden = stream.hidden if stream.hidden is not None else llm(stream.embeds, stream.mask)[0]
+            return _state_at(hidden, stream.query_positions.max(1).values)  # [B], -1 without a query
         text_len = stream.mask.long().sum(1) - stream.tokens_per_unit * stream.visual.mask.long().sum(1)  # [B]
         b, longest = text_len.shape[0], int(text_len.max()) if text_len.numel() else 0
         if longest <= 0:
@@ -202,12 +224,14 @@ class MomentBoundaryHead(TaskHead):
         if hidden is None:
             mask = torch.arange(longest, device=text_len.device)[None, :] < text_len[:, None]
             hidden, _ = llm(stream.embeds[:, :longest], mask)
-        last = hidden[torch.arange(b, device=hidden.device), (text_len - 1).clamp(min=0)]
-        return last * (text_len > 0)[:, None].to(last.dtype)
+        return _state_at(hidden, text_len - 1)
 
     def unit_features(self, hidden: Tensor, stream: StreamInputs) -> Tensor:
         """``hidden [B, N, H]`` -> ``[B, N, feature_dim]``: ``[h, h * W q]`` with query fusion, else ``h``."""
         if not self.query_fusion:
+            if stream.query_positions is not None:
+                raise ConfigError(f"{type(self).__name__} with query_fusion: false cannot see a query put after the units",
+                                  where="head.query_fusion", hint="set query_fusion: true, or model.query_position: before")
             return hidden
         q = self.query_proj(self.query_state(stream).to(hidden.dtype))  # [B, H]
         return torch.cat([hidden, hidden * q[:, None, :]], dim=-1)
