@@ -35,6 +35,7 @@ def results(out: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("runs/*/result.json"))}
 
 
+@pytest.mark.slow
 def test_a_planted_failure_is_reported_and_the_other_runs_finish(tmp_path, capsys):
     study = write_study(tmp_path, "axes: {seed: [0, 1, 2]}\n"
                                   "controls: {broken: {set: {model.tuner: {type: NoSuchTuner}}, vary: []}}\n")
@@ -94,6 +95,7 @@ def test_a_killed_study_resumes_and_runs_only_what_is_left(tmp_path):
     assert not (second / "failed.json").exists()
 
 
+@pytest.mark.slow
 def test_the_slurm_executor_submits_a_job_array_and_the_results_come_back(tmp_path, cluster, capsys):
     study = write_study(tmp_path, "axes: {seed: [0, 1]}\n"
                                   "executor: {type: slurm, partition: gpu, account: proj, time: 30, poll_seconds: 0.2}\n")
