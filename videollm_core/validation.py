@@ -103,7 +103,7 @@ DATA_SCHEMA: dict[str, tuple[Check, str]] = {
 TOP_SCHEMA: dict[str, tuple[Check, str]] = {"work_dir": _optional(STR), "seed": INT}
 
 
-def _unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> ConfigError:
+def unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> ConfigError:
     close = difflib.get_close_matches(str(key), list(known), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else f"known keys: {', '.join(known)}"
     return ConfigError(f"unknown key '{key}'", where=where, hint=hint)
@@ -115,7 +115,7 @@ def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str],
         return []
     if not isinstance(section, dict):
         return [ConfigError(f"expected a mapping, got {type(section).__name__} {section!r}", where=where)]
-    errors = [_unknown_key(k, known, f"{where}.{k}" if where else str(k)) for k in section if k not in known]
+    errors = [unknown_key(k, known, f"{where}.{k}" if where else str(k)) for k in section if k not in known]
     for key, (check, text) in schema.items():
         if key in section and not check(section[key]):
             path = f"{where}.{key}" if where else key
@@ -395,5 +395,5 @@ def validate_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
             error.args = (error.render(),)
         raise error
 
-__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "settings_problems", "primary_metric", "TRAIN_SCHEMA",
+__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "settings_problems", "primary_metric", "unknown_key", "TRAIN_SCHEMA",
            "TOP_LEVEL_KEYS"]

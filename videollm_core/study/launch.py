@@ -21,7 +21,7 @@ from ..errors import ConfigError, UserError
 from ..signature import constructor_parameters
 from .plan import PlannedRun, command, plan_runs, run_dir, write_run
 from .spec import Study
-from .worker import error_line, write_json
+from .worker import record_failure, write_json
 
 
 @dataclass
@@ -70,10 +70,7 @@ def _record_end(folder: Path, status: int) -> dict[str, Any] | None:
             return json.loads(failed.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pass
-    record = {"status": status or 1, "error": error_line(folder / "log.txt") or "the run ended without a result",
-              "log": str(folder / "log.txt")}
-    write_json(failed, record)
-    return record
+    return record_failure(folder, status)
 
 
 def run_study(study: Study, out: Path, executor: Any, *, resume: bool = False) -> StudyOutcome:

@@ -22,7 +22,6 @@ place in the file (``STUDY.yaml: axes.model.llm``) and a hint, and exits with st
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -32,6 +31,7 @@ from typing import Any
 
 from ..config import read_yaml
 from ..errors import ConfigError, ConfigErrors
+from ..validation import unknown_key
 
 KEYS = ("study", "description", "base", "data_root", "options", "axes", "controls", "exclude", "executor", "gpus_per_run")
 CONTROL_KEYS = ("set", "vary", "tasks")
@@ -86,11 +86,6 @@ class Study:
     exclude: list[dict[str, str]] = field(default_factory=list)
     executor: dict[str, Any] = field(default_factory=lambda: {"type": "local"})
     gpus_per_run: int = 1
-
-
-def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(choices)}"
 
 
 def _base_label(path: Path) -> str:
@@ -156,7 +151,7 @@ def _controls(raw: Any, axes: list[Axis], where: str, errors: list[ConfigError])
             continue
         unknown = [k for k in body if k not in CONTROL_KEYS]
         for k in unknown:
-            errors.append(ConfigError(f"unknown key '{k}'", where=f"{here}.{k}", hint=_suggest(k, CONTROL_KEYS)))
+            errors.append(unknown_key(k, CONTROL_KEYS, f"{here}.{k}"))
         vary = body.get("vary", ["seed"] if "seed" in keys else [])
         bad = [v for v in vary if v not in keys] if isinstance(vary, list) else [vary]
         if bad:
@@ -177,7 +172,7 @@ def read_study(path: str | Path) -> Study:
     errors: list[ConfigError] = []
     for key in raw:
         if key not in KEYS:
-            errors.append(ConfigError(f"unknown key '{key}'", where=f"{where}: {key}", hint=_suggest(key, KEYS)))
+            errors.append(unknown_key(key, KEYS, f"{where}: {key}"))
     if "base" not in raw:
         errors.append(ConfigError("a study needs `base:` (task: config file)", where=where))
     bases = _bases(raw.get("base"), here, f"{where}: base", errors) if "base" in raw else []

@@ -98,6 +98,16 @@ def error_line(log: Path) -> str:
     return " | ".join(message)[:1000]
 
 
+def record_failure(folder: Path, status: int, seconds: float | None = None) -> dict[str, Any]:
+    """Write ``failed.json`` of the run in ``folder``: its exit status (1 for a run that exited 0 without
+    finishing), the error line of its log and the log's path; returns the record."""
+    log = folder / "log.txt"
+    record = {"status": status or 1, "error": error_line(log) or "the run stopped before its last step", "log": str(log),
+              **({"seconds": seconds} if seconds is not None else {})}
+    write_json(folder / "failed.json", record)
+    return record
+
+
 def execute(run_dir: str | os.PathLike) -> int:
     """Train the run of ``run_dir`` (if it has no result yet) and record its outcome; returns the exit status."""
     folder = Path(run_dir).resolve()
@@ -123,9 +133,7 @@ def execute(run_dir: str | os.PathLike) -> int:
     seconds = round(time.time() - started, 3)
     result = read_result(folder / "work") if status == 0 else None
     if result is None:
-        write_json(folder / "failed.json", {"status": status or 1, "error": error_line(log) or "the run stopped before its last step",
-                                             "log": str(log), "seconds": seconds})
-        return status or 1
+        return record_failure(folder, status, seconds)["status"]
     write_json(folder / "result.json", {**result, "seconds": seconds})
     return 0
 
