@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-pytest_plugins = ["shared_paths", "pytester"]  # the shared_data marker's skip-or-fail hook; pytester tests it
+pytest_plugins = ["shared_paths", "browser", "pytester"]  # the shared_data marker's skip-or-fail hook, the chrome fixture; pytester tests it
 
 
 @pytest.fixture(autouse=True)
