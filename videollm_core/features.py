@@ -1,15 +1,15 @@
-"""The ``features`` role: where a dataset's per-video feature arrays come from.
+"""The `features` role: where a dataset's per-video feature arrays come from.
 
-A :class:`FeatureSource` reads one video's features as ``[T, Df]`` float32 (``T`` steps
-at :attr:`FeatureSource.fps` steps per second) from the layout a benchmark releases
-(``.npy`` folders, ``.npz``, one HDF5 file, an LMDB of per-frame vectors, Ego4D ``.pt``...).
-The built-ins live in the plugin ``videollm_plugins.features``; a dataset's
-``features: {type: NAME, ...}`` entry is built with :func:`build_feature_source`, its
-``fps`` filled with the dataset's own step rate when the entry leaves it out.
+A [`FeatureSource`][videollm_core.data.FeatureSource] reads one video's features as `[T, Df]` float32 (`T` steps
+at `FeatureSource.fps` steps per second) from the layout a benchmark releases
+(`.npy` folders, `.npz`, one HDF5 file, an LMDB of per-frame vectors, Ego4D `.pt`...).
+The built-ins live in the plugin `videollm_plugins.features`; a dataset's
+`features: {type: NAME, ...}` entry is built with `build_feature_source`, its
+`fps` filled with the dataset's own step rate when the entry leaves it out.
 
-:func:`features_from_path` turns a bare path into a source by asking each registered
-class whether it reads that path (:meth:`FeatureSource.claims`), for commands that take
-``--features PATH``.
+`features_from_path` turns a bare path into a source by asking each registered
+class whether it reads that path ([`FeatureSource.claims`][videollm_core.data.FeatureSource.claims]), for commands that take
+`--features PATH`.
 """
 from __future__ import annotations
 
@@ -23,16 +23,16 @@ from .errors import ConfigError, DataError
 
 def build_feature_source(cfg: Mapping[str, Any] | str | Path | FeatureSource, *, fps: float | None = None,
                          where: str = "features", registries: Any = None) -> FeatureSource:
-    """Build a source from ``{type: NAME, ...}`` (or a path, see :func:`features_from_path`).
+    """Build a source from `{type: NAME, ...}` (or a path, see `features_from_path`).
 
     Args:
-        cfg: the ``features:`` entry, a path, or an already built source (returned as is).
-        fps: steps per second used when ``cfg`` has no ``fps`` (a dataset's step rate).
+        cfg: the `features:` entry, a path, or an already built source (returned as is).
+        fps: steps per second used when `cfg` has no `fps` (a dataset's step rate).
         where: the YAML path of the entry, for error messages.
         registries: defaults to the process-wide registries.
 
     Raises:
-        ConfigError: unknown ``type`` (with suggestions), bad or missing arguments.
+        ConfigError: unknown `type` (with suggestions), bad or missing arguments.
     """
     if isinstance(cfg, FeatureSource):
         return cfg
@@ -45,10 +45,10 @@ def build_feature_source(cfg: Mapping[str, Any] | str | Path | FeatureSource, *,
 
 
 def features_from_path(path: str | Path, *, fps: float | None = None, registries: Any = None) -> FeatureSource:
-    """A source for a bare path: the first registered class whose :meth:`FeatureSource.claims` accepts it.
+    """A source for a bare path: the first registered class whose [`FeatureSource.claims`][videollm_core.data.FeatureSource.claims] accepts it.
 
-    E.g. a folder of ``.npy`` -> ``NpyFeatures``, an ``.h5`` file -> ``HDF5Features``, an LMDB
-    folder -> ``LMDBFeatures``. ``fps`` is required by the sources that need it.
+    E.g. a folder of `.npy` -> `NpyFeatures`, an `.h5` file -> `HDF5Features`, an LMDB
+    folder -> `LMDBFeatures`. `fps` is required by the sources that need it.
 
     Raises:
         DataError: the path does not exist, or no registered source reads it.
@@ -67,14 +67,19 @@ def features_from_path(path: str | Path, *, fps: float | None = None, registries
                     hint=f"give a features: {{type: ...}} config; sources: {', '.join(reg.names()) or '(none)'}")
 
 
-def expected_feature_dim(cfg: Mapping[str, Any], registries: Any = None) -> int | None:
-    """``Df`` the datasets of a config must supply: the model's encoder class answers (:meth:`Encoder.input_dim`).
+def expected_feature_dim(cfg: Mapping[str, Any], registries: Any = None, spec: Any = None) -> int | None:
+    """`Df` the datasets of a config must supply: the encoder class answers ([`Encoder.input_dim`][videollm_core.base.Encoder.input_dim]).
 
-    ``None`` when the encoder reads pixels or video files, or its type is unknown (validation reports that).
+    `spec`: the `TaskSpec` whose datasets are meant (a task may
+    have its own encoder); `None`: the model's encoder. `None` is returned when the encoder
+    reads pixels or video files, or its type is unknown (validation reports that).
     """
     if registries is None:
         from .plugins import REGISTRIES as registries
-    enc = (cfg.get("model") or {}).get("encoder") if isinstance(cfg.get("model"), Mapping) else None
+    if spec is not None:
+        enc = spec.encoder_config(cfg)
+    else:
+        enc = (cfg.get("model") or {}).get("encoder") if isinstance(cfg.get("model"), Mapping) else None
     if not isinstance(enc, Mapping):
         return None
     cls = registries.encoders.get(enc.get("type"))
@@ -82,10 +87,10 @@ def expected_feature_dim(cfg: Mapping[str, Any], registries: Any = None) -> int 
 
 
 def require_fps(fps: Any, where: str, *, optional: bool = False) -> float | None:
-    """``fps`` as a positive float, else :class:`ConfigError` at ``where``.
+    """`fps` as a positive float, else [`ConfigError`][videollm_core.errors.ConfigError] at `where`.
 
-    ``optional``: ``None`` is accepted (returned) for layouts whose arrays do not depend on
-    the step rate (the dataset then knows its timing, e.g. ActivityNet's ``duration / T``).
+    `optional`: `None` is accepted (returned) for layouts whose arrays do not depend on
+    the step rate (the dataset then knows its timing, e.g. ActivityNet's `duration / T`).
     """
     if fps is None and optional:
         return None

@@ -1,9 +1,9 @@
-"""Head sizes of a config: what each task head receives besides ``in_dim``.
+"""Head sizes of a config: what each task head receives besides `in_dim`.
 
-A head's class counts (``num_classes``, ``num_verbs``...) come from its dataset
-(:meth:`~videollm_core.base.VideoDataset.head_args`, read from the annotations) or from
-the head's own config (``model.head.num_classes: 3807``); the config wins. One function,
-:func:`resolve_head_args`, serves the runner (which has the datasets), ``build_pipeline``
+A head's class counts (`num_classes`, `num_verbs`...) come from its dataset
+([`head_args`][videollm_core.data.VideoDataset.head_args], read from the annotations) or from
+the head's own config (`model.head.num_classes: 3807`); the config wins. One function,
+`resolve_head_args`, serves the runner (which has the datasets), `build_pipeline`
 without a runner and the dry run, so all three build the same heads.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ HEAD_ARG_SPLITS = ("train", "val", "test")
 
 
 def missing_head_args(spec: Any, registries: Registries = REGISTRIES) -> list[str]:
-    """Required constructor parameters of the task's head that its config leaves out (``in_dim`` is supplied)."""
+    """Required constructor parameters of the task's head that its config leaves out (`in_dim` is supplied)."""
     from .signature import constructor_parameters
 
     head_cls = registries.heads.lookup(spec.head["type"], where=f"{spec.path('head')}.type")
@@ -32,18 +32,18 @@ def missing_head_args(spec: Any, registries: Registries = REGISTRIES) -> list[st
 
 
 def build_task_dataset(cfg: Mapping[str, Any], spec: Any, split: str, registries: Registries = REGISTRIES) -> Any:
-    """The dataset of ``spec``'s ``split``, built as the runner builds it (``feature_dim``, ``on_error`` supplied)."""
+    """The dataset of `spec`'s `split`, built as the runner builds it (`feature_dim`, `on_error` supplied)."""
     return registries.datasets.build(
         spec.data[split], where=f"{spec.path('data')}.{split}",
-        default_args={"feature_dim": expected_feature_dim(cfg, registries),
+        default_args={"feature_dim": expected_feature_dim(cfg, registries, spec),
                       "on_error": (cfg.get("data") or {}).get("on_error", "raise")})
 
 
 def _from_config_data(cfg: Mapping[str, Any], spec: Any, registries: Registries, required: bool) -> dict[str, Any]:
-    """``head_args()`` of the task's first dataset when it may add to the head config.
+    """`head_args()` of the task's first dataset when it may add to the head config.
 
     The dataset is built only when the head lacks a required argument or the dataset class
-    supplies one the head config does not set; ``{}`` when it cannot be read and the head
+    supplies one the head config does not set; `{}` when it cannot be read and the head
     needs nothing from it.
     """
     missing = missing_head_args(spec, registries)
@@ -70,16 +70,16 @@ def _from_config_data(cfg: Mapping[str, Any], spec: Any, registries: Registries,
 
 def resolve_head_args(cfg: Mapping[str, Any], registries: Registries = REGISTRIES, *,
                       dataset_for: Callable[[Any], Any] | None = None, required: bool = True) -> dict[str, dict[str, Any]]:
-    """``{task: defaults for its head}``: the class counts a dataset supplies (tasks without any left out).
+    """`{task: defaults for its head}`: the class counts a dataset supplies (tasks without any left out).
 
     Args:
-        cfg: a validated config (single- or multi-task form; ``data`` may be absent).
+        cfg: a validated config (single- or multi-task form; `data` may be absent).
         registries: where heads and datasets are looked up.
-        dataset_for: ``spec -> dataset`` (the runner's own, already built datasets);
+        dataset_for: `spec -> dataset` (the runner's own, already built datasets);
             without it each task's first dataset (train, val, test) is built from the
             config when its class supplies head arguments, and skipped when it cannot be
             read but the head config is complete (e.g. paper configs on the meta device).
-        required: raise a :class:`ConfigError` naming what to add when a required head
+        required: raise a [`ConfigError`][videollm_core.errors.ConfigError] naming what to add when a required head
             argument is neither in the config nor readable from data.
     """
     from .validation import task_specs

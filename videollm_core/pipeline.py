@@ -31,6 +31,7 @@ from .base import Encoder, LLMAdapter, TaskHead, TextEncoder, Translator, Tuner
 from .errors import ConfigError, DataError
 from .plugins import REGISTRIES
 from .registry import Registries
+from .task_spec import task_specs
 from .types import QUERY_POSITIONS, StreamInputs, TokenSequence, VideoBatch, pack_segments
 
 #: the ``library_name`` of model cards and of the hub.
@@ -48,26 +49,42 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
     """The VideoLLM pipeline.
 
     Args:
-        encoder: visual modality encoder (``VideoBatch`` -> unit tokens ``[B, N, Dv]``).
-        translator: semantic translator (``[B, N, Dv]`` -> ``[B, N*k, E]``).
+        encoder: visual modality encoder (``VideoBatch`` -> unit tokens ``[B, N, Dv]``); ``None``
+            when every task has its own (``task_encoders``).
+        translator: semantic translator (``[B, N, Dv]`` -> ``[B, N*k, E]``); ``None`` likewise.
         llm: the LLM adapter (a tuner already applied).
         heads: task name -> head (``hidden [B, N, H]`` -> outputs).
         text_encoder: encodes task prompts and queries (``None``: no text in the stream).
         tuner: the tuning strategy that was applied to ``llm`` (kept for reference).
         prompts: task name -> task prompt (``""``/missing: none).
         query_position: ``"before"`` the visual tokens (default) or ``"after"`` them (``model.query_position``).
+        task_encoders, task_translators: task name -> that task's own encoder and translator
+            (``tasks[i].encoder`` / ``translator``: tasks whose features differ in width share the LLM).
+        task_query_positions: task name -> its own query position (``tasks[i].query_position``).
     """
 
-    def __init__(self, encoder: Encoder, translator: Translator, llm: LLMAdapter, heads: Mapping[str, TaskHead], *,
+    def __init__(self, encoder: Encoder | None, translator: Translator | None, llm: LLMAdapter, heads: Mapping[str, TaskHead], *,
                  text_encoder: TextEncoder | None = None, tuner: Tuner | None = None,
-                 prompts: Mapping[str, str | None] | None = None, query_position: str = "before"):
+                 prompts: Mapping[str, str | None] | None = None, query_position: str = "before",
+                 task_encoders: Mapping[str, Encoder] | None = None, task_translators: Mapping[str, Translator] | None = None,
+                 task_query_positions: Mapping[str, str] | None = None):
         super().__init__()
-        if query_position not in QUERY_POSITIONS:
-            raise ConfigError(f"expected one of {', '.join(QUERY_POSITIONS)}, got {query_position!r}", where="model.query_position")
+        for where, position in [("model.query_position", query_position), *(task_query_positions or {}).items()]:
+            if position not in QUERY_POSITIONS:
+                raise ConfigError(f"expected one of {', '.join(QUERY_POSITIONS)}, got {position!r}", where=where)
         self.query_position = query_position
-        if translator.out_dim != llm.embed_dim:
-            raise ConfigError(f"the translator makes {translator.out_dim}-d tokens but the LLM takes {llm.embed_dim}-d",
-                              where="model.translator.out_dim", hint="leave out_dim out: the pipeline supplies it")
+        #: task -> where its query goes (the model's ``query_position`` unless the task sets its own).
+        self.query_positions = {t: (task_query_positions or {}).get(t, query_position) for t in heads}
+        self.task_encoders = nn.ModuleDict(dict(task_encoders or {}))
+        self.task_translators = nn.ModuleDict(dict(task_translators or {}))
+        for task in heads:
+            if (encoder is None and task not in self.task_encoders) or (translator is None and task not in self.task_translators):
+                raise ConfigError(f"task '{task}' has no encoder or translator", where="model",
+                                  hint="set model.encoder and model.translator, or the task's own")
+        for where, tr in [("model.translator", translator), *((f"tasks.{t}.translator", tr) for t, tr in self.task_translators.items())]:
+            if tr is not None and tr.out_dim != llm.embed_dim:
+                raise ConfigError(f"the translator makes {tr.out_dim}-d tokens but the LLM takes {llm.embed_dim}-d",
+                                  where=f"{where}.out_dim", hint="leave out_dim out: the pipeline supplies it")
         self.encoder = encoder
         self.text_encoder = text_encoder
         self.translator = translator
@@ -127,12 +144,23 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
             raise DataError(f"{len(queries)} queries for {batch_size} videos", where="VideoBatch.queries")
         return [self.encode_text([q or "" for q in queries])]
 
-    def translate(self, batch: VideoBatch) -> TokenSequence:
-        """Unit tokens in the LLM's input space: ``[B, N*k, E]``."""
-        tokens = self.translator(self.encoder(batch))
+    def encoder_for(self, task: str | None = None) -> Encoder:
+        """The encoder of ``task``: its own (``tasks[i].encoder``), else the shared one."""
+        task = self.task_name(task)
+        return self.task_encoders[task] if task in self.task_encoders else self.encoder
+
+    def translator_for(self, task: str | None = None) -> Translator:
+        """The translator of ``task``: its own, else the shared one."""
+        task = self.task_name(task)
+        return self.task_translators[task] if task in self.task_translators else self.translator
+
+    def translate(self, batch: VideoBatch, task: str | None = None) -> TokenSequence:
+        """Unit tokens of ``task``'s features in the LLM's input space: ``[B, N*k, E]``."""
+        translator = self.translator_for(task)
+        tokens = translator(self.encoder_for(task)(batch))
         if tokens.dim != self.llm.embed_dim:
             raise DataError(f"translated tokens are {tokens.dim}-d, the LLM takes {self.llm.embed_dim}-d",
-                            where=type(self.translator).__name__)
+                            where=type(translator).__name__)
         return tokens
 
     def encode(self, batch: VideoBatch, task: str | None = None) -> tuple[Tensor, StreamInputs]:
@@ -143,9 +171,9 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
         Padded units hold zeros in ``hidden`` and ``-1`` in ``visual_positions``.
         """
         task = self.task_name(task)
-        tokens = self.translate(batch)
-        b, k = tokens.embeds.shape[0], self.translator.tokens_per_unit
-        after = self.query_position == "after"
+        tokens = self.translate(batch, task)
+        b, k = tokens.embeds.shape[0], self.translator_for(task).tokens_per_unit
+        after = self.query_positions[task] == "after"
         query = self.query_segment(batch.queries, b) if after else []
         text = self.text_segments(task, None if after else batch.queries, b)
         embeds, mask, index = pack_segments(text + [tokens] + query)
@@ -273,10 +301,12 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
 
     def components(self) -> dict[str, nn.Module]:
         """Named parts for the parameter table of a dry run."""
-        parts: dict[str, nn.Module] = {"encoder": self.encoder}
+        parts: dict[str, nn.Module] = {"encoder": self.encoder} if self.encoder is not None else {}
+        parts.update({f"encoder.{t}": e for t, e in self.task_encoders.items()})
         if self.text_encoder is not None:
             parts["text_encoder"] = self.text_encoder
-        parts["translator"] = self.translator
+        parts.update({"translator": self.translator} if self.translator is not None else {})
+        parts.update({f"translator.{t}": tr for t, tr in self.task_translators.items()})
         if self.text_projection is not None:
             parts["text_projection"] = self.text_projection
         parts["llm"] = self.llm
@@ -285,28 +315,34 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
 
 
 def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[str, dict]) -> VideoLLM:
-    from .validation import task_specs
-
     model = cfg.get("model")
     if not isinstance(model, Mapping):
         raise ConfigError("missing 'model' mapping", where="model")
+    specs = task_specs(cfg)
     for key in ("encoder", "translator", "llm"):
-        if not isinstance(model.get(key), Mapping):
+        if not isinstance(model.get(key), Mapping) and (key == "llm" or not all(isinstance(getattr(s, key), Mapping) for s in specs)):
             raise ConfigError(f"missing 'model.{key}' (a mapping with 'type')", where=f"model.{key}")
     llm = registries.llms.build(dict(model["llm"]), where="model.llm")
     tuner = registries.tuners.build(dict(model.get("tuner") or {"type": "Frozen"}), where="model.tuner")
     tuner.apply(llm)
     if model.get("context") is not None:  # after the tuner: its virtual tokens count as sinks
         llm.set_context(model["context"])
-    encoder = registries.encoders.build(dict(model["encoder"]), where="model.encoder")
-    translator = registries.translators.build(dict(model["translator"]), where="model.translator",
-                                              default_args={"in_dim": encoder.out_dim, "out_dim": llm.embed_dim})
+
+    def inputs(enc_cfg: Any, enc_where: str, tr_cfg: Any, tr_where: str) -> tuple[Encoder | None, Translator | None]:
+        if not isinstance(enc_cfg, Mapping) or not isinstance(tr_cfg, Mapping):
+            return None, None
+        enc = registries.encoders.build(dict(enc_cfg), where=enc_where)
+        return enc, registries.translators.build(dict(tr_cfg), where=tr_where, default_args={"in_dim": enc.out_dim, "out_dim": llm.embed_dim})
+
+    encoder, translator = inputs(model.get("encoder"), "model.encoder", model.get("translator"), "model.translator")
+    own = {s.name: inputs(s.encoder_config(cfg), s.input_path("encoder"), s.translator_config(cfg), s.input_path("translator"))
+           for s in specs if s.owns_input}
     text_cfg = model.get("text_encoder")
     if text_cfg is None and "LLMTextEncoder" in registries.encoders:
         text_cfg = {"type": "LLMTextEncoder"}
     text_encoder = registries.encoders.build(dict(text_cfg), where="model.text_encoder") if text_cfg else None
     heads, prompts = {}, {}
-    for spec in task_specs(cfg):
+    for spec in specs:
         if not isinstance(spec.head, Mapping):
             raise ConfigError(f"task '{spec.name}' has no head", where=spec.path("head"), hint="add head: {type: ...}")
         heads[spec.name] = registries.heads.build(
@@ -314,7 +350,9 @@ def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[st
             default_args={"in_dim": llm.hidden_size, **dict(head_args.get(spec.name, {}))})
         prompts[spec.name] = spec.prompt
     return VideoLLM(encoder, translator, llm, heads, text_encoder=text_encoder, tuner=tuner, prompts=prompts,
-                    query_position=model.get("query_position") or "before")
+                    query_position=model.get("query_position") or "before",
+                    task_encoders={t: e for t, (e, _) in own.items()}, task_translators={t: tr for t, (_, tr) in own.items()},
+                    task_query_positions={s.name: s.query_position for s in specs if s.query_position})
 
 
 def build_pipeline(cfg: Mapping[str, Any], *, registries: Registries = REGISTRIES,

@@ -1,22 +1,22 @@
-"""Online use of a :class:`~videollm_core.pipeline.VideoLLM`: feed frames as they arrive.
+"""Online use of a [`VideoLLM`][videollm_core.pipeline.VideoLLM]: feed frames as they arrive.
 
-``VideoStream.push(features)`` unitizes the new feature steps (the encoder's stream),
+`VideoStream.push(features)` unitizes the new feature steps (the encoder's stream),
 translates the completed units (the translator's stream, when it has one) and runs only
 those tokens through the LLM, continuing its key/value cache. The per-unit cost therefore
 does not grow with the length of the video, and the head outputs equal those of the full
 forward pass over the whole video (causal attention; prefix and prompt tuning included,
-the adapter seeds them at the start of the stream). Under ``model.context`` the cache is the
+the adapter seeds them at the start of the stream). Under `model.context` the cache is the
 policy's constant-size one: a stream of any length runs at constant memory and per-unit
 cost, and still equals the full forward under the same policy. Heads that generate
-(captioning) continue a fork of :attr:`VideoStream.cache`, so they see the whole history.
+(captioning) continue a fork of `VideoStream.cache`, so they see the whole history.
 
-A query goes before the units (``model.query_position: before``). A pipeline that puts it
-after them (``after``: offline retrieval, the query sees the whole video) refuses to stream
+A query goes before the units (`model.query_position: before`). A pipeline that puts it
+after them (`after`: offline retrieval, the query sees the whole video) refuses to stream
 with a query: there is no "after the video" while it arrives, and re-reading the query after
 each push would change the scores of the units already answered.
 
-What a user sees after each push is the head's :meth:`~videollm_core.base.TaskHead.stream_answer`;
-its default, :func:`class_answers`, reads class scores (named by :func:`class_label`).
+What a user sees after each push is the head's [`stream_answer`][videollm_core.base.TaskHead.stream_answer];
+its default, `class_answers`, reads class scores (named by `class_label`).
 """
 from __future__ import annotations
 
@@ -31,20 +31,20 @@ from .types import StreamInputs, TokenSequence, VideoBatch, pack_segments
 
 
 class VideoStream:
-    """``B`` videos streamed together through one pipeline task.
+    """`B` videos streamed together through one pipeline task.
 
     Args:
-        pipeline: the :class:`~videollm_core.pipeline.VideoLLM` (put it in ``eval()`` mode first).
-        batch_size: ``B`` videos pushed together (same number of steps each push).
+        pipeline: the [`VideoLLM`][videollm_core.pipeline.VideoLLM] (put it in `eval()` mode first).
+        batch_size: `B` videos pushed together (same number of steps each push).
         task: the task whose head answers (default: the only one).
-        query: one query for all videos, or ``B`` queries (``[query text]`` of the stream).
+        query: one query for all videos, or `B` queries (`[query text]` of the stream).
         step_seconds: duration of one feature step, for pushes without timestamps.
 
     Raises:
-        ConfigError: a query with a pipeline whose ``query_position`` is ``"after"`` (see above).
+        ConfigError: a query with a pipeline whose `query_position` is `"after"` (see above).
 
-    Attributes: ``units`` (units processed per video), ``steps`` (feature steps received),
-    ``cache`` (the adapter's cache after the last push).
+    Attributes: `units` (units processed per video), `steps` (feature steps received),
+    `cache` (the adapter's cache after the last push).
     """
 
     def __init__(self, pipeline: Any, batch_size: int = 1, task: str | None = None,
@@ -55,7 +55,7 @@ class VideoStream:
         self.task = pipeline.task_name(task)
         self.batch_size = batch_size
         self.queries = [query] * batch_size if isinstance(query, str) or query is None else list(query)
-        if pipeline.query_position == "after" and any(self.queries):
+        if pipeline.query_positions[self.task] == "after" and any(self.queries):
             raise ConfigError("this model reads the query after the whole video: it cannot stream with a query",
                               where="model.query_position", hint="run the full forward (pipeline(batch)) or train with "
                               "query_position: before, where every unit sees the query first")
@@ -64,8 +64,8 @@ class VideoStream:
         self.device = next((p.device for p in pipeline.parameters()), torch.device("cpu"))
         self.units = 0
         self.steps = 0
-        self._encoders = [pipeline.encoder.open_stream() for _ in range(batch_size)]
-        translator = pipeline.translator
+        self._encoders = [pipeline.encoder_for(self.task).open_stream() for _ in range(batch_size)]
+        translator = pipeline.translator_for(self.task)
         self._translators = [translator.open_stream() for _ in range(batch_size)]
         self.cache: Any = None
         with torch.no_grad():
@@ -75,7 +75,7 @@ class VideoStream:
                 _, self.cache = pipeline.llm(embeds, mask, use_cache=True)
 
     def _check(self, features: Any, timestamps: Any) -> tuple[Tensor, Tensor]:
-        """``(features [B, T, Df], timestamps [B, T, 2])`` as float tensors on the pipeline's device
+        """`(features [B, T, Df], timestamps [B, T, 2])` as float tensors on the pipeline's device
         (numpy arrays and lists are taken too); non-finite values are refused, naming the step."""
         device = self.device
         if isinstance(features, np.ndarray) and not features.flags.writeable:  # a memory-mapped .npy
@@ -105,9 +105,9 @@ class VideoStream:
         return features, timestamps
 
     def push(self, features: Tensor | np.ndarray, timestamps: Tensor | None = None) -> dict[str, Any] | None:
-        """New feature steps ``[T, Df]`` (or ``[B, T, Df]``; a tensor or a numpy array), ``timestamps [T, 2]`` s (default:
-        consecutive steps of ``step_seconds``) -> the head's outputs for the ``n`` units they
-        completed (``hidden [B, n, H]`` went to the head), or None when no unit completed."""
+        """New feature steps `[T, Df]` (or `[B, T, Df]`; a tensor or a numpy array), `timestamps [T, 2]` s (default:
+        consecutive steps of `step_seconds`) -> the head's outputs for the `n` units they
+        completed (`hidden [B, n, H]` went to the head), or None when no unit completed."""
         features, timestamps = self._check(features, timestamps)
         self.steps += features.shape[1]
         units = [enc.push(features[i], timestamps[i]) for i, enc in enumerate(self._encoders)]
@@ -117,9 +117,9 @@ class VideoStream:
         return self._advance(units, batch)
 
     def flush(self) -> dict[str, Any] | None:
-        """End of the videos: outputs for trailing partial units (encoders with ``flush``), or None."""
+        """End of the videos: outputs for trailing partial units (encoders with `flush`), or None."""
         units = [enc.flush() for enc in self._encoders]
-        d = self.pipeline.encoder.in_dim
+        d = self.pipeline.encoder_for(self.task).in_dim
         empty = torch.zeros(self.batch_size, 0, d)
         batch = VideoBatch(features=empty, mask=torch.zeros(self.batch_size, 0, dtype=torch.bool),
                            timestamps=torch.zeros(self.batch_size, 0, 2), queries=None,
@@ -138,7 +138,7 @@ class VideoStream:
         translated = [tr.push(u) for tr, u in zip(self._translators, units)]
         tokens = TokenSequence(torch.cat([t.embeds for t in translated]), torch.cat([t.mask for t in translated]),
                                torch.cat([t.spans for t in translated]))
-        k = p.translator.tokens_per_unit
+        k = p.translator_for(self.task).tokens_per_unit
         hidden, self.cache = p.llm(tokens.embeds, tokens.mask, cache=self.cache, use_cache=True)
         n = tokens.embeds.shape[1] // k
         positions = (torch.arange(n, device=hidden.device) * k + k - 1).expand(self.batch_size, n)
@@ -151,10 +151,10 @@ class VideoStream:
 
 # -- answers ------------------------------------------------------------------------
 def class_label(names: list[str] | None, num_classes: int, index: int) -> str | int:
-    """The name of class ``index`` of a ``num_classes``-way output, given the model's recorded
-    class names (its dataset's :meth:`~videollm_core.data.VideoDataset.class_names`): one name
+    """The name of class `index` of a `num_classes`-way output, given the model's recorded
+    class names (its dataset's [`class_names`][videollm_core.data.VideoDataset.class_names]): one name
     per output, or one per output after a leading background class (EK100 online detection,
-    whose head class ``a + 1`` is action ``a``). Otherwise the id itself."""
+    whose head class `a + 1` is action `a`). Otherwise the id itself."""
     if names and len(names) == num_classes:
         return names[index]
     if names and len(names) == num_classes - 1:
@@ -163,8 +163,8 @@ def class_label(names: list[str] | None, num_classes: int, index: int) -> str | 
 
 
 def named_output(sizes: dict[str, int], names: list[str] | None) -> str | None:
-    """The one output (``{key: number of classes}``) the recorded class ``names`` belong to: the
-    only one whose size fits them (:func:`class_label`); None when none or several fit (then
+    """The one output (`{key: number of classes}`) the recorded class `names` belong to: the
+    only one whose size fits them (`class_label`); None when none or several fit (then
     every answer shows class ids rather than a guess)."""
     fits = [key for key, n in sizes.items() if names and n in (len(names), len(names) + 1)]
     return fits[0] if len(fits) == 1 else None
@@ -172,13 +172,13 @@ def named_output(sizes: dict[str, int], names: list[str] | None) -> str | None:
 
 def class_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: int = 3,
                   names: list[str] | None = None) -> list[dict[str, Any]]:
-    """The default :meth:`~videollm_core.base.TaskHead.stream_answer`: answers read from the shapes
-    of a push's outputs (video 0), which completed units ``first_unit .. first_unit + n_units - 1``.
+    """The default [`stream_answer`][videollm_core.base.TaskHead.stream_answer]: answers read from the shapes
+    of a push's outputs (video 0), which completed units `first_unit .. first_unit + n_units - 1`.
 
-    Per-unit class scores ``[1, n, C]`` give ``{unit, KEY: [[class, prob], ...]}`` (top ``top`` of
-    the softmax; the classes of the one output the recorded ``names`` belong to, :func:`named_output`,
-    are named by :func:`class_label`, the others keep their ids); per-video scores ``[1, C]``
-    (anticipation) answer for the newest unit; generated ``captions`` too, when not empty.
+    Per-unit class scores `[1, n, C]` give `{unit, KEY: [[class, prob], ...]}` (top `top` of
+    the softmax; the classes of the one output the recorded `names` belong to, `named_output`,
+    are named by `class_label`, the others keep their ids); per-video scores `[1, C]`
+    (anticipation) answer for the newest unit; generated `captions` too, when not empty.
     """
     per_unit, per_video = {}, {}
     for key, value in outputs.items():

@@ -5,13 +5,12 @@ component section is checked against its registry (unknown ``type`` with suggest
 and plugin status, unknown/missing constructor arguments, annotated value types) with
 the arguments the pipeline supplies counted as given; scalar sections (``data``,
 ``train``, ``seed``...) are checked by value. :func:`task_specs` turns the single-task
-and the multi-task forms into one list of :class:`TaskSpec`.
+and the multi-task forms into one list of :class:`TaskSpec` (:mod:`videollm_core.task_spec`).
 """
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, ConfigErrors
@@ -19,13 +18,12 @@ from .data import ON_ERROR
 from .plugins import REGISTRIES
 from .registry import Registries
 from .signature import constructor_parameters
+from .task_spec import OWN_PARTS, SPLITS, TASK_KEYS, TaskSpec, task_specs
 from .types import QUERY_POSITIONS
 
 TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
 MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt", "context", "query_position")
-SPLITS = ("train", "val", "test")
 DATA_KEYS = (*SPLITS, "batch_size", "num_workers", "on_error")
-TASK_KEYS = ("name", "head", "data", "metric", "prompt", "weight")
 #: values of ``train.scheduler``, ``train.mixed_precision`` and ``train.on_nan`` (the engine implements them).
 SCHEDULERS = ("cosine", "linear", "constant")
 MIXED_PRECISION = ("no", "bf16", "fp16")
@@ -166,72 +164,6 @@ def component_size_problems(cfg: Any, where: str, cls: type | None) -> list[Conf
     return _size_problems(cfg, where, lambda k: k in params and params[k].default == 0 and not isinstance(params[k].default, bool))
 
 
-# -- tasks ------------------------------------------------------------------------
-@dataclass
-class TaskSpec:
-    """One task of a config, in the same shape for the single- and the multi-task form.
-
-    Attributes:
-        name: the task's name (metrics are logged as ``NAME/KEY``). Single-task form:
-            the metric's type (metrics are registered under the task name), else ``"task"``.
-        head: the head's component config (``{type: ..., ...}``).
-        data: ``{split: dataset config}`` for the splits present (``train``/``val``/``test``).
-        metric: the metric's component config, or ``None``.
-        prompt: the task prompt put before the query text, or ``None``.
-        weight: the task's loss weight (1.0 unless set).
-        prefix: YAML path of the task (``""`` single-task, ``"tasks.0"`` multi-task).
-    """
-
-    name: str
-    head: dict[str, Any] | None
-    data: dict[str, dict[str, Any]] = field(default_factory=dict)
-    metric: dict[str, Any] | None = None
-    prompt: str | None = None
-    weight: float = 1.0
-    prefix: str = ""
-
-    def path(self, part: str) -> str:
-        """YAML path of ``part`` (``"head"``, ``"data"``, ``"metric"``, ``"prompt"``) of this task."""
-        if self.prefix:
-            return f"{self.prefix}.{part}"
-        return {"head": "model.head", "prompt": "model.prompt"}.get(part, part)
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _name_of(type_name: Any) -> str:
-    return str(type_name).rpartition(":")[2] if type_name else ""
-
-
-def task_specs(cfg: Mapping[str, Any]) -> list[TaskSpec]:
-    """The config's tasks: one for the single-task form, one per ``tasks:`` item otherwise.
-
-    Assumes a config that :func:`validate_config` accepted (it does not re-check types).
-    """
-    tasks = cfg.get("tasks")
-    if tasks:
-        specs = []
-        for i, item in enumerate(tasks):
-            data = item.get("data") or {}
-            specs.append(TaskSpec(
-                name=str(item.get("name") or f"task{i}"),
-                head=item.get("head"),
-                data={s: data[s] for s in SPLITS if data.get(s)},
-                metric=item.get("metric"),
-                prompt=item.get("prompt"),
-                weight=float(item.get("weight", 1.0)),
-                prefix=f"tasks.{i}",
-            ))
-        return specs
-    model, data = _mapping(cfg.get("model")), _mapping(cfg.get("data"))
-    metric = cfg.get("metric")
-    name = _name_of(metric.get("type")) if isinstance(metric, dict) else ""
-    return [TaskSpec(name=name or "task", head=model.get("head"), data={s: data[s] for s in SPLITS if data.get(s)},
-                     metric=metric, prompt=model.get("prompt"))]
-
-
 # -- validation ------------------------------------------------------------------
 def _dataset_classes(spec: TaskSpec, registries: Registries) -> list[type]:
     out = []
@@ -268,6 +200,10 @@ def _check_task(spec: TaskSpec, registries: Registries) -> list[ConfigError]:
         errors += _component_problems(registries.datasets, dcfg, f"{spec.path('data')}.{split}", DATASET_SUPPLIED)
         if isinstance(dcfg, dict) and "features" in dcfg:
             errors += _features_problems(dcfg["features"], f"{spec.path('data')}.{split}.features", registries)
+    for part in OWN_PARTS:  # the task's own encoder / translator (multi-task form)
+        if getattr(spec, part) is not None:
+            role, _, supplied = MODEL_COMPONENTS[part]
+            errors += _component_problems(registries[role], getattr(spec, part), spec.path(part), supplied)
     classes = _dataset_classes(spec, registries)
     if spec.head is None:
         errors.append(ConfigError("missing the task head", where=spec.path("head"),
@@ -300,7 +236,8 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
         if not isinstance(item, dict):
             errors.append(ConfigError(f"expected a mapping with name/head/data, got {item!r}", where=where))
             continue
-        errors += _check_mapping(item, where, TASK_KEYS, {"name": STR, "weight": POS_NUM, "prompt": STR})
+        errors += _check_mapping(item, where, TASK_KEYS, {"name": STR, "weight": POS_NUM, "prompt": STR,
+                                                           "query_position": _choice(*QUERY_POSITIONS), "batch_size": POS_INT})
         errors += _check_mapping(item.get("data"), f"{where}.data", SPLITS, {})
         name = item.get("name")
         if not name:
@@ -335,10 +272,16 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
         if isinstance(context, dict):
             errors += [ConfigError(f"missing '{k}'", where="model.context", hint="model.context: {window: W, sink: S}")
                        for k in ("window", "sink") if k not in context]
+    tasks = [t for t in cfg["tasks"] if isinstance(t, dict)] if isinstance(cfg.get("tasks"), list) else []
     for key, (role, required, supplied) in MODEL_COMPONENTS.items():
         if model.get(key) is None:
-            if required:
-                errors.append(ConfigError(f"missing 'model.{key}'", where="model", hint=f"add model.{key}: {{type: ...}} (see `videollm list {role}`)"))
+            lacking = [i for i, t in enumerate(tasks) if t.get(key) is None] if key in OWN_PARTS else []
+            if required and tasks and key in OWN_PARTS and len(lacking) < len(tasks):  # some tasks bring their own
+                errors += [ConfigError(f"missing '{key}': the task has none and model.{key} is not set", where=f"tasks.{i}",
+                                       hint=f"add tasks.{i}.{key}: {{type: ...}}, or a shared model.{key}") for i in lacking]
+            elif required:
+                errors.append(ConfigError(f"missing 'model.{key}'", where="model", hint=f"add model.{key}: {{type: ...}} (see `videollm list {role}`)"
+                                          + (f", or give every task its own tasks[i].{key}" if tasks and key in OWN_PARTS else "")))
             continue
         errors += _component_problems(registries[role], model[key], f"model.{key}", supplied)
     multi = cfg.get("tasks") is not None
@@ -349,9 +292,12 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
     for spec in task_specs(cfg):
         errors += _check_task(spec, registries)
         head = registries.heads.get(spec.head.get("type")) if isinstance(spec.head, dict) else None
-        if model.get("query_position") == "after" and head is not None and not head.reads_query_after:  # e.g. an online head
+        position = spec.query_position or model.get("query_position")
+        if position == "after" and head is not None and not head.reads_query_after:  # e.g. an online head
             errors.append(ConfigError(f"task '{spec.name}' ({head.__name__}) cannot read a query after the visual units",
-                                      where="model.query_position", hint="keep before (the default): after serves query grounding (nlq, qvhighlights)"))
+                                      where=spec.path("query_position") if spec.query_position else "model.query_position",
+                                      hint="keep before (the default): after serves query grounding (nlq, qvhighlights);"
+                                           " in a multi-task config set it per task (tasks[i].query_position)"))
     return errors + primary_metric(cfg, registries)[1]
 
 

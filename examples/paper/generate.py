@@ -10,7 +10,8 @@ It also writes the study files (``videollm study``): ``examples/study/paper.yaml
 one study (the eight ``_base_.yaml`` crossed with the LLMs and the schemes, plus the RQ1 controls: no
 LLM; each LLM's architecture with random weights), and the paper's narrower comparisons:
 ``paper_tuning.yaml`` (BitFit, LoRA ranks, prefix and prompt lengths on OAD), ``paper_scaling.yaml``
-(OAD against size, up to OPT-6.7B) and ``paper_encoder.yaml`` (T5's encoder against its decoder).
+(OAD against size, up to OPT-6.7B) and ``paper_encoder.yaml`` (T5's encoder against its decoder);
+and ``examples/paper/multitask.yaml``, the eight bases as the tasks of one model (RQ3).
 
     python examples/paper/generate.py           # (re)write the grid and the study
     python examples/paper/generate.py --check   # exit 1 naming the files that differ or are stale
@@ -161,6 +162,42 @@ def encoder_study() -> str:
             + f"  model.tuner:\n    basic: {SCHEMES['basic'][0]}\n  seed: [0]\n" + EXECUTOR)
 
 
+MULTITASK_HEADER = """\
+# The paper's RQ3 at paper scale: ONE LLM (OPT-1.3B, basic tuning: frozen) serving all eight tasks on
+# their released features, which differ in width (EgoVLP 256-d, SlowFast+CLIP 2816-d...), so each task
+# keeps its own encoder and translator from its _base_.yaml, with its head, prompt, query position,
+# datasets, metric and batch size; only the LLM is shared. Every micro-batch comes from one task,
+# drawn in proportion to `weight` (equal here). The paper does not say which LLM or budget its
+# multitask rows used: OPT-1.3B (its preferred family) and the eight single-task budgets summed.
+# Written by examples/paper/generate.py from the eight bases.
+#
+#   videollm-run examples/paper/multitask.yaml --dry-run --no-data --json   # the plan, offline
+"""
+
+
+def multitask(root: Path = HERE) -> str:
+    """The text of ``examples/paper/multitask.yaml``: the eight bases as the tasks of one model."""
+    import yaml
+
+    tasks, steps, workers = [], 0, 0
+    for task in TASKS:
+        base = yaml.safe_load((root / task / "_base_.yaml").read_text(encoding="utf-8"))
+        model, data = base["model"], base["data"]
+        item = {"name": task, "encoder": model["encoder"], "translator": model["translator"], "head": model["head"],
+                "prompt": model.get("prompt")}
+        item.update({k: v for k, v in (("query_position", model.get("query_position")), ("batch_size", data.get("batch_size"))) if v})
+        item.update({"data": {s: data[s] for s in ("train", "val", "test") if s in data}, "metric": base["metric"], "weight": 1.0})
+        tasks.append(item)
+        steps, workers = steps + int(base["train"]["max_steps"]), max(workers, int(data.get("num_workers", 0)))
+    llm = yaml.safe_load(FAMILIES["opt-1.3b"][0])
+    cfg = {"work_dir": "work_dirs/paper/multitask_opt-1.3b_basic", "seed": 0,
+           "model": {"llm": llm, "tuner": yaml.safe_load(SCHEMES["basic"][0])}, "tasks": tasks,
+           "data": {"batch_size": 16, "num_workers": workers},
+           "train": {"max_steps": steps, "lr": 1.0e-4, "scheduler": "cosine", "warmup_steps": 500, "eval_every": 10000,
+                     "log_every": 100, "primary_metric": "oad/action/mean_top5_recall"}}
+    return MULTITASK_HEADER + yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None, width=120)
+
+
 def grid(root: Path = HERE) -> dict[Path, str]:
     """``{path: text}`` of every generated config."""
     return {root / task / f"{family}_{scheme}.yaml": render(task, family, scheme)
@@ -171,7 +208,8 @@ def studies(root: Path = HERE) -> dict[Path, str]:
     """``{path: text}`` of the generated study files (``examples/study/paper*.yaml``)."""
     folder = root.parent / "study"
     return {folder / "paper.yaml": study(root), folder / "paper_tuning.yaml": tuning_study(),
-            folder / "paper_scaling.yaml": scaling_study(), folder / "paper_encoder.yaml": encoder_study()}
+            folder / "paper_scaling.yaml": scaling_study(), folder / "paper_encoder.yaml": encoder_study(),
+            root / "multitask.yaml": multitask(root)}
 
 
 def problems(root: Path = HERE) -> list[str]:
@@ -197,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in {**grid(), **studies()}.items():
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    print(f"wrote {len(grid())} configs under {HERE} and {len(studies())} study files under {HERE.parent / 'study'}")
+    print(f"wrote {len(grid())} configs under {HERE} and {len(studies())} study files (with the multitask config)")
     return 0
 
 

@@ -35,10 +35,10 @@ def test_example_builds_and_streams_like_the_full_forward(path, perturb):
     pipeline = build_pipeline(cfg).eval()
     assert pipeline.tasks, path
     perturb(pipeline, scale=0.2)  # untrained heads and translators: make every output depend on the input
-    d, steps = pipeline.encoder.in_dim, 12
-    feats = torch.randn(steps, d, generator=torch.Generator().manual_seed(1))
+    steps = 12
     start = torch.arange(steps, dtype=torch.float32)
-    for task in pipeline.tasks:
+    for task in pipeline.tasks:  # each task at its own encoder's width
+        feats = torch.randn(steps, pipeline.encoder_for(task).in_dim, generator=torch.Generator().manual_seed(1))
         query = "where is the knife" if task in ("nlq", "qvhighlights") else None
         batch = VideoBatch(features=feats[None], mask=torch.ones(1, steps, dtype=torch.bool),
                            timestamps=torch.stack([start, start + 1], -1)[None], queries=[query] if query else None,

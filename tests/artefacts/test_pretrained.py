@@ -99,11 +99,11 @@ def test_multitask_model_round_trip(tmp_path, perturb):
     save_pretrained(pipeline, tmp_path / "m")
     saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
     assert [t["name"] for t in saved["tasks"]] == pipeline.tasks and all("data" not in t for t in saved["tasks"])
+    assert [t["encoder"]["in_dim"] for t in saved["tasks"]] == [32, 48]  # each task's own encoder is kept
     loaded = from_pretrained(tmp_path / "m")
-    d = pipeline.encoder.in_dim
-    feats = torch.randn(1, 10, d, generator=torch.Generator().manual_seed(4))
     start = torch.arange(10, dtype=torch.float32)
     for task in pipeline.tasks:
+        feats = torch.randn(1, 10, pipeline.encoder_for(task).in_dim, generator=torch.Generator().manual_seed(4))
         batch = VideoBatch(features=feats, mask=torch.ones(1, 10, dtype=torch.bool), timestamps=torch.stack([start, start + 1], -1)[None],
                            queries=["a person cooks"] if task == "qvhighlights" else None)
         with torch.no_grad():

@@ -29,12 +29,12 @@ def _pipeline(path: Path):
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_head_streams_like_the_batch_forward_past_the_table(path):
     pipeline = _pipeline(path)
-    steps = UNITS * int(getattr(pipeline.encoder, "unit_size", 1))
-    rest = steps - 28
-    pushes = [5, 1, 1, 20, 1] + [100] * (rest // 100) + [rest % 100]
-    feats = torch.randn(steps, pipeline.encoder.in_dim, generator=torch.Generator().manual_seed(1))
-    start = torch.arange(steps, dtype=torch.float32)
-    for task in pipeline.tasks:
+    for task in pipeline.tasks:  # each task at its own encoder's width and unit size
+        steps = UNITS * int(getattr(pipeline.encoder_for(task), "unit_size", 1))
+        rest = steps - 28
+        pushes = [5, 1, 1, 20, 1] + [100] * (rest // 100) + [rest % 100]
+        feats = torch.randn(steps, pipeline.encoder_for(task).in_dim, generator=torch.Generator().manual_seed(1))
+        start = torch.arange(steps, dtype=torch.float32)
         head = pipeline.heads[task]
         query = "where is the knife" if task in ("nlq", "qvhighlights") else None
         batch = VideoBatch(features=feats[None], mask=torch.ones(1, steps, dtype=torch.bool),

@@ -96,6 +96,12 @@ def _head_path(cfg: dict[str, Any]) -> str:
     return "tasks.0.head" if "tasks" in cfg else "model.head"
 
 
+def _part(cfg: dict[str, Any], part: str) -> str:
+    """YAML path of the encoder or translator the first task reads with (its own in a multi-task
+    config whose tasks bring their own inputs, else the model's)."""
+    return f"tasks.0.{part}" if "tasks" in cfg and part in cfg["tasks"][0] else f"model.{part}"
+
+
 def _data_path(cfg: dict[str, Any]) -> str:
     return "tasks.0.data" if "tasks" in cfg else "data"
 
@@ -125,11 +131,12 @@ def invalid_yaml(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator
 
 
 def wrong_type(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mutation]:
+    enc, tr = _part(cfg, "encoder"), _part(cfg, "translator")
     head = _head_path(cfg)
     cases = [
-        ("model", [1, 2]), ("model.encoder", "TemporalUnitEncoder"), ("data", 5), ("train", "fast"),
-        ("data.batch_size", "four"), ("seed", "zero"), ("work_dir", 5), ("model.encoder.in_dim", "32"),
-        ("model.encoder.pooling", 3), (head, ["a"]), ("train.lr", "fast"), ("train.max_steps", 1.5),
+        ("model", [1, 2]), (f"{enc}", "TemporalUnitEncoder"), ("data", 5), ("train", "fast"),
+        ("data.batch_size", "four"), ("seed", "zero"), ("work_dir", 5), (f"{enc}.in_dim", "32"),
+        (f"{enc}.pooling", 3), (head, ["a"]), ("train.lr", "fast"), ("train.max_steps", 1.5),
         ("data.on_error", "ignore"), ("train.on_nan", True),
     ]
     if "tasks" in cfg:
@@ -141,7 +148,8 @@ def wrong_type(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[M
     for path, value in cases:
         yield Mutation(f"{name}/wrong_type/{path}", "wrong_type", {"cfg.yaml": _dump(_set(cfg, path, value))}, (path,))
     # a random scalar leaf of a component, swapped for a mapping (never a valid size, name or flag)
-    leaves = [p for p in _leaves(cfg, "model") if not p.endswith(".type") and ".config." not in p and ".tokenizer" not in p]
+    own = _leaves(cfg, enc) if enc != "model.encoder" else []  # a multi-task config whose tasks bring their own
+    leaves = [p for p in _leaves(cfg, "model") + own if not p.endswith(".type") and ".config." not in p and ".tokenizer" not in p]
     path = rng.choice(leaves)
     yield Mutation(f"{name}/wrong_type/random:{path}", "wrong_type", {"cfg.yaml": _dump(_set(cfg, path, {"nested": [1]}))},
                    (path.rsplit(".", 1)[0],))
@@ -155,15 +163,17 @@ def _leaves(cfg: Any, prefix: str) -> list[str]:
 
 
 def unknown_key(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mutation]:
+    enc, tr = _part(cfg, "encoder"), _part(cfg, "translator")
     head = _head_path(cfg)
-    for path in ("modle", "model.encodr", "data.batchsize", "train.learning_rate", "model.encoder.unit_sise",
-                 f"{head}.num_clases", "model.translator.hidden", "model.llm.pretrain", "work_dir_"):
+    for path in ("modle", "model.encodr", "data.batchsize", "train.learning_rate", f"{enc}.unit_sise",
+                 f"{head}.num_clases", f"{tr}.hidden", "model.llm.pretrain", "work_dir_"):
         yield Mutation(f"{name}/unknown_key/{path}", "unknown_key", {"cfg.yaml": _dump(_set(cfg, path, 1))}, (path,))
 
 
 def missing_section(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mutation]:
+    enc, tr = _part(cfg, "encoder"), _part(cfg, "translator")
     head = _head_path(cfg)
-    for path in ("model", "model.encoder", "model.translator", "model.llm", head, "model.encoder.type", "model.llm.type"):
+    for path in ("model", f"{enc}", f"{tr}", "model.llm", head, f"{enc}.type", "model.llm.type"):
         yield Mutation(f"{name}/missing_section/{path}", "missing_section", {"cfg.yaml": _dump(_del(cfg, path))},
                        (path.rsplit(".", 1)[0] if path.endswith(".type") or path == head else path.rpartition(".")[0] or path,))
     yield Mutation(f"{name}/missing_section/everything", "missing_section", {"cfg.yaml": "# nothing here\n"}, ("model",))
@@ -175,13 +185,14 @@ def missing_section(name: str, cfg: dict[str, Any], rng: random.Random) -> Itera
 
 
 def bad_size(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mutation]:
+    enc, tr = _part(cfg, "encoder"), _part(cfg, "translator")
     head = _head_path(cfg)
     cases = [
-        ("model.encoder.unit_size", -1), ("model.encoder.unit_size", 0), ("model.encoder.in_dim", 0),
-        ("model.encoder.in_dim", -32), ("data.batch_size", 0), ("data.batch_size", -4), ("data.num_workers", -1),
+        (f"{enc}.unit_size", -1), (f"{enc}.unit_size", 0), (f"{enc}.in_dim", 0),
+        (f"{enc}.in_dim", -32), ("data.batch_size", 0), ("data.batch_size", -4), ("data.num_workers", -1),
         ("train.lr", -1), ("train.lr", 0), ("train.max_steps", -5), ("train.warmup_steps", -1), ("train.grad_accum", 0),
         ("train.clip_grad", -1.0), ("train.keep_last", -1), (f"{head}.num_classes", 10 ** 12), (f"{head}.num_classes", 0),
-        (f"{head}.num_classes", -3), ("model.encoder.in_dim", 10 ** 10),
+        (f"{head}.num_classes", -3), (f"{enc}.in_dim", 10 ** 10),
     ]
     if _has(cfg, "model.llm.config"):
         cases += [("model.llm.config.n_layer", 0), ("model.llm.config.n_embd", -1), ("model.llm.config.n_head", 0),
@@ -192,8 +203,9 @@ def bad_size(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mut
 
 
 def unknown_type(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mutation]:
+    enc, tr = _part(cfg, "encoder"), _part(cfg, "translator")
     head = _head_path(cfg)
-    section = rng.choice(["model.encoder", "model.translator", "model.llm", head])
+    section = rng.choice([f"{enc}", f"{tr}", "model.llm", head])
     for value in ("NoSuchComponent", "os.system", "builtins.eval", "nope:Thing", "", 5, None,
                   "videollm_core.cli.commands.main", "__import__"):
         yield Mutation(f"{name}/unknown_type/{section}={value!r}", "unknown_type",

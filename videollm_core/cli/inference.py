@@ -204,7 +204,7 @@ def annotated_dataset(pipeline: Any, task: str, inputs: Mapping[str, Any], annot
                           where="--annotations", hint="leave --annotations out: predict reads whole videos from --features")
     registries = registries or REGISTRIES
     cls = registries.datasets.lookup(str(recorded["type"]), where="--annotations")
-    config = {**recorded, cls.annotations_arg: str(annotations), "features_dir": str(features), "feature_dim": pipeline.encoder.in_dim}
+    config = {**recorded, cls.annotations_arg: str(annotations), "features_dir": str(features), "feature_dim": pipeline.encoder_for(task).in_dim}
     return registries.datasets.build(config, where=f"--annotations ({recorded['type']})")
 
 

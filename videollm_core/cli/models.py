@@ -136,7 +136,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             samples, collate, total = (dataset[i] for i in range(len(dataset))), dataset.collate, len(dataset)
         else:  # video by video, one batch of windows in memory at a time
             features = args.features or extract_for_model(pipeline.pretrained_info, args.videos, tmp, args.device)
-            videos = video_features(features, float(inputs["fps"]), pipeline.encoder.in_dim, bool(inputs.get("channels_first")),
+            videos = video_features(features, float(inputs["fps"]), pipeline.encoder_for(task).in_dim, bool(inputs.get("channels_first")),
                                     None if args.videos else inputs.get("source"))
             samples, collate, total = (s for vid, feats in videos for s in video_samples(vid, feats, inputs, args.query)), None, None
         entries = predict_entries(pipeline, samples, task, args.batch_size, collate, total, progress=not getattr(args, "quiet", False))
@@ -221,11 +221,11 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory(prefix="videollm-features-") as tmp:
             folder = extract_for_model(pipeline.pretrained_info, path, tmp, args.device)
-            feats = np.array(next(video_features(folder / f"{path.stem}.npy", 1.0 / step, pipeline.encoder.in_dim))[1])  # [T, Df]
+            feats = np.array(next(video_features(folder / f"{path.stem}.npy", 1.0 / step, pipeline.encoder_for(task).in_dim))[1])  # [T, Df]
     elif path.is_file() and path.suffix == ".npy":
         if not args.ignore_manifest:
             check_manifest(path, inputs, pipeline.pretrained_info, fps_given=args.fps is not None or args.step_seconds is not None)
-        _, feats = next(video_features(path, 1.0 / step, pipeline.encoder.in_dim, bool(inputs.get("channels_first"))))
+        _, feats = next(video_features(path, 1.0 / step, pipeline.encoder_for(task).in_dim, bool(inputs.get("channels_first"))))
     else:
         raise DataError("expected a .npy feature file [T, Df] or a video file", where=str(path), hint="videollm stream MODEL video.npy")
     stream = pipeline.stream(task=task, query=args.query, step_seconds=step)

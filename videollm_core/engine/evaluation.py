@@ -1,18 +1,18 @@
-"""Evaluation and prediction of the runner (a mixin of :class:`videollm_core.engine.runner.Runner`).
+"""Evaluation and prediction of the runner (a mixin of [`videollm_core.engine.runner.Runner`][videollm_core.engine.runner.Runner]).
 
-Per task and split: ``pipeline.eval()``; per batch ``outputs = pipeline(batch, task)``,
-``entries = pipeline.predict(outputs, batch, task)`` (one entry per sample); entries are
-gathered across processes with ``accelerator.gather_for_metrics(..., use_gather_object=True)``
+Per task and split: `pipeline.eval()`; per batch `outputs = pipeline(batch, task)`,
+`entries = pipeline.predict(outputs, batch, task)` (one entry per sample); entries are
+gathered across processes with `accelerator.gather_for_metrics(..., use_gather_object=True)`
 on a prepared DataLoader, which drops the samples a distributed sampler repeats to even
 out the last batch. The main process hands each batch's entries to the metric's
-prediction writer (:mod:`videollm_core.engine.prediction_writer`), so the official predictions
-(``predictions/TASK_SPLIT`` + the metric's ``prediction_suffix``, default ``.json``) are
+prediction writer (`videollm_core.engine.prediction_writer`), so the official predictions
+(`predictions/TASK_SPLIT` + the metric's `prediction_suffix`, default `.json`) are
 written as they are made and never held whole in memory when the metric streams them.
-The main process then scores them (``metric.evaluate(writer.close(),
-dataset.ground_truth())``) and fires ``videollm_task_evaluated`` (the plots plugin draws
-``plots/TASK_predictions.png`` there); the scores, logged as ``TASK/KEY``, are broadcast to
+The main process then scores them (`metric.evaluate(writer.close(),
+dataset.ground_truth())`) and fires `videollm_task_evaluated` (the plots plugin draws
+`plots/TASK_predictions.png` there); the scores, logged as `TASK/KEY`, are broadcast to
 every process. A progress bar counts the batches of each task and split
-(:func:`videollm_core.engine.logs.progress_bar`, main process only); ``runner.outputs``
+(`videollm_core.engine.logs.progress_bar`, main process only); `runner.outputs`
 records where the predictions, scores and pictures went and which checkpoint was used.
 """
 from __future__ import annotations
@@ -34,13 +34,13 @@ log = logging.getLogger("videollm.runner")
 
 
 class EvaluationMixin:
-    """Needs ``specs``, ``settings``, ``accelerator``, ``pipeline``, ``work_dir``, ``dataset()``."""
+    """Needs `specs`, `settings`, `accelerator`, `pipeline`, `work_dir`, `dataset()`."""
 
     def _has_val(self) -> bool:
         return any(spec.data.get("val") and spec.metric for spec in self.specs)
 
     def build_metric(self, spec, dataset):
-        """The task's metric, with the dataset's ``metric_args()`` as defaults."""
+        """The task's metric, with the dataset's `metric_args()` as defaults."""
         return self.registries.metrics.build(spec.metric, where=spec.path("metric"), default_args=dataset.metric_args())
 
     def _eval_loader(self, spec, split: str):
@@ -49,7 +49,7 @@ class EvaluationMixin:
             from torch.utils.data import DataLoader
 
             ds = self.dataset(spec, split)
-            loader = DataLoader(ds, batch_size=int(self.settings.batch_size), shuffle=False, collate_fn=ds.collate,
+            loader = DataLoader(ds, batch_size=int(spec.batch_size or self.settings.batch_size), shuffle=False, collate_fn=ds.collate,
                                 num_workers=int(self.settings.num_workers), generator=torch.Generator().manual_seed(0))
             self._eval_loaders[key] = self.accelerator.prepare_data_loader(loader, device_placement=False)
         return self._eval_loaders[key]
@@ -59,10 +59,10 @@ class EvaluationMixin:
 
     @torch.no_grad()
     def _predict_to_disk(self, spec, split: str, metric) -> tuple[Path, Any]:
-        """Predict ``split`` for one task; each gathered batch goes straight to the metric's writer.
+        """Predict `split` for one task; each gathered batch goes straight to the metric's writer.
 
-        Returns ``(path, predictions)``: what the writer's ``close()`` returned on the main
-        process (the object ``metric.evaluate`` takes), None elsewhere.
+        Returns `(path, predictions)`: what the writer's `close()` returned on the main
+        process (the object `metric.evaluate` takes), None elsewhere.
         """
         acc = self.accelerator
         path = self._prediction_path(spec, split, metric)
@@ -88,7 +88,7 @@ class EvaluationMixin:
         return path, (writer.close() if writer is not None else None)
 
     def _on_main(self, fn) -> Any:
-        """``fn()`` on the main process, its result (or its error, re-raised) on every process."""
+        """`fn()` on the main process, its result (or its error, re-raised) on every process."""
         result: list[Any] = [None]
         if self.accelerator.is_main_process:
             try:
@@ -105,7 +105,7 @@ class EvaluationMixin:
         return value
 
     def _score(self, split: str) -> dict[str, float]:
-        """Evaluate every task that has ``split`` data and a metric; keys ``TASK/KEY``."""
+        """Evaluate every task that has `split` data and a metric; keys `TASK/KEY`."""
         scores: dict[str, float] = {}
         for spec in self.specs:
             ds = self.dataset(spec, split)
@@ -168,12 +168,12 @@ class EvaluationMixin:
 
     def evaluate(self, split: str = "val", checkpoint: str | os.PathLike | None = "best",
                  allow_untrained: bool = True) -> dict[str, float]:
-        """Score ``split`` with each task's metric; returns ``{TASK/KEY: value}``.
+        """Score `split` with each task's metric; returns `{TASK/KEY: value}`.
 
-        Outside training the weights come from ``checkpoint`` (``"best"``, ``"last"`` or a
-        directory, or a ``videollm export`` folder; None keeps the pipeline as built; with
-        ``allow_untrained=False`` a missing checkpoint is an error). Writes predictions, the
-        task pictures and ``eval_SPLIT.json`` into the work dir.
+        Outside training the weights come from `checkpoint` (`"best"`, `"last"` or a
+        directory, or a `videollm export` folder; None keeps the pipeline as built; with
+        `allow_untrained=False` a missing checkpoint is an error). Writes predictions, the
+        task pictures and `eval_SPLIT.json` into the work dir.
         """
         if not any(spec.data.get(split) and spec.metric for spec in self.specs):
             raise ConfigError(f"no task has data.{split} and a metric to evaluate", where="data",
@@ -189,9 +189,9 @@ class EvaluationMixin:
 
     def predict(self, split: str = "test", checkpoint: str | os.PathLike | None = "best",
                 allow_untrained: bool = True) -> dict[str, Path]:
-        """Write official-format predictions of ``split`` (``val`` when a task has no test data).
+        """Write official-format predictions of `split` (`val` when a task has no test data).
 
-        ``checkpoint`` and ``allow_untrained`` as for :meth:`evaluate`. Returns ``{task: path}``
+        `checkpoint` and `allow_untrained` as for `evaluate`. Returns `{task: path}`
         (paths on the main process; empty elsewhere).
         """
         self._load_for_inference(checkpoint, allow_untrained)
@@ -210,8 +210,8 @@ class EvaluationMixin:
         return paths
 
     def _write_summary(self) -> None:
-        """``summary.json``: the last step, the best checkpoint, the run id, the interrupting signal, the
-        parameter counts (:func:`~videollm_core.engine.parameters.count_parameters`; the study's report reads them)."""
+        """`summary.json`: the last step, the best checkpoint, the run id, the interrupting signal, the
+        parameter counts (`count_parameters`; the study's report reads them)."""
         if not self.accelerator.is_main_process:
             return
         ckpt.write_json_atomic(self.work_dir / "summary.json",

@@ -1,8 +1,8 @@
-"""The ``README.md`` model card of a pretrained folder, with Hub-style YAML front matter.
+"""The `README.md` model card of a pretrained folder, with Hub-style YAML front matter.
 
-The front matter is written by ``huggingface_hub.ModelCardData`` (``library_name:
-videollm-core``, ``base_model``, ``tags``, ``datasets``, ``metrics`` and a ``model-index``
-with the run's scores), so ``huggingface_hub`` uploads and parses the card as it is.
+The front matter is written by `huggingface_hub.ModelCardData` (`library_name:
+videollm-core`, `base_model`, `tags`, `datasets`, `metrics` and a `model-index`
+with the run's scores), so `huggingface_hub` uploads and parses the card as it is.
 """
 from __future__ import annotations
 
@@ -11,19 +11,27 @@ from typing import Any, Mapping
 
 from ..features import expected_feature_dim
 from ..pipeline import LIBRARY_NAME as LIBRARY
+from ..task_spec import task_specs
 
 
 def _tasks(cfg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """``[(task name, {"head", "metric", "prompt"})]`` of a standalone model config."""
-    if cfg.get("tasks"):
-        return [(t["name"], t) for t in cfg["tasks"]]
-    metric = cfg.get("metric") or {}
-    name = str(metric.get("type", "task")).split(":")[-1]
-    return [(name, {"head": cfg["model"].get("head"), "metric": metric, "prompt": cfg["model"].get("prompt")})]
+    """`[(task name, {"head", "prompt", "dim"})]` of a standalone model config (`dim`: the
+    width `Df` of the features the task's encoder reads, `None` for frames)."""
+    return [(spec.name, {"head": spec.head, "prompt": spec.prompt, "dim": expected_feature_dim(cfg, spec=spec)})
+            for spec in task_specs(cfg)]
+
+
+def _inputs(cfg: Mapping[str, Any]) -> str:
+    """`"ENCODER units -> TRANSLATOR"`, or per task when tasks have their own."""
+    specs = task_specs(cfg)
+    if not any(spec.owns_input for spec in specs):
+        return f"{cfg['model']['encoder'].get('type')} units -> {cfg['model']['translator'].get('type')}"
+    return "each task's own encoder and translator (" + "; ".join(
+        f"{s.name}: {(s.encoder_config(cfg) or {}).get('type')} -> {(s.translator_config(cfg) or {}).get('type')}" for s in specs) + ")"
 
 
 def card_data(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> Any:
-    """The ``huggingface_hub.ModelCardData`` of a pretrained folder."""
+    """The `huggingface_hub.ModelCardData` of a pretrained folder."""
     from huggingface_hub import EvalResult, ModelCardData
 
     base = (meta.get("base_model") or {}).get("name_or_path")
@@ -51,7 +59,7 @@ def card_text(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     base = (meta.get("base_model") or {}).get("name_or_path") or f"{llm.get('type')} built from config (weights included)"
     lines = ["---", data.to_yaml().strip(), "---", "", f"# {meta.get('name') or 'VideoLLM model'}", "",
              "A [VideoLLM](https://arxiv.org/abs/2305.13292) pipeline trained with videollm-core: video features ->",
-             f"{cfg['model']['encoder'].get('type')} units -> {cfg['model']['translator'].get('type')} -> the LLM ({base},"
+             f"{_inputs(cfg)} -> the LLM ({base},"
              f" tuning {(cfg['model'].get('tuner') or {}).get('type', 'Frozen')}) -> task heads.", "", "## Tasks", ""]
     for name, task in _tasks(cfg):
         head = task.get("head") or {}
@@ -60,11 +68,15 @@ def card_text(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     lines += ["", "## Input features", ""]
     backbone = (extraction or {}).get("backbone") if isinstance(extraction, dict) else extraction
     name = backbone.get("name") if isinstance(backbone, dict) else backbone
-    dim = expected_feature_dim(cfg)
-    lines.append((f"Expects `[T, {dim}]` feature arrays" if dim is not None else "Reads video frames")
-                 + (f" extracted with `{name}` at {extraction.get('fps')} steps/s (`videollm extract`); `videollm predict"
-                    " --videos` extracts them itself." if name and isinstance(extraction, dict)
-                    else "; the extraction backbone was not recorded."))
+    dims = {n: t["dim"] for n, t in _tasks(cfg)}
+    if len(set(dims.values())) > 1:  # tasks of different widths: say which is which
+        wanted = "Expects per task " + ", ".join(f"`{n}`: `[T, {d}]` feature arrays" if d else f"`{n}`: video frames" for n, d in dims.items())
+    else:
+        dim = next(iter(dims.values()))
+        wanted = f"Expects `[T, {dim}]` feature arrays" if dim is not None else "Reads video frames"
+    lines.append(wanted + (f" extracted with `{name}` at {extraction.get('fps')} steps/s (`videollm extract`); `videollm predict"
+                           " --videos` extracts them itself." if name and isinstance(extraction, dict)
+                           else "; the extraction backbone was not recorded."))
     if meta.get("metrics"):
         lines += ["", f"## Validation scores (step {meta.get('step')})", "", "| metric | value |", "| --- | --- |"]
         lines += [f"| {k} | {float(v):.4f} |" for k, v in meta["metrics"].items() if isinstance(v, (int, float))]
@@ -79,11 +91,11 @@ PLACEHOLDER = "PATH_OR_HUB_ID"
 
 
 def usage_code(cfg: Mapping[str, Any]) -> list[str]:
-    """The card's Python usage lines: load with ``VideoLLM.from_pretrained``, then stream features
-    ``[T, Df]`` into the first task (runnable as it is once :data:`PLACEHOLDER` names the model)."""
-    task, _ = _tasks(cfg)[0]
+    """The card's Python usage lines: load with `VideoLLM.from_pretrained`, then stream features
+    `[T, Df]` into the first task (runnable as it is once `PLACEHOLDER` names the model)."""
+    task, first = _tasks(cfg)[0]
     named = f"task=\"{task}\"" if cfg.get("tasks") else ""
-    dim = expected_feature_dim(cfg)
+    dim = first["dim"]
     lines = ["import torch"] * (dim is not None) + ["from videollm_core import VideoLLM", "",
              f"model = VideoLLM.from_pretrained(\"{PLACEHOLDER}\")  # a model folder or a hub id; in eval() mode",
              f"stream = model.stream({named})  # online: push feature steps as they arrive"]

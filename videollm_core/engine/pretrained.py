@@ -1,27 +1,27 @@
-"""A trained pipeline as a folder: ``save_pretrained`` / ``from_pretrained`` (the transformers/peft convention).
+"""A trained pipeline as a folder: `save_pretrained` / `from_pretrained` (the transformers/peft convention).
 
-Layout of a pretrained folder::
+Layout of a pretrained folder:
 
-    config.yaml                 the model part of the config: ``model`` (every head with its
+    config.yaml                 the model part of the config: `model` (every head with its
                                 sizes), the task(s) with prompt and metric (with the class
                                 tables the metric needs); no data, so nothing else is needed
     model.safetensors           every trainable weight (translator, heads, projections, tuner
                                 or partial/full LLM weights), plus the frozen weights of any
-                                component that has no ``pretrained:`` name to reload them from
-                                (all of the LLM's when it was built from ``config:``)
+                                component that has no `pretrained:` name to reload them from
+                                (all of the LLM's when it was built from `config:`)
     adapter_config.json         PEFT adapter in peft's own format (when the LLM is peft-tuned),
-    adapter_model.safetensors   loadable with ``peft.PeftModel.from_pretrained(base_llm, DIR)``
+    adapter_model.safetensors   loadable with `peft.PeftModel.from_pretrained(base_llm, DIR)`
     videollm.json               format, videollm-core version, base LLM name and revision,
                                 feature extraction backbone (when known), step, scores
-    README.md                   model card with YAML front matter (``library_name: videollm-core``)
-    tables/                     copies of the files metric arguments name (``actions.csv``...), when any
+    README.md                   model card with YAML front matter (`library_name: videollm-core`)
+    tables/                     copies of the files metric arguments name (`actions.csv`...), when any
 
 Tensors that share storage (tied embeddings) are written once. Nothing is unpickled.
 
-This module is the one implementation: ``VideoLLM.save_pretrained`` / ``VideoLLM.from_pretrained`` /
-``push_to_hub`` (``huggingface_hub.ModelHubMixin`` on :class:`~videollm_core.pipeline.VideoLLM`)
-call :func:`save_pretrained` and :func:`load_pretrained`; ``videollm export`` calls
-:func:`save_pretrained` with the run's scores; :func:`from_pretrained` is ``VideoLLM.from_pretrained``.
+This module is the one implementation: `VideoLLM.save_pretrained` / `VideoLLM.from_pretrained` /
+`push_to_hub` (`huggingface_hub.ModelHubMixin` on [`VideoLLM`][videollm_core.pipeline.VideoLLM])
+call [`save_pretrained`][videollm_core.engine.pretrained.save_pretrained] and [`load_pretrained`][videollm_core.engine.pretrained.load_pretrained]; `videollm export` calls
+[`save_pretrained`][videollm_core.engine.pretrained.save_pretrained] with the run's scores; `from_pretrained` is `VideoLLM.from_pretrained`.
 """
 from __future__ import annotations
 
@@ -46,14 +46,14 @@ CARD_FILE = "README.md"
 ADAPTER_CONFIG = "adapter_config.json"
 TABLES_DIR = "tables"
 FORMAT_VERSION = 1
-#: ``videollm.json`` keys the writer sets itself (the rest is ``info`` and travels with a re-save).
+#: `videollm.json` keys the writer sets itself (the rest is `info` and travels with a re-save).
 WRITER_KEYS = ("format", "videollm_core", "tasks", "base_model")
 #: components of the pipeline and the config key each is built from.
 COMPONENT_KEYS = {"encoder": "encoder", "text_encoder": "text_encoder", "translator": "translator", "llm": "llm"}
 
 
 def is_pretrained_dir(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a folder written by :func:`save_pretrained`."""
+    """True when `path` is a folder written by [`save_pretrained`][videollm_core.engine.pretrained.save_pretrained]."""
     p = Path(path)
     return (p / CONFIG_FILE).is_file() and (p / WEIGHTS_FILE).is_file() and (p / META_FILE).is_file()
 
@@ -65,10 +65,10 @@ def model_config(cfg: Mapping[str, Any], head_args: Mapping[str, Mapping[str, An
 
     Args:
         cfg: the run's resolved config.
-        head_args: ``{task: dataset.head_args()}`` (the config's own values win).
-        metric_args: ``{task: dataset.metric_args()}`` (the config's own values win).
+        head_args: `{task: dataset.head_args()}` (the config's own values win).
+        metric_args: `{task: dataset.metric_args()}` (the config's own values win).
     """
-    from ..validation import task_specs
+    from ..task_spec import OWN_MODEL_KEYS, task_specs
 
     metric_args = metric_args or {}
 
@@ -90,6 +90,7 @@ def model_config(cfg: Mapping[str, Any], head_args: Mapping[str, Mapping[str, An
                 item["prompt"] = spec.prompt
             if spec.metric:
                 item["metric"] = merged(spec.metric, metric_args.get(spec.name, {}))
+            item.update({key: copy.deepcopy(getattr(spec, key)) for key in OWN_MODEL_KEYS if getattr(spec, key) is not None})
             out["tasks"].append(item)
     else:
         spec = specs[0]
@@ -101,13 +102,13 @@ def model_config(cfg: Mapping[str, Any], head_args: Mapping[str, Mapping[str, An
 
 
 def _named_source(cfg_model: Mapping[str, Any], key: str) -> str | None:
-    """The ``pretrained:`` name or path a component reloads its frozen weights from, if any."""
+    """The `pretrained:` name or path a component reloads its frozen weights from, if any."""
     part = cfg_model.get(key)
     return part.get("pretrained") if isinstance(part, Mapping) and part.get("pretrained") else None
 
 
 def base_model_info(pipeline: VideoLLM, cfg_model: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``{"name_or_path", "revision"}`` of the base LLM, or None when it was built from ``config:``."""
+    """`{"name_or_path", "revision"}` of the base LLM, or None when it was built from `config:`."""
     name = _named_source(cfg_model, "llm")
     if name is None:
         return None
@@ -117,7 +118,7 @@ def base_model_info(pipeline: VideoLLM, cfg_model: Mapping[str, Any]) -> dict[st
 
 # -- weights ----------------------------------------------------------------------
 def weights_to_save(pipeline: VideoLLM, cfg_model: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """``name -> tensor``: trainable weights, plus frozen ones no ``pretrained:`` name can restore.
+    """`name -> tensor`: trainable weights, plus frozen ones no `pretrained:` name can restore.
 
     Each storage is written once (the first name that holds it), so tied weights stay tied;
     a frozen weight of a named component is left out under every name that reaches it.
@@ -146,7 +147,7 @@ def weights_to_save(pipeline: VideoLLM, cfg_model: Mapping[str, Any]) -> dict[st
 
 
 def load_pretrained_weights(pipeline: VideoLLM, directory: str | os.PathLike) -> None:
-    """Load ``model.safetensors`` of a pretrained folder into ``pipeline`` (built from its config).
+    """Load `model.safetensors` of a pretrained folder into `pipeline` (built from its config).
 
     Raises:
         DataError: the file is damaged, holds a weight the pipeline lacks or of another
@@ -181,8 +182,8 @@ def _metric_configs(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def copy_metric_files(cfg: Mapping[str, Any], folder: Path) -> dict[str, Any]:
-    """Copy the files a metric argument names (an ``actions.csv``, a ``data_info.json``...) into
-    ``folder/tables/`` and point the config at them (``tables/NAME``, relative to the folder),
+    """Copy the files a metric argument names (an `actions.csv`, a `data_info.json`...) into
+    `folder/tables/` and point the config at them (`tables/NAME`, relative to the folder),
     so the folder formats predictions on a machine without the dataset."""
     import shutil
 
@@ -198,7 +199,7 @@ def copy_metric_files(cfg: Mapping[str, Any], folder: Path) -> dict[str, Any]:
 
 
 def localize_metric_files(cfg: Any, folder: Path) -> None:
-    """Point ``tables/NAME`` metric arguments of a loaded folder's config at the folder's copies (in place)."""
+    """Point `tables/NAME` metric arguments of a loaded folder's config at the folder's copies (in place)."""
     for metric in _metric_configs(cfg):
         for key, value in list(metric.items()):
             if isinstance(value, str) and value.startswith(f"{TABLES_DIR}/") and (folder / value).is_file():
@@ -207,7 +208,7 @@ def localize_metric_files(cfg: Any, folder: Path) -> None:
 
 # -- saving -----------------------------------------------------------------------
 def check_target(directory: str | os.PathLike) -> Path:
-    """``directory`` as the place of a model folder: new, empty, or a model folder (it is replaced whole).
+    """`directory` as the place of a model folder: new, empty, or a model folder (it is replaced whole).
 
     Raises:
         PathError: it is a file, or a folder holding something other than a model folder.
@@ -223,23 +224,23 @@ def check_target(directory: str | os.PathLike) -> Path:
 
 def save_pretrained(pipeline: VideoLLM, directory: str | os.PathLike, *, config: Mapping[str, Any] | None = None,
                     **info: Any) -> Path:
-    """Write ``pipeline`` as a pretrained folder (replaced atomically when it exists) that
-    :func:`load_pretrained` (``VideoLLM.from_pretrained``) reloads.
+    """Write `pipeline` as a pretrained folder (replaced atomically when it exists) that
+    [`load_pretrained`][videollm_core.engine.pretrained.load_pretrained] (`VideoLLM.from_pretrained`) reloads.
 
     Args:
         pipeline: the (trained) pipeline.
-        directory: the folder to write: new, empty, or a model folder (:func:`check_target`).
-        config: the standalone model config (:func:`model_config`; a config whose heads
+        directory: the folder to write: new, empty, or a model folder (`check_target`).
+        config: the standalone model config (`model_config`; a config whose heads
             already hold their sizes works as it is). Default: the config the pipeline was
-            built from (``build_pipeline``, or the folder's for a loaded pipeline), its heads with their sizes.
-        info: more for ``videollm.json`` and the model card: ``step``, ``metrics``
-            (``{"TASK/KEY": value}``), ``best`` (``{"key", "value", "step"}``), ``datasets``
-            (names), ``extraction`` (a features manifest's ``backbone`` entry), ``inputs``.
-            Default: what a loaded pipeline's ``pretrained_info`` holds, so a re-saved model keeps it.
+            built from (`build_pipeline`, or the folder's for a loaded pipeline), its heads with their sizes.
+        info: more for `videollm.json` and the model card: `step`, `metrics`
+            (`{"TASK/KEY": value}`), `best` (`{"key", "value", "step"}`), `datasets`
+            (names), `extraction` (a features manifest's `backbone` entry), `inputs`.
+            Default: what a loaded pipeline's `pretrained_info` holds, so a re-saved model keeps it.
 
     Raises:
-        ConfigError: no ``config`` and the pipeline was not built from one.
-        PathError: ``directory`` cannot take a model folder.
+        ConfigError: no `config` and the pipeline was not built from one.
+        PathError: `directory` cannot take a model folder.
     """
     from .files import atomic_dir
 
@@ -278,13 +279,13 @@ def _write_folder(pipeline: VideoLLM, tmp: Path, cfg: dict[str, Any], info: Mapp
 
 # -- loading ----------------------------------------------------------------------
 def resolve_pretrained(name_or_path: str | os.PathLike, revision: str | None = None, **download: Any) -> Path:
-    """A local pretrained folder, or a hub repo id downloaded with ``huggingface_hub.snapshot_download``.
+    """A local pretrained folder, or a hub repo id downloaded with `huggingface_hub.snapshot_download`.
 
     Args:
-        name_or_path: a folder written by :func:`save_pretrained`, or a hub id ``user/model``.
+        name_or_path: a folder written by [`save_pretrained`][videollm_core.engine.pretrained.save_pretrained], or a hub id `user/model`.
         revision: the hub revision (branch, tag or commit); ignored for a folder.
-        download: more ``snapshot_download`` arguments (``cache_dir``, ``force_download``,
-            ``local_files_only``, ``token``).
+        download: more `snapshot_download` arguments (`cache_dir`, `force_download`,
+            `local_files_only`, `token`).
     """
     path = Path(name_or_path)
     if path.is_dir():
@@ -307,11 +308,11 @@ def resolve_pretrained(name_or_path: str | os.PathLike, revision: str | None = N
 
 
 def read_info(directory: str | os.PathLike) -> dict[str, Any]:
-    """The folder's ``videollm.json``, read as every JSON file is (:func:`~videollm_core.paths.read_json`)
-    and every field the framework reads checked for its type (:func:`~.model_info.check_info`).
+    """The folder's `videollm.json`, read as every JSON file is (`read_json`)
+    and every field the framework reads checked for its type (`check_info`).
 
     Raises:
-        ConfigError: written by a newer videollm-core (its ``format``).
+        ConfigError: written by a newer videollm-core (its `format`).
         DataError: unreadable, not JSON, or a field of the wrong type, naming the file and the key.
     """
     from ..paths import read_json
@@ -327,16 +328,16 @@ def read_info(directory: str | os.PathLike) -> dict[str, Any]:
 
 def load_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, registries: Any = None,
                     revision: str | None = None, **download: Any) -> VideoLLM:
-    """Rebuild a pipeline from a pretrained folder (or hub id) and load its weights; in ``eval()`` mode.
+    """Rebuild a pipeline from a pretrained folder (or hub id) and load its weights; in `eval()` mode.
 
-    The pipeline's ``config`` attribute holds the folder's config and ``pretrained_info``
-    its ``videollm.json``. ``VideoLLM.from_pretrained`` calls this.
+    The pipeline's `config` attribute holds the folder's config and `pretrained_info`
+    its `videollm.json`. `VideoLLM.from_pretrained` calls this.
 
     Args:
-        name_or_path: a folder written by :func:`save_pretrained`, or a hub id (:func:`resolve_pretrained`).
+        name_or_path: a folder written by [`save_pretrained`][videollm_core.engine.pretrained.save_pretrained], or a hub id (`resolve_pretrained`).
         device: move the pipeline there (default: where it was built, the CPU).
         registries: where component names are looked up (default: the process-wide ones).
-        revision, download: for a hub id (:func:`resolve_pretrained`).
+        revision, download: for a hub id (`resolve_pretrained`).
     """
     from ..config import load_config
     from ..plugins import configure_config
@@ -356,7 +357,7 @@ def load_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, regi
     return pipeline.eval()
 
 
-#: ``videollm_core.from_pretrained``: the same as ``VideoLLM.from_pretrained``.
+#: `videollm_core.from_pretrained`: the same as `VideoLLM.from_pretrained`.
 from_pretrained = VideoLLM.from_pretrained
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "META_FILE", "CARD_FILE", "ADAPTER_CONFIG", "is_pretrained_dir", "model_config",

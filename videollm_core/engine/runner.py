@@ -1,11 +1,11 @@
 """The accelerate-backed runner: train with periodic evaluation, evaluate, predict.
 
-The loop is accelerate's canonical one: ``prepare`` (model, optimizer, scheduler),
-``accumulate`` (``train.grad_accum`` micro-batches per optimizer step), ``backward``,
+The loop is accelerate's canonical one: `prepare` (model, optimizer, scheduler),
+`accumulate` (`train.grad_accum` micro-batches per optimizer step), `backward`,
 clip only when gradients sync, step. One or many processes and machines come from
-``accelerate launch`` alone (DDP with ``find_unused_parameters``, FSDP, DeepSpeed).
+`accelerate launch` alone (DDP with `find_unused_parameters`, FSDP, DeepSpeed).
 
-Work dir (``work_dir`` argument, else ``cfg["work_dir"]``, else ``work_dirs/<config stem>``)::
+Work dir (`work_dir` argument, else `cfg["work_dir"]`, else `work_dirs/<config stem>`):
 
     config.yaml          the resolved config
     run.json             the run's id (one run per work dir: see videollm_core.engine.workdir)
@@ -17,9 +17,9 @@ Work dir (``work_dir`` argument, else ``cfg["work_dir"]``, else ``work_dirs/<con
     plots/               TASK_predictions.png (+ loss.png, metrics.png from the plots plugin)
 
 Data order, task sampling and generator states are pure functions of the seed and the
-step (:mod:`videollm_core.engine.sampling`), so ``train(resume="auto")`` after a kill ends with
+step (`videollm_core.engine.sampling`), so `train(resume="auto")` after a kill ends with
 the same metrics as an uninterrupted run. Evaluation and checkpoint I/O live in
-:mod:`videollm_core.engine.evaluation` and :mod:`videollm_core.engine.checkpoint`.
+`videollm_core.engine.evaluation` and `videollm_core.engine.checkpoint`.
 """
 from __future__ import annotations
 
@@ -50,23 +50,23 @@ log = logging.getLogger("videollm.runner")
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or Inf with ``train.on_nan: stop``."""
+    """The loss became NaN or Inf with `train.on_nan: stop`."""
 
 
 class Runner(CheckpointMixin, EvaluationMixin):
     """Builds datasets, pipeline and accelerator from a validated config, and runs them.
 
     Args:
-        cfg: the config (a plain dict or :class:`videollm_core.config.Config`).
-        work_dir: overrides ``cfg["work_dir"]``.
+        cfg: the config (a plain dict or [`videollm_core.config.Config`][videollm_core.config.Config]).
+        work_dir: overrides `cfg["work_dir"]`.
         registries: where components are looked up.
         plugin_manager: whose hooks are called (default: the process-wide manager).
 
-    Attributes for hooks: ``cfg``, ``step`` (optimizer steps done), ``max_steps``,
-    ``pipeline`` (the unwrapped :class:`VideoLLM`), ``accelerator``, ``work_dir``,
-    ``should_stop`` (set it to end training after this step), ``history`` (the records
-    of ``metrics.jsonl``), ``interrupted`` (the signal number that stopped training),
-    ``run_id`` (set when training starts), ``outputs`` (a :class:`~videollm_core.engine.logs.RunOutputs`:
+    Attributes for hooks: `cfg`, `step` (optimizer steps done), `max_steps`,
+    `pipeline` (the unwrapped `VideoLLM`), `accelerator`, `work_dir`,
+    `should_stop` (set it to end training after this step), `history` (the records
+    of `metrics.jsonl`), `interrupted` (the signal number that stopped training),
+    `run_id` (set when training starts), `outputs` (a `RunOutputs`:
     where the outputs went, for the command line's closing line).
     """
 
@@ -95,8 +95,8 @@ class Runner(CheckpointMixin, EvaluationMixin):
         self.run_id: str | None = None
         self.outputs = RunOutputs(self.work_dir)
         self.best: dict[str, Any] | None = None
-        #: ``(TASK/KEY, higher_is_better)`` of the score that picks the best checkpoint: ``train.primary_metric``,
-        #: else the first evaluated task's ``primary_key`` (known after the first evaluation).
+        #: `(TASK/KEY, higher_is_better)` of the score that picks the best checkpoint: `train.primary_metric`,
+        #: else the first evaluated task's `primary_key` (known after the first evaluation).
         self.primary_metric: tuple[str, bool] | None = primary_metric(cfg, registries)[0]
         self._log: MetricsLog | None = None
         self._history: list[dict[str, Any]] = []
@@ -132,7 +132,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
         return f"{spec.path('data')}.{split}"
 
     def dataset(self, spec, split: str):
-        """The task's dataset of ``split`` (built once), or None when the config has none."""
+        """The task's dataset of `split` (built once), or None when the config has none."""
         key = (spec.name, split)
         if key not in self._datasets:
             dcfg = spec.data.get(split)
@@ -140,7 +140,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
                 return None
             ds = self.registries.datasets.build(
                 dcfg, where=self._data_where(spec, split),
-                default_args={"feature_dim": expected_feature_dim(self.cfg, self.registries), "on_error": self.settings.on_error})
+                default_args={"feature_dim": expected_feature_dim(self.cfg, self.registries, spec), "on_error": self.settings.on_error})
             report = ds.skip_report()
             if report:
                 log.warning("%s: data.on_error=skip dropped %d item(s):\n  %s", self._data_where(spec, split), len(report),
@@ -156,7 +156,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
         raise ConfigError(f"task '{spec.name}' has no dataset", where=spec.path("data"), hint="add data.train / data.val / data.test")
 
     def _train_iterators(self) -> list:
-        """One endless DataLoader iterator per task, positioned at :attr:`step`."""
+        """One endless DataLoader iterator per task, positioned at `step`."""
         from torch.utils.data import DataLoader
 
         s, acc = self.settings, self.accelerator
@@ -166,7 +166,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
             ds = self.dataset(spec, "train")
             if len(ds) == 0:
                 raise ConfigError(f"task '{spec.name}': the training set is empty", where=self._data_where(spec, "train"))
-            sampler = StepBatchSampler(len(ds), int(s.batch_size), seed=int(s.seed) + 1009 * i, rank=acc.process_index,
+            sampler = StepBatchSampler(len(ds), int(spec.batch_size or s.batch_size), seed=int(s.seed) + 1009 * i, rank=acc.process_index,
                                        world_size=acc.num_processes, start=consumed[i])
             loader = DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=int(s.num_workers),
                                 pin_memory=acc.device.type == "cuda", generator=torch.Generator().manual_seed(int(s.seed)))
@@ -181,7 +181,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
             if s.epochs is None:
                 raise ConfigError("training length is not set", where="train", hint="set train.max_steps or train.epochs")
             ds = self.dataset(self.specs[0], "train")
-            per_epoch = max(1, len(ds) // (int(s.batch_size) * acc.num_processes))
+            per_epoch = max(1, len(ds) // (int(self.specs[0].batch_size or s.batch_size) * acc.num_processes))
             self.max_steps = max(1, math.ceil(int(s.epochs) * per_epoch / int(s.grad_accum)))
         for spec in self.specs:
             if self.dataset(spec, "train") is None:
@@ -196,7 +196,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
         self._trained = True
 
     def _any(self, flag: bool) -> bool:
-        """True on every process when ``flag`` is True on any (one all-reduce when distributed)."""
+        """True on every process when `flag` is True on any (one all-reduce when distributed)."""
         if self.accelerator.num_processes == 1:
             return bool(flag)
         t = torch.tensor([1.0 if flag else 0.0], device=self.accelerator.device)
@@ -204,13 +204,13 @@ class Runner(CheckpointMixin, EvaluationMixin):
 
     # -- training --------------------------------------------------------------
     def train(self, resume: str | None = None, *, overwrite: bool = False) -> dict[str, float]:
-        """Train for ``max_steps`` optimizer steps; return the final evaluation's metrics.
+        """Train for `max_steps` optimizer steps; return the final evaluation's metrics.
 
-        A work dir holds one run (:mod:`videollm_core.engine.workdir`): a fresh run into a
-        folder with another run's checkpoints is a ``WorkDirInUse`` error unless ``overwrite``.
+        A work dir holds one run (`videollm_core.engine.workdir`): a fresh run into a
+        folder with another run's checkpoints is a `WorkDirInUse` error unless `overwrite`.
 
         Args:
-            resume: ``"auto"`` (the newest complete checkpoint of the work dir, if any)
+            resume: `"auto"` (the newest complete checkpoint of the work dir, if any)
                 or a checkpoint directory.
             overwrite: a fresh run first deletes the earlier run's outputs in the work dir.
         """
@@ -274,11 +274,11 @@ class Runner(CheckpointMixin, EvaluationMixin):
         return final
 
     def _due(self, every: int, last: bool) -> bool:
-        """At the last step, and every ``every`` steps when ``every > 0``."""
+        """At the last step, and every `every` steps when `every > 0`."""
         return last or (int(every) > 0 and self.step % int(every) == 0)
 
     def _optimizer_step(self, iters: list) -> tuple[dict[str, Any], int]:
-        """``grad_accum`` micro-batches, then one optimizer step; returns logs and samples seen."""
+        """`grad_accum` micro-batches, then one optimizer step; returns logs and samples seen."""
         acc, s = self.accelerator, self.settings
         ga = int(s.grad_accum)
         losses, n, poisoned = [], 0, False
