@@ -1,4 +1,13 @@
-"""``OnlineCaptionHead``: the LLM's own LM head narrates the current window.
+"""``OnlineCaptionHead``: the LLM's own LM head, or a separate generative LM, narrates the current window.
+
+Two designs, chosen by ``decoder:``. Without it (below) the reasoning LLM writes the caption
+itself. With ``decoder: {type: HFCausalLM, ...}`` (any registered LLM) the head follows the
+paper: the reasoning LLM's state at the newest unit ``[B, H]`` is projected into
+``prefix_tokens`` embeddings ``[B, P, E_dec]`` of a separate generative LM, which is trained
+(teacher forcing on the caption after the prefix) and generates from that prefix alone, so the
+stream's cache is only read, never continued.
+
+The reasoning LLM's own LM head:
 
 Training (teacher forcing): the caption tokens continue the stream
 ``[prompt][query][visual units]`` through the LLM's key/value cache
@@ -24,29 +33,52 @@ from ..common.units import gather_units, last_real_unit
 
 
 class OnlineCaptionHead(TaskHead):
-    """Caption generation through the LLM's LM head (no parameters of its own).
+    """Caption generation through the LLM's LM head (no parameters of its own), or through a
+    separate generative LM fed the LLM's state (``decoder``).
 
     Args:
         in_dim: LLM hidden size (supplied).
         max_new_tokens: longest generated caption, in tokens.
         num_beams: 1 = greedy search, more = beam search.
+        decoder: the separate generative LM, a component config of the ``llms`` registry
+            (e.g. ``{type: HFCausalLM, pretrained: gpt2}``); ``None``: the reasoning LLM writes.
+        prefix_tokens: ``P``, how many decoder embeddings the LLM's state is projected into.
+        freeze_decoder: keep the decoder's weights fixed (only the projection trains).
     """
 
     task: ClassVar[str] = "online_caption"
     needs_cache: ClassVar[bool] = True
 
-    def __init__(self, in_dim: int, max_new_tokens: int = 16, num_beams: int = 1) -> None:
+    def __init__(self, in_dim: int, max_new_tokens: int = 16, num_beams: int = 1, decoder: dict | None = None,
+                 prefix_tokens: int = 1, freeze_decoder: bool = False) -> None:
         super().__init__(in_dim)
         if max_new_tokens < 1 or num_beams < 1:
             raise ConfigError(f"max_new_tokens ({max_new_tokens}) and num_beams ({num_beams}) must be >= 1", where="model.head")
         self.max_new_tokens, self.num_beams = int(max_new_tokens), int(num_beams)
+        self.decoder: Any = None
+        if decoder is not None:
+            from videollm_core.plugins import REGISTRIES
+
+            if not isinstance(decoder, dict) or prefix_tokens < 1:
+                raise ConfigError(f"decoder must be an LLM config {{type: ...}} and prefix_tokens >= 1, got {decoder!r}, {prefix_tokens}",
+                                  where="model.head.decoder", hint="e.g. decoder: {type: HFCausalLM, pretrained: gpt2}")
+            self.decoder = REGISTRIES.llms.build(dict(decoder), where="model.head.decoder")
+            self.prefix_tokens = int(prefix_tokens)
+            self.to_prefix = nn.Linear(in_dim, self.prefix_tokens * self.decoder.embed_dim)
+            self.decoder.requires_grad_(not freeze_decoder)
+
+    @property
+    def writer(self) -> Any:
+        """The LM that writes the captions: the separate decoder, else the reasoning LLM."""
+        return self.decoder if self.decoder is not None else self.llm
 
     def _caption_targets(self, captions: list[str], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
         """-> ``ids [B, L]``, ``mask [B, L]`` of the caption tokens and ``targets [B, L+1]`` (EOS after each, -100 after)."""
-        llm = self.llm
+        llm = self.writer
         eos = llm.eos_token_id
         if eos is None:
-            raise ConfigError("the LLM's tokenizer has no EOS token: captions could never end", where="model.llm.tokenizer")
+            raise ConfigError("the caption LM's tokenizer has no EOS token: captions could never end",
+                              where="model.head.decoder.tokenizer" if self.decoder is not None else "model.llm.tokenizer")
         ids, mask = llm.tokenize(list(captions))
         ids, mask = ids.to(device), mask.to(device).bool()
         b, length = ids.shape
@@ -58,9 +90,33 @@ class OnlineCaptionHead(TaskHead):
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
         """Training: caption logits ``[B, L+1, V]`` (teacher forcing); eval: generated captions."""
         captions = batch.targets.get("caption")
+        if self.decoder is not None:
+            prefix = self.prefix(hidden, stream)
+            if self.training and captions is not None:
+                return self.decoder_teacher_forcing(prefix, list(captions))
+            return {"captions": self.decoder.generate(prefix, self._prefix_mask(prefix), max_new_tokens=self.max_new_tokens,
+                                                      num_beams=self.num_beams)}
         if self.training and captions is not None:
             return self.teacher_forcing(hidden, stream, list(captions))
         return {"captions": self.generate(stream)}
+
+    # -- the separate generative LM ------------------------------------------------------------
+    def prefix(self, hidden: Tensor, stream: StreamInputs) -> Tensor:
+        """The LLM's state at each video's newest real unit ``[B, H]`` -> decoder prefix ``[B, P, E_dec]``."""
+        state = gather_units(hidden, last_real_unit(stream.visual.mask))
+        return self.to_prefix(state.to(self.to_prefix.weight.dtype)).view(state.shape[0], self.prefix_tokens, -1)
+
+    @staticmethod
+    def _prefix_mask(prefix: Tensor) -> Tensor:
+        return torch.ones(prefix.shape[:2], dtype=torch.bool, device=prefix.device)
+
+    def decoder_teacher_forcing(self, prefix: Tensor, captions: list[str]) -> dict[str, Any]:
+        """``[prefix][caption]`` through the decoder -> ``logits [B, L+1, V]`` (the last prefix
+        position predicts token 0, caption token ``j`` predicts ``j+1``), ``targets [B, L+1]``."""
+        ids, mask, targets = self._caption_targets(captions, prefix.device)
+        embeds = torch.cat([prefix.to(self.decoder.embed_text(ids).dtype), self.decoder.embed_text(ids)], dim=1)
+        out, _ = self.decoder(embeds, torch.cat([self._prefix_mask(prefix), mask], dim=1), use_cache=False)
+        return {"logits": self.decoder.lm_logits(out[:, self.prefix_tokens - 1 :]), "targets": targets}
 
     @torch.no_grad()
     def generate(self, stream: StreamInputs) -> list[str]:
