@@ -1,12 +1,13 @@
 """The data-side roles: datasets, metrics and feature sources, with the data-error policy.
 
-Shapes: ``B`` batch, ``T`` feature steps, ``Df`` feature dim. Times are seconds.
-Every problem with a user's data is a :class:`~videollm_core.errors.DataError` naming the
-file and the row; :class:`DataErrors` decides whether it stops the run or the item is
-skipped and reported (``data.on_error: raise | skip``).
+Shapes: `B` batch, `T` feature steps, `Df` feature dim. Times are seconds.
+Every problem with a user's data is a [`DataError`][videollm_core.errors.DataError] naming the
+file and the row; [`DataErrors`][videollm_core.data.DataErrors] decides whether it stops the run or the item is
+skipped and reported (`data.on_error: raise | skip`).
 """
 from __future__ import annotations
 
+from abc import ABC, ABCMeta, abstractmethod
 import json
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
@@ -23,20 +24,20 @@ ON_ERROR = ("raise", "skip")
 
 
 class DataErrors:
-    """The one data-error policy of a dataset: ``raise`` on a bad item, or ``skip`` it and report it.
+    """The one data-error policy of a dataset: `raise` on a bad item, or `skip` it and report it.
 
     Args:
-        policy: ``"raise"`` or ``"skip"`` (a dataset's ``on_error`` argument).
+        policy: `"raise"` or `"skip"` (a dataset's `on_error` argument).
         where: the argument's place, for the message on a bad policy.
 
-    Use: ``except DataError as e: self.errors.handle(e); continue`` in a dataset's loop.
+    Use: `except DataError as e: self.errors.handle(e); continue` in a dataset's loop.
     """
 
     def __init__(self, policy: str = "raise", where: str = "data.on_error") -> None:
         if policy not in ON_ERROR:
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {policy!r}", where=where)
         self.policy = policy
-        #: the dropped items, one ``"where: problem"`` line each.
+        #: the dropped items, one `"where: problem"` line each.
         self.skipped: list[str] = []
 
     @property
@@ -44,44 +45,44 @@ class DataErrors:
         return self.policy == "skip"
 
     def handle(self, error: UserError) -> None:
-        """Raise ``error`` under ``raise``; record ``"where: message"`` under ``skip``."""
+        """Raise `error` under `raise`; record `"where: message"` under `skip`."""
         if not self.skip:
             raise error
         self.skipped.append(f"{error.where}: {error.message}" if error.where else error.message)
 
 
-class VideoDataset(torch.utils.data.Dataset):
+class VideoDataset(torch.utils.data.Dataset, metaclass=ABCMeta):
     """A task's dataset, reading the benchmark's real on-disk format.
 
-    ``__getitem__`` returns a sample dict with ``features`` ``[T, Df]`` (numpy or
-    tensor), ``timestamps`` ``[T, 2]`` seconds, optional ``query`` (str), ``targets``
-    (dict of arrays with leading ``T`` or per-sample values) and ``meta`` (dict with
-    ``video_id``). :meth:`collate` pads a list of them into a :class:`VideoBatch`.
+    `__getitem__` returns a sample dict with `features` `[T, Df]` (numpy or
+    tensor), `timestamps` `[T, 2]` seconds, optional `query` (str), `targets`
+    (dict of arrays with leading `T` or per-sample values) and `meta` (dict with
+    `video_id`). [`collate`][videollm_core.data.VideoDataset.collate] pads a list of them into a [`VideoBatch`][videollm_core.types.VideoBatch].
 
-    The runner supplies ``feature_dim`` (the encoder's ``Df``) and ``on_error`` to
-    constructors that take them; a dataset taking ``on_error`` keeps its policy in
-    :attr:`errors` (``self.errors = DataErrors(on_error, where=...)``).
+    The runner supplies `feature_dim` (the encoder's `Df`) and `on_error` to
+    constructors that take them; a dataset taking `on_error` keeps its policy in
+    `errors` (`self.errors = DataErrors(on_error, where=...)`).
     """
 
     task: ClassVar[str] = ""
-    #: :meth:`head_args` keys this class supplies (a head's required argument it fills needs no YAML value).
+    #: `head_args` keys this class supplies (a head's required argument it fills needs no YAML value).
     provides_head_args: ClassVar[tuple[str, ...]] = ()
-    #: :meth:`metric_args` keys this class supplies.
+    #: `metric_args` keys this class supplies.
     provides_metric_args: ClassVar[tuple[str, ...]] = ()
-    #: the ``on_error`` policy; the default raises on every bad item.
+    #: the `on_error` policy; the default raises on every bad item.
     errors: DataErrors = DataErrors()
-    #: feature steps per second (``None``: not fixed); model folders record it for ``videollm predict``.
+    #: feature steps per second (`None`: not fixed); model folders record it for `videollm predict`.
     fps: float | None = None
-    #: seconds of video one sample covers (``None``: whole videos); recorded likewise.
+    #: seconds of video one sample covers (`None`: whole videos); recorded likewise.
     window: float | None = None
     #: the constructor argument naming a split's annotation file, when samples are anchored at
-    #: annotated times or queries: ``videollm predict --annotations FILE`` builds this class on
-    #: ``FILE`` with :meth:`settings`. ``None``: samples come from the features alone.
+    #: annotated times or queries: `videollm predict --annotations FILE` builds this class on
+    #: `FILE` with `settings`. `None`: samples come from the features alone.
     annotations_arg: ClassVar[str | None] = None
 
     @property
     def skipped(self) -> list[str]:
-        """What ``on_error: skip`` dropped so far, one ``"where: problem"`` line each."""
+        """What `on_error: skip` dropped so far, one `"where: problem"` line each."""
         return self.errors.skipped
 
     @skipped.setter
@@ -92,38 +93,39 @@ class VideoDataset(torch.utils.data.Dataset):
                                "self.errors.handle(error) for each bad item")
 
     def skip_report(self) -> list[str]:
-        """What ``on_error: skip`` dropped (the runner logs it after building the dataset)."""
+        """What `on_error: skip` dropped (the runner logs it after building the dataset)."""
         return list(self.errors.skipped)
 
     def class_names(self) -> list[str] | None:
-        """The class names in head order (class ``i`` is head output ``i``), when the dataset has them."""
+        """The class names in head order (class `i` is head output `i`), when the dataset has them."""
         return None
 
     def reading(self) -> dict[str, Any]:
         """How this dataset reads a video's features, recorded in model folders so that
-        ``videollm predict`` reads new features alike: ``fps`` (feature steps per second),
-        ``window`` (seconds per sample; ``None``: whole videos), and where they apply
-        ``channels_first`` (files hold ``[Df, T]``), ``frames_per_step`` and ``frame_rate``
-        (a head that answers per frame: each step covers ``frames_per_step`` frames at
-        ``frame_rate`` frames per second)."""
+        `videollm predict` reads new features alike: `fps` (feature steps per second),
+        `window` (seconds per sample; `None`: whole videos), and where they apply
+        `channels_first` (files hold `[Df, T]`), `frames_per_step` and `frame_rate`
+        (a head that answers per frame: each step covers `frames_per_step` frames at
+        `frame_rate` frames per second)."""
         return {"fps": self.fps, "window": self.window}
 
     def settings(self) -> dict[str, Any]:
         """Constructor arguments other than files (JSON data) with which this class reads another
-        annotation file as it read this split (``videollm predict --annotations``, with
-        :attr:`annotations_arg`): split, step rate, stride, windows... Default: none."""
+        annotation file as it read this split (`videollm predict --annotations`, with
+        `annotations_arg`): split, step rate, stride, windows... Default: none."""
         return {}
 
     def class_table_file(self) -> str | None:
-        """The file the class table is read from (``actions.csv``, ``mapping.txt``...), for messages."""
+        """The file the class table is read from (`actions.csv`, `mapping.txt`...), for messages."""
         return None
 
+    @abstractmethod
     def ground_truth(self) -> Any:
-        """The ground truth in the object form the task's :class:`Metric` evaluates."""
+        """The ground truth in the object form the task's [`Metric`][videollm_core.data.Metric] evaluates."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def head_args(self) -> dict[str, Any]:
-        """Defaults for the head's constructor (e.g. ``num_classes``)."""
+        """Defaults for the head's constructor (e.g. `num_classes`)."""
         return {}
 
     def metric_args(self) -> dict[str, Any]:
@@ -131,7 +133,7 @@ class VideoDataset(torch.utils.data.Dataset):
         return {}
 
     def collate(self, samples: list[dict[str, Any]]) -> VideoBatch:
-        """Right-pad samples into a :class:`VideoBatch` (see :func:`pad_collate`)."""
+        """Right-pad samples into a [`VideoBatch`][videollm_core.types.VideoBatch] (see [`pad_collate`][videollm_core.data.pad_collate])."""
         return pad_collate(samples)
 
 
@@ -142,10 +144,10 @@ def _as_tensor(x: Any) -> Tensor:
 
 
 def pad_collate(samples: list[dict[str, Any]]) -> VideoBatch:
-    """Pad ``features [T_i, Df]`` / ``timestamps [T_i, 2]`` to ``max T_i``.
+    """Pad `features [T_i, Df]` / `timestamps [T_i, 2]` to `max T_i`.
 
-    Target values with a leading dimension equal to the sample's ``T_i`` are padded
-    (with ``-100`` for integer dtypes, ``0`` otherwise) and stacked; other tensors of
+    Target values with a leading dimension equal to the sample's `T_i` are padded
+    (with `-100` for integer dtypes, `0` otherwise) and stacked; other tensors of
     equal shape are stacked; everything else is kept as a list.
     """
     if not samples:
@@ -192,30 +194,33 @@ def _collate_target(values: list[Any], lengths: list[int], t_max: int) -> Any:
     return tensors
 
 
-class Metric:
-    """A benchmark metric, usable on its own (``videollm evaluate TASK``).
+class Metric(ABC):
+    """A benchmark metric, usable on its own (`videollm evaluate TASK`).
 
     Registered under the task's name. It reads and writes the benchmark's official
-    files: :meth:`load_ground_truth`, :meth:`load_predictions`, :meth:`save_predictions`.
-    In training, heads' prediction entries are gathered with :meth:`update` and
-    turned into the official predictions object by :meth:`format_predictions`.
+    files: `load_ground_truth`, [`load_predictions`][videollm_core.data.Metric.load_predictions], [`save_predictions`][videollm_core.data.Metric.save_predictions].
+    In training, heads' prediction entries are gathered with `update` and
+    turned into the official predictions object by [`format_predictions`][videollm_core.data.Metric.format_predictions].
     """
 
     task: ClassVar[str] = ""
-    #: the exact keys :meth:`evaluate` returns (values x100 where the official tool reports %).
+    #: the exact keys `evaluate` returns (values x100 where the official tool reports %).
     keys: ClassVar[tuple[str, ...]] = ()
     #: key used to pick the best checkpoint, and whether higher is better.
     primary_key: ClassVar[str] = ""
     higher_is_better: ClassVar[bool] = True
-    #: the file name suffix of the official predictions (``""``: a folder or a bare name).
+    #: the file name suffix of the official predictions (`""`: a folder or a bare name).
     prediction_suffix: ClassVar[str] = ".json"
 
     def __init__(self) -> None:
         self._entries: list[dict[str, Any]] = []
 
     # -- official files -------------------------------------------------
-    def load_ground_truth(self, path: str | Path) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def load_ground_truth(self, path: str | Path) -> Any:
+        """The benchmark's ground-truth file at `path`, in the form `evaluate` takes (needed by
+        `videollm evaluate` only: training scores against the dataset's `ground_truth()`)."""
+        raise ConfigError(f"the {type(self).__name__} metric cannot read ground-truth files", where="--ground-truth",
+                          hint=f"its plugin would define {type(self).__name__}.load_ground_truth")
 
     def load_predictions(self, path: str | Path) -> Any:
         """Default: a JSON file."""
@@ -227,9 +232,9 @@ class Metric:
             json.dump(predictions, f)
 
     def open_writer(self, path: str | Path) -> Any:
-        """A writer that streams predictions to ``path`` batch by batch (``write(entries)``,
-        ``close() -> predictions``), for tasks with large predictions; default ``None``: the
-        entries are kept and saved once by :meth:`save_predictions`."""
+        """A writer that streams predictions to `path` batch by batch (`write(entries)`,
+        `close() -> predictions`), for tasks with large predictions; default `None`: the
+        entries are kept and saved once by [`save_predictions`][videollm_core.data.Metric.save_predictions]."""
         return None
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> Any:
@@ -237,8 +242,9 @@ class Metric:
         return entries
 
     # -- evaluation -------------------------------------------------------
+    @abstractmethod
     def evaluate(self, predictions: Any, ground_truth: Any) -> dict[str, float]:  # pragma: no cover
-        """Official predictions object and ground truth -> ``{key: value}`` for :attr:`keys`."""
+        """Official predictions object and ground truth -> `{key: value}` for `keys`."""
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -255,7 +261,7 @@ class Metric:
 
     # -- pictures -----------------------------------------------------------
     def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:
-        """Draw predictions against ground truth for a few videos into the PNG ``path``.
+        """Draw predictions against ground truth for a few videos into the PNG `path`.
 
         Timelines of segments for localisation and segmentation tasks, scores over time
         for online detection. Returns False when the task has no picture (default).
@@ -263,35 +269,37 @@ class Metric:
         return False
 
 
-class FeatureSource:
-    """Per-video features ``[T, Df]`` float32 from one storage layout.
+class FeatureSource(ABC):
+    """Per-video features `[T, Df]` float32 from one storage layout.
 
-    Subclasses implement :meth:`read` and :meth:`video_ids`, and set ``self.fps``
+    Subclasses implement [`read`][videollm_core.data.FeatureSource.read] and [`video_ids`][videollm_core.data.FeatureSource.video_ids], and set `self.fps`
     (feature steps per second). Every problem a user can cause (a missing file, key or
-    video, an unreadable file) is a :class:`DataError` naming the file and the key,
+    video, an unreadable file) is a [`DataError`][videollm_core.errors.DataError] naming the file and the key,
     raised when that video is read: opening a source is cheap and reads nothing.
     """
 
-    #: feature steps per second (``None``: not known to the source; the dataset derives its timing).
+    #: feature steps per second (`None`: not known to the source; the dataset derives its timing).
     fps: float | None
-    #: the source yields decoded frames ``[T, C, H, W]`` (pixels) rather than feature vectors.
+    #: the source yields decoded frames `[T, C, H, W]` (pixels) rather than feature vectors.
     pixels: bool = False
     #: constructor arguments naming where the features are (a file, a folder, nested sources):
-    #: model folders record a source's other arguments (``key``...) and ``videollm predict``
-    #: puts the new location in (:meth:`claims`).
+    #: model folders record a source's other arguments (`key`...) and `videollm predict`
+    #: puts the new location in (`claims`).
     location_args: ClassVar[tuple[str, ...]] = ("path", "dir", "sources")
 
+    @abstractmethod
     def read(self, video_id: str) -> np.ndarray:  # pragma: no cover - abstract
-        """``[T, Df]`` float32 features of ``video_id`` (a read-only memory map where the format allows)."""
+        """`[T, Df]` float32 features of `video_id` (a read-only memory map where the format allows)."""
         raise NotImplementedError
 
+    @abstractmethod
     def video_ids(self) -> list[str]:  # pragma: no cover - abstract
         """Every video id the source holds, sorted."""
         raise NotImplementedError
 
     @property
     def dim(self) -> int:
-        """``Df``: the feature dimension (the first video's, unless the source knows it up front)."""
+        """`Df`: the feature dimension (the first video's, unless the source knows it up front)."""
         ids = self.video_ids()
         if not ids:
             raise DataError("the feature source holds no video", where=self.where)
@@ -303,16 +311,16 @@ class FeatureSource:
         return type(self).__name__
 
     def read_clip(self, clip_id: str, video_id: str, start_sec: float, end_sec: float) -> np.ndarray:
-        """Features of a clip ``[start_sec, end_sec]`` of ``video_id`` (seconds in the video).
+        """Features of a clip `[start_sec, end_sec]` of `video_id` (seconds in the video).
 
-        Default: the layout stores clips on their own, under ``clip_id``. Sources that
-        store whole videos (Ego4D's per-video ``.pt``) cut the clip's steps out instead.
+        Default: the layout stores clips on their own, under `clip_id`. Sources that
+        store whole videos (Ego4D's per-video `.pt`) cut the clip's steps out instead.
         """
         return self.read(clip_id)
 
     @classmethod
     def claims(cls, path: Path) -> dict[str, Any] | None:
-        """The constructor arguments (without ``fps``) to read ``path`` with this class, or ``None``."""
+        """The constructor arguments (without `fps`) to read `path` with this class, or `None`."""
         return None
 
 

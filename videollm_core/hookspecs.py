@@ -1,14 +1,14 @@
-"""Hook specifications of the ``videollm`` plugin system (pluggy project ``videollm``).
+"""Hook specifications of the `videollm` plugin system (pluggy project `videollm`).
 
-A plugin is a module (or object) with functions marked ``@videollm_core.hookimpl``,
+A plugin is a module (or object) with functions marked `@videollm_core.hookimpl`,
 named after the specs below; an implementation may take any subset of a spec's
 parameters (pluggy passes them by name). Built-in plugins use exactly the same hooks
-as third-party ones. Only ``videollm_register`` is needed to add components; the
+as third-party ones. Only `videollm_register` is needed to add components; the
 lifecycle hooks are optional. Every implementation of a hook is called, in plugin
-order; a hook returns nothing.
+order; a hook returns nothing (but `videollm_config_keys`, which returns the plugin's keys).
 
-``pipeline`` is a :class:`videollm_core.pipeline.VideoLLM` and ``runner`` a
-:class:`videollm_core.engine.runner.Runner` (typed ``Any`` here: the kernel imports neither
+`pipeline` is a [`videollm_core.pipeline.VideoLLM`][videollm_core.pipeline.VideoLLM] and `runner` a
+[`videollm_core.engine.runner.Runner`][videollm_core.engine.runner.Runner] (typed `Any` here: the kernel imports neither
 the engine nor, from its hook specs, the pipeline that fires them).
 """
 from __future__ import annotations
@@ -29,14 +29,30 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def videollm_register(registries: Registries) -> None:
     """Register the plugin's components.
 
-    :param registries: one registry per role: ``encoders``, ``translators``, ``llms``,
-        ``tuners``, ``heads``, ``datasets``, ``metrics``, ``features``. Register with
-        ``registries.translators.register_module(module=cls)`` (a call or a decorator;
-        ``name=`` to register under another name). A class must subclass its role's base
-        class from :mod:`videollm_core.base`.
+    Args:
+        registries: one registry per role: `encoders`, `translators`, `llms`,
+            `tuners`, `heads`, `datasets`, `metrics`, `features`. Register with
+            `registries.translators.register_module(module=cls)` (a call or a decorator;
+            `name=` to register under another name). A class must subclass its role's base
+            class from `videollm_core.base`.
 
     Called once per plugin, as it loads. An exception here marks the plugin failed and
-    rolls back everything it registered (fatal with ``--strict-plugins``).
+    rolls back everything it registered (fatal with `--strict-plugins`).
+    """
+
+
+@hookspec
+def videollm_config_keys() -> dict[str, dict[str, Any]]:
+    """The config keys this plugin reads, so validation accepts and checks them and `videollm schema` lists them.
+
+    Returns:
+        `{"train": {KEY: Rule}, "top": {SECTION: Rule}}` (either part may be left out): keys of
+        the `train:` section and top-level sections, each with a
+        [`Rule`][videollm_core.rules.Rule] (its check, its words, its JSON Schema). A misspelt
+        key is then reported with a suggestion like a built-in one.
+
+    Called once per plugin, as it loads, after `videollm_register`. A key another plugin
+    already declared marks this plugin failed; a built-in key keeps its built-in rule.
     """
 
 
@@ -44,22 +60,24 @@ def videollm_register(registries: Registries) -> None:
 def videollm_configure(config: dict[str, Any]) -> None:
     """Inspect or complete a loaded config before it is validated and built.
 
-    :param config: the loaded config (a :class:`~videollm_core.config.Config`, a ``dict``);
-        change it in place.
+    Args:
+        config: the loaded config (a [`Config`][videollm_core.config.Config], a `dict`);
+            change it in place.
 
-    Fired by the caller of :func:`~videollm_core.config.load_config` through
-    :func:`~videollm_core.plugins.configure_config` (``videollm-run`` does). Raise
-    :class:`~videollm_core.errors.ConfigError` to reject the config.
+    Fired by the caller of [`load_config`][videollm_core.config.load_config] through
+    [`configure_config`][videollm_core.plugins.configure_config] (`videollm-run` does). Raise
+    [`ConfigError`][videollm_core.errors.ConfigError] to reject the config.
     """
 
 
 @hookspec
 def videollm_pipeline_built(pipeline: Any, config: dict[str, Any]) -> None:
-    """A pipeline was built from ``config`` by :func:`~videollm_core.pipeline.build_pipeline`.
+    """A pipeline was built from `config` by [`build_pipeline`][videollm_core.pipeline.build_pipeline].
 
-    :param pipeline: the built :class:`~videollm_core.pipeline.VideoLLM` (encoder, translator,
-        LLM with its tuner, heads).
-    :param config: the config it was built from.
+    Args:
+        pipeline: the built [`VideoLLM`][videollm_core.pipeline.VideoLLM] (encoder, translator,
+            LLM with its tuner, heads).
+        config: the config it was built from.
     """
 
 
@@ -67,8 +85,9 @@ def videollm_pipeline_built(pipeline: Any, config: dict[str, Any]) -> None:
 def videollm_train_start(runner: Any) -> None:
     """Training is about to start.
 
-    :param runner: the :class:`~videollm_core.engine.runner.Runner`; ``runner.step`` is 0, or the step a resumed run starts at;
-        ``runner.history`` holds the logged records of a resumed run.
+    Args:
+        runner: the [`Runner`][videollm_core.engine.runner.Runner]; `runner.step` is 0, or the step a resumed run starts at;
+            `runner.history` holds the logged records of a resumed run.
     """
 
 
@@ -76,26 +95,28 @@ def videollm_train_start(runner: Any) -> None:
 def videollm_step_end(runner: Any, step: int, logs: dict[str, float]) -> None:
     """An optimizer step finished.
 
-    :param runner: the runner.
-    :param step: the optimizer steps done so far (1 after the first).
-    :param logs: the scalars of this step (``loss``, ``lr``, ``grad_norm``, per-task losses...).
+    Args:
+        runner: the runner.
+        step: the optimizer steps done so far (1 after the first).
+        logs: the scalars of this step (`loss`, `lr`, `grad_norm`, per-task losses...).
     """
 
 
 @hookspec
 def videollm_task_evaluated(runner: Any, task: str, split: str, metric: Any, predictions: Any, ground_truth: Any,
                             scores: dict[str, float]) -> None:
-    """One task of an evaluation was scored (main process; training, ``--eval-only`` and ``videollm evaluate`` runs).
+    """One task of an evaluation was scored (main process; training, `--eval-only` and `videollm evaluate` runs).
 
-    :param runner: the :class:`~videollm_core.engine.runner.Runner`.
-    :param task: the task's name (``tasks[i].name``, or ``task`` in the single-task form).
-    :param split: ``"val"`` or ``"test"``.
-    :param metric: the task's :class:`~videollm_core.data.Metric`.
-    :param predictions: the official predictions object, as ``metric.evaluate`` took it.
-    :param ground_truth: the dataset's ground truth, as ``metric.evaluate`` took it.
-    :param scores: ``{KEY: value}`` of the metric's keys.
+    Args:
+        runner: the [`Runner`][videollm_core.engine.runner.Runner].
+        task: the task's name (`tasks[i].name`, or `task` in the single-task form).
+        split: `"val"` or `"test"`.
+        metric: the task's [`Metric`][videollm_core.data.Metric].
+        predictions: the official predictions object, as `metric.evaluate` took it.
+        ground_truth: the dataset's ground truth, as `metric.evaluate` took it.
+        scores: `{KEY: value}` of the metric's keys.
 
-    The plots plugin draws ``plots/TASK_predictions.png`` here (``metric.plot``).
+    The plots plugin draws `plots/TASK_predictions.png` here (`metric.plot`).
     """
 
 
@@ -103,17 +124,19 @@ def videollm_task_evaluated(runner: Any, task: str, split: str, metric: Any, pre
 def videollm_evaluate_end(runner: Any, step: int, metrics: dict[str, float]) -> None:
     """An evaluation during training finished.
 
-    :param runner: the runner; ``runner.primary_metric`` is ``(TASK/KEY, higher_is_better)`` of the
-        metric that picks the best checkpoint. Set ``runner.should_stop = True`` to stop training
-        after this evaluation (the early-stopping plugin does).
-    :param step: the step evaluated.
-    :param metrics: ``{"TASK/KEY": value}`` of every task's metric keys.
+    Args:
+        runner: the runner; `runner.primary_metric` is `(TASK/KEY, higher_is_better)` of the
+            metric that picks the best checkpoint. Set `runner.should_stop = True` to stop training
+            after this evaluation (the early-stopping plugin does).
+        step: the step evaluated.
+        metrics: `{"TASK/KEY": value}` of every task's metric keys.
     """
 
 
 @hookspec
 def videollm_train_end(runner: Any) -> None:
-    """Training finished: at ``max_steps``, after an early stop, or after a clean interrupt.
+    """Training finished: at `max_steps`, after an early stop, or after a clean interrupt.
 
-    :param runner: the runner; ``runner.interrupted`` is the signal number that stopped it, or None.
+    Args:
+        runner: the runner; `runner.interrupted` is the signal number that stopped it, or None.
     """

@@ -1,18 +1,18 @@
 """The plugin manager: built-ins, entry-point autoload, blocking, error isolation.
 
-Built-in plugins (the package ``videollm_plugins``, listed in its
-``BUILTIN_PLUGINS``) and third-party plugins (entry point group ``videollm``) load
-the same way: each one on its own, its ``videollm_register`` hook called under its
+Built-in plugins (the package `videollm_plugins`, listed in its
+`BUILTIN_PLUGINS`) and third-party plugins (entry point group `videollm`) load
+the same way: each one on its own, its `videollm_register` hook called under its
 name. A plugin that fails (import error, exception in its hook, an incompatible
 plugin API range, a clashing registration) is recorded as failed with its error,
 whatever it registered is rolled back, and everything else keeps working, unless
-strict mode is on (``--strict-plugins`` or ``VIDEOLLM_STRICT_PLUGINS=1``).
+strict mode is on (`--strict-plugins` or `VIDEOLLM_STRICT_PLUGINS=1`).
 
-Switches, as in pytest: ``-p no:NAME`` blocks a plugin before anything loads, except the
-:data:`ESSENTIAL_PLUGINS` the kernel's defaults come from;
-``VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points (built-ins still load).
+Switches, as in pytest: `-p no:NAME` blocks a plugin before anything loads, except the
+`ESSENTIAL_PLUGINS` the kernel's defaults come from;
+`VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD=1` skips entry points (built-ins still load).
 
-The process-wide :data:`REGISTRIES` load the plugins on their first lookup.
+The process-wide `REGISTRIES` load the plugins on their first lookup.
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ BUILTIN_PACKAGE = "videollm_plugins"
 ENV_DISABLE_AUTOLOAD = "VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD"
 ENV_STRICT = "VIDEOLLM_STRICT_PLUGINS"
 DISTRIBUTION = "videollm-core"
-#: built-in plugins the kernel's defaults come from (``model.tuner`` defaults to ``Frozen``,
-#: ``model.text_encoder`` to ``LLMTextEncoder``): ``-p no:`` refuses them, as pytest does its essential plugins.
+#: built-in plugins the kernel's defaults come from (`model.tuner` defaults to `Frozen`,
+#: `model.text_encoder` to `LLMTextEncoder`): `-p no:` refuses them, as pytest does its essential plugins.
 ESSENTIAL_PLUGINS = ("tuning", "encoders")
 
 
@@ -50,7 +50,7 @@ def _env_flag(name: str) -> bool:
 
 @dataclass
 class PluginInfo:
-    """What ``videollm plugins`` shows for one plugin."""
+    """What `videollm plugins` shows for one plugin."""
 
     name: str
     module: str
@@ -67,15 +67,15 @@ class PluginInfo:
 
 
 class PluginManager:
-    """Loads plugins into a :class:`~videollm_core.registry.Registries`.
+    """Loads plugins into a [`Registries`][videollm_core.registry.Registries].
 
     Args:
         registries: where plugins register (default: a fresh one).
-        blocked: plugin names not to load (``-p no:NAME``).
-        strict: make any plugin failure fatal (default: ``VIDEOLLM_STRICT_PLUGINS``).
-        autoload: load entry points of group ``videollm`` (default: not
-            ``VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD``).
-        builtins: load the built-in plugins of ``videollm_plugins``.
+        blocked: plugin names not to load (`-p no:NAME`).
+        strict: make any plugin failure fatal (default: `VIDEOLLM_STRICT_PLUGINS`).
+        autoload: load entry points of group `videollm` (default: not
+            `VIDEOLLM_DISABLE_PLUGIN_AUTOLOAD`).
+        builtins: load the built-in plugins of `videollm_plugins`.
     """
 
     def __init__(
@@ -105,7 +105,7 @@ class PluginManager:
 
     @property
     def hook(self) -> Any:
-        """pluggy's hook relay: ``manager.hook.videollm_step_end(runner=..., ...)``."""
+        """pluggy's hook relay: `manager.hook.videollm_step_end(runner=..., ...)`."""
         return self.pm.hook
 
     # -- loading --------------------------------------------------------------
@@ -178,6 +178,8 @@ class PluginManager:
             with registering_as(name):
                 for impl in impls:
                     impl.function(registries=self.registries)
+                for impl in [i for i in self.pm.hook.videollm_config_keys.get_hookimpls() if i.plugin_name == name]:
+                    self.registries.add_config_keys(name, impl.function())
         except Exception as e:
             self.registries.unregister_plugin(name)
             self.pm.unregister(name=name)
@@ -217,7 +219,7 @@ class PluginManager:
 
     # -- status ---------------------------------------------------------------
     def problems(self) -> dict[str, str]:
-        """Plugins that are not loaded: ``{name: "blocked (-p no:NAME)" | "failed: ..."}``."""
+        """Plugins that are not loaded: `{name: "blocked (-p no:NAME)" | "failed: ..."}`."""
         out = {}
         for name, info in self.infos.items():
             if info.status == "blocked":
@@ -255,7 +257,7 @@ _DEFAULT: PluginManager | None = None
 
 
 def get_plugin_manager() -> PluginManager:
-    """The process-wide manager filling :data:`REGISTRIES` (made on first use)."""
+    """The process-wide manager filling `REGISTRIES` (made on first use)."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = PluginManager(REGISTRIES)
@@ -278,8 +280,8 @@ def configure_plugins(*, blocked: Iterable[str] = (), strict: bool | None = None
 
 
 def configure_config(cfg: Any) -> Any:
-    """Let every plugin adjust a loaded config through its ``videollm_configure(config=...)`` hook
-    (plugins load first). Reading a config (:func:`~videollm_core.config.load_config`) never does:
+    """Let every plugin adjust a loaded config through its `videollm_configure(config=...)` hook
+    (plugins load first). Reading a config ([`load_config`][videollm_core.config.load_config]) never does:
     the caller fires the hook, before validating and building."""
     manager = get_plugin_manager()
     manager.load()
@@ -290,7 +292,7 @@ def configure_config(cfg: Any) -> Any:
 @contextlib.contextmanager
 def preserved_plugin_state() -> Iterator[None]:
     """Put the process-wide plugin manager and registries back as they were after the block
-    (for tests and notebooks that call :func:`configure_plugins`, e.g. through the CLI)."""
+    (for tests and notebooks that call [`configure_plugins`][videollm_core.plugins.configure_plugins], e.g. through the CLI)."""
     global _DEFAULT
     saved_default, saved = _DEFAULT, REGISTRIES.snapshot()
     saved_hooks = {name for name, _ in saved_default.pm.list_name_plugin()} if saved_default is not None else set()

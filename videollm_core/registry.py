@@ -1,13 +1,13 @@
-"""One registry per component role, on mmengine's ``Registry`` without its scopes.
+"""One registry per component role, on mmengine's `Registry` without its scopes.
 
-What is kept from mmengine: ``register_module(name=..., force=..., module=...)``
-(as a call or a decorator) and ``build(cfg)``. What is dropped: scopes and
-``DefaultScope`` re-routing, parent/child fallback, lazy ``locations`` imports and
-the dotted-path fallback that imports any object named in a config. A ``type:`` is
-a registered name, or ``PLUGIN:NAME`` to pick one plugin's component.
+What is kept from mmengine: `register_module(name=..., force=..., module=...)`
+(as a call or a decorator) and `build(cfg)`. What is dropped: scopes and
+`DefaultScope` re-routing, parent/child fallback, lazy `locations` imports and
+the dotted-path fallback that imports any object named in a config. A `type:` is
+a registered name, or `PLUGIN:NAME` to pick one plugin's component.
 
 Every registration is attributed to the plugin being loaded (see
-:func:`registering_as`), so duplicates and listings name their origin.
+`registering_as`), so duplicates and listings name their origin.
 """
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ log = logging.getLogger("videollm")
 
 ROLES: tuple[str, ...] = ("encoders", "translators", "llms", "tuners", "heads", "datasets", "metrics", "features", "executors")
 
-#: the plugin whose ``videollm_register`` hook is running now.
+#: the plugin whose `videollm_register` hook is running now.
 _CURRENT_PLUGIN: contextvars.ContextVar[str] = contextvars.ContextVar("videollm_plugin", default="<python>")
 
 
 @contextlib.contextmanager
 def registering_as(plugin: str) -> Iterator[None]:
-    """Attribute every registration made inside the block to ``plugin``."""
+    """Attribute every registration made inside the block to `plugin`."""
     token = _CURRENT_PLUGIN.set(plugin)
     try:
         yield
@@ -46,7 +46,7 @@ _PROGRAMMING_ERRORS = (AttributeError, NameError, AssertionError, NotImplemented
 
 
 def _yaml_place(own: str | None, class_name: str, where: str) -> str:
-    """The place of a constructor's error: ``ClassName.arg`` (or nothing) becomes ``where.arg``;
+    """The place of a constructor's error: `ClassName.arg` (or nothing) becomes `where.arg`;
     a file or another YAML path it named stays."""
     if not own or own == class_name:
         return where
@@ -60,12 +60,12 @@ def _qualname(obj: Any) -> str:
 
 
 class ComponentRegistry(Registry):
-    """The registry of one role (e.g. ``translators``).
+    """The registry of one role (e.g. `translators`).
 
     Args:
-        role: the role name, one of :data:`ROLES`.
+        role: the role name, one of `ROLES`.
         bases: a registered class must subclass one of these.
-        owner: the :class:`Registries` container (for plugin status in messages).
+        owner: the [`Registries`][videollm_core.registry.Registries] container (for plugin status in messages).
     """
 
     def __init__(self, role: str, bases: tuple[type, ...], owner: "Registries | None" = None):
@@ -93,6 +93,13 @@ class ComponentRegistry(Registry):
                 where=f"plugin '{plugin}'",
                 hint=f"derive it from videollm_core.{self.bases[0].__name__}",
             )
+        missing = sorted(getattr(module, "__abstractmethods__", ()))
+        if missing:  # the base class declares them abstract: the class could never be built
+            base = next(b for b in self.bases if issubclass(module, b))
+            raise RegistryError(
+                f"cannot register {_qualname(module)} in '{self.role}': it does not implement {', '.join(missing)}"
+                f" (abstract in videollm_core.{base.__name__})", where=f"plugin '{plugin}'",
+                hint=f"define {', '.join(f'{module.__name__}.{m}' for m in missing)} (see docs/writing-plugins.md)")
         names = [module.__name__] if module_name is None else [module_name] if isinstance(module_name, str) else list(module_name)
         for name in names:
             if ":" in name or not name:
@@ -116,11 +123,11 @@ class ComponentRegistry(Registry):
             self._by_plugin.setdefault(plugin, {})[name] = module
 
     def snapshot(self) -> tuple[dict[str, type], dict[str, str], dict[str, dict[str, type]]]:
-        """The registry's state (components, origins, components per plugin), for :meth:`restore`."""
+        """The registry's state (components, origins, components per plugin), for `restore`."""
         return dict(self._module_dict), dict(self._origins), {k: dict(v) for k, v in self._by_plugin.items()}
 
     def restore(self, state: tuple[dict[str, type], dict[str, str], dict[str, dict[str, type]]] | None = None) -> None:
-        """Put back a :meth:`snapshot` (``None``: empty the registry)."""
+        """Put back a `snapshot` (`None`: empty the registry)."""
         modules, origins, by_plugin = state if state is not None else ({}, {}, {})
         self._module_dict.clear()
         self._module_dict.update(modules)
@@ -128,7 +135,7 @@ class ComponentRegistry(Registry):
         self._by_plugin = {k: dict(v) for k, v in by_plugin.items()}
 
     def unregister_plugin(self, plugin: str) -> list[str]:
-        """Remove everything ``plugin`` registered (used to roll back a failed plugin)."""
+        """Remove everything `plugin` registered (used to roll back a failed plugin)."""
         removed = []
         for name, cls in self._by_plugin.pop(plugin, {}).items():
             if self._module_dict.get(name) is cls and self._origins.get(name) == plugin:
@@ -148,7 +155,7 @@ class ComponentRegistry(Registry):
         return sorted(self._module_dict)
 
     def origin(self, name: str) -> str:
-        """The plugin that registered the component now answering to ``name``."""
+        """The plugin that registered the component now answering to `name`."""
         return self._origins.get(name, "?")
 
     def registered_by(self, plugin: str) -> list[str]:
@@ -159,7 +166,7 @@ class ComponentRegistry(Registry):
             self.owner.ensure_loaded()
 
     def get(self, key: str) -> type | None:
-        """The class for ``NAME`` or ``PLUGIN:NAME``; ``None`` when unknown (never imports)."""
+        """The class for `NAME` or `PLUGIN:NAME`; `None` when unknown (never imports)."""
         self._ensure_loaded()
         if not isinstance(key, str):
             return None
@@ -172,7 +179,7 @@ class ComponentRegistry(Registry):
         return self.get(key) is not None
 
     def lookup(self, key: Any, where: str = "") -> type:
-        """Like :meth:`get` but raises a :class:`ConfigError` that helps: the YAML path,
+        """Like [`get`][videollm_core.registry.ComponentRegistry.get] but raises a [`ConfigError`][videollm_core.errors.ConfigError] that helps: the YAML path,
         the three closest names, and plugins that are blocked or failed to load."""
         where = where or f"{self.role}.type"
         if not isinstance(key, str) or not key:
@@ -216,14 +223,14 @@ class ComponentRegistry(Registry):
         return check_arguments(cls, args, where=where, supplied=supplied)
 
     def build(self, cfg: dict[str, Any], *, where: str = "", default_args: dict[str, Any] | None = None, **extra: Any) -> Any:
-        """Build a component from ``{type: NAME, **kwargs}``.
+        """Build a component from `{type: NAME, **kwargs}`.
 
-        ``default_args`` fill parameters the config leaves out, and reach only
-        constructors that accept them (a head without ``num_classes`` never gets one). Bad arguments raise a
-        :class:`ConfigError` naming ``where``. Whatever the constructor raises is reported at ``where``
-        too, its own message kept: a :class:`UserError` naming ``ClassName.arg`` gets the YAML path
-        ``where.arg``; any other exception (a size torch refuses...) becomes a :class:`ConfigError`,
-        except the programming errors of ``_PROGRAMMING_ERRORS``, which keep their traceback.
+        `default_args` fill parameters the config leaves out, and reach only
+        constructors that accept them (a head without `num_classes` never gets one). Bad arguments raise a
+        [`ConfigError`][videollm_core.errors.ConfigError] naming `where`. Whatever the constructor raises is reported at `where`
+        too, its own message kept: a [`UserError`][videollm_core.errors.UserError] naming `ClassName.arg` gets the YAML path
+        `where.arg`; any other exception (a size torch refuses...) becomes a [`ConfigError`][videollm_core.errors.ConfigError],
+        except the programming errors of `_PROGRAMMING_ERRORS`, which keep their traceback.
         """
         if extra:
             default_args = {**(default_args or {}), **extra}
@@ -261,15 +268,16 @@ class ComponentRegistry(Registry):
 
 
 class Registries:
-    """The registries, one per role, handed to every plugin's ``videollm_register`` hook.
+    """The registries, one per role, handed to every plugin's `videollm_register` hook.
 
-    Attributes ``encoders``, ``translators``, ``llms``, ``tuners``, ``heads``,
-    ``datasets``, ``metrics``, ``features``, ``executors`` are :class:`ComponentRegistry` objects.
+    Attributes `encoders`, `translators`, `llms`, `tuners`, `heads`,
+    `datasets`, `metrics`, `features`, `executors` are [`ComponentRegistry`][videollm_core.registry.ComponentRegistry] objects.
     """
 
     def __init__(self) -> None:
         self._loader: Callable[[], None] | None = None
         self._problems: Callable[[], dict[str, str]] | None = None
+        self._config_keys: dict[str, dict[str, dict[str, Any]]] = {}  # plugin -> section -> key -> Rule
         for role in ROLES:
             setattr(self, role, ComponentRegistry(role, ROLE_BASES[role], owner=self))
 
@@ -292,7 +300,7 @@ class Registries:
         return (getattr(self, r) for r in ROLES)
 
     def attach(self, loader: Callable[[], None], problems: Callable[[], dict[str, str]]) -> None:
-        """Connect the plugin manager: ``loader`` loads plugins on first lookup."""
+        """Connect the plugin manager: `loader` loads plugins on first lookup."""
         self._loader = loader
         self._problems = problems
 
@@ -302,23 +310,54 @@ class Registries:
             self._loader()
 
     def plugin_problems(self) -> dict[str, str]:
-        """``{plugin: "blocked (-p no:NAME)" or "failed: reason"}``."""
+        """`{plugin: "blocked (-p no:NAME)" or "failed: reason"}`."""
         return self._problems() if self._problems is not None else {}
 
     def unregister_plugin(self, plugin: str) -> None:
-        """Remove what ``plugin`` registered in every role (a component it had overridden comes back)."""
+        """Remove what `plugin` registered in every role (a component it had overridden comes back)."""
         for reg in self:
             reg.unregister_plugin(plugin)
+        self._config_keys.pop(plugin, None)
+
+    # -- config keys of plugins (the videollm_config_keys hook) ---------------------------------
+    def add_config_keys(self, plugin: str, keys: Any) -> None:
+        """Record the `{"train": {KEY: Rule}, "top": {SECTION: Rule}}` that `plugin` declares."""
+        from .rules import Rule
+
+        if not isinstance(keys, dict) or set(keys) - {"train", "top"}:
+            raise RegistryError(f"videollm_config_keys must return {{'train': {{KEY: Rule}}, 'top': {{SECTION: Rule}}}}, got {keys!r}",
+                                where=f"plugin '{plugin}'")
+        for section, rules in keys.items():
+            for key, rule in dict(rules).items():
+                if not isinstance(rule, Rule):
+                    raise RegistryError(f"config key {section}.{key} needs a videollm_core.rules.Rule, got {rule!r}", where=f"plugin '{plugin}'")
+                owner = next((p for p, own in self._config_keys.items() if key in own.get(section, {})), None)
+                if owner is not None and owner != plugin:
+                    raise RegistryError(f"config key '{key}' of '{section}' is already declared by plugin '{owner}'", where=f"plugin '{plugin}'",
+                                        hint="choose another key")
+        self._config_keys[plugin] = {section: dict(rules) for section, rules in keys.items()}
+
+    @property
+    def config_keys(self) -> dict[str, dict[str, Any]]:
+        """`{"train": {KEY: Rule}, "top": {SECTION: Rule}}` of every loaded plugin."""
+        self.ensure_loaded()
+        merged: dict[str, dict[str, Any]] = {"train": {}, "top": {}}
+        for own in self._config_keys.values():
+            for section, rules in own.items():
+                merged[section].update(rules)
+        return merged
 
     def snapshot(self) -> dict[str, Any]:
-        """Every role's state and the attached manager, for :meth:`restore`."""
-        return {"roles": {reg.role: reg.snapshot() for reg in self}, "attached": (self._loader, self._problems)}
+        """Every role's state and the attached manager, for [`restore`][videollm_core.registry.Registries.restore]."""
+        return {"roles": {reg.role: reg.snapshot() for reg in self}, "attached": (self._loader, self._problems),
+                "config_keys": dict(self._config_keys)}
 
     def restore(self, state: dict[str, Any] | None = None) -> None:
-        """Put back a :meth:`snapshot`; ``None`` empties every role and detaches the manager."""
+        """Put back a [`snapshot`][videollm_core.registry.Registries.snapshot]; `None` empties every role and detaches the manager."""
         for reg in self:
             reg.restore(state["roles"][reg.role] if state is not None else None)
         self._loader, self._problems = state["attached"] if state is not None else (None, None)
+        self._config_keys = dict(state.get("config_keys", {})) if state is not None else {}
 
     def registered_by(self, plugin: str) -> dict[str, list[str]]:
         return {reg.role: reg.registered_by(plugin) for reg in self if reg.registered_by(plugin)}

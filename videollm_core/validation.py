@@ -18,6 +18,7 @@ from .data import ON_ERROR
 from .plugins import REGISTRIES
 from .registry import Registries
 from .signature import constructor_parameters
+from .rules import INT, NONNEG_INT, NONNEG_NUM, NUM, POS_INT, POS_NUM, STR, Rule, choice, optional
 from .task_spec import OWN_PARTS, SPLITS, TASK_KEYS, TaskSpec, task_specs
 from .types import QUERY_POSITIONS
 
@@ -41,64 +42,44 @@ HEAD_SUPPLIED = frozenset({"in_dim"})
 DATASET_SUPPLIED = frozenset({"feature_dim", "on_error"})
 
 
-# -- scalar checks ------------------------------------------------------------
-Check = Callable[[Any], bool]
+# -- scalar sections --------------------------------------------------------------
+def _scheduler() -> Rule:
+    names = choice(*SCHEDULERS)
+    return Rule(lambda v: names.check(v.get("type") if isinstance(v, dict) else v), f"{names.what} (or {{type: NAME}})",
+                {"anyOf": [names.json, {"type": "object", "properties": {"type": names.json}}]})
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-POS_INT: tuple[Check, str] = (lambda v: _is_int(v) and v > 0, "a positive integer")
-NONNEG_INT: tuple[Check, str] = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
-INT: tuple[Check, str] = (_is_int, "an integer")
-POS_NUM: tuple[Check, str] = (lambda v: _is_num(v) and v > 0, "a positive number")
-NONNEG_NUM: tuple[Check, str] = (lambda v: _is_num(v) and v >= 0, "a number >= 0")
-STR: tuple[Check, str] = (lambda v: isinstance(v, str), "a string")
-
-
-def _optional(check: tuple[Check, str]) -> tuple[Check, str]:
-    return (lambda v: v is None or check[0](v), f"{check[1]} or null")
-
-
-def _choice(*values: str) -> tuple[Check, str]:
-    return (lambda v: v in values, "one of " + ", ".join(values))
-
-
-def _scheduler() -> tuple[Check, str]:
-    return (lambda v: (v.get("type") if isinstance(v, dict) else v) in SCHEDULERS, "one of " + ", ".join(SCHEDULERS) + " (or {type: NAME})")
-
-
-#: the runner's ``train:`` keys and what each accepts (see :mod:`videollm_core.engine.settings`).
-TRAIN_SCHEMA: dict[str, tuple[Check, str]] = {
-    "max_steps": _optional(POS_INT),
-    "epochs": _optional(POS_INT),
+#: the runner's `train:` keys and what each accepts (see `videollm_core.engine.settings`); plugins add
+#: theirs through the `videollm_config_keys` hook (`Registries.config_keys`).
+TRAIN_SCHEMA: dict[str, Rule] = {
+    "max_steps": optional(POS_INT),
+    "epochs": optional(POS_INT),
     "lr": POS_NUM,
     "weight_decay": NONNEG_NUM,
     "scheduler": _scheduler(),
     "warmup_steps": NONNEG_INT,
     "grad_accum": POS_INT,
-    "clip_grad": _optional(POS_NUM),
-    "mixed_precision": _choice(*MIXED_PRECISION),
+    "clip_grad": optional(POS_NUM),
+    "mixed_precision": choice(*MIXED_PRECISION),
     "eval_every": NONNEG_INT,
     "save_every": NONNEG_INT,
     "keep_last": NONNEG_INT,
     "log_every": POS_INT,
     "seed": INT,
-    "on_nan": _choice(*ON_NAN),
-    "primary_metric": _optional(STR),
-    "early_stopping": (lambda v: v is None or isinstance(v, (dict, int)) and not isinstance(v, bool), "a mapping, a patience or null"),
+    "on_nan": choice(*ON_NAN),
+    "primary_metric": optional(STR),
 }
-DATA_SCHEMA: dict[str, tuple[Check, str]] = {
+DATA_SCHEMA: dict[str, Rule] = {
     "batch_size": POS_INT,
     "num_workers": NONNEG_INT,
-    "on_error": _choice(*ON_ERROR),
+    "on_error": choice(*ON_ERROR),
 }
-TOP_SCHEMA: dict[str, tuple[Check, str]] = {"work_dir": _optional(STR), "seed": INT}
+TOP_SCHEMA: dict[str, Rule] = {"work_dir": optional(STR), "seed": INT}
+
+
+def plugin_keys(registries: Registries, section: str) -> dict[str, Rule]:
+    """The keys plugins add to `section` (`"train"` or `"top"`), from the `videollm_config_keys` hook."""
+    return dict(registries.config_keys.get(section, {}))
 
 
 def unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> ConfigError:
@@ -107,17 +88,17 @@ def unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> Con
     return ConfigError(f"unknown key '{key}'", where=where, hint=hint)
 
 
-def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str], schema: Mapping[str, tuple[Check, str]]) -> list[ConfigError]:
+def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str], schema: Mapping[str, Rule]) -> list[ConfigError]:
     """Unknown keys (with suggestions) and scalar values of one mapping section."""
     if section is None:
         return []
     if not isinstance(section, dict):
         return [ConfigError(f"expected a mapping, got {type(section).__name__} {section!r}", where=where)]
     errors = [unknown_key(k, known, f"{where}.{k}" if where else str(k)) for k in section if k not in known]
-    for key, (check, text) in schema.items():
-        if key in section and not check(section[key]):
+    for key, rule in schema.items():
+        if key in section and not rule.check(section[key]):
             path = f"{where}.{key}" if where else key
-            errors.append(ConfigError(f"expected {text}, got {section[key]!r}", where=path))
+            errors.append(ConfigError(f"expected {rule.what}, got {section[key]!r}", where=path))
     return errors
 
 
@@ -148,7 +129,7 @@ def _size_problems(value: Any, where: str, zero_ok: Callable[[str], bool], neste
         elif isinstance(v, (str, bool)):
             if nested:  # top-level arguments are checked against their annotations instead
                 errors.append(ConfigError(f"expected a number (a size or count), got {v!r}", where=path))
-        elif not _is_num(v):
+        elif not NUM.check(v):
             continue
         elif v < 0 or (v == 0 and not zero_ok(key)):
             errors.append(ConfigError(f"a size or count must be {'>= 0' if zero_ok(key) else '> 0'}, got {v!r}", where=path))
@@ -237,7 +218,7 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
             errors.append(ConfigError(f"expected a mapping with name/head/data, got {item!r}", where=where))
             continue
         errors += _check_mapping(item, where, TASK_KEYS, {"name": STR, "weight": POS_NUM, "prompt": STR,
-                                                           "query_position": _choice(*QUERY_POSITIONS), "batch_size": POS_INT})
+                                                           "query_position": choice(*QUERY_POSITIONS), "batch_size": POS_INT})
         errors += _check_mapping(item.get("data"), f"{where}.data", SPLITS, {})
         name = item.get("name")
         if not name:
@@ -249,24 +230,25 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
     return errors
 
 
-def settings_problems(cfg: Mapping[str, Any]) -> list[ConfigError]:
-    """Problems of the ``data:`` settings and the ``train:`` section (the engine reads them)."""
-    return (_check_mapping(cfg.get("data"), "data", DATA_KEYS, DATA_SCHEMA)
-            + _check_mapping(cfg.get("train"), "train", tuple(TRAIN_SCHEMA), TRAIN_SCHEMA))
+def settings_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
+    """Problems of the `data:` settings and the `train:` section (the engine and plugins read them)."""
+    train = {**plugin_keys(registries, "train"), **TRAIN_SCHEMA}  # a built-in key keeps its built-in rule
+    return _check_mapping(cfg.get("data"), "data", DATA_KEYS, DATA_SCHEMA) + _check_mapping(cfg.get("train"), "train", tuple(train), train)
 
 
 def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
     """Every problem :func:`validate_config` would report, as a list (empty: valid)."""
     if not isinstance(cfg, Mapping):
         return [ConfigError(f"a config is a mapping, got {type(cfg).__name__}")]
-    errors = _check_mapping(dict(cfg), "", TOP_LEVEL_KEYS, TOP_SCHEMA) + settings_problems(cfg)
+    top = {**plugin_keys(registries, "top"), **TOP_SCHEMA}
+    errors = _check_mapping(dict(cfg), "", (*TOP_LEVEL_KEYS, *plugin_keys(registries, "top")), top) + settings_problems(cfg, registries)
     model = cfg.get("model")
     if not isinstance(model, dict):
         errors.append(ConfigError("missing the 'model' section" if model is None else f"expected a mapping, got {model!r}", where="model",
                                   hint="model: {encoder: ..., translator: ..., llm: ..., head: ...}"))
         model = {}
     else:
-        errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR, "query_position": _choice(*QUERY_POSITIONS)})
+        errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR, "query_position": choice(*QUERY_POSITIONS)})
         context = model.get("context")  # {window: W, sink: S}; the window is checked against the LLM when built
         errors += _check_mapping(context, "model.context", ("window", "sink"), {"window": POS_INT, "sink": NONNEG_INT})
         if isinstance(context, dict):

@@ -1,14 +1,14 @@
 """Early stopping: end training when a validation metric stops improving.
 
-Config (``train.early_stopping``; absent or null = off)::
+Config (`train.early_stopping`; absent or null = off):
 
     early_stopping: {monitor: oad/mAP, patience: 3, mode: max, min_delta: 0.0}
 
-``monitor`` is a logged key ``TASK/KEY`` (default: the key that picks the best
-checkpoint, i.e. the first task's metric ``primary_key``), ``patience`` the number of
-evaluations without an improvement larger than ``min_delta`` before training stops,
-``mode`` ``max`` or ``min`` (default: the metric's ``higher_is_better``). A bare number
-is the patience. The plugin only sets ``runner.should_stop``; the runner saves a
+`monitor` is a logged key `TASK/KEY` (default: the key that picks the best
+checkpoint, i.e. the first task's metric `primary_key`), `patience` the number of
+evaluations without an improvement larger than `min_delta` before training stops,
+`mode` `max` or `min` (default: the metric's `higher_is_better`). A bare number
+is the patience. The plugin only sets `runner.should_stop`; the runner saves a
 checkpoint and ends as after the last step.
 """
 from __future__ import annotations
@@ -19,8 +19,20 @@ from typing import Any
 
 import videollm_core
 from videollm_core.errors import ConfigError
+from videollm_core.rules import MAPPING, NONNEG_NUM, POS_INT, STR, Rule, any_of, choice, optional
 
 log = logging.getLogger("videollm.early_stopping")
+#: the keys of the mapping form.
+KEYS = ("monitor", "patience", "mode", "min_delta")
+
+
+@videollm_core.hookimpl
+def videollm_config_keys() -> dict[str, dict[str, Rule]]:
+    """`train.early_stopping`: a mapping of `KEYS`, a patience, or null (as any plugin declares its keys)."""
+    fields = {"monitor": STR, "patience": POS_INT, "mode": choice("max", "min"), "min_delta": NONNEG_NUM}
+    mapping = Rule(MAPPING.check, "a mapping", {"type": "object", "additionalProperties": False,
+                                                "properties": {k: fields[k].json for k in KEYS}})
+    return {"train": {"early_stopping": optional(any_of(mapping, POS_INT))}}
 
 
 def _settings(runner: Any) -> dict[str, Any] | None:
@@ -31,10 +43,10 @@ def _settings(runner: Any) -> dict[str, Any] | None:
         raw = {"patience": raw}
     if not isinstance(raw, dict):
         raise ConfigError(f"expected a mapping or a patience, got {raw!r}", where="train.early_stopping")
-    unknown = set(raw) - {"monitor", "patience", "mode", "min_delta"}
+    unknown = set(raw) - set(KEYS)
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)}", where="train.early_stopping",
-                          hint="known keys: monitor, patience, mode, min_delta")
+                          hint=f"known keys: {', '.join(KEYS)}")
     mode = raw.get("mode")
     if mode not in (None, "max", "min"):
         raise ConfigError(f"mode must be max or min, got {mode!r}", where="train.early_stopping.mode")
@@ -45,7 +57,7 @@ def _settings(runner: Any) -> dict[str, Any] | None:
 
 
 class EarlyStopping:
-    """Counts evaluations without improvement; state lives on the runner (``runner.early_stopping``)."""
+    """Counts evaluations without improvement; state lives on the runner (`runner.early_stopping`)."""
 
     def __init__(self, monitor: str, patience: int, higher: bool, min_delta: float):
         self.monitor, self.patience, self.higher, self.min_delta = monitor, patience, higher, min_delta

@@ -301,6 +301,9 @@ def test_export_records_the_source_type_and_settings_not_its_location():
     class Clips(VideoDataset):
         fps, window = 2.0, 8.0
 
+        def ground_truth(self):
+            return {}
+
     dcfg = {"type": "Clips", "features": {"type": "HDF5Features", "path": "/data/c3d.hdf5", "key": "c3d_features", "fps": 2.0}}
     assert task_inputs(Clips(), dcfg) == {"fps": 2.0, "window": 8.0, "source": {"type": "HDF5Features", "key": "c3d_features"}}
     assert "source" not in task_inputs(Clips(), {"type": "Clips", "features_dir": "/data/npy"})

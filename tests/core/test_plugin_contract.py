@@ -86,6 +86,12 @@ class BareHead(TaskHead):
     def forward(self, hidden, batch, stream):
         return {"logits": self.fc(hidden)}
 
+    def loss(self, outputs, batch):
+        return {"loss": outputs["logits"].square().mean()}
+
+    def predict(self, outputs, batch):
+        return [{"video_id": m.get("video_id")} for m in batch.meta]
+
 
 def test_base_classes_get_the_dimensions_a_subclass_does_not_forward():
     _register("forgetful", ForgetfulTranslator, BareHead)
@@ -108,6 +114,9 @@ class NoSuperTranslator(Translator):
 
     def __init__(self, in_dim, out_dim):
         self.proj = nn.Linear(in_dim, out_dim)
+
+    def forward(self, tokens):
+        return tokens.with_embeds(self.proj(tokens.embeds))
 
 
 def test_cli_reports_a_constructor_without_super_init(tmp_path, capsys, monkeypatch):
@@ -150,6 +159,9 @@ def test_a_dataset_setting_skipped_learns_the_data_error_policy():
         def __init__(self):
             self.skipped = []
 
+        def ground_truth(self):
+            return {}
+
     with pytest.raises(PluginError, match="OldStyle sets self.skipped") as e:
         OldStyle()
     assert "self.errors = DataErrors(on_error" in e.value.render()
@@ -164,8 +176,40 @@ def test_a_dataset_setting_skipped_learns_the_data_error_policy():
                 except DataError as err:
                     self.errors.handle(err)
 
+        def ground_truth(self):
+            return {}
+
     assert NewStyle().skip_report() == ["b.npy: truncated"]
     with pytest.raises(DataError, match="truncated"):
         NewStyle("raise")
     with pytest.raises(videollm_core.ConfigError, match="on_error must be 'raise' or 'skip'"):
         NewStyle("ignore")
+
+
+class HeadWithoutLoss(TaskHead):
+    """Implements forward and predict, forgets loss: it could never train."""
+
+    def forward(self, hidden, batch, stream):
+        return {"hidden": hidden}
+
+    def predict(self, outputs, batch):
+        return []
+
+
+def test_a_head_without_loss_fails_at_registration_naming_class_method_and_plugin():
+    """The base classes are abstract (abc): what a plugin must implement is checked when it registers,
+    not half-way through training; the plugin is reported as failed and the others keep working."""
+    from videollm_core.errors import RegistryError
+    from videollm_core.registry import Registries, registering_as
+
+    with pytest.raises(RegistryError) as err, registering_as("lossless"):
+        Registries().heads.register_module(module=HeadWithoutLoss)
+    text = err.value.render()
+    assert "HeadWithoutLoss" in text and "does not implement loss" in text and "plugin 'lossless'" in text
+    assert "abstract in videollm_core.TaskHead" in text and "define HeadWithoutLoss.loss" in text
+    module = types.ModuleType("lossless")
+    module.videollm_register = videollm_core.hookimpl(lambda registries: registries.heads.register_module(module=HeadWithoutLoss))
+    info = get_plugin_manager().register(module, name="lossless")
+    assert info.status == "failed" and "does not implement loss" in info.error
+    with pytest.raises(TypeError, match="abstract method"):
+        HeadWithoutLoss(8)  # Python refuses to build it at all

@@ -15,6 +15,9 @@ from videollm_core import plugins as plugins_mod
 class Lin(Translator):
     """Test translator."""
 
+    def forward(self, tokens):
+        return tokens
+
 
 def make_module(name: str, *, register=None, api=None) -> types.ModuleType:
     mod = types.ModuleType(name)

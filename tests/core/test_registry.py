@@ -17,6 +17,9 @@ class Lin(Translator):
         super().__init__(in_dim, out_dim)
         self.bias = bias
 
+    def forward(self, tokens):
+        return tokens
+
 
 class Lin2(Lin):
     """Another test translator."""
@@ -123,6 +126,9 @@ def test_constructor_value_error_is_a_config_error(manager):
             if mode not in ("a", "b"):
                 raise ValueError(f"mode must be 'a' or 'b', got {mode!r}")
 
+        def forward(self, tokens):
+            return tokens
+
     manager.register(plugin("p1", lambda registries: registries.translators.register_module(name="Picky", module=Picky)))
     with pytest.raises(ConfigError, match=r"model.translator: Picky: mode must be 'a' or 'b'"):
         manager.registries.translators.build({"type": "Picky", "mode": "c", "in_dim": 1, "out_dim": 1}, where="model.translator")
@@ -132,7 +138,14 @@ def test_registration_outside_plugins_is_attributed_to_python():
     regs = Registries()
 
     class H(TaskHead):
-        pass
+        def forward(self, hidden, batch, stream):
+            return {"hidden": hidden}
+
+        def loss(self, outputs, batch):
+            return {"loss": outputs["hidden"].sum()}
+
+        def predict(self, outputs, batch):
+            return []
 
     regs.heads.register_module(name="H", module=H)
     assert regs.heads.origin("H") == "<python>"

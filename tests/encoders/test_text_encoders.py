@@ -112,6 +112,24 @@ class TinyGPT2(LLMAdapter):
     def embed_text(self, ids):
         return self.model.get_input_embeddings()(ids)
 
+    def forward(self, embeds, mask, cache=None, use_cache=False):
+        return self.model(inputs_embeds=embeds, attention_mask=mask.long()).last_hidden_state, None
+
+    def lm_logits(self, hidden):
+        return hidden @ self.model.get_input_embeddings().weight.T  # tied, as GPT-2's LM head
+
+    def generate(self, embeds, mask, max_new_tokens=20, num_beams=1, cache=None, last_hidden=None, step_embeds=None):
+        """Greedy, recomputing the whole sequence at each step (no cache)."""
+        words = [[] for _ in range(embeds.shape[0])]
+        for _ in range(max_new_tokens):
+            hidden, _ = self.forward(embeds, mask)
+            ids = self.lm_logits(hidden[:, -1]).argmax(-1)
+            for row, i in zip(words, ids.tolist()):
+                row.append(self.tokenizer.convert_ids_to_tokens(i))
+            embeds = torch.cat([embeds, self.embed_text(ids[:, None])], 1)
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
+        return [" ".join(row) for row in words]
+
 
 def test_llm_text_encoder_uses_the_llm_embeddings():
     llm = TinyGPT2()

@@ -48,6 +48,12 @@ class ExtHead(videollm_core.TaskHead):
     def forward(self, hidden, batch, stream):
         return {"logits": self.fc(hidden)}
 
+    def loss(self, outputs, batch):
+        return {"loss": outputs["logits"].square().mean()}
+
+    def predict(self, outputs, batch):
+        return [{"video_id": m.get("video_id")} for m in batch.meta]
+
 
 @videollm_core.hookimpl
 def videollm_register(registries):

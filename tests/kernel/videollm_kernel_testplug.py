@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
 import videollm_core
@@ -21,6 +22,12 @@ class TinyEncoder(Encoder):
         self.in_dim, self.out_dim = in_dim, out_dim
         self.proj = nn.Linear(in_dim, out_dim)
 
+    def forward(self, batch):
+        """One unit per feature step: ``[B, T, in_dim]`` -> ``[B, T, out_dim]``."""
+        from videollm_core.types import TokenSequence
+
+        return TokenSequence(self.proj(batch.features), batch.mask, batch.timestamps)
+
 
 class TinyTranslator(Translator):
     """Two-layer MLP translator."""
@@ -29,6 +36,9 @@ class TinyTranslator(Translator):
         super().__init__(in_dim, out_dim)
         self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
 
+    def forward(self, tokens):
+        return tokens.with_embeds(self.mlp(tokens.embeds))
+
 
 class TinyLLM(LLMAdapter):
     """A small embedding + linear stand-in decoder (frozen by TinyFreeze)."""
@@ -36,7 +46,32 @@ class TinyLLM(LLMAdapter):
     def __init__(self, n_embd: int = 32, vocab_size: int = 50):
         super().__init__()
         self.embed_dim = self.hidden_size = n_embd
+        self.vocab_size = vocab_size
         self.model = nn.Sequential(nn.Embedding(vocab_size, n_embd), nn.Linear(n_embd, n_embd))
+
+    def tokenize(self, texts):
+        """Words hashed into the vocabulary (id 0 is padding), right-padded."""
+        ids = [[1 + sum(map(ord, w)) % (self.vocab_size - 1) for w in t.split()] for t in texts]
+        width = max((len(i) for i in ids), default=0)
+        out = torch.zeros(len(texts), width, dtype=torch.long)
+        for row, i in enumerate(ids):
+            out[row, : len(i)] = torch.tensor(i, dtype=torch.long)
+        return out, out > 0
+
+    def embed_text(self, ids):
+        return self.model[0](ids)
+
+    def forward(self, embeds, mask, cache=None, use_cache=False):
+        """Position-wise: each token's state is a linear map of its embedding (no attention, no cache)."""
+        return self.model[1](embeds), None
+
+    def lm_logits(self, hidden):
+        return hidden @ self.model[0].weight.T
+
+    def generate(self, embeds, mask, max_new_tokens=20, num_beams=1, cache=None, last_hidden=None, step_embeds=None):
+        """Greedy words from the last state: ids as text (``"t7 t3"``)."""
+        ids = self.lm_logits(self.forward(embeds[:, -1:], None)[0]).argmax(-1)  # [B, 1]
+        return [" ".join(f"t{int(i)}" for i in row[:max_new_tokens]) for row in ids]
 
 
 class TinyFreeze(Tuner):
@@ -56,6 +91,16 @@ class TinyHead(TaskHead):
         super().__init__(in_dim)
         self.fc = nn.Linear(in_dim, num_classes)
 
+    def forward(self, hidden, batch, stream):
+        return {"logits": self.fc(hidden).mean(1)}  # one label per video
+
+    def loss(self, outputs, batch):
+        loss = nn.functional.cross_entropy(outputs["logits"], torch.as_tensor(batch.targets["label"]))
+        return {"loss": loss}
+
+    def predict(self, outputs, batch):
+        return [{"video_id": m.get("video_id"), "label": int(c)} for m, c in zip(batch.meta, outputs["logits"].argmax(-1))]
+
 
 class TinyDataset(VideoDataset):
     """JSON list of {video_id, label}."""
@@ -68,6 +113,10 @@ class TinyDataset(VideoDataset):
 
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": self.num_classes}
+
+    def ground_truth(self) -> dict[str, int]:
+        with open(self.ann_file) as f:
+            return {row["video_id"]: row["label"] for row in json.load(f)}
 
 
 class TinyAccuracy(Metric):

@@ -27,9 +27,8 @@ def _dataset_configs() -> dict[str, dict]:
     out = {}
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         cfg = load_config(path)
-        splits = [t["data"]["train"] for t in cfg["tasks"]] if "tasks" in cfg else [cfg["data"]["train"]]
-        for dcfg in splits:
-            out.setdefault(dcfg["type"], dcfg)
+        if "tasks" not in cfg:  # the multi-task example reads the same dataset types (at other widths)
+            out.setdefault(cfg["data"]["train"]["type"], cfg["data"]["train"])
     return out
 
 

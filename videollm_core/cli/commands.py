@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .study import add_study_commands
 
     add_study_commands(sub, _add_common)
+
+    from .schema import add_schema_command
+
+    add_schema_command(sub, _add_common)
     return parser
 
 

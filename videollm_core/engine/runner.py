@@ -88,7 +88,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
             plugin_manager = get_plugin_manager()
         self.hooks = plugin_manager.hook
         self.work_dir = resolve_work_dir(cfg, work_dir)
-        self.settings = s = train_settings(cfg)
+        self.settings = s = train_settings(cfg, self.registries)
         self.specs = task_specs(cfg)
         self.step, self.max_steps = 0, int(s.max_steps or 0)
         self.should_stop, self.interrupted = False, None

@@ -1,14 +1,14 @@
-"""The runner's settings: ``train:`` and ``data:`` of a config with their defaults.
+"""The runner's settings: `train:` and `data:` of a config with their defaults.
 
-``train:`` keys (all optional): ``max_steps`` (optimizer steps; else ``epochs`` over the
-first task's training set), ``lr``, ``weight_decay``, ``scheduler`` (``cosine`` | ``linear``
-| ``constant``, or ``{type: NAME}``), ``warmup_steps``, ``grad_accum`` (micro-batches per
-optimizer step), ``clip_grad`` (max global L2 norm, null = off), ``mixed_precision``
-(``no`` | ``bf16`` | ``fp16``; CUDA only, CPU runs in fp32), ``eval_every`` / ``save_every``
-/ ``log_every`` (steps; 0 = at the end only), ``keep_last`` (checkpoints kept besides the
-best), ``seed``, ``on_nan`` (``stop`` | ``skip``), ``primary_metric`` (``TASK/KEY``: the validation
-score that picks the best checkpoint; default: the first task's metric's primary key), ``early_stopping`` (see
-``videollm_plugins.callbacks.early_stopping``).
+`train:` keys (all optional): `max_steps` (optimizer steps; else `epochs` over the
+first task's training set), `lr`, `weight_decay`, `scheduler` (`cosine` | `linear`
+| `constant`, or `{type: NAME}`), `warmup_steps`, `grad_accum` (micro-batches per
+optimizer step), `clip_grad` (max global L2 norm, null = off), `mixed_precision`
+(`no` | `bf16` | `fp16`; CUDA only, CPU runs in fp32), `eval_every` / `save_every`
+/ `log_every` (steps; 0 = at the end only), `keep_last` (checkpoints kept besides the
+best), `seed`, `on_nan` (`stop` | `skip`), `primary_metric` (`TASK/KEY`: the validation
+score that picks the best checkpoint; default: the first task's metric's primary key). Plugins add
+their own keys (`videollm_config_keys`; the built-in `early_stopping` plugin adds `early_stopping`).
 """
 from __future__ import annotations
 
@@ -41,10 +41,10 @@ class TrainSettings:
     on_error: str = "raise"
 
 
-def train_settings(cfg: Mapping[str, Any]) -> TrainSettings:
-    """Read ``train:``/``data:`` with defaults; bad keys or values raise :class:`ConfigError`
-    (the schema of :func:`~videollm_core.validation.settings_problems`)."""
-    problems = settings_problems(cfg)
+def train_settings(cfg: Mapping[str, Any], registries: Any = None) -> TrainSettings:
+    """Read `train:`/`data:` with defaults; bad keys or values raise `ConfigError`
+    (the schema of `settings_problems`, with the `train:` keys of the plugins of `registries`)."""
+    problems = settings_problems(cfg, registries) if registries is not None else settings_problems(cfg)
     if problems:
         raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     train = dict(cfg.get("train") or {})
