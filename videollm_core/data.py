@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, ABCMeta, abstractmethod
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -213,7 +213,8 @@ class Metric(ABC):
     prediction_suffix: ClassVar[str] = ".json"
 
     def __init__(self) -> None:
-        self._entries: list[dict[str, Any]] = []
+        """Metrics hold their settings only: the runner scores the whole split at once
+        (`evaluate(format_predictions(entries), ground_truth)`)."""
 
     # -- official files -------------------------------------------------
     def load_ground_truth(self, path: str | Path) -> Any:
@@ -246,18 +247,6 @@ class Metric(ABC):
     def evaluate(self, predictions: Any, ground_truth: Any) -> dict[str, float]:  # pragma: no cover
         """Official predictions object and ground truth -> `{key: value}` for `keys`."""
         raise NotImplementedError
-
-    def reset(self) -> None:
-        self._entries = []
-
-    def update(self, entries: list[dict[str, Any]]) -> None:
-        self._entries.extend(entries)
-
-    def compute(self, ground_truth: Any) -> dict[str, float]:
-        return self.evaluate(self.format_predictions(self._entries), ground_truth)
-
-    def entries(self) -> Iterator[dict[str, Any]]:
-        return iter(self._entries)
 
     # -- pictures -----------------------------------------------------------
     def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:

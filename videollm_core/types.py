@@ -1,15 +1,15 @@
 """Data contracts between the stages of a VideoLLM pipeline.
 
-Shapes use ``B`` batch, ``T`` feature steps (frames or clips as stored on disk),
-``N`` tokens, ``Df`` feature dimension, ``D`` embedding dimension. Times are in
-**seconds** everywhere unless a name says ``frame`` or ``unit``.
+Shapes use `B` batch, `T` feature steps (frames or clips as stored on disk),
+`N` tokens, `Df` feature dimension, `D` embedding dimension. Times are in
+**seconds** everywhere unless a name says `frame` or `unit`.
 """
 from __future__ import annotations
 
 import functools
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -30,21 +30,21 @@ class VideoBatch:
     """A batch of videos as the modality encoder receives it.
 
     Attributes:
-        features: ``[B, T, Df]`` float, precomputed per-frame or per-clip features
-            (or pixels ``[B, T, C, H, W]`` for pixel encoders), right-padded.
-        mask: ``[B, T]`` bool, True on real feature steps.
-        timestamps: ``[B, T, 2]`` float seconds, start and end of each feature step
-            (a clip feature covers ``[start, end)``; padded steps hold zeros).
-        queries: optional natural-language query per video (``len == B``).
-        targets: task-specific training targets (tensors with leading ``B``, or lists).
-        meta: one dict per video: at least ``video_id``; usually ``fps``, ``duration``
-            (seconds) and whatever the task's predictions writer needs (e.g. ``qid``).
+        features: `[B, T, Df]` float, precomputed per-frame or per-clip features
+            (or pixels `[B, T, C, H, W]` for pixel encoders), right-padded.
+        mask: `[B, T]` bool, True on real feature steps.
+        timestamps: `[B, T, 2]` float seconds, start and end of each feature step
+            (a clip feature covers `[start, end)`; padded steps hold zeros).
+        queries: optional natural-language query per video (`len == B`).
+        targets: task-specific training targets (tensors with leading `B`, or lists).
+        meta: one dict per video: at least `video_id`; usually `fps`, `duration`
+            (seconds) and whatever the task's predictions writer needs (e.g. `qid`).
     """
 
     features: Tensor
     mask: Tensor
     timestamps: Tensor
-    queries: list[str] | None = None
+    queries: list[str | None] | None = None
     targets: dict[str, Any] = field(default_factory=dict)
     meta: list[dict[str, Any]] = field(default_factory=list)
 
@@ -66,7 +66,7 @@ class VideoBatch:
         return int(self.features.shape[0])
 
     def to(self, device: torch.device | str) -> "VideoBatch":
-        """Return a copy with every tensor (also inside ``targets``) on ``device``."""
+        """Return a copy with every tensor (also inside `targets`) on `device`."""
         return replace(
             self,
             features=self.features.to(device),
@@ -81,14 +81,14 @@ class TokenSequence:
     """A sequence of embedded tokens on its way to (or out of) the LLM.
 
     Attributes:
-        embeds: ``[B, N, D]`` float token embeddings.
-        mask: ``[B, N]`` bool, True on real tokens (right padding).
-        spans: ``[B, N, 2]`` float seconds, start/end of the video span each visual
+        embeds: `[B, N, D]` float token embeddings.
+        mask: `[B, N]` bool, True on real tokens (right padding).
+        spans: `[B, N, 2]` float seconds, start/end of the video span each visual
             token summarises (zeros for text tokens), so heads can map tokens to time.
-        steps: optional ``[B, N, U, D]`` float, the ``U`` feature steps each visual unit
-            was pooled from, in the same ``D`` as ``embeds`` (unit encoders fill it, so a
-            translator such as a Q-Former can attend inside the unit); ``None`` otherwise.
-        step_mask: ``[B, N, U]`` bool, True on real steps; given with ``steps``.
+        steps: optional `[B, N, U, D]` float, the `U` feature steps each visual unit
+            was pooled from, in the same `D` as `embeds` (unit encoders fill it, so a
+            translator such as a Q-Former can attend inside the unit); `None` otherwise.
+        step_mask: `[B, N, U]` bool, True on real steps; given with `steps`.
     """
 
     embeds: Tensor
@@ -109,7 +109,7 @@ class TokenSequence:
             self.mask = self.mask.bool()
         if (self.steps is None) != (self.step_mask is None):
             raise ValueError("TokenSequence.steps and step_mask go together")
-        if self.steps is not None:
+        if self.steps is not None and self.step_mask is not None:  # (they go together)
             if self.steps.dim() != 4 or tuple(self.steps.shape[:2]) != (b, n) or self.steps.shape[-1] != self.embeds.shape[-1]:
                 raise ValueError(f"TokenSequence.steps must be [B, N, U, D] = [{b}, {n}, U, {self.embeds.shape[-1]}], "
                                  f"got {list(self.steps.shape)}")
@@ -123,17 +123,12 @@ class TokenSequence:
     def dim(self) -> int:
         return int(self.embeds.shape[-1])
 
-    @property
-    def lengths(self) -> Tensor:
-        """``[B]`` long, number of real tokens per sequence."""
-        return self.mask.long().sum(dim=1)
-
     def with_embeds(self, embeds: Tensor) -> "TokenSequence":
-        """Same mask and spans, new ``embeds`` ``[B, N, D']`` (the steps, in the old ``D``, are dropped)."""
+        """Same mask and spans, new `embeds` `[B, N, D']` (the steps, in the old `D`, are dropped)."""
         return TokenSequence(embeds=embeds, mask=self.mask, spans=self.spans)
 
     def slice(self, start: int, stop: int | None = None) -> "TokenSequence":
-        """Tokens ``start .. stop - 1`` (along ``N``), steps included."""
+        """Tokens `start .. stop - 1` (along `N`), steps included."""
         keep = slice(start, stop)
         steps = None if self.steps is None else self.steps[:, keep]
         step_mask = None if self.step_mask is None else self.step_mask[:, keep]
@@ -141,15 +136,15 @@ class TokenSequence:
 
     @staticmethod
     def cat(parts: "list[TokenSequence]", dim: int = 1) -> "TokenSequence":
-        """Concatenate along ``N`` (``dim=1``) or ``B`` (``dim=0``); steps kept when every part has them
-        with the same ``U``."""
-        steps = [p.steps for p in parts]
-        with_steps = all(s is not None for s in steps) and len({s.shape[2] for s in steps}) == 1
+        """Concatenate along `N` (`dim=1`) or `B` (`dim=0`); steps kept when every part has them
+        with the same `U`."""
+        steps = [p.steps for p in parts if p.steps is not None]
+        with_steps = len(steps) == len(parts) and len({s.shape[2] for s in steps}) == 1
         return TokenSequence(
             torch.cat([p.embeds for p in parts], dim), torch.cat([p.mask for p in parts], dim),
             torch.cat([p.spans for p in parts], dim),
             torch.cat(steps, dim) if with_steps else None,
-            torch.cat([p.step_mask for p in parts], dim) if with_steps else None,
+            torch.cat(cast("list[Tensor]", [p.step_mask for p in parts]), dim) if with_steps else None,
         )
 
 
@@ -159,26 +154,26 @@ class TokenSequence:
 class StreamInputs:
     """What the LLM saw, handed to task heads next to the visual hidden states.
 
-    The token stream is ``[task prompt][query text][visual tokens]`` per sample
-    (``model.query_position: after``: ``[task prompt][visual tokens][query text]``),
-    right-padded to ``S`` tokens.
+    The token stream is `[task prompt][query text][visual tokens]` per sample
+    (`model.query_position: after`: `[task prompt][visual tokens][query text]`),
+    right-padded to `S` tokens.
 
     Attributes:
-        visual: the translated visual tokens, ``embeds [B, N, E]``, ``mask [B, N]``,
-            ``spans [B, N, 2]`` seconds (one token per unit; see ``Translator.tokens_per_unit``).
-        embeds: ``[B, S, E]`` the whole LLM input (without a tuner's virtual tokens).
-        mask: ``[B, S]`` bool attention mask of ``embeds``.
-        visual_positions: ``[B, N]`` long, index in ``embeds`` of each unit's (last) visual
-            token; ``-1`` on padded units.
-        hidden: ``[B, S, H]`` the LLM's hidden states over the whole of ``embeds`` (text
-            tokens included: a head can read the query's last state), or ``None``.
+        visual: the translated visual tokens, `embeds [B, N, E]`, `mask [B, N]`,
+            `spans [B, N, 2]` seconds (one token per unit; see `Translator.tokens_per_unit`).
+        embeds: `[B, S, E]` the whole LLM input (without a tuner's virtual tokens).
+        mask: `[B, S]` bool attention mask of `embeds`.
+        visual_positions: `[B, N]` long, index in `embeds` of each unit's (last) visual
+            token; `-1` on padded units.
+        hidden: `[B, S, H]` the LLM's hidden states over the whole of `embeds` (text
+            tokens included: a head can read the query's last state), or `None`.
         cache: the LLM's key/value cache after the stream when the pipeline ran with
-            ``use_cache=True`` (heads that generate text continue from it), else ``None``.
-        tokens_per_unit: ``k``, the LLM tokens the translator made per unit (``embeds`` holds
-            ``k * N`` visual tokens).
-        query_positions: ``[B, L]`` long, index in ``embeds`` of each query token when the
-            query comes after the visual tokens (``-1`` on padding: a sample without a query
-            has none), else ``None`` (the query, if any, is then part of the text prefix).
+            `use_cache=True` (heads that generate text continue from it), else `None`.
+        tokens_per_unit: `k`, the LLM tokens the translator made per unit (`embeds` holds
+            `k * N` visual tokens).
+        query_positions: `[B, L]` long, index in `embeds` of each query token when the
+            query comes after the visual tokens (`-1` on padding: a sample without a query
+            has none), else `None` (the query, if any, is then part of the text prefix).
     """
 
     visual: TokenSequence
@@ -191,7 +186,7 @@ class StreamInputs:
     query_positions: Tensor | None = None
 
 
-#: where the query text goes in the token stream (``model.query_position``): before the visual
+#: where the query text goes in the token stream (`model.query_position`): before the visual
 #: tokens (they all see it) or after them (it sees the whole video, as the paper appends it).
 QUERY_POSITIONS = ("before", "after")
 
@@ -200,11 +195,11 @@ def pack_segments(segments: list[TokenSequence]) -> tuple[Tensor, Tensor, list[T
     """Concatenate right-padded segments per sample, without the padding between them.
 
     Args:
-        segments: ``TokenSequence`` s with ``embeds [B, L_j, E]``, ``mask [B, L_j]``.
+        segments: `TokenSequence` s with `embeds [B, L_j, E]`, `mask [B, L_j]`.
 
     Returns:
-        ``embeds [B, S, E]``, ``mask [B, S]`` bool (right-padded, ``S`` = longest sample)
-        and, per segment, ``index [B, L_j]`` long: where each token went (``-1`` on padding). ``embeds``
+        `embeds [B, S, E]`, `mask [B, S]` bool (right-padded, `S` = longest sample)
+        and, per segment, `index [B, L_j]` long: where each token went (`-1` on padding). `embeds`
         has the widest dtype of the segments (an LLM loaded in bfloat16 embeds its text in bfloat16).
     """
     first = segments[0].embeds

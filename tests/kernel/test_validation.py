@@ -23,7 +23,7 @@ GOOD = {
     "data": {"train": {"type": "TinyDataset", "ann_file": "a.json"}, "val": {"type": "TinyDataset", "ann_file": "b.json"},
              "batch_size": 2, "num_workers": 0, "on_error": "skip"},
     "metric": {"type": "tiny"},
-    "train": {"max_steps": 10, "lr": 1e-3, "mixed_precision": "bf16", "clip_grad": None, "early_stopping": {"patience": 2}},
+    "train": {"max_steps": 10, "lr": 1e-3, "mixed_precision": "bf16", "clip_grad": None},  # early_stopping: a plugin's key (tests/core/test_config_keys.py)
 }
 
 
@@ -145,7 +145,7 @@ def test_single_task_spec(registries):
 
 
 @pytest.mark.parametrize("key,value", [("max_steps", 0), ("grad_accum", 1.5), ("warmup_steps", -1), ("clip_grad", 0),
-                                       ("early_stopping", True), ("weight_decay", "none"), ("log_every", 0),
+                                       ("weight_decay", "none"), ("log_every", 0),
                                        ("on_nan", "raise"), ("scheduler", "cosin"), ("scheduler", {"type": "x"})])
 def test_train_scalars(registries, key, value):
     assert f"train.{key}" in problems(cfg_with(**{f"train__{key}": value}), registries)

@@ -11,31 +11,31 @@ from torch import nn
 
 from videollm_core.engine import checkpoint as ckpt
 from videollm_core.errors import ConfigError
-from videollm_core.engine.optim import build_optimizer, build_scheduler, lr_factor, param_groups
+from videollm_core.engine.optim import build_optimizer, build_scheduler, param_groups
 from videollm_core.engine.sampling import StepBatchSampler, consumed_batches, task_schedule
 from videollm_core.engine.settings import train_settings
 
 
-def test_scheduler_shapes():
-    cos = lr_factor("cosine", 2, 10)
-    assert [cos(s) for s in (0, 1, 2)] == [0.0, 0.5, 1.0]
-    assert cos(6) == pytest.approx(0.5)  # half way through the decay
-    assert cos(10) == pytest.approx(0.0)
-    lin = lr_factor("linear", 2, 10)
-    assert lin(6) == pytest.approx(0.5) and lin(10) == 0.0
-    const = lr_factor("constant", 2, 10)
-    assert [const(s) for s in (1, 2, 9)] == [0.5, 1.0, 1.0]
-    with pytest.raises(ConfigError) as e:
-        lr_factor("step", 0, 10)
-    assert e.value.where == "train.scheduler"
-    opt = torch.optim.AdamW([nn.Parameter(torch.zeros(2))], lr=0.1)
-    sched = build_scheduler(opt, "cosine", 0, 4)
-    lrs = []
-    for _ in range(4):
-        lrs.append(opt.param_groups[0]["lr"])
+def _factors(name: str, warmup: int, total: int, steps) -> list[float]:
+    """The learning-rate factor at each optimizer step of `steps` (lr 1.0)."""
+    opt = torch.optim.AdamW([nn.Parameter(torch.zeros(2))], lr=1.0)
+    sched, out = build_scheduler(opt, name, warmup, total), {}
+    for s in range(max(steps) + 1):
+        out[s] = opt.param_groups[0]["lr"]
         opt.step()
         sched.step()
-    assert lrs == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * s / 4)) for s in range(4)])
+    return [out[s] for s in steps]
+
+
+def test_scheduler_shapes():
+    """transformers.get_scheduler's schedules, warmup first (the module docstring's formulas)."""
+    assert _factors("cosine", 2, 10, (0, 1, 2, 6, 10)) == pytest.approx([0.0, 0.5, 1.0, 0.5, 0.0])
+    assert _factors("linear", 2, 10, (6, 10)) == pytest.approx([0.5, 0.0])
+    assert _factors("constant", 2, 10, (1, 2, 9)) == pytest.approx([0.5, 1.0, 1.0])
+    assert _factors("cosine", 0, 4, range(4)) == pytest.approx([0.5 * (1 + math.cos(math.pi * s / 4)) for s in range(4)])
+    with pytest.raises(ConfigError) as e:
+        build_scheduler(torch.optim.AdamW([nn.Parameter(torch.zeros(2))]), "step", 0, 10)
+    assert e.value.where == "train.scheduler"
 
 
 def test_no_weight_decay_on_norms_and_biases():

@@ -2,19 +2,17 @@
 
 AdamW over the trainable parameters only, with two groups: weight decay on weight
 matrices, none on biases and normalisation parameters (LayerNorm, RMSNorm, GroupNorm,
-BatchNorm...). Schedules are functions of the optimizer step ``s`` (0-based), warmup
-first: ``s / warmup_steps`` for ``s < warmup_steps``, then
+BatchNorm...). Schedules are `transformers.get_scheduler`'s, functions of the optimizer step `s`
+(0-based), warmup first: `s / warmup_steps` for `s < warmup_steps`, then
 
-- ``cosine``:   ``0.5 * (1 + cos(pi * p))``, ``p = (s - warmup) / (max_steps - warmup)``
-- ``linear``:   ``1 - p``
-- ``constant``: ``1``
+- `cosine`:   `0.5 * (1 + cos(pi * p))`, `p = (s - warmup) / (max_steps - warmup)`
+- `linear`:   `1 - p`
+- `constant`: `1` (`constant_with_warmup`)
 
-(the conventions of ``transformers.get_scheduler``; factors multiply ``train.lr``).
+(factors multiply `train.lr`).
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -44,10 +42,10 @@ def no_decay_names(model: nn.Module) -> set[str]:
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two AdamW groups over ``model``'s parameters with ``requires_grad``.
+    """Two AdamW groups over `model`'s parameters with `requires_grad`.
 
-    Returns ``[{"params": decayed, "weight_decay": wd, "names": [...]},
-    {"params": others, "weight_decay": 0.0, "names": [...]}]`` (empty groups dropped).
+    Returns `[{"params": decayed, "weight_decay": wd, "names": [...]},
+    {"params": others, "weight_decay": 0.0, "names": [...]}]` (empty groups dropped).
     """
     skip = no_decay_names(model)
     decay, plain = ([], []), ([], [])
@@ -67,7 +65,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def build_optimizer(model: nn.Module, lr: float, weight_decay: float, *, where: str = "train") -> torch.optim.AdamW:
-    """AdamW over the trainable parameters of ``model`` (see :func:`param_groups`)."""
+    """AdamW over the trainable parameters of `model` (see `param_groups`)."""
     groups = param_groups(model, weight_decay)
     if not groups:
         raise ConfigError("nothing to train: no parameter has requires_grad", where=where,
@@ -75,33 +73,17 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float, *, where: 
     return torch.optim.AdamW(groups, lr=float(lr))
 
 
-def lr_factor(name: str, warmup_steps: int, max_steps: int) -> Callable[[int], float]:
-    """The schedule ``s -> factor`` (see the module docstring) for optimizer step ``s``."""
-    if name not in SCHEDULERS:
-        raise ConfigError(f"unknown scheduler {name!r}", where="train.scheduler", hint=f"use one of {', '.join(SCHEDULERS)}")
-    warmup, total = int(warmup_steps), int(max_steps)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return step / max(1, warmup)
-        if name == "constant":
-            return 1.0
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        if name == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
+#: `train.scheduler` -> the `transformers.get_scheduler` name (each starts with a linear warmup).
+TRANSFORMERS_SCHEDULES = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, name: str, warmup_steps: int, max_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """A ``LambdaLR`` following :func:`lr_factor`; step it once per optimizer step."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(name, warmup_steps, max_steps))
+    """The schedule `name` of `transformers.get_scheduler` (see the module docstring); step it once per optimizer step."""
+    from transformers import get_scheduler
+
+    if name not in TRANSFORMERS_SCHEDULES:
+        raise ConfigError(f"unknown scheduler {name!r}", where="train.scheduler", hint=f"use one of {', '.join(SCHEDULERS)}")
+    return get_scheduler(TRANSFORMERS_SCHEDULES[name], optimizer, num_warmup_steps=int(warmup_steps), num_training_steps=int(max_steps))
 
 
-def trainable(params: Iterable[torch.nn.Parameter]) -> list[torch.nn.Parameter]:
-    """The parameters that require gradients (for gradient clipping)."""
-    return [p for p in params if p.requires_grad]
-
-
-__all__ = ["SCHEDULERS", "no_decay_names", "param_groups", "build_optimizer", "lr_factor", "build_scheduler", "trainable"]
+__all__ = ["SCHEDULERS", "TRANSFORMERS_SCHEDULES", "no_decay_names", "param_groups", "build_optimizer", "build_scheduler"]
