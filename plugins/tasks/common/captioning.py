@@ -1,49 +1,34 @@
-"""coco-caption scorers through ``pycocoevalcap``: PTB tokenizer, BLEU, METEOR, ROUGE_L, CIDEr-D.
+"""coco-caption scorers through `pycocoevalcap`: PTB tokenizer, BLEU, METEOR, ROUGE_L, CIDEr-D.
 
-One entry point, :func:`score_captions`, used by online captioning and dense
+One entry point, `score_captions`, used by online captioning and dense
 captioning. It follows coco-caption exactly: both sides go through the Stanford PTB
 tokenizer (lower-cased, punctuation tokens removed), BLEU is corpus-level with the
 "closest" reference length, METEOR is METEOR 1.5's own corpus aggregate
-(``-l en -norm``), CIDEr is CIDEr-D (sigma 6, n 1..4, x10, IDF from the references
+(`-l en -norm`), CIDEr is CIDEr-D (sigma 6, n 1..4, x10, IDF from the references
 passed in). Scores come back as coco-caption returns them (fractions, not x100).
 
-The PTB tokenizer and METEOR are Java programs. Without ``java`` on ``PATH``:
+The PTB tokenizer and METEOR are Java programs. Without `java` on `PATH`:
 METEOR is **skipped** (absent from the result, with a warning) and the tokenizer falls
-back to :func:`simple_ptb_tokenize`, a Python approximation (also with a warning).
+back to `simple_ptb_tokenize`, a Python approximation (also with a warning).
 Nothing is ever faked.
 """
 from __future__ import annotations
 
 import logging
 import re
-import shutil
 import warnings
 from typing import Hashable, Mapping, Sequence
 
 from videollm_core.errors import ConfigError
 
+from .meteor import java_available, meteor_available, shared_meteor
+
 log = logging.getLogger("videollm")
 
-#: every metric :func:`score_captions` knows, in coco-caption's names.
+#: every metric `score_captions` knows, in coco-caption's names.
 ALL_METRICS = ("BLEU@1", "BLEU@2", "BLEU@3", "BLEU@4", "METEOR", "ROUGE_L", "CIDEr")
 #: punctuation tokens coco-caption's PTBTokenizer drops.
 PTB_PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"])
-
-
-def java_available() -> bool:
-    """True when a ``java`` executable is on ``PATH`` (PTB tokenizer and METEOR need it)."""
-    return shutil.which("java") is not None
-
-
-def meteor_available() -> bool:
-    """True when METEOR 1.5 can run: ``java`` on ``PATH`` and ``pycocoevalcap`` installed."""
-    if not java_available():
-        return False
-    try:
-        import pycocoevalcap.meteor.meteor  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?=n't\b)|n't\b|'[a-z]+|[a-z0-9]+|\.\.\.|--|``|''|[^\sa-z0-9]")
@@ -52,7 +37,7 @@ _TOKEN_RE = re.compile(r"[a-z0-9]+(?=n't\b)|n't\b|'[a-z]+|[a-z0-9]+|\.\.\.|--|``
 def simple_ptb_tokenize(text: str) -> str:
     """Python approximation of coco-caption's tokenization (used only without Java).
 
-    Lower-cases, splits words from punctuation and drops :data:`PTB_PUNCTUATIONS`.
+    Lower-cases, splits words from punctuation and drops `PTB_PUNCTUATIONS`.
     Differs from Stanford's tokenizer on rare cases (contractions, brackets).
     """
     tokens = _TOKEN_RE.findall(text.replace("\n", " ").lower())
@@ -60,7 +45,7 @@ def simple_ptb_tokenize(text: str) -> str:
 
 
 def require_pycocoevalcap() -> None:
-    """Raise a :class:`ConfigError` with the install line when ``pycocoevalcap`` is missing."""
+    """Raise a [`ConfigError`][videollm_core.errors.ConfigError] with the install line when `pycocoevalcap` is missing."""
     try:
         import pycocoevalcap  # noqa: F401
     except ImportError as e:
@@ -69,7 +54,7 @@ def require_pycocoevalcap() -> None:
 
 
 def tokenize(captions: Mapping[Hashable, Sequence[str]]) -> dict[Hashable, list[str]]:
-    """``{id: [sentence, ...]}`` -> the same, PTB-tokenized (Stanford's when Java is present)."""
+    """`{id: [sentence, ...]}` -> the same, PTB-tokenized (Stanford's when Java is present)."""
     if java_available():
         from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
@@ -91,14 +76,14 @@ def score_captions(
     """Score candidate captions against references with coco-caption's scorers.
 
     Args:
-        candidates: ``{id: sentence}``, one candidate per id.
-        references: ``{id: [sentence, ...]}``, at least one per id; must have exactly
-            the ids of ``candidates``.
-        metrics: names from :data:`ALL_METRICS`.
+        candidates: `{id: sentence}`, one candidate per id.
+        references: `{id: [sentence, ...]}`, at least one per id; must have exactly
+            the ids of `candidates`.
+        metrics: names from `ALL_METRICS`.
         tokenized: the texts are already PTB-tokenized (skip the tokenizer).
 
     Returns:
-        ``{metric: score}`` as coco-caption computes it (fractions; CIDEr-D may exceed 1).
+        `{metric: score}` as coco-caption computes it (fractions; CIDEr-D may exceed 1).
         METEOR is absent (with a warning) when Java is missing. With no ids at all,
         every metric is 0.0.
 
@@ -152,13 +137,8 @@ def score_captions(
 
 
 def _meteor(gts: dict, res: dict) -> float:
-    from pycocoevalcap.meteor.meteor import Meteor
-
-    scorer = Meteor()
-    try:
-        return float(scorer.compute_score(gts, res)[0])
-    finally:
-        del scorer
+    """METEOR's corpus score of tokenized `{id: [refs]}`, `{id: [hyp]}` through the shared session."""
+    return shared_meteor().score(gts, {k: v[0] for k, v in res.items()})[0]
 
 
 __all__ = ["ALL_METRICS", "java_available", "meteor_available", "simple_ptb_tokenize", "tokenize", "score_captions"]

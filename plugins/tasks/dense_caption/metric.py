@@ -1,108 +1,61 @@
-"""``dense_caption`` metric: densevid_eval (2018 variant) + SODA_c on ActivityNet Captions.
+"""`dense_caption` metric: densevid_eval (2018 variant) + SODA_c on ActivityNet Captions.
 
-Ground truth: one or several reference files (``val_1.json,val_2.json``, comma-separated
-on the command line), a list of ``{video_id: {duration, timestamps, sentences}}``.
-Predictions: the densevid submission (:mod:`.formats`).
+Ground truth: one or several reference files (`val_1.json,val_2.json`, comma-separated
+on the command line), a list of `{video_id: {duration, timestamps, sentences}}`.
+Predictions: the densevid submission (`formats`).
 
 **densevid_eval**, 2018 deterministic variant (METRICS.md §2.10).
 
-Follows ``ttengwang/PDVC`` ``densevid_eval3/evaluate2018.py`` (a py3 port of
-``ranjaykrishna/densevid_eval`` at ``deba7d7``): the variant that pairs a prediction
-overlapping no reference with the fixed garbage reference ``'abc123!@#'`` (2021's
+Follows `ttengwang/PDVC` `densevid_eval3/evaluate2018.py` (a py3 port of
+`ranjaykrishna/densevid_eval` at `deba7d7`): the variant that pairs a prediction
+overlapping no reference with the fixed garbage reference `'abc123!@#'` (2021's
 random string makes METEOR non-deterministic).
 
-For each tIoU ``t``: every ground-truth video (union of the reference files) and each of
-its predictions (first ``max_proposals`` as listed) gives one (prediction, reference)
-pair per reference caption in **either** file with ``tIoU >= t``, or one garbage pair;
+For each tIoU `t`: every ground-truth video (union of the reference files) and each of
+its predictions (first `max_proposals` as listed) gives one (prediction, reference)
+pair per reference caption in **either** file with `tIoU >= t`, or one garbage pair;
 each scorer runs on one video's pairs at a time (CIDEr's IDF from that video); videos
-without predictions score 0; the score at ``t`` is the mean over all ground-truth videos.
+without predictions score 0; the score at `t` is the mean over all ground-truth videos.
 Localisation: per video and reference file, recall = references covered by a prediction
-with ``tIoU > t`` / references, precision = predictions covering one / predictions; the
-better file per video; means over videos. Finally everything is averaged over ``t``.
-tIoU is the densevid/SODA variant (:func:`..common.detection.tiou_matrix`, ``"soda"``).
+with `tIoU > t` / references, precision = predictions covering one / predictions; the
+better file per video; means over videos. Finally everything is averaged over `t`.
+tIoU is the densevid/SODA variant (`common.detection.tiou_matrix`, `"soda"`).
 
-**SODA_c** (Fujita et al. 2020; ``fujiso/SODA`` @ ``9cb3e2c``, reimplemented; METRICS.md §2.10).
+**SODA_c** (Fujita et al. 2020; `fujiso/SODA` @ `9cb3e2c`, reimplemented; METRICS.md §2.10).
 
-Per video, predictions and references sorted by start time; ``M[g, p] = tIoU(g, p) *
-METEOR(g, p)``; an order-preserving assignment maximises the sum by dynamic programming,
-``dp[i, j] = max(dp[i-1, j], dp[i, j-1], dp[i-1, j-1] + M[i, j])``; with ``S = dp[-1, -1]``,
-precision ``S / #pred``, recall ``S / #ref``, F = 2PR / (P + R). Videos are those of the
+Per video, predictions and references sorted by start time; `M[g, p] = tIoU(g, p) *
+METEOR(g, p)`; an order-preserving assignment maximises the sum by dynamic programming,
+`dp[i, j] = max(dp[i-1, j], dp[i, j-1], dp[i-1, j-1] + M[i, j])`; with `S = dp[-1, -1]`,
+precision `S / #pred`, recall `S / #ref`, F = 2PR / (P + R). Videos are those of the
 reference file that appear in the predictions (missing ones are dropped; an empty
-prediction list scores 0). As PDVC's ``eval_soda.py`` does with val_1/val_2, SODA runs
+prediction list scores 0). As PDVC's `eval_soda.py` does with val_1/val_2, SODA runs
 once per reference file and the F values are averaged.
 
-Faithful details of the reference: METEOR is called as ``compute_score(res, gt)``, i.e.
+Faithful details of the reference: METEOR is called as `compute_score(res, gt)`, i.e.
 with the *reference* caption as METEOR's hypothesis and the prediction as its reference
 (METEOR is not symmetric); tIoU is the densevid variant; the DP is iterative here (the
-reference recursion returns 0 on ``RecursionError`` for very long videos).
+reference recursion returns 0 on `RecursionError` for very long videos).
 
 **METEOR**: one METEOR 1.5 process kept open for many calls (densevid scores every video and SODA
 every video's caption matrix; starting a JVM per call would take seconds each).
 """
 from __future__ import annotations
 
-import atexit
 import logging
 from pathlib import Path
-from typing import Any, ClassVar, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from videollm_core.base import Metric
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.captioning import meteor_available, score_captions, tokenize
+from ..common.captioning import score_captions, tokenize
+from ..common.meteor import MeteorSession, meteor_available, shared_meteor
 from ..common.detection import tiou_matrix
 from .formats import References, read_references, read_submission, remove_nonascii, split_paths, write_submission
 
 log = logging.getLogger("videollm")
-
-
-# -- METEOR ---------------------------------------------------------------------------
-class MeteorSession:
-    """``with MeteorSession() as m: corpus, per_segment = m.score(refs, hyps)``.
-
-    Wraps ``pycocoevalcap``'s METEOR (``-l en -norm``), whose ``compute_score(gts, res)``
-    returns METEOR's own corpus aggregate and one score per segment. Empty sentences
-    are sent as ``"."`` (METEOR's stdio protocol stalls on an empty field).
-    """
-
-    def __init__(self) -> None:
-        self._scorer = None
-
-    def __enter__(self) -> "MeteorSession":
-        if not meteor_available():
-            raise RuntimeError("METEOR needs Java and pycocoevalcap")
-        from pycocoevalcap.meteor.meteor import Meteor
-
-        self._scorer = Meteor()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        scorer, self._scorer = self._scorer, None
-        del scorer  # pycocoevalcap's __del__ stops the JVM
-
-    def score(self, references: Mapping[Hashable, Sequence[str]], hypotheses: Mapping[Hashable, str]) -> tuple[float, list[float]]:
-        """``{id: [reference, ...]}``, ``{id: hypothesis}`` (tokenized) -> ``(corpus score, [score per id in dict order])``."""
-        if not hypotheses:
-            return 0.0, []
-        gts = {k: [r if r.strip() else "." for r in references[k]] for k in hypotheses}
-        res = {k: [h if h.strip() else "."] for k, h in hypotheses.items()}
-        corpus, per = self._scorer.compute_score(gts, res)
-        return float(corpus), [float(x) for x in per]
-
-
-_SHARED: MeteorSession | None = None
-
-
-def shared_meteor() -> MeteorSession:
-    """One process-wide session (METEOR's JVM takes ~10 s to load its paraphrase table),
-    started on first use and stopped at exit, so repeated evaluations pay it once."""
-    global _SHARED
-    if _SHARED is None:
-        _SHARED = MeteorSession().__enter__()
-        atexit.register(_SHARED.__exit__, None, None, None)
-    return _SHARED
 
 
 # -- densevid_eval ---------------------------------------------------------------------
@@ -123,7 +76,7 @@ def gt_video_ids(references: list[References]) -> list[str]:
 
 
 def localisation_scores(predictions: dict[str, list[dict[str, Any]]], references: list[References], tiou: float) -> tuple[float, float]:
-    """``(precision, recall)`` fractions at ``tiou`` (strict ``>``), mean over ground-truth videos."""
+    """`(precision, recall)` fractions at `tiou` (strict `>`), mean over ground-truth videos."""
     precision, recall = [], []
     for vid in gt_video_ids(references):
         best_p = best_r = 0.0
@@ -145,7 +98,7 @@ def localisation_scores(predictions: dict[str, list[dict[str, Any]]], references
 
 
 def caption_pairs(predictions: dict[str, list[dict[str, Any]]], references: list[References], tiou: float) -> dict[str, list[tuple[str, str]]]:
-    """``{video: [(predicted sentence, reference sentence), ...]}`` at ``tiou`` (``>=``, garbage when none)."""
+    """`{video: [(predicted sentence, reference sentence), ...]}` at `tiou` (`>=`, garbage when none)."""
     pairs: dict[str, list[tuple[str, str]]] = {}
     for vid in gt_video_ids(references):
         pairs[vid] = []
@@ -171,9 +124,9 @@ def densevid_scores(
     max_proposals: int = 1000,
     meteor: MeteorSession | None = None,
 ) -> dict[str, float]:
-    """``{"METEOR", "BLEU@4", "CIDEr", "Recall", "Precision"}`` as fractions, averaged over ``tious``.
+    """`{"METEOR", "BLEU@4", "CIDEr", "Recall", "Precision"}` as fractions, averaged over `tious`.
 
-    ``meteor``: an open :class:`MeteorSession`; ``None`` leaves METEOR out (NaN).
+    `meteor`: an open `MeteorSession`; `None` leaves METEOR out (NaN).
     """
     predictions = {vid: list(preds)[:max_proposals] for vid, preds in predictions.items()}
     vids = gt_video_ids(references)
@@ -206,7 +159,7 @@ def densevid_scores(
 
 # -- SODA_c ------------------------------------------------------------------------------
 def chased_dp_assignment(scores: np.ndarray) -> float:
-    """Best order-preserving assignment score of ``scores [G, P]`` (0 when empty)."""
+    """Best order-preserving assignment score of `scores [G, P]` (0 when empty)."""
     g, p = scores.shape
     if g == 0 or p == 0:
         return 0.0
@@ -260,12 +213,12 @@ def soda_c(predictions: dict[str, list[dict[str, Any]]], references: list[Refere
 
 # -- the metric --------------------------------------------------------------------------
 class DenseCaptionMetric(Metric):
-    """METEOR, BLEU@4, CIDEr (averaged over ``tious``), localisation Recall/Precision and SODA_c, x100.
+    """METEOR, BLEU@4, CIDEr (averaged over `tious`), localisation Recall/Precision and SODA_c, x100.
 
     Args:
         tious: tIoU thresholds (densevid: 0.3, 0.5, 0.7, 0.9).
-        max_proposals: predictions kept per video, as listed (densevid's ``max_proposals_per_video``).
-        soda: compute SODA_c (one METEOR call per video; ``False`` reports NaN).
+        max_proposals: predictions kept per video, as listed (densevid's `max_proposals_per_video`).
+        soda: compute SODA_c (one METEOR call per video; `False` reports NaN).
     """
 
     task: ClassVar[str] = "dense_caption"
@@ -285,7 +238,7 @@ class DenseCaptionMetric(Metric):
 
     # -- official files -------------------------------------------------
     def load_ground_truth(self, path: str | Path | list) -> list[References]:
-        """Reference file(s): a path, ``"a.json,b.json"`` or a list; ``.json.gz`` accepted."""
+        """Reference file(s): a path, `"a.json,b.json"` or a list; `.json.gz` accepted."""
         paths = split_paths(path)
         if not paths:
             raise DataError("no reference file given", where=str(path), hint="e.g. val_1.json,val_2.json")
@@ -298,7 +251,7 @@ class DenseCaptionMetric(Metric):
         write_submission(predictions, path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        """Head entries ``{"video_id", "events": [{"timestamp", "sentence", "score"}]}`` -> ``results``."""
+        """Head entries `{"video_id", "events": [{"timestamp", "sentence", "score"}]}` -> `results`."""
         return {
             str(e["video_id"]): [{"timestamp": [float(x["timestamp"][0]), float(x["timestamp"][1])], "sentence": str(x["sentence"])} for x in e["events"]]
             for e in entries
@@ -327,7 +280,7 @@ class DenseCaptionMetric(Metric):
         """Timelines per video: each reference file's captions and the predicted ones.
 
         Captions are normalised as the scorers see them (lower case, no punctuation:
-        :func:`..common.captioning.simple_ptb_tokenize`), so "A person cuts the bread." and
+        `common.captioning.simple_ptb_tokenize`), so "A person cuts the bread." and
         "a person cuts the bread." are one label with one colour.
         """
         from ..common.captioning import simple_ptb_tokenize
