@@ -1,11 +1,11 @@
 """Config validation: every problem in one pass, before anything heavy is built.
 
-:func:`validate_config` walks the config schema of ``docs/architecture.md``: each
-component section is checked against its registry (unknown ``type`` with suggestions
+[`validate_config`][videollm_core.validation.validate_config] walks the config schema of `docs/architecture.md`: each
+component section is checked against its registry (unknown `type` with suggestions
 and plugin status, unknown/missing constructor arguments, annotated value types) with
-the arguments the pipeline supplies counted as given; scalar sections (``data``,
-``train``, ``seed``...) are checked by value. :func:`task_specs` turns the single-task
-and the multi-task forms into one list of :class:`TaskSpec` (:mod:`videollm_core.task_spec`).
+the arguments the pipeline supplies counted as given; scalar sections (`data`,
+`train`, `seed`...) are checked by value. `task_specs` turns the single-task
+and the multi-task forms into one list of `TaskSpec` (`videollm_core.task_spec`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, ConfigErrors
-from .data import ON_ERROR
+from .data import ON_ERROR, VideoDataset
 from .plugins import REGISTRIES
 from .registry import Registries
 from .signature import constructor_parameters
@@ -25,10 +25,12 @@ from .types import QUERY_POSITIONS
 TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
 MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt", "context", "query_position")
 DATA_KEYS = (*SPLITS, "batch_size", "num_workers", "on_error")
-#: values of ``train.scheduler``, ``train.mixed_precision`` and ``train.on_nan`` (the engine implements them).
+#: values of `train.scheduler`, `train.mixed_precision` and `train.on_nan` (the engine implements them).
 SCHEDULERS = ("cosine", "linear", "constant")
 MIXED_PRECISION = ("no", "bf16", "fp16")
 ON_NAN = ("stop", "skip")
+#: values of `train.log_with`: accelerate's experiment trackers (`accelerate.utils.LoggerType`), or none.
+TRACKERS = ("tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive", "swanlab", "trackio", "all", "none")
 
 #: model section -> (role, required, arguments the pipeline supplies)
 MODEL_COMPONENTS: dict[str, tuple[str, bool, frozenset[str]]] = {
@@ -47,6 +49,12 @@ def _scheduler() -> Rule:
     names = choice(*SCHEDULERS)
     return Rule(lambda v: names.check(v.get("type") if isinstance(v, dict) else v), f"{names.what} (or {{type: NAME}})",
                 {"anyOf": [names.json, {"type": "object", "properties": {"type": names.json}}]})
+
+
+def _trackers() -> Rule:
+    names = choice(*TRACKERS)
+    many = Rule(lambda v: isinstance(v, list) and all(names.check(n) for n in v), f"a list of them", {"type": "array", "items": names.json})
+    return Rule(lambda v: names.check(v) or many.check(v), f"{names.what} (or a list of them)", {"anyOf": [names.json, many.json]})
 
 
 #: the runner's `train:` keys and what each accepts (see `videollm_core.engine.settings`); plugins add
@@ -68,6 +76,7 @@ TRAIN_SCHEMA: dict[str, Rule] = {
     "seed": INT,
     "on_nan": choice(*ON_NAN),
     "primary_metric": optional(STR),
+    "log_with": _trackers(),
 }
 DATA_SCHEMA: dict[str, Rule] = {
     "batch_size": POS_INT,
@@ -105,7 +114,7 @@ def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str],
 # -- sizes ------------------------------------------------------------------------
 #: argument names that hold a count or a dimension (at any depth of a component config).
 SIZE_KEY = re.compile(r"^(n_[a-z_]+|num_[a-z_]+|[a-z_]*_(dim|size|layers|classes|embd|positions|tokens|events|heads)|dim|d_model|d_ff|d_kv|window)$")
-#: architecture sizes of nested model configs (``model.llm.config``) that cannot be zero.
+#: architecture sizes of nested model configs (`model.llm.config`) that cannot be zero.
 ARCH_KEYS = frozenset({"n_layer", "n_embd", "n_head", "n_positions", "n_ctx", "vocab_size", "hidden_size", "num_hidden_layers",
                        "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings", "d_model",
                        "d_ff", "d_kv", "num_layers", "num_heads", "num_decoder_layers", "ffn_dim", "word_embed_proj_dim"})
@@ -114,7 +123,7 @@ MAX_SIZE = 2 ** 24
 
 
 def _size_problems(value: Any, where: str, zero_ok: Callable[[str], bool], nested: bool = False) -> list[ConfigError]:
-    """Negative, zero (where ``zero_ok(key)`` is False) or absurd sizes in a component config, recursively."""
+    """Negative, zero (where `zero_ok(key)` is False) or absurd sizes in a component config, recursively."""
     if isinstance(value, list):
         return [e for i, v in enumerate(value) for e in _size_problems(v, f"{where}.{i}", zero_ok, nested)]
     if not isinstance(value, dict):
@@ -140,13 +149,13 @@ def _size_problems(value: Any, where: str, zero_ok: Callable[[str], bool], neste
 
 
 def component_size_problems(cfg: Any, where: str, cls: type | None) -> list[ConfigError]:
-    """Size problems of one ``{type: NAME, ...}`` config; zero is allowed where the constructor's default is 0."""
+    """Size problems of one `{type: NAME, ...}` config; zero is allowed where the constructor's default is 0."""
     params = constructor_parameters(cls) if cls is not None else {}
     return _size_problems(cfg, where, lambda k: k in params and params[k].default == 0 and not isinstance(params[k].default, bool))
 
 
 # -- validation ------------------------------------------------------------------
-def _dataset_classes(spec: TaskSpec, registries: Registries) -> list[type]:
+def _dataset_classes(spec: TaskSpec, registries: Registries) -> list[type[VideoDataset]]:
     out = []
     for dcfg in spec.data.values():
         cls = registries.datasets.get(dcfg.get("type")) if isinstance(dcfg, dict) else None
@@ -164,8 +173,8 @@ def _component_problems(registry: Any, cfg: Any, where: str, supplied: set[str] 
 
 
 def _features_problems(cfg: Any, where: str, registries: Registries) -> list[ConfigError]:
-    """A dataset's ``features: {type: ...}`` entry against the ``features`` registry (``fps`` may come from the
-    dataset), and each of a ``ConcatFeatures``' ``sources``."""
+    """A dataset's `features: {type: ...}` entry against the `features` registry (`fps` may come from the
+    dataset), and each of a `ConcatFeatures`' `sources`."""
     if not isinstance(cfg, dict):
         return []  # not a mapping: the dataset's constructor reports it
     errors = _component_problems(registries.features, cfg, where, frozenset({"fps"}))
@@ -237,7 +246,7 @@ def settings_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIE
 
 
 def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
-    """Every problem :func:`validate_config` would report, as a list (empty: valid)."""
+    """Every problem [`validate_config`][videollm_core.validation.validate_config] would report, as a list (empty: valid)."""
     if not isinstance(cfg, Mapping):
         return [ConfigError(f"a config is a mapping, got {type(cfg).__name__}")]
     top = {**plugin_keys(registries, "top"), **TOP_SCHEMA}
@@ -284,11 +293,11 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
 
 
 def primary_metric(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> tuple[tuple[str, bool] | None, list[ConfigError]]:
-    """``train.primary_metric`` (``TASK/KEY``, or a ``KEY`` of the first task), the metric that picks the best
-    checkpoint, as ``(TASK/KEY, higher_is_better)``, with the problem when the metric has no such key
-    (checked against :attr:`Metric.keys` where the metric section sets nothing but its ``type``: other
-    arguments, such as ``tious``, can change the keys, and the runner checks them at the first evaluation).
-    ``(None, [])`` when it is not set: the first task's :attr:`Metric.primary_key` then."""
+    """`train.primary_metric` (`TASK/KEY`, or a `KEY` of the first task), the metric that picks the best
+    checkpoint, as `(TASK/KEY, higher_is_better)`, with the problem when the metric has no such key
+    (checked against `Metric.keys` where the metric section sets nothing but its `type`: other
+    arguments, such as `tious`, can change the keys, and the runner checks them at the first evaluation).
+    `(None, [])` when it is not set: the first task's `Metric.primary_key` then."""
     train = cfg.get("train")
     wanted = train.get("primary_metric") if isinstance(train, Mapping) else None
     specs = task_specs(cfg)
@@ -300,7 +309,7 @@ def primary_metric(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) 
         task, key = names[0], wanted
     metric = specs[names.index(task)].metric
     cls = registries.metrics.get(metric.get("type")) if isinstance(metric, dict) else None
-    if cls is None:  # no metric, or an unknown one: reported by the task's own checks
+    if cls is None or not isinstance(metric, dict):  # no metric, or an unknown one: reported by the task's own checks
         return None, []
     if cls.keys and set(metric) == {"type"} and key not in cls.keys:
         return None, [ConfigError(f"the {task} metric ({metric['type']}) has no key '{key}'", where="train.primary_metric",

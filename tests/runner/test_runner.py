@@ -293,3 +293,22 @@ def test_adalora_rank_allocation_runs_every_optimizer_step(tmp_path, monkeypatch
     make_runner(cfg).train()
     assert [s for s, _ in calls] == [0, 1, 2, 3]
     assert all(has_grads for _, has_grads in calls)
+
+
+def test_trackers_are_accelerates_and_the_jsonl_stays(tmp_path):
+    """`train.log_with`: TensorBoard by default through accelerate's tracker (its scalars are the
+    metrics.jsonl records', as SPLIT/KEY); `none` writes the JSONL record only; a name accelerate
+    does not know is a config error naming the key."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runner = make_runner(make_config(tmp_path / "tb", max_steps=4, eval_every=4, save_every=0))
+    runner.train()
+    events = EventAccumulator(str(tmp_path / "tb" / "tensorboard")).Reload()
+    assert {"train/loss", "train/lr", "val/proto/acc"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train/loss")] == [2, 4]
+    runner = make_runner(make_config(tmp_path / "none", max_steps=2, eval_every=0, save_every=0, log_with="none"))
+    runner.train()
+    assert not (tmp_path / "none" / "tensorboard").exists() and (tmp_path / "none" / "metrics.jsonl").is_file()
+    with pytest.raises(videollm_core.ConfigError, match="log_with") as err:
+        make_runner(make_config(tmp_path / "bad", log_with=["tensorboard", "tensorbord"]))
+    assert "tensorboard, wandb, mlflow" in str(err.value)

@@ -74,6 +74,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
                  plugin_manager: Any = None):
         from accelerate import Accelerator, DistributedDataParallelKwargs
         from accelerate.utils import GradientAccumulationPlugin
+        from accelerate.tracking import TensorBoardTracker
         from accelerate.utils import set_seed
 
         from ..validation import primary_metric, task_specs
@@ -106,7 +107,10 @@ class Runner(CheckpointMixin, EvaluationMixin):
         if precision != "no" and not torch.cuda.is_available():
             log.warning("train.mixed_precision=%s needs CUDA; running in fp32 on CPU", precision)
             precision = "no"
+        self._tensorboard = TensorBoardTracker("tensorboard", str(self.work_dir)) if "tensorboard" in s.log_with else None
         self.accelerator = Accelerator(
+            log_with=[t for t in s.log_with if t != "tensorboard"] + ([self._tensorboard] if self._tensorboard else []) or None,
+            project_dir=str(self.work_dir),
             mixed_precision=precision,
             gradient_accumulation_plugin=GradientAccumulationPlugin(num_steps=int(s.grad_accum), sync_with_dataloader=False),
             step_scheduler_with_optimizer=False,
@@ -222,7 +226,11 @@ class Runner(CheckpointMixin, EvaluationMixin):
         resumed = self._resume(resume) if resume else None
         self._claim_work_dir(fresh=resumed is None, overwrite=overwrite)
         acc.wait_for_everyone()
-        self._log = MetricsLog(self.work_dir, enabled=acc.is_main_process, resume_step=resumed)
+        if not acc.trackers:  # the experiment trackers (train.log_with): events in work_dir/tensorboard by default
+            if self._tensorboard is not None and resumed is not None:
+                self._tensorboard.init_kwargs["purge_step"] = resumed + 1  # a resumed run overwrites what came after its checkpoint
+            acc.init_trackers(self.work_dir.name)
+        self._log = MetricsLog(self.work_dir, enabled=acc.is_main_process, resume_step=resumed, tracker=acc.log)
         iters = self._train_iterators()
         self.hooks.videollm_train_start(runner=self)
         final: dict[str, float] = {}
@@ -270,7 +278,8 @@ class Runner(CheckpointMixin, EvaluationMixin):
         self._write_summary()
         self._record_training_outputs()
         self.hooks.videollm_train_end(runner=self)
-        self._log.close()
+        acc.end_training()  # flushes and closes the trackers
+        acc.trackers.clear()  # a later train() on this runner starts them again
         return final
 
     def _due(self, every: int, last: bool) -> bool:

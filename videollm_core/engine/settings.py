@@ -6,12 +6,14 @@ first task's training set), `lr`, `weight_decay`, `scheduler` (`cosine` | `linea
 optimizer step), `clip_grad` (max global L2 norm, null = off), `mixed_precision`
 (`no` | `bf16` | `fp16`; CUDA only, CPU runs in fp32), `eval_every` / `save_every`
 / `log_every` (steps; 0 = at the end only), `keep_last` (checkpoints kept besides the
-best), `seed`, `on_nan` (`stop` | `skip`), `primary_metric` (`TASK/KEY`: the validation
+best), `seed`, `on_nan` (`stop` | `skip`), `log_with` (accelerate's experiment trackers:
+`tensorboard` (default), `wandb`, `mlflow`... a list of them, or `none`; `metrics.jsonl` is always written), `primary_metric` (`TASK/KEY`: the validation
 score that picks the best checkpoint; default: the first task's metric's primary key). Plugins add
 their own keys (`videollm_config_keys`; the built-in `early_stopping` plugin adds `early_stopping`).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -36,6 +38,7 @@ class TrainSettings:
     log_every: int = 10
     seed: int = 0
     on_nan: str = "stop"
+    log_with: list[str] = dataclasses.field(default_factory=lambda: ["tensorboard"])
     batch_size: int = 4
     num_workers: int = 0
     on_error: str = "raise"
@@ -54,6 +57,8 @@ def train_settings(cfg: Mapping[str, Any], registries: Any = None) -> TrainSetti
                 "mixed_precision", "eval_every", "save_every", "keep_last", "log_every", "on_nan"):
         if key in train and (train[key] is not None or key == "clip_grad"):
             setattr(s, key, train[key])
+    trackers = train.get("log_with", s.log_with)
+    s.log_with = [t for t in ([trackers] if isinstance(trackers, str) else list(trackers)) if t != "none"]
     sched = train.get("scheduler", s.scheduler)
     s.scheduler = sched.get("type", "") if isinstance(sched, Mapping) else str(sched)
     for key in ("batch_size", "num_workers", "on_error"):
