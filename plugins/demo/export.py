@@ -74,8 +74,11 @@ def _relocate(value: Any, cache: Path, data: Path) -> Any:
     return value
 
 
-def write_demo_data(task: str, out: str | Path, config: str | None = None) -> Path:
-    """Write ``out/data/`` (the demo files in the benchmark's layout) and ``out/config.yaml``; returns the config's path."""
+def write_demo_data(task: str, out: str | Path, config: str | None = None, videos: bool = False) -> Path:
+    """Write ``out/data/`` (the demo files in the benchmark's layout) and ``out/config.yaml``; returns the config's path.
+
+    ``videos``: also render the features as mp4 clips under ``out/data/videos/`` and write a config that
+    trains from them through a ``FrameEncoder`` (:mod:`.video_data`)."""
     from videollm_core.config import load_config
     from videollm_core.plugins import REGISTRIES
     from videollm_core.validation import task_specs
@@ -86,7 +89,7 @@ def write_demo_data(task: str, out: str | Path, config: str | None = None) -> Pa
     out = Path(out).resolve()
     data = out / "data"
     cache = demo_cache_root().resolve()
-    entries = 0
+    entries: list[tuple[str, dict[str, Any]]] = []
     for spec in task_specs(cfg):
         for split, dcfg in spec.data.items():
             if not isinstance(dcfg.get("demo"), dict):
@@ -102,12 +105,18 @@ def write_demo_data(task: str, out: str | Path, config: str | None = None) -> Pa
             entry = {"type": dcfg["type"], **{k: v for k, v in args.items() if k != "demo"}}
             entry.update({k: _relocate(v, cache, data) for k, v in resolved.items()})
             _set(raw, f"{spec.path('data')}.{split}", entry)
-            entries += 1
+            entries.append((f"{spec.path('data')}.{split}", entry))
     if not entries:
         raise ConfigError("the config has no dataset with demo:", where=str(source), hint="pick an example config that runs on demo data")
+    if videos:
+        from .video_data import use_videos
+
+        use_videos(raw, entries, data)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "config.yaml"
     header = f"# {task}: the example {source.name} reading the demo data in its benchmark's layout under {data}\n"
+    if videos:
+        header += f"# trained from the demo clips under {data / 'videos'} (one frame per feature step) through a FrameEncoder\n"
     target.write_text(header + yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return target
 

@@ -1,10 +1,10 @@
 """FrameEncoder: real video -> frozen image backbone per frame -> temporal units.
 
 The paper's short-term visual encoder is frozen; here it is any transformers vision
-model (ViT, CLIP vision tower, DINOv2, ...) loaded from ``pretrained:`` or built at
-random from ``config:``. Frames come from the files named in ``meta[i]["video_path"]``
-(decoded with PyAV, see :mod:`.video`) or from pixels in ``VideoBatch.features``.
-Per-frame embeddings are unitized exactly as :class:`TemporalUnitEncoder` does.
+model (ViT, CLIP vision tower, DINOv2, ...) loaded from `pretrained:` or built at
+random from `config:`. Frames come from the files named in `meta[i]["video_path"]`
+(decoded with PyAV, see `video`) or from pixels in `VideoBatch.features`.
+Per-frame embeddings are unitized exactly as `TemporalUnitEncoder` does.
 """
 from __future__ import annotations
 
@@ -31,32 +31,32 @@ class FrameEncoder(Encoder):
     """Frozen transformers image backbone per sampled frame, then temporal-wise unitization.
 
     Args:
-        backbone: ``{pretrained: DIR_OR_NAME}`` or ``{config: {model_type: vit, ...}}``
-            (random init), optionally ``model_class`` (e.g. ``CLIPVisionModel``).
+        backbone: `{pretrained: DIR_OR_NAME}` or `{config: {model_type: vit, ...}}`
+            (random init), optionally `model_class` (e.g. `CLIPVisionModel`).
         frame_rate: frames sampled per second from video files.
         unit_size, stride, pooling, out_dim, drop_partial: as
-            :class:`TemporalUnitEncoder`, counted in sampled frames.
+            `TemporalUnitEncoder`, counted in sampled frames.
         image_size: side in pixels frames are resized to (default: the backbone
-            config's ``image_size``, else 224).
-        frame_feature: per-frame embedding: ``pooler`` (the model's pooled output,
-            falling back to CLS when it has none), ``cls`` (first token of the last
-            hidden state) or ``mean`` (mean over the last hidden state's tokens).
-        image_mean, image_std: RGB normalisation (default: the ``preprocessor_config.json``
+            config's `image_size`, else 224).
+        frame_feature: per-frame embedding: `pooler` (the model's pooled output,
+            falling back to CLS when it has none), `cls` (first token of the last
+            hidden state) or `mean` (mean over the last hidden state's tokens).
+        image_mean, image_std: RGB normalisation (default: the `preprocessor_config.json`
             of a pretrained directory, else 0.5 / 0.5).
         chunk_size: frames per backbone call.
 
-    ``in_dim`` is the backbone's embedding size ``Hv`` (what the unitizer pools).
+    `in_dim` is the backbone's embedding size `Hv` (what the unitizer pools).
 
-    ``forward``: a :class:`VideoBatch` whose ``meta[i]["video_path"]`` names a video
-    file (``features`` may be empty, see :func:`video_batch_from_paths`), or whose
-    ``features`` are pixels ``[B, T, C, H, W]`` (uint8 0..255 or float 0..1, RGB) or pixel
-    rows ``[B, T, C*S*S]`` (float 0..1, what a dataset given ``videos_dir:`` yields, see
-    ``VideoFrames``) with ``timestamps [B, T, 2]`` s -> ``TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)``.
+    `forward`: a [`VideoBatch`][videollm_core.types.VideoBatch] whose `meta[i]["video_path"]` names a video
+    file (`features` may be empty, see `video_batch_from_paths`), or whose
+    `features` are pixels `[B, T, C, H, W]` (uint8 0..255 or float 0..1, RGB) or pixel
+    rows `[B, T, C*S*S]` (float 0..1, what a dataset given `videos_dir:` yields, see
+    `VideoFrames`) with `timestamps [B, T, 2]` s -> `TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)`.
     """
 
     @classmethod
     def input_dim(cls, cfg: dict) -> None:
-        """``None``: the encoder reads pixels or video files, so datasets have no feature dim to check."""
+        """`None`: the encoder reads pixels or video files, so datasets have no feature dim to check."""
         return None
 
     def __init__(
@@ -114,7 +114,7 @@ class FrameEncoder(Encoder):
     # -- frames -> per-frame embeddings --------------------------------------------
     @torch.no_grad()
     def embed_frames(self, pixels: Tensor) -> Tensor:
-        """``pixels [T, C, H, W]`` (uint8 0..255 or float 0..1) -> frame embeddings ``[T, in_dim]``."""
+        """`pixels [T, C, H, W]` (uint8 0..255 or float 0..1) -> frame embeddings `[T, in_dim]`."""
         if pixels.dim() != 4 or pixels.shape[1] != self.num_channels:
             raise DataError(f"pixels must be [T, C={self.num_channels}, H, W], got {list(pixels.shape)}",
                             where=f"{type(self).__name__} input", hint="RGB frames, channels first")
@@ -145,7 +145,7 @@ class FrameEncoder(Encoder):
 
     # -- batch -------------------------------------------------------------------
     def forward(self, batch: VideoBatch) -> TokenSequence:
-        """Video files or pixels ``[B, T, C, H, W]`` -> ``TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)``."""
+        """Video files or pixels `[B, T, C, H, W]` -> `TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)`."""
         pixels = batch.features if batch.features.dim() == 5 else self._pixel_rows(batch)
         if pixels is not None:
             feats = [self.embed_frames(pixels[i][batch.mask[i]]) for i in range(batch.batch_size)]
@@ -163,7 +163,7 @@ class FrameEncoder(Encoder):
         return self.unitizer(_padded(feats, times, batch))
 
     def _pixel_rows(self, batch: VideoBatch) -> Tensor | None:
-        """``features [B, T, C*S*S]`` as images ``[B, T, C, S, S]`` when no video file is named, else None."""
+        """`features [B, T, C*S*S]` as images `[B, T, C, S, S]` when no video file is named, else None."""
         if batch.features.dim() != 3 or any(isinstance(m, dict) and m.get("video_path") for m in batch.meta):
             return None
         b, t, d = batch.features.shape
@@ -179,7 +179,7 @@ class FrameEncoder(Encoder):
 
 
 def _padded(feats: list[Tensor], times: list[Tensor], batch: VideoBatch) -> VideoBatch:
-    """Right-pad per-video ``[T_i, Hv]`` embeddings and ``[T_i, 2]`` times into a batch."""
+    """Right-pad per-video `[T_i, Hv]` embeddings and `[T_i, 2]` times into a batch."""
     b, t = len(feats), max((f.shape[0] for f in feats), default=0)
     dim, device = feats[0].shape[-1], feats[0].device
     features = torch.zeros(b, t, dim, device=device)
@@ -208,16 +208,24 @@ def _normalisation(pretrained: str | None, mean: Sequence[float] | None, std: Se
 
 
 class FrameStream(EncoderStream):
-    """Streaming :class:`FrameEncoder` for one video: ``push(pixels [T, C, H, W], timestamps [T, 2] s)``."""
+    """Streaming `FrameEncoder` for one video: `push(pixels [T, C, H, W], timestamps [T, 2] s)`."""
 
     def __init__(self, encoder: FrameEncoder):
         self.encoder = encoder
         self.units = encoder.unitizer.open_stream()
 
     def push(self, features: Tensor, timestamps: Tensor) -> TokenSequence | None:
-        """New frames (pixels) -> completed units ``[1, n, out_dim]`` or None."""
+        """New frames -> completed units `[1, n, out_dim]` or None. Frames are pixels `[T, C, H, W]`
+        or pixel rows `[T, C*S*S]` (float 0..1, what `VideoFrames` reads; `VideoStream.push` takes rows)."""
+        if features.dim() == 2:
+            d, c = features.shape[-1], self.encoder.num_channels
+            side = math.isqrt(d // c)
+            if c * side * side != d:
+                raise DataError(f"rows of dim {d} are not pixel rows [T, {c}*S*S]", where="FrameEncoder stream",
+                                hint="push frames [T, C, H, W] or rows of a square image")
+            features = features.view(features.shape[0], c, side, side)
         return self.units.push(self.encoder.embed_frames(features), timestamps)
 
     def flush(self) -> TokenSequence | None:
-        """End of the video: trailing partial units (see :class:`UnitStream`)."""
+        """End of the video: trailing partial units (see `UnitStream`)."""
         return self.units.flush()

@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .schema import add_schema_command
 
     add_schema_command(sub, _add_common)
+
+    from .demo import add_demo_command
+
+    add_demo_command(sub, _add_common)
     return parser
 
 

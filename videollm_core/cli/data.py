@@ -41,8 +41,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     export = _plugin_module("videollm_plugins.demo.export", "demo-data")
-    config = export.write_demo_data(args.task, args.out)
-    print(f"wrote the {args.task} demo data and {config}\nnext: videollm-run {config}")
+    if args.videos:
+        from .extras import require_extra
+
+        require_extra("av", "videollm demo-data --videos")
+    config = export.write_demo_data(args.task, args.out, videos=args.videos)
+    clips = " (with mp4 clips under data/videos)" if args.videos else ""
+    print(f"wrote the {args.task} demo data{clips} and {config}\nnext: videollm-run {config}")
     return 0
 
 
@@ -63,6 +68,8 @@ def add_data_commands(sub: Any, add_common: Callable[..., None]) -> None:
     p = sub.add_parser("demo-data", help="write a task's demo data in the benchmark's real layout plus the config.yaml reading it")
     p.add_argument("task", help="a task with demo data, e.g. oad, qvhighlights (see `videollm list datasets`)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created)")
+    p.add_argument("--videos", action="store_true",
+                   help="also write the demo as short mp4 clips and a config that trains from them (FrameEncoder; for `videollm demo`)")
     p.set_defaults(func=cmd_demo_data)
     add_common(p, suppress=True)
 

@@ -13,6 +13,7 @@ from ..errors import PluginError
 #: import name -> (distribution, the extra of videollm-core that installs it).
 EXTRAS = {
     "av": ("PyAV", "video"),
+    "gradio": ("gradio", "demo"),
     "h5py": ("h5py", "features"),
     "lmdb": ("lmdb", "features"),
     "pycocoevalcap": ("pycocoevalcap", "eval"),
