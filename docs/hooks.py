@@ -1,8 +1,9 @@
 """MkDocs hook: pages generated at build time, so they can never drift from the code.
 
 - ``reference/components.md``: every component the built-in plugins register, read from
-  live registries (plugin, class, constructor parameters with annotations and defaults,
-  docstring; metric keys; what datasets supply to heads and metrics).
+  live registries (plugin, class, constructor parameters with annotations, defaults and what
+  the docstring's ``Args:`` says of each; metric keys; what datasets supply to heads and
+  metrics); the docstring itself is rendered by mkdocstrings (a ``:::`` block per class).
 - ``reference/errors.md``: every user error the sources raise (``ConfigError``,
   ``DataError``, ``PluginError``, ``RegistryError`` and their subclasses), found in the
   syntax trees of ``videollm_core/`` and ``plugins/``: message, place and hint.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import ast
 import functools
+import html
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,57 @@ def _code(text: Any) -> str:
 
 
 def _cell(text: Any) -> str:
-    return _code(text).replace("|", "\\|")
+    """``text`` as inline code in a table cell, written as HTML so that a ``|`` (``int | None``)
+    neither splits the cell nor shows as an escaped pipe."""
+    return "<code>" + html.escape(str(text)).replace("|", "&#124;") + "</code>"
+
+
+@functools.lru_cache(maxsize=None)
+def _griffe_package(name: str) -> Any:
+    import griffe
+
+    # as mkdocs.yml parses them: several names in one Args entry ("in_dim, out_dim: ...") are allowed
+    return griffe.load(name, docstring_parser="google",
+                       docstring_options={"warn_unknown_params": False, "warn_missing_types": False})
+
+
+def parameter_docs(cls: type) -> dict[str, str]:
+    """``{parameter: description}`` from the Google-style ``Args:`` of the class's or its
+    ``__init__``'s docstring (griffe); ``{}`` for a class outside the project's packages."""
+    top, _, module = cls.__module__.partition(".")
+    if top not in ("videollm_core", "videollm_plugins"):
+        return {}
+    try:
+        obj = _griffe_package(top)[f"{module}.{cls.__qualname__}"]
+    except (KeyError, ValueError, AttributeError):  # a class griffe cannot find statically
+        return {}
+    found: dict[str, str] = {}
+    for holder in (obj, obj.members.get("__init__")):
+        if holder is None or holder.docstring is None:
+            continue
+        for section in holder.docstring.parsed:
+            if section.kind.value == "parameters":
+                for param in section.value:
+                    for name in param.name.split(","):
+                        found.setdefault(name.strip(), " ".join(param.description.split()))
+    return found
+
+
+def _table_text(markdown: str) -> str:
+    """Markdown on one table row: code spans holding a ``|`` become HTML, other pipes entities."""
+    def code(m: Any) -> str:
+        return _cell(m.group(1)) if "|" in m.group(1) else m.group(0)
+
+    return re.sub(r"`([^`]+)`", code, markdown).replace("|", "&#124;")
+
+
+def _docstring(cls: type) -> list[str]:
+    """The class's docstring, rendered by mkdocstrings (Google style, sections as tables)."""
+    if not inspect.cleandoc(cls.__dict__.get("__doc__") or ""):
+        return []
+    options = ("show_root_heading: false", "show_root_toc_entry: false", "members: false", "show_signature: false",
+               "show_bases: false", "show_docstring_parameters: false", "heading_level: 4")
+    return [f"::: {cls.__module__}.{cls.__qualname__}", "    options:", *(f"      {o}" for o in options), ""]
 
 
 def _component(role: str, name: str, registry: Any) -> list[str]:
@@ -65,17 +118,15 @@ def _component(role: str, name: str, registry: Any) -> list[str]:
     if role in ("heads", "datasets", "metrics") and getattr(cls, "task", ""):
         extras.append(f"task: {_code(cls.task)}")
     lines += [f"- {e}" for e in extras] + ([""] if extras else [])
-    params = describe_parameters(cls)
+    params, described = describe_parameters(cls), parameter_docs(cls)
     if params:
-        lines += ["| parameter | type | default |", "| --- | --- | --- |"]
+        lines += ["| parameter | type | default | description |", "| --- | --- | --- | --- |"]
         for pname, p in params.items():
             default = "required" if p["default"] == "<required>" else _cell(repr(p["default"]))
-            lines.append(f"| {_cell(pname)} | {_cell(p['annotation']) if p['annotation'] else ''} | {default} |")
+            lines.append(f"| {_cell(pname)} | {_cell(p['annotation']) if p['annotation'] else ''} | {default} | "
+                         f"{_table_text(described.get(pname, ''))} |")
         lines.append("")
-    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
-    if doc:
-        lines += ["```text", doc.replace("```", "'''"), "```", ""]
-    return lines
+    return lines + _docstring(cls)
 
 
 def render_components(registries: Any = None, manager: Any = None) -> str:
@@ -192,7 +243,8 @@ TASKS_MARKER = "<!-- videollm:tasks -->"
 
 
 def render_tasks(registries: Any = None) -> str:
-    """A table of the tasks: metric (task) name, heads, datasets, official keys, predictions suffix."""
+    """The tasks as two tables that fit a page: what each task is built from (heads, datasets,
+    example config), then what it scores (official keys, primary key, predictions file)."""
     if registries is None:
         registries, _ = builtin_registries()
 
@@ -200,20 +252,21 @@ def render_tasks(registries: Any = None) -> str:
         names = [n for n in registries[role].names() if getattr(registries[role].get(n), "task", "") == task]
         return ", ".join(f"[{n}](reference/components.md#{n.lower()})" for n in names)
 
-    lines = ["| task (metric) | heads | datasets | official keys | primary | predictions | example |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    def link(task: str) -> str:
+        return f"[{task}](reference/components.md#{task.lower()})"
+
+    built = ["| task (metric) | heads | datasets | example |", "| --- | --- | --- | --- |"]
+    scored = ["| task | official keys | primary | predictions |", "| --- | --- | --- | --- |"]
     for task in registries.metrics.names():
         cls = registries.metrics.get(task)
         example = REPO / "examples" / f"{task}.yaml"
+        built.append(f"| {link(task)} | {by_task('heads', task)} | {by_task('datasets', task)} | "
+                     f"{_cell(f'examples/{task}.yaml') if example.is_file() else ''} |")
+        suffix = getattr(cls, "prediction_suffix", ".json") or ".json"
         arrow = "&uarr;" if cls.higher_is_better else "&darr;"
-        lines.append(" | ".join([
-            f"| [{task}](reference/components.md#{task.lower()})", by_task("heads", task), by_task("datasets", task),
-            ", ".join(_cell(k) for k in cls.keys), f"{_cell(cls.primary_key)} {arrow}",
-            _cell(getattr(cls, "prediction_suffix", ".json") or ".json")
-            + (" (a folder)" if str(getattr(cls, "prediction_suffix", "")).endswith("/") else ""),
-            _cell(f"examples/{task}.yaml") if example.is_file() else "",
-        ]) + " |")
-    return "\n".join(lines) + "\n"
+        scored.append(f"| {link(task)} | {', '.join(_cell(k) for k in cls.keys)} | {_cell(cls.primary_key)} {arrow} | "
+                      f"{_cell(suffix)}{' (a folder)' if str(suffix).endswith('/') else ''} |")
+    return "\n".join(built) + "\n\nWhat each task scores, and the file its predictions are written to:\n\n" + "\n".join(scored) + "\n"
 
 
 # -- the mkdocs events --------------------------------------------------------------------

@@ -1,18 +1,18 @@
-"""Building ``transformers`` models: the one builder of the built-in plugins.
+"""Building `transformers` models: the one builder of the built-in plugins.
 
-The LLM adapters (:mod:`.llms`), the frame and text encoders (:mod:`.encoders`) and the
-extraction backbones (:mod:`.features.backbones`) all build their model in two steps, so
+The LLM adapters (`llms`), the frame and text encoders (`encoders`) and the
+extraction backbones (`features.backbones`) all build their model in two steps, so
 they share the errors, the dtype names and the dry run:
 
-1. :func:`hf_config`: the ``transformers`` config from exactly one of ``pretrained:`` (hub
-   name or local directory: its ``config.json``; on the meta device the paper's LLMs come
-   from the architectures shipped in :mod:`.llms.architectures`, nothing is downloaded)
-   and ``config:`` (a mapping with ``model_type``, every key checked, random weights).
-2. :func:`build_hf_model`: ``cls.from_pretrained(pretrained)`` with real weights, or a
+1. `hf_config`: the `transformers` config from exactly one of `pretrained:` (hub
+   name or local directory: its `config.json`; on the meta device the paper's LLMs come
+   from the architectures shipped in `llms.architectures`, nothing is downloaded)
+   and `config:` (a mapping with `model_type`, every key checked, random weights).
+2. `build_hf_model`: `cls.from_pretrained(pretrained)` with real weights, or a
    model with random weights from the config (always so, and allocation-free, on the meta
    device of a dry run).
 
-Weights load in ``dtype`` (``None``: ``transformers``' default, float32). ``transformers`` is
+Weights load in `dtype` (`None`: `transformers`' default, float32). `transformers` is
 imported inside the functions only.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.flo
            "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
 
 #: keys every transformers config accepts besides its own fields (popped or stored by
-#: ``PreTrainedConfig.__post_init__``, or common to published ``config.json`` files).
+#: `PreTrainedConfig.__post_init__`, or common to published `config.json` files).
 GENERIC_CONFIG_KEYS = frozenset({
     "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
     "tie_word_embeddings", "tie_encoder_decoder", "is_decoder", "add_cross_attention", "use_cache",
@@ -42,7 +42,7 @@ GENERIC_CONFIG_KEYS = frozenset({
 
 
 def resolve_dtype(dtype: str | None, where: str) -> Any:
-    """``"float32" | "bfloat16" | "float16" | "auto" | None`` -> what ``from_pretrained(dtype=)`` takes."""
+    """`"float32" | "bfloat16" | "float16" | "auto" | None` -> what `from_pretrained(dtype=)` takes."""
     if dtype is None or dtype == "auto":
         return dtype
     if dtype not in _DTYPES:
@@ -51,12 +51,12 @@ def resolve_dtype(dtype: str | None, where: str) -> Any:
 
 
 def on_meta_device() -> bool:
-    """True inside ``with torch.device("meta")`` (the dry run)."""
+    """True inside `with torch.device("meta")` (the dry run)."""
     return torch.get_default_device().type == "meta"
 
 
 def model_class(name: str, where: str) -> Any:
-    """The ``transformers`` model class called ``name`` (``AutoModel``, ``CLIPVisionModel``...)."""
+    """The `transformers` model class called `name` (`AutoModel`, `CLIPVisionModel`...)."""
     import transformers
     from transformers.models.auto.auto_factory import _BaseAutoModelClass
 
@@ -68,7 +68,7 @@ def model_class(name: str, where: str) -> Any:
 
 
 def unknown_config_keys(model_type: str, keys: Any) -> list[str]:
-    """The ``keys`` that the transformers config class of ``model_type`` does not know (sorted)."""
+    """The `keys` that the transformers config class of `model_type` does not know (sorted)."""
     from transformers import GenerationConfig
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
@@ -82,8 +82,8 @@ def unknown_config_keys(model_type: str, keys: Any) -> list[str]:
 
 
 def config_from_dict(config: Any, *, where: str) -> Any:
-    """``{model_type: ..., sizes...}`` -> the transformers config; a key the ``model_type``
-    does not know is a :class:`ConfigError` naming it (transformers would keep it as an
+    """`{model_type: ..., sizes...}` -> the transformers config; a key the `model_type`
+    does not know is a [`ConfigError`][videollm_core.errors.ConfigError] naming it (transformers would keep it as an
     unused attribute and build the default architecture)."""
     from transformers import AutoConfig
 
@@ -114,10 +114,10 @@ def _load_hint() -> str:
 
 def hf_config(pretrained: str | None, config: dict | None, *, where: str, config_class: Any = None,
               trust_remote_code: bool = False) -> Any:
-    """The ``transformers`` config to build at ``where`` (the owner of ``pretrained``/``config``):
-    from ``config`` (needs ``model_type``), from a shipped hub name (meta device only), or read
-    from ``pretrained`` (a local directory or the hub) as ``config_class`` (default
-    ``AutoConfig``; e.g. ``CLIPVisionConfig`` reads the vision tower's part of a CLIP checkpoint)."""
+    """The `transformers` config to build at `where` (the owner of `pretrained`/`config`):
+    from `config` (needs `model_type`), from a shipped hub name (meta device only), or read
+    from `pretrained` (a local directory or the hub) as `config_class` (default
+    `AutoConfig`; e.g. `CLIPVisionConfig` reads the vision tower's part of a CLIP checkpoint)."""
     from transformers import AutoConfig
 
     if (pretrained is None) == (config is None):
@@ -140,9 +140,9 @@ def hf_config(pretrained: str | None, config: dict | None, *, where: str, config
 
 def build_hf_model(cls: Any, pretrained: str | None, cfg: Any, *, where: str, dtype: Any = None,
                    attn_implementation: str | None = None, trust_remote_code: bool = False) -> Any:
-    """``cls.from_pretrained(pretrained, config=cfg)`` with real weights, or ``cls`` built from
-    ``cfg`` (the :func:`hf_config`) with random ones (always random, and allocation-free, on
-    the meta device). ``cls``: a ``transformers`` model class or Auto class."""
+    """`cls.from_pretrained(pretrained, config=cfg)` with real weights, or `cls` built from
+    `cfg` (the `hf_config`) with random ones (always random, and allocation-free, on
+    the meta device). `cls`: a `transformers` model class or Auto class."""
     from transformers import PreTrainedModel
 
     kwargs: dict[str, Any] = {}
@@ -162,9 +162,9 @@ def build_hf_model(cls: Any, pretrained: str | None, cfg: Any, *, where: str, dt
 
 
 def load_hf_model(pretrained: str | None, config: dict | None, class_name: str | None = None, *, where: str) -> nn.Module:
-    """:func:`hf_config` then :func:`build_hf_model` for a ``transformers`` class named ``class_name``
-    (default ``AutoModel``; a model class reads ``pretrained``'s config as its own config class,
-    e.g. ``CLIPVisionModel`` the vision tower of a CLIP checkpoint)."""
+    """`hf_config` then `build_hf_model` for a `transformers` class named `class_name`
+    (default `AutoModel`; a model class reads `pretrained`'s config as its own config class,
+    e.g. `CLIPVisionModel` the vision tower of a CLIP checkpoint)."""
     from transformers import PreTrainedModel
 
     cls = model_class(class_name or "AutoModel", f"{where}.model_class")
@@ -174,6 +174,6 @@ def load_hf_model(pretrained: str | None, config: dict | None, class_name: str |
 
 
 def freeze(model: nn.Module) -> nn.Module:
-    """``requires_grad_(False)`` and eval mode (dropout off); returns ``model``."""
+    """`requires_grad_(False)` and eval mode (dropout off); returns `model`."""
     model.requires_grad_(False)
     return model.eval()

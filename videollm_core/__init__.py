@@ -1,8 +1,8 @@
 """videollm-core: decoder-only LLMs as general video-sequence reasoners (VideoLLM, Chen et al. 2023).
 
 The kernel: registries, plugin hooks, configs, the pipeline and the runner. Model
-and task code lives in plugins (the built-ins are the package ``videollm_plugins``).
-Everything but the errors and hook markers loads on first use, so ``import videollm_core``
+and task code lives in plugins (the built-ins are the package `videollm_plugins`).
+Everything but the errors and hook markers loads on first use, so `import videollm_core`
 stays cheap (no torch).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .hookspecs import hookimpl, hookspec
 __version__ = "0.1.0"
 
 #: name -> (module, attribute): loaded on first use (PEP 562), so that reading a config or
-#: printing an error never imports torch; ``from videollm_core import Translator`` works as usual.
+#: printing an error never imports torch; `from videollm_core import Translator` works as usual.
 _LAZY = {
     **{name: ("base", name) for name in ("PLUGIN_API_VERSION", "Encoder", "EncoderStream", "LLMAdapter", "TaskHead",
                                          "TextEncoder", "Translator", "TranslatorStream", "Tuner")},

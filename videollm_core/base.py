@@ -52,7 +52,7 @@ def _dims(obj: object, base: str, **given: Any) -> list[int]:
     """The dimensions a base-class constructor needs: as given, else as the pipeline supplied them to
     the subclass being built; a [`PluginError`][videollm_core.errors.PluginError] naming the class, its plugin and the fix otherwise."""
     supplied, plugin = _SUPPLIED.get()
-    values = {k: v if v is not None else supplied.get(k) for k, v in given.items()}
+    values: dict[str, Any] = {k: v if v is not None else supplied.get(k) for k, v in given.items()}
     missing = [k for k, v in values.items() if v is None]
     if missing:
         cls, args = type(obj).__name__, ", ".join(given)

@@ -1,20 +1,20 @@
-"""Configs: YAML files (``yaml.SafeLoader`` only), ``_base_`` inheritance, ``_delete_``, overrides.
+"""Configs: YAML files (`yaml.SafeLoader` only), `_base_` inheritance, `_delete_`, overrides.
 
-A config is data, never a program: nothing in it imports Python (a ``type:`` is a
-registered name or ``PLUGIN:NAME``, see :mod:`videollm_core.registry`; ``!!python/...``
-tags are a :class:`ConfigError`), and a key given twice in one mapping is an error
+A config is data, never a program: nothing in it imports Python (a `type:` is a
+registered name or `PLUGIN:NAME`, see `videollm_core.registry`; `!!python/...`
+tags are a [`ConfigError`][videollm_core.errors.ConfigError]), and a key given twice in one mapping is an error
 rather than silently the last one.
 
-- ``_base_: base.yaml`` (or a list of paths), relative to the file that names it. Bases
+- `_base_: base.yaml` (or a list of paths), relative to the file that names it. Bases
   merge in order, then the file itself merges on top: mappings merge key by key, every
   other value (lists included) replaces.
-- ``key: {_delete_: true, ...}`` replaces the inherited ``key`` instead of merging into it.
-- overrides (``--cfg-options``): ``a.b=1 c.d=[1,2] e.0=3`` with mmengine ``DictAction``
-  value semantics (``1,2`` is a list too; ``true``/``false``/``None``); a numeric part
+- `key: {_delete_: true, ...}` replaces the inherited `key` instead of merging into it.
+- overrides (`--cfg-options`): `a.b=1 c.d=[1,2] e.0=3` with mmengine `DictAction`
+  value semantics (`1,2` is a list too; `true`/`false`/`None`); a numeric part
   indexes a list.
 
-Checking a loaded config against the registries lives in :mod:`videollm_core.validation`
-(:func:`validate_config`, :func:`task_specs`, re-exported here).
+Checking a loaded config against the registries lives in `videollm_core.validation`
+(`validate_config`, `task_specs`, re-exported here).
 """
 from __future__ import annotations
 
@@ -34,11 +34,11 @@ DELETE_KEY = "_delete_"
 
 
 class Config(dict):
-    """A loaded config: a plain ``dict`` of nested dicts/lists/scalars plus :attr:`filename`."""
+    """A loaded config: a plain `dict` of nested dicts/lists/scalars plus `filename`."""
 
     def __init__(self, data: Mapping[str, Any] | None = None, filename: str | None = None):
         super().__init__(data or {})
-        #: absolute path of the YAML file it came from (``None`` when built in Python).
+        #: absolute path of the YAML file it came from (`None` when built in Python).
         self.filename = filename
 
     def copy(self) -> "Config":
@@ -51,17 +51,17 @@ class Config(dict):
         return (Config, (dict(self), self.filename))
 
     def to_yaml(self) -> str:
-        """The resolved config as YAML (no ``_base_``); loading it back gives the same dict."""
+        """The resolved config as YAML (no `_base_`); loading it back gives the same dict."""
         return yaml.safe_dump(plain_data(dict(self)), sort_keys=False, allow_unicode=True)
 
     @property
     def stem(self) -> str:
-        """The config file's name without suffix (``work_dirs/<stem>`` is the default work dir)."""
+        """The config file's name without suffix (`work_dirs/<stem>` is the default work dir)."""
         return Path(self.filename).stem if self.filename else "config"
 
 
 def plain_data(value: Any) -> Any:
-    """Plain dicts and lists (string keys) of a loaded config or any part of it, for ``yaml.safe_dump``."""
+    """Plain dicts and lists (string keys) of a loaded config or any part of it, for `yaml.safe_dump`."""
     if isinstance(value, Mapping):
         return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -71,12 +71,12 @@ def plain_data(value: Any) -> Any:
 
 # -- loading ----------------------------------------------------------------
 #: libyaml's parser when PyYAML was built with it (tens of times faster, nesting capped
-#: at 1000 levels), else the pure-Python one; the constructor is ``SafeConstructor`` either way.
+#: at 1000 levels), else the pure-Python one; the constructor is `SafeConstructor` either way.
 _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _UniqueKeyLoader(_SafeBase):  # type: ignore[misc,valid-type]
-    """``yaml.SafeLoader`` (plain data only) that refuses a key given twice in one mapping,
+    """`yaml.SafeLoader` (plain data only) that refuses a key given twice in one mapping,
     which plain YAML loaders resolve silently by keeping the last value."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -96,7 +96,7 @@ class _UniqueKeyLoader(_SafeBase):  # type: ignore[misc,valid-type]
 
 
 def _read_text(path: Path) -> str:
-    """The file's text, at most :data:`~videollm_core.config_limits.MAX_CONFIG_BYTES` of it."""
+    """The file's text, at most `MAX_CONFIG_BYTES` of it."""
     if path.is_dir():
         raise ConfigError("the config path is a folder, not a file", where=str(path), hint="pass the YAML file itself")
     try:
@@ -114,7 +114,7 @@ def _read_text(path: Path) -> str:
 
 
 def _parse_yaml(text: str, where: str) -> Any:
-    """Compose the document, measure it with aliases expanded (:func:`check_yaml_graph`),
+    """Compose the document, measure it with aliases expanded (`check_yaml_graph`),
     then build it: a bounded amount of work for any text."""
     loader = _UniqueKeyLoader(text)
     try:
@@ -128,7 +128,7 @@ def _parse_yaml(text: str, where: str) -> Any:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """One YAML file's top-level mapping, read bounded (no ``_base_`` resolution): configs and study files."""
+    """One YAML file's top-level mapping, read bounded (no `_base_` resolution): configs and study files."""
     text = _read_text(path)
     try:
         data = _parse_yaml(text, str(path))
@@ -155,8 +155,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _load_tree(path: Path, chain: tuple[Path, ...], reads: list[Path]) -> dict[str, Any]:
-    """``path`` merged over its bases; ``reads`` collects every file read for this config,
-    which may not exceed :data:`~videollm_core.config_limits.MAX_CONFIG_FILES`."""
+    """`path` merged over its bases; `reads` collects every file read for this config,
+    which may not exceed `MAX_CONFIG_FILES`."""
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ConfigError(f"_base_ cycle: {cycle}", where=str(chain[-1]), hint="a config cannot inherit from itself")
@@ -188,10 +188,10 @@ def _load_tree(path: Path, chain: tuple[Path, ...], reads: list[Path]) -> dict[s
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``update`` into a copy of ``base``: mappings recursively, anything else replaces.
+    """Merge `update` into a copy of `base`: mappings recursively, anything else replaces.
 
-    A mapping in ``update`` with ``_delete_: true`` replaces ``base``'s value instead.
-    Neither argument is modified; ``_delete_`` keys never reach the result.
+    A mapping in `update` with `_delete_: true` replaces `base`'s value instead.
+    Neither argument is modified; `_delete_` keys never reach the result.
     """
     out = copy.deepcopy(dict(base))
     for key, value in update.items():
@@ -216,18 +216,18 @@ def _strip_delete(value: Any) -> Any:
 
 
 def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str, Any] | None = None) -> Config:
-    """Load a YAML config with its ``_base_`` chain and apply ``overrides``: pure (no plugin, no torch).
+    """Load a YAML config with its `_base_` chain and apply `overrides`: pure (no plugin, no torch).
 
-    The caller lets plugins see it: ``configure_config(load_config(path))``
-    (:func:`videollm_core.plugins.configure_config`), before validating and building.
+    The caller lets plugins see it: `configure_config(load_config(path))`
+    ([`videollm_core.plugins.configure_config`][videollm_core.plugins.configure_config]), before validating and building.
 
     Args:
         path: the YAML file.
-        overrides: ``["a.b=1", "c.d=[1,2]", "e.0=3"]`` (``--cfg-options`` strings) or a
-            mapping ``{"a.b": 1}`` whose dotted keys are applied the same way.
+        overrides: `["a.b=1", "c.d=[1,2]", "e.0=3"]` (`--cfg-options` strings) or a
+            mapping `{"a.b": 1}` whose dotted keys are applied the same way.
 
     Raises:
-        ConfigError: a missing file or base, invalid YAML (with its line), a ``_base_``
+        ConfigError: a missing file or base, invalid YAML (with its line), a `_base_`
             cycle, a top level that is not a mapping, or a bad override.
     """
     try:
@@ -244,11 +244,11 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str,
 
 # -- overrides --------------------------------------------------------------
 def parse_value(text: str) -> Any:
-    """One ``--cfg-options`` value, as mmengine's ``DictAction`` reads it.
+    """One `--cfg-options` value, as mmengine's `DictAction` reads it.
 
-    ``1`` -> int, ``1e-3`` -> float, ``true``/``false`` -> bool, ``None`` -> None,
-    ``[1,2]`` / ``1,2`` -> list, ``(1,2)`` -> list (configs hold lists only); a plain string
-    keeps its spaces (``"online action detection"``).
+    `1` -> int, `1e-3` -> float, `true`/`false` -> bool, `None` -> None,
+    `[1,2]` / `1,2` -> list, `(1,2)` -> list (configs hold lists only); a plain string
+    keeps its spaces (`"online action detection"`).
     """
     from mmengine.config import DictAction
 
@@ -265,7 +265,7 @@ def parse_value(text: str) -> Any:
 
 
 def _nesting(text: str) -> int:
-    """The deepest bracket nesting in ``text`` (``[[1]]`` -> 2)."""
+    """The deepest bracket nesting in `text` (`[[1]]` -> 2)."""
     depth = deepest = 0
     for c in text:
         if c in "[(":
@@ -277,7 +277,7 @@ def _nesting(text: str) -> int:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"a.b.0=3"`` -> ``(["a", "b", "0"], 3)``."""
+    """`"a.b.0=3"` -> `(["a", "b", "0"], 3)`."""
     check_text_size(len(text), "--cfg-options", what="the option", limit=MAX_OPTION_BYTES)
     key, sep, value = text.partition("=")
     key = key.strip()
@@ -290,10 +290,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
-    """Set each dotted key of ``overrides`` in ``cfg`` (in place) and return ``cfg``.
+    """Set each dotted key of `overrides` in `cfg` (in place) and return `cfg`.
 
     Missing mappings along the path are created; a numeric part indexes an existing list
-    (``e.0=3``). Setting a key inside a scalar, or an index past a list's end, is an error.
+    (`e.0=3`). Setting a key inside a scalar, or an index past a list's end, is an error.
     """
     if isinstance(overrides, Mapping):
         items = [(str(k).split("."), copy.deepcopy(v)) for k, v in overrides.items()]

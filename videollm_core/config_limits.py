@@ -2,22 +2,22 @@
 
 A config comes from anywhere (a paper's repository, a colleague, a model folder from a
 hub), so reading one must be bounded in time and memory however it was made. YAML
-anchors and aliases (``&name`` / ``*name``) are legal and kept, but a document is
+anchors and aliases (`&name` / `*name`) are legal and kept, but a document is
 measured as if every alias were expanded before anything is built from it, so a
 "billion laughs" chain (nine levels of nine aliases each) is refused at once instead of
-being expanded into gigabytes. The same caps apply to the config a ``_base_`` chain
-merges into and to the config after ``--cfg-options``.
+being expanded into gigabytes. The same caps apply to the config a `_base_` chain
+merges into and to the config after `--cfg-options`.
 
 The caps are far above any honest config (the largest shipped example has about 3 KB
 and a few hundred values):
 
-- :data:`MAX_CONFIG_BYTES`: one YAML file, and the text of all strings of the expanded
+- `MAX_CONFIG_BYTES`: one YAML file, and the text of all strings of the expanded
   config;
-- :data:`MAX_CONFIG_NODES`: values (mappings, lists, keys, scalars) once aliases are
+- `MAX_CONFIG_NODES`: values (mappings, lists, keys, scalars) once aliases are
   expanded;
-- :data:`MAX_CONFIG_DEPTH`: nesting levels;
-- :data:`MAX_CONFIG_FILES`: YAML files read for one config (``_base_`` repeats included);
-- :data:`MAX_OPTION_BYTES`, :data:`MAX_OPTIONS_BYTES`: one ``--cfg-options`` item, and all
+- `MAX_CONFIG_DEPTH`: nesting levels;
+- `MAX_CONFIG_FILES`: YAML files read for one config (`_base_` repeats included);
+- `MAX_OPTION_BYTES`, `MAX_OPTIONS_BYTES`: one `--cfg-options` item, and all
   of them together (mmengine's value parser takes time quadratic in a value's length).
 """
 from __future__ import annotations
@@ -59,9 +59,9 @@ def check_yaml_graph(root: yaml.Node, where: str) -> None:
 
     Raises:
         ConfigError: an alias that refers to a node containing it (a recursive
-            structure), more than :data:`MAX_CONFIG_NODES` values, more than
-            :data:`MAX_CONFIG_BYTES` of string text, or nesting deeper than
-            :data:`MAX_CONFIG_DEPTH` once expanded.
+            structure), more than `MAX_CONFIG_NODES` values, more than
+            `MAX_CONFIG_BYTES` of string text, or nesting deeper than
+            `MAX_CONFIG_DEPTH` once expanded.
     """
     size: dict[int, tuple[int, int, int]] = {}  # id(node) -> (values, bytes, depth) expanded
     open_nodes: set[int] = set()  # the current node's ancestors
@@ -98,9 +98,9 @@ def check_yaml_graph(root: yaml.Node, where: str) -> None:
 
 
 def check_config_tree(data: Any, where: str) -> None:
-    """Refuse a built config (after ``_base_`` merging or ``--cfg-options``) past the caps.
+    """Refuse a built config (after `_base_` merging or `--cfg-options`) past the caps.
 
-    Walks at most :data:`MAX_CONFIG_NODES` values, so it is cheap for any input, shared or
+    Walks at most `MAX_CONFIG_NODES` values, so it is cheap for any input, shared or
     self-referencing objects included.
     """
     count, text = 0, 0
@@ -125,7 +125,7 @@ def check_config_tree(data: Any, where: str) -> None:
 
 
 def check_text_size(size: int, where: str, what: str = "the file", limit: int = MAX_CONFIG_BYTES) -> None:
-    """Refuse a config file (or an option: pass its ``limit``) longer than ``limit`` bytes."""
+    """Refuse a config file (or an option: pass its `limit`) longer than `limit` bytes."""
     if size > limit:
         raise _too_big(f"{what} is longer than {limit:,} characters", where)
 

@@ -1,9 +1,9 @@
 """User-facing errors.
 
-Every mistake a user can make (a bad YAML, an unknown ``type``, a missing file, a
+Every mistake a user can make (a bad YAML, an unknown `type`, a missing file, a
 broken plugin in strict mode, a wrong tensor shape from a dataset) raises a
-:class:`UserError`. The CLI prints its message, without a traceback unless
-``--debug``, and exits with :data:`EXIT_USER_ERROR`.
+[`UserError`][videollm_core.errors.UserError]. The CLI prints its message, without a traceback unless
+`--debug`, and exits with `EXIT_USER_ERROR`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ EXIT_USER_ERROR = 2
 
 
 class UserError(Exception):
-    """An error the user can fix. ``where`` names the place (file, YAML path, plugin)."""
+    """An error the user can fix. `where` names the place (file, YAML path, plugin)."""
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
         self.message = message
@@ -26,14 +26,14 @@ class UserError(Exception):
         return text
 
     def relocate(self, where: str) -> "UserError":
-        """Set :attr:`where` (e.g. a constructor's own name replaced by the YAML path) and return self."""
+        """Set `where` (e.g. a constructor's own name replaced by the YAML path) and return self."""
         self.where = where
         self.args = (self.render(),)
         return self
 
 
 class ConfigError(UserError):
-    """A problem in a config file; ``where`` is the file and/or the YAML path."""
+    """A problem in a config file; `where` is the file and/or the YAML path."""
 
 
 class RegistryError(UserError):
@@ -45,12 +45,12 @@ class PluginError(UserError):
 
 
 class DataError(UserError):
-    """A dataset file is missing, truncated or inconsistent; ``where`` names the file and row."""
+    """A dataset file is missing, truncated or inconsistent; `where` names the file and row."""
 
 
 class PathError(UserError):
     """A file or folder cannot be used as needed: missing, the wrong kind, unreadable,
-    unwritable, or its disk is full; ``where`` names the path (see :mod:`videollm_core.paths`)."""
+    unwritable, or its disk is full; `where` names the path (see `videollm_core.paths`)."""
 
 
 class ConfigErrors(ConfigError):

@@ -8,8 +8,9 @@ lifecycle hooks are optional. Every implementation of a hook is called, in plugi
 order; a hook returns nothing (but `videollm_config_keys`, which returns the plugin's keys).
 
 `pipeline` is a [`videollm_core.pipeline.VideoLLM`][videollm_core.pipeline.VideoLLM] and `runner` a
-[`videollm_core.engine.runner.Runner`][videollm_core.engine.runner.Runner] (typed `Any` here: the kernel imports neither
-the engine nor, from its hook specs, the pipeline that fires them).
+[`videollm_core.engine.runner.Runner`][videollm_core.engine.runner.Runner], typed here with the protocols
+[`PipelineProtocol`][videollm_core.protocols.PipelineProtocol] and [`RunnerProtocol`][videollm_core.protocols.RunnerProtocol]
+of `videollm_core.protocols` (the kernel imports neither the engine nor, from its hook specs, the pipeline that fires them).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .protocols import PipelineProtocol, RunnerProtocol
     from .registry import Registries
 
 PROJECT = "videollm"
@@ -71,7 +73,7 @@ def videollm_configure(config: dict[str, Any]) -> None:
 
 
 @hookspec
-def videollm_pipeline_built(pipeline: Any, config: dict[str, Any]) -> None:
+def videollm_pipeline_built(pipeline: PipelineProtocol, config: dict[str, Any]) -> None:
     """A pipeline was built from `config` by [`build_pipeline`][videollm_core.pipeline.build_pipeline].
 
     Args:
@@ -82,7 +84,7 @@ def videollm_pipeline_built(pipeline: Any, config: dict[str, Any]) -> None:
 
 
 @hookspec
-def videollm_train_start(runner: Any) -> None:
+def videollm_train_start(runner: RunnerProtocol) -> None:
     """Training is about to start.
 
     Args:
@@ -92,7 +94,7 @@ def videollm_train_start(runner: Any) -> None:
 
 
 @hookspec
-def videollm_step_end(runner: Any, step: int, logs: dict[str, float]) -> None:
+def videollm_step_end(runner: RunnerProtocol, step: int, logs: dict[str, float]) -> None:
     """An optimizer step finished.
 
     Args:
@@ -103,7 +105,7 @@ def videollm_step_end(runner: Any, step: int, logs: dict[str, float]) -> None:
 
 
 @hookspec
-def videollm_task_evaluated(runner: Any, task: str, split: str, metric: Any, predictions: Any, ground_truth: Any,
+def videollm_task_evaluated(runner: RunnerProtocol, task: str, split: str, metric: Any, predictions: Any, ground_truth: Any,
                             scores: dict[str, float]) -> None:
     """One task of an evaluation was scored (main process; training, `--eval-only` and `videollm evaluate` runs).
 
@@ -121,7 +123,7 @@ def videollm_task_evaluated(runner: Any, task: str, split: str, metric: Any, pre
 
 
 @hookspec
-def videollm_evaluate_end(runner: Any, step: int, metrics: dict[str, float]) -> None:
+def videollm_evaluate_end(runner: RunnerProtocol, step: int, metrics: dict[str, float]) -> None:
     """An evaluation during training finished.
 
     Args:
@@ -134,7 +136,7 @@ def videollm_evaluate_end(runner: Any, step: int, metrics: dict[str, float]) -> 
 
 
 @hookspec
-def videollm_train_end(runner: Any) -> None:
+def videollm_train_end(runner: RunnerProtocol) -> None:
     """Training finished: at `max_steps`, after an early stop, or after a clean interrupt.
 
     Args:

@@ -1,15 +1,15 @@
-"""Every path the framework reads, checked one way (writing: :mod:`videollm_core.engine.files`).
+"""Every path the framework reads, checked one way (writing: `videollm_core.engine.files`).
 
-- :func:`check_input`: an input that must exist as a file or a folder and be readable
-  (config, checkpoint, annotation file, features folder, ``--resume PATH``).
-- :func:`read_json`, :func:`read_jsonl`, :func:`read_text`, :func:`read_text_lines`: the one
+- `check_input`: an input that must exist as a file or a folder and be readable
+  (config, checkpoint, annotation file, features folder, `--resume PATH`).
+- `read_json`, `read_jsonl`, `read_text`, `read_text_lines`: the one
   reader of each kind of text file (JSON annotations, submissions and manifests, JSON Lines,
-  csv and txt tables, logs), bounded and typed: at most :func:`max_file_bytes` bytes (a
-  ``*.gz`` file is decompressed in chunks and held to the same cap), UTF-8 (a bad byte is
+  csv and txt tables, logs), bounded and typed: at most `max_file_bytes` bytes (a
+  `*.gz` file is decompressed in chunks and held to the same cap), UTF-8 (a bad byte is
   named by line and offset), JSON no deeper than Python's parser takes (named by line and
-  column). Each failure is a :class:`~videollm_core.errors.DataError` naming ``file:line``.
-- :func:`path_error`: an ``OSError`` (no space, permission, read-only file system, a file
-  where a folder belongs...) as a :class:`~videollm_core.errors.PathError` naming the
+  column). Each failure is a [`DataError`][videollm_core.errors.DataError] naming `file:line`.
+- `path_error`: an `OSError` (no space, permission, read-only file system, a file
+  where a folder belongs...) as a [`PathError`][videollm_core.errors.PathError] naming the
   path and the fix; the CLI prints it and exits with status 2.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from .errors import ConfigError, DataError, PathError
 
-#: the most bytes a text file may hold (decompressed, for ``*.gz``), unless :data:`MAX_FILE_BYTES_ENV` says otherwise.
+#: the most bytes a text file may hold (decompressed, for `*.gz`), unless `MAX_FILE_BYTES_ENV` says otherwise.
 MAX_FILE_BYTES = 4 * 1024**3
 MAX_FILE_BYTES_ENV = "VIDEOLLM_MAX_FILE_BYTES"
 _CHUNK = 1 << 20
@@ -33,7 +33,7 @@ _CHUNK = 1 << 20
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.|\\\Z)*(?:"|\Z)|[\[\]{}]', re.S)
 
 #: errno -> (what went wrong, how to fix it)
-ERRNO_TEXT = {
+ERRNO_TEXT: dict[int | None, tuple[str, str]] = {
     errno.ENOSPC: ("no space left on the device", "free some space, or choose a folder on another disk"),
     errno.EDQUOT: ("disk quota exceeded", "free some space, or choose a folder on another disk"),
     errno.EACCES: ("permission denied", "choose a path you may use, or fix its permissions"),
@@ -50,8 +50,8 @@ ERRNO_TEXT = {
 
 
 def path_error(error: OSError, path: str | os.PathLike | None = None, action: str = "use", *, also: str | None = None) -> PathError:
-    """The :class:`PathError` for ``error`` raised while trying to ``action`` ``path``
-    (default: the error's own file name); ``also`` is added to the hint."""
+    """The [`PathError`][videollm_core.errors.PathError] for `error` raised while trying to `action` `path`
+    (default: the error's own file name); `also` is added to the hint."""
     where = path if path is not None else error.filename
     problem, hint = ERRNO_TEXT.get(error.errno, (error.strerror or str(error), "check the path and the disk"))
     hint = f"{hint}; {also}" if also else hint
@@ -62,7 +62,7 @@ def path_error(error: OSError, path: str | os.PathLike | None = None, action: st
 
 @contextlib.contextmanager
 def os_errors(path: str | os.PathLike, action: str) -> Iterator[None]:
-    """Turn an ``OSError`` inside the block into :func:`path_error` for ``path``."""
+    """Turn an `OSError` inside the block into `path_error` for `path`."""
     try:
         yield
     except OSError as e:
@@ -70,8 +70,8 @@ def os_errors(path: str | os.PathLike, action: str) -> Iterator[None]:
 
 
 def usable_path(path: str | os.PathLike, what: str) -> Path:
-    """``path`` as a :class:`Path` (``~`` expanded); a :class:`PathError` when no file system can
-    hold it (empty, or a NUL byte, which ``open`` refuses with a bare ``ValueError``)."""
+    """`path` as a `Path` (`~` expanded); a [`PathError`][videollm_core.errors.PathError] when no file system can
+    hold it (empty, or a NUL byte, which `open` refuses with a bare `ValueError`)."""
     text = os.fspath(path)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
@@ -83,8 +83,8 @@ def usable_path(path: str | os.PathLike, what: str) -> Path:
 
 
 def max_file_bytes() -> int:
-    """The most bytes a text file may hold, decompressed for ``*.gz`` (:data:`MAX_FILE_BYTES`, 4 GiB),
-    or ``$VIDEOLLM_MAX_FILE_BYTES`` when set: a hostile file cannot exhaust the memory.
+    """The most bytes a text file may hold, decompressed for `*.gz` (`MAX_FILE_BYTES`, 4 GiB),
+    or `$VIDEOLLM_MAX_FILE_BYTES` when set: a hostile file cannot exhaust the memory.
 
     Raises:
         ConfigError: the variable is not a positive whole number of bytes.
@@ -99,7 +99,7 @@ def max_file_bytes() -> int:
 
 
 def _read(path: str | os.PathLike, what: str) -> tuple[Path, bytes]:
-    """``(path, its bytes)``: a ``*.gz`` file decompressed in chunks, at most :func:`max_file_bytes` either way."""
+    """`(path, its bytes)`: a `*.gz` file decompressed in chunks, at most `max_file_bytes` either way."""
     import gzip
     import zlib
 
@@ -131,7 +131,7 @@ def _read(path: str | os.PathLike, what: str) -> tuple[Path, bytes]:
 
 
 def _utf8(data: bytes, path: Path, line: int = 1, offset: int = 0) -> str:
-    """``data`` (from ``line``, byte ``offset`` of the file) as text; a leading UTF-8 byte-order mark is dropped."""
+    """`data` (from `line`, byte `offset` of the file) as text; a leading UTF-8 byte-order mark is dropped."""
     skip = 3 if offset == 0 and data[:3] == b"\xef\xbb\xbf" else 0
     try:
         return str(memoryview(data)[skip:], "utf-8")
@@ -143,7 +143,7 @@ def _utf8(data: bytes, path: Path, line: int = 1, offset: int = 0) -> str:
 
 
 def _deepest(text: str) -> tuple[int, int]:
-    """``(offset, depth)`` where the brackets of JSON ``text`` first nest deepest, the scan stopping at
+    """`(offset, depth)` where the brackets of JSON `text` first nest deepest, the scan stopping at
     Python's recursion limit (past which its parser gives up)."""
     limit, depth, best = sys.getrecursionlimit(), 0, (0, 0)
     for m in _JSON_TOKEN.finditer(text):
@@ -160,11 +160,12 @@ def _deepest(text: str) -> tuple[int, int]:
 
 
 def _loads(text: str, path: Path, line: int | None = None) -> Any:
-    """Parse JSON ``text``: the whole file, or its line ``line`` (JSON Lines)."""
+    """Parse JSON `text`: the whole file, or its line `line` (JSON Lines)."""
     import json
 
     hint = "one JSON value per line" if line is not None else None
     limit = sys.getrecursionlimit()
+    pos: int | None
     try:
         return json.loads(text)
     except RecursionError:
@@ -182,28 +183,28 @@ def _loads(text: str, path: Path, line: int | None = None) -> Any:
 
 
 def _layout(expected: type | tuple[type, ...]) -> str:
-    names = {dict: "a JSON object", list: "a JSON array", str: "a string"}
+    names: dict[type, str] = {dict: "a JSON object", list: "a JSON array", str: "a string"}
     return " or ".join(names.get(t, t.__name__) for t in (expected if isinstance(expected, tuple) else (expected,)))
 
 
 def read_json(path: str | os.PathLike, what: str = "file", expected: type | tuple[type, ...] | None = None,
               shape: str | None = None, require: Mapping[str, type] | None = None, hint: str | None = None) -> Any:
-    """The one JSON reader: parse ``path`` (annotations, submissions, manifests, model info); a
-    ``*.gz`` file is read through gzip (THUMOS14 and ActivityNet releases ship ``.json.gz``).
-    Bounded: at most :func:`max_file_bytes` bytes (decompressed), UTF-8, nested no deeper than
+    """The one JSON reader: parse `path` (annotations, submissions, manifests, model info); a
+    `*.gz` file is read through gzip (THUMOS14 and ActivityNet releases ship `.json.gz`).
+    Bounded: at most `max_file_bytes` bytes (decompressed), UTF-8, nested no deeper than
     Python's parser takes.
 
     Raises:
-        DataError: ``what`` is missing, too large, not UTF-8 (naming the line and the byte
+        DataError: `what` is missing, too large, not UTF-8 (naming the line and the byte
             offset), not valid JSON or nested too deeply (naming line and column), its top level
-            is not ``expected``, or a key of ``require`` is absent or not of its type (``shape``
-            describes the expected layout in the message); ``hint``, when given, replaces the
+            is not `expected`, or a key of `require` is absent or not of its type (`shape`
+            describes the expected layout in the message); `hint`, when given, replaces the
             message's hint (the way out for this file).
     """
     try:
         p, data = _read(path, what)
         obj = _loads(_utf8(data, p), p)
-        wrong_keys = bool(require) and (not isinstance(obj, dict) or any(not isinstance(obj.get(k), t) for k, t in require.items()))
+        wrong_keys = require is not None and bool(require) and (not isinstance(obj, dict) or any(not isinstance(obj.get(k), t) for k, t in require.items()))
         if wrong_keys or expected is not None and not isinstance(obj, expected):
             raise DataError(f"expected {shape or (_layout(expected) if expected is not None else 'another layout')}", where=str(p))
     except DataError as e:
@@ -215,20 +216,20 @@ def read_json(path: str | os.PathLike, what: str = "file", expected: type | tupl
 
 def read_jsonl(path: str | os.PathLike, what: str = "file", expected: type | tuple[type, ...] | None = None,
                shape: str | None = None, on_error: Callable[[DataError], Any] | None = None) -> list[Any]:
-    """The values of a JSON Lines file (``*.jsonl``, or ``*.jsonl.gz`` read through gzip), one per
-    non-blank line, each read as :func:`read_json` reads a file (the file bounded by :func:`max_file_bytes`).
+    """The values of a JSON Lines file (`*.jsonl`, or `*.jsonl.gz` read through gzip), one per
+    non-blank line, each read as `read_json` reads a file (the file bounded by `max_file_bytes`).
 
     Args:
         path: the file.
-        what: what it is, for messages (``"annotation file"``, ``"metrics log"``).
-        expected: the type every value must have (``dict``); ``shape`` describes it in messages.
-        on_error: called with the :class:`DataError` of a damaged line (not UTF-8, not JSON, nested
-            too deeply, not ``expected``), which is then left out (a dataset's
-            :meth:`~videollm_core.data.DataErrors.handle`, or a warning for a log cut by a kill).
+        what: what it is, for messages (`"annotation file"`, `"metrics log"`).
+        expected: the type every value must have (`dict`); `shape` describes it in messages.
+        on_error: called with the [`DataError`][videollm_core.errors.DataError] of a damaged line (not UTF-8, not JSON, nested
+            too deeply, not `expected`), which is then left out (a dataset's
+            [`handle`][videollm_core.data.DataErrors.handle], or a warning for a log cut by a kill).
             Default: the error is raised.
 
     Raises:
-        DataError: ``path`` is missing or too large; a damaged line (naming ``file:line``) unless ``on_error``.
+        DataError: `path` is missing or too large; a damaged line (naming `file:line`) unless `on_error`.
     """
     p, data = _read(path, what)
     rows: list[Any] = []
@@ -250,8 +251,8 @@ def read_jsonl(path: str | os.PathLike, what: str = "file", expected: type | tup
 
 
 def read_text(path: str | os.PathLike, what: str = "file") -> str:
-    """The text of a UTF-8 file (``*.gz`` read through gzip), at most :func:`max_file_bytes` bytes;
-    a csv reads as ``csv.reader(io.StringIO(read_text(path), newline=""))``.
+    """The text of a UTF-8 file (`*.gz` read through gzip), at most `max_file_bytes` bytes;
+    a csv reads as `csv.reader(io.StringIO(read_text(path), newline=""))`.
 
     Raises:
         DataError: missing, too large, or not UTF-8 (naming the line and the byte offset of the bad byte).
@@ -261,17 +262,17 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
 
 
 def read_text_lines(path: str | os.PathLike, what: str = "file") -> list[str]:
-    """The lines of a UTF-8 text file (:func:`read_text`), without their line ends (``\\n``, ``\\r\\n``, ``\\r``);
-    line ``n`` of the file is item ``n - 1``.
+    """The lines of a UTF-8 text file (`read_text`), without their line ends (`\\n`, `\\r\\n`, `\\r`);
+    line `n` of the file is item `n - 1`.
 
     Raises:
-        DataError: as :func:`read_text`.
+        DataError: as `read_text`.
     """
     return [line.rstrip("\r\n") for line in io.StringIO(read_text(path, what), newline="")]
 
 
 def nearest_existing(path: Path) -> Path:
-    """``path`` or its closest ancestor that exists (or is a link)."""
+    """`path` or its closest ancestor that exists (or is a link)."""
     probe = path
     while not os.path.lexists(probe) and probe != probe.parent:
         probe = probe.parent
@@ -279,11 +280,11 @@ def nearest_existing(path: Path) -> Path:
 
 
 def check_input(path: str | os.PathLike, kind: str = "file", what: str = "input") -> Path:
-    """Return ``path`` when it exists as a ``kind`` (``"file"`` or ``"folder"``) and is readable.
+    """Return `path` when it exists as a `kind` (`"file"` or `"folder"`) and is readable.
 
     Raises:
-        PathError: missing, the other kind, or unreadable; ``what`` names it in the message
-            (``"annotation file"``, ``"--resume checkpoint"``).
+        PathError: missing, the other kind, or unreadable; `what` names it in the message
+            (`"annotation file"`, `"--resume checkpoint"`).
     """
     p = usable_path(path, what)
     if not p.exists():

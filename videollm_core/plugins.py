@@ -134,7 +134,7 @@ class PluginManager:
             self._fail(info, e)
             return
         for name, module in builtins.items():
-            self._load_one(name, module, lambda m=module: importlib.import_module(m), DISTRIBUTION, version, builtin=True)
+            self._load_one(name, module, lambda: importlib.import_module(module), DISTRIBUTION, version, builtin=True)
 
     def _load_entry_points(self) -> None:
         for ep in _entry_points():

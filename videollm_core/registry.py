@@ -15,13 +15,16 @@ import contextlib
 import contextvars
 import difflib
 import logging
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
 from mmengine.registry import Registry
 
 from .base import ROLE_BASES, supplying
 from .errors import ConfigError, ConfigErrors, PluginError, RegistryError, UserError
 from .signature import accepts_var_kwargs, check_arguments, constructor_parameters
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import Encoder, Executor, FeatureSource, LLMAdapter, Metric, TaskHead, TextEncoder, Translator, Tuner, VideoDataset
 
 log = logging.getLogger("videollm")
 
@@ -59,7 +62,10 @@ def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-class ComponentRegistry(Registry):
+_C = TypeVar("_C")  # the role's base class
+
+
+class ComponentRegistry(Registry, Generic[_C]):
     """The registry of one role (e.g. `translators`).
 
     Args:
@@ -165,7 +171,7 @@ class ComponentRegistry(Registry):
         if self.owner is not None:
             self.owner.ensure_loaded()
 
-    def get(self, key: str) -> type | None:
+    def get(self, key: object) -> type[_C] | None:
         """The class for `NAME` or `PLUGIN:NAME`; `None` when unknown (never imports)."""
         self._ensure_loaded()
         if not isinstance(key, str):
@@ -178,7 +184,7 @@ class ComponentRegistry(Registry):
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 
-    def lookup(self, key: Any, where: str = "") -> type:
+    def lookup(self, key: Any, where: str = "") -> type[_C]:
         """Like [`get`][videollm_core.registry.ComponentRegistry.get] but raises a [`ConfigError`][videollm_core.errors.ConfigError] that helps: the YAML path,
         the three closest names, and plugins that are blocked or failed to load."""
         where = where or f"{self.role}.type"
@@ -281,22 +287,22 @@ class Registries:
         for role in ROLES:
             setattr(self, role, ComponentRegistry(role, ROLE_BASES[role], owner=self))
 
-    encoders: ComponentRegistry
-    translators: ComponentRegistry
-    llms: ComponentRegistry
-    tuners: ComponentRegistry
-    heads: ComponentRegistry
-    datasets: ComponentRegistry
-    metrics: ComponentRegistry
-    features: ComponentRegistry
-    executors: ComponentRegistry
+    encoders: ComponentRegistry[Encoder | TextEncoder]
+    translators: ComponentRegistry[Translator]
+    llms: ComponentRegistry[LLMAdapter]
+    tuners: ComponentRegistry[Tuner]
+    heads: ComponentRegistry[TaskHead]
+    datasets: ComponentRegistry[VideoDataset]
+    metrics: ComponentRegistry[Metric]
+    features: ComponentRegistry[FeatureSource]
+    executors: ComponentRegistry[Executor]
 
-    def __getitem__(self, role: str) -> ComponentRegistry:
+    def __getitem__(self, role: str) -> ComponentRegistry[Any]:
         if role not in ROLES:
             raise KeyError(role)
         return getattr(self, role)
 
-    def __iter__(self) -> Iterator[ComponentRegistry]:
+    def __iter__(self) -> Iterator[ComponentRegistry[Any]]:
         return (getattr(self, r) for r in ROLES)
 
     def attach(self, loader: Callable[[], None], problems: Callable[[], dict[str, str]]) -> None:

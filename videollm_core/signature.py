@@ -1,7 +1,7 @@
 """Constructor signatures: listing parameters and checking config arguments against them.
 
 Used by the registries (before building), by config validation (before anything
-heavy is built) and by ``videollm list ROLE NAME``.
+heavy is built) and by `videollm list ROLE NAME`.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import difflib
 import inspect
 import types
 import typing
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Union, cast, get_args, get_origin
 
 from .errors import ConfigError
 
@@ -18,15 +18,15 @@ _EMPTY = inspect.Parameter.empty
 
 def _hints(cls: type) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(cls.__init__)
+        return typing.get_type_hints(cast(Any, cls).__init__)
     except Exception:  # unresolvable forward references: fall back to raw annotations
-        return dict(getattr(cls.__init__, "__annotations__", {}))
+        return dict(getattr(cast(Any, cls).__init__, "__annotations__", {}))
 
 
 def constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
-    """Named constructor parameters of ``cls`` (``self``, ``*args`` and ``**kwargs`` left out)."""
+    """Named constructor parameters of `cls` (`self`, `*args` and `**kwargs` left out)."""
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cast(Any, cls).__init__)
     except (TypeError, ValueError):
         return {}
     return {
@@ -38,14 +38,14 @@ def constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
 
 def accepts_var_kwargs(cls: type) -> bool:
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cast(Any, cls).__init__)
     except (TypeError, ValueError):
         return True
     return any(p.kind == inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
 
 
 def annotation_text(annotation: Any) -> str | None:
-    """A readable form of a type annotation (``None`` when there is none)."""
+    """A readable form of a type annotation (`None` when there is none)."""
     if annotation is _EMPTY:
         return None
     if isinstance(annotation, str):
@@ -56,7 +56,7 @@ def annotation_text(annotation: Any) -> str | None:
 
 
 def describe_parameters(cls: type) -> dict[str, dict[str, Any]]:
-    """``{param: {"default": value or "<required>", "annotation": text}}`` for listings."""
+    """`{param: {"default": value or "<required>", "annotation": text}}` for listings."""
     hints = _hints(cls)
     out: dict[str, dict[str, Any]] = {}
     for name, p in constructor_parameters(cls).items():
@@ -111,14 +111,14 @@ def check_arguments(
     where: str,
     supplied: frozenset[str] | set[str] = frozenset(),
 ) -> list[ConfigError]:
-    """Check config arguments against ``cls.__init__``.
+    """Check config arguments against `cls.__init__`.
 
     Args:
         cls: the registered class.
-        args: the arguments from the config (without ``type``).
-        where: YAML path of the component, e.g. ``model.translator``.
+        args: the arguments from the config (without `type`).
+        where: YAML path of the component, e.g. `model.translator`.
         supplied: parameter names the pipeline or dataset will fill in
-            (``in_dim``, ``num_classes``...), so they are not reported missing.
+            (`in_dim`, `num_classes`...), so they are not reported missing.
 
     Returns:
         Every problem found (unknown key, missing required argument, wrong type).

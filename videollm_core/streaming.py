@@ -54,7 +54,7 @@ class VideoStream:
         self.pipeline = pipeline
         self.task = pipeline.task_name(task)
         self.batch_size = batch_size
-        self.queries = [query] * batch_size if isinstance(query, str) or query is None else list(query)
+        self.queries: list[str | None] = [query] * batch_size if isinstance(query, str) or query is None else list(query)
         if pipeline.query_positions[self.task] == "after" and any(self.queries):
             raise ConfigError("this model reads the query after the whole video: it cannot stream with a query",
                               where="model.query_position", hint="run the full forward (pipeline(batch)) or train with "
@@ -195,12 +195,12 @@ def class_answers(outputs: dict[str, Any], first_unit: int, n_units: int, top: i
         table = names if key == named else None
         return [[class_label(table, probs.shape[-1], i), round(float(v), 6)] for v, i in zip(values.tolist(), idx.tolist())]
 
-    answers = [{"unit": first_unit + j, **{key: ranked(p[j], key) for key, p in per_unit.items()}} for j in range(n_units)] \
+    answers: list[dict[str, Any]] = [{"unit": first_unit + j, **{key: ranked(p[j], key) for key, p in per_unit.items()}} for j in range(n_units)] \
         if per_unit else []
     captions = outputs.get("captions")
     caption = captions[0] if isinstance(captions, list) and captions and captions[0] else None
     if per_video or caption:
-        newest = answers[-1] if answers else {"unit": first_unit + n_units - 1}
+        newest: dict[str, Any] = answers[-1] if answers else {"unit": first_unit + n_units - 1}
         newest.update({key: ranked(p, key) for key, p in per_video.items()})
         newest.update({"caption": caption} if caption else {})
         answers = answers or [newest]

@@ -17,7 +17,7 @@ SPLITS = ("train", "val", "test")
 TASK_KEYS = ("name", "head", "data", "metric", "prompt", "weight", "encoder", "translator", "query_position", "batch_size")
 #: the parts a task may have of its own instead of the model's shared one.
 OWN_PARTS = ("encoder", "translator")
-#: what a task's item may set in place of the ``model:`` section (kept in a model folder's config).
+#: what a task's item may set in place of the `model:` section (kept in a model folder's config).
 OWN_MODEL_KEYS = (*OWN_PARTS, "query_position")
 
 

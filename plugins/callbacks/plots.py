@@ -1,17 +1,17 @@
-"""The ``plots`` plugin: pictures in the work dir, on the runner's hooks (matplotlib, Agg
+"""The `plots` plugin: pictures in the work dir, on the runner's hooks (matplotlib, Agg
 backend; no display needed). A picture never breaks a run: a failure is a warning.
 
-- ``plots/TASK_predictions.png`` after every evaluation (``videollm_task_evaluated``): the
-  task metric's :meth:`~videollm_core.data.Metric.plot` of predictions against ground truth
+- `plots/TASK_predictions.png` after every evaluation (`videollm_task_evaluated`): the
+  task metric's [`plot`][videollm_core.data.Metric.plot] of predictions against ground truth
   (timelines of segments, scores over time);
-- ``plots/loss.png`` when training ends (``videollm_train_end``): training loss (and learning
+- `plots/loss.png` when training ends (`videollm_train_end`): training loss (and learning
   rate on a second axis) against the optimizer step;
-- ``plots/metrics.png`` likewise: one panel per evaluated ``TASK/KEY`` against the step.
+- `plots/metrics.png` likewise: one panel per evaluated `TASK/KEY` against the step.
 
-``-p no:plots`` turns them off.
+`-p no:plots` turns them off.
 
 Per-task pictures of predictions against ground truth come from each task's
-:meth:`videollm_core.base.Metric.plot`.
+[`videollm_core.base.Metric.plot`][videollm_core.data.Metric.plot].
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def plot_loss(history: list[dict[str, Any]], path: str | os.PathLike) -> bool:
 
 
 def plot_metrics(history: list[dict[str, Any]], path: str | os.PathLike, split: str = "val") -> bool:
-    """One panel per ``TASK/KEY`` evaluated on ``split``, value against step. False if none."""
+    """One panel per `TASK/KEY` evaluated on `split`, value against step. False if none."""
     keys: list[str] = []
     for r in history:
         if r.get("split") == split:
@@ -103,7 +103,7 @@ __all__ = ["plot_loss", "plot_metrics"]
 
 @videollm_core.hookimpl
 def videollm_task_evaluated(runner: Any, task: str, metric: Any, predictions: Any, ground_truth: Any) -> None:
-    """Draw ``plots/TASK_predictions.png`` (the metric's picture, when it has one)."""
+    """Draw `plots/TASK_predictions.png` (the metric's picture, when it has one)."""
     picture = runner.work_dir / "plots" / f"{task}_predictions.png"
     picture.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -114,7 +114,7 @@ def videollm_task_evaluated(runner: Any, task: str, metric: Any, predictions: An
 
 @videollm_core.hookimpl
 def videollm_train_end(runner: Any) -> None:
-    """Draw the curves of ``runner.history`` (main process only)."""
+    """Draw the curves of `runner.history` (main process only)."""
     if runner.accelerator.is_main_process:
         plot_loss(runner.history, runner.work_dir / "plots" / "loss.png")
         plot_metrics(runner.history, runner.work_dir / "plots" / "metrics.png")

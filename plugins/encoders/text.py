@@ -1,10 +1,10 @@
 """Text encoders: task prompts and natural-language queries to tokens.
 
-``LLMTextEncoder`` (the default) embeds text with the LLM's own tokenizer and input
+`LLMTextEncoder` (the default) embeds text with the LLM's own tokenizer and input
 embeddings, so text tokens live in the LLM's word space with no extra parameters.
-``HFTextEncoder`` uses any transformers text encoder (BERT-like, or the model inside
-a sentence-transformers directory); the pipeline projects its ``hidden_size`` to
-the LLM's ``embed_dim``.
+`HFTextEncoder` uses any transformers text encoder (BERT-like, or the model inside
+a sentence-transformers directory); the pipeline projects its `hidden_size` to
+the LLM's `embed_dim`.
 """
 from __future__ import annotations
 
@@ -29,18 +29,18 @@ def _check_texts(texts: Any, where: str) -> list[str]:
 
 
 def _empty_rows_off(mask: Tensor, texts: list[str]) -> Tensor:
-    """``mask [B, L]`` with the rows of empty strings set False (zero-length texts)."""
+    """`mask [B, L]` with the rows of empty strings set False (zero-length texts)."""
     empty = torch.tensor([not t for t in texts], dtype=torch.bool, device=mask.device)
     return mask.bool() & ~empty[:, None]
 
 
 class LLMTextEncoder(TextEncoder):
-    """The LLM's own tokenizer and input embeddings (``llm.tokenize`` + ``llm.embed_text``).
+    """The LLM's own tokenizer and input embeddings (`llm.tokenize` + `llm.embed_text`).
 
     No parameters of its own: the LLM adapter is held by reference (not a submodule),
-    so its weights are neither counted nor saved twice. ``out_dim = llm.embed_dim``.
-    ``forward``: ``B`` strings -> ``TokenSequence(embeds [B, L, E], mask [B, L], spans
-    zeros [B, L, 2])``, right-padded; an empty string gives a row with mask all False.
+    so its weights are neither counted nor saved twice. `out_dim = llm.embed_dim`.
+    `forward`: `B` strings -> `TokenSequence(embeds [B, L, E], mask [B, L], spans
+    zeros [B, L, 2])`, right-padded; an empty string gives a row with mask all False.
     """
 
     def __init__(self) -> None:
@@ -63,7 +63,7 @@ class LLMTextEncoder(TextEncoder):
         return int(self.llm.embed_dim)
 
     def forward(self, texts: list[str]) -> TokenSequence:
-        """``B`` strings -> ``embeds [B, L, E]``, ``mask [B, L]``, ``spans [B, L, 2]`` zeros."""
+        """`B` strings -> `embeds [B, L, E]`, `mask [B, L]`, `spans [B, L, 2]` zeros."""
         texts = _check_texts(texts, "LLMTextEncoder input")
         llm = self.llm
         ids, mask = llm.tokenize(texts)
@@ -83,15 +83,15 @@ class HFTextEncoder(TextEncoder):
     Args:
         pretrained: hub name or directory holding the model and its tokenizer (a
             sentence-transformers directory works: its root holds both).
-        config: instead of ``pretrained``, a transformers config mapping (random init);
-            then ``tokenizer`` must name a tokenizer directory.
-        tokenizer: tokenizer directory or name (default: ``pretrained``).
-        pooling: ``tokens`` (every token, ``[B, L, H]``) or ``mean`` (masked mean,
-            one token per text, ``[B, 1, H]``).
+        config: instead of `pretrained`, a transformers config mapping (random init);
+            then `tokenizer` must name a tokenizer directory.
+        tokenizer: tokenizer directory or name (default: `pretrained`).
+        pooling: `tokens` (every token, `[B, L, H]`) or `mean` (masked mean,
+            one token per text, `[B, 1, H]`).
         trainable: fine-tune the encoder (default: frozen, eval mode, no gradients).
         max_length: tokens per text after truncation.
 
-    ``out_dim`` is the model's ``hidden_size``. Empty strings give rows with mask all
+    `out_dim` is the model's `hidden_size`. Empty strings give rows with mask all
     False (no special tokens either).
     """
 
@@ -129,7 +129,7 @@ class HFTextEncoder(TextEncoder):
         return self
 
     def forward(self, texts: list[str]) -> TokenSequence:
-        """``B`` strings -> ``[B, L, H]`` (tokens) or ``[B, 1, H]`` (mean), ``mask``, ``spans`` zeros."""
+        """`B` strings -> `[B, L, H]` (tokens) or `[B, 1, H]` (mean), `mask`, `spans` zeros."""
         texts = _check_texts(texts, "HFTextEncoder input")
         device = next(self.model.parameters()).device
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")

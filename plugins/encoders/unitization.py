@@ -1,22 +1,22 @@
 """Temporal-wise unitization: feature steps -> one token per short-term visual unit.
 
 VideoLLM (Sec. 3.1) cuts a video along time into short-term visual units and pools
-each unit into one token. Here a unit is a window of ``unit_size`` consecutive
-feature steps (frames or clips as stored), windows start every ``stride`` steps.
+each unit into one token. Here a unit is a window of `unit_size` consecutive
+feature steps (frames or clips as stored), windows start every `stride` steps.
 
-Units of a video with ``L`` real steps (right padding):
+Units of a video with `L` real steps (right padding):
 
-- unit ``j`` covers steps ``[j * stride, j * stride + unit_size)``;
-- ``drop_partial=False`` (default): a unit is real when it holds at least one real
-  step, so there are ``ceil(L / stride)`` units and the trailing ones may be
+- unit `j` covers steps `[j * stride, j * stride + unit_size)`;
+- `drop_partial=False` (default): a unit is real when it holds at least one real
+  step, so there are `ceil(L / stride)` units and the trailing ones may be
   *partial*: they pool over their real steps only and their span ends at their last
   real step. Nothing at the end of a video is lost (frame-level tasks need it);
-- ``drop_partial=True``: a unit is real only when all ``unit_size`` steps are real
-  (``floor((L - unit_size) / stride) + 1`` units, 0 when ``L < unit_size``).
+- `drop_partial=True`: a unit is real only when all `unit_size` steps are real
+  (`floor((L - unit_size) / stride) + 1` units, 0 when `L < unit_size`).
 
-Streaming (:meth:`TemporalUnitEncoder.open_stream`) produces exactly these units:
-``push`` returns the units whose window is complete; with ``drop_partial=False`` the
-trailing partial units of a finished video come from ``flush()``.
+Streaming (`TemporalUnitEncoder.open_stream`) produces exactly these units:
+`push` returns the units whose window is complete; with `drop_partial=False` the
+trailing partial units of a finished video come from `flush()`.
 """
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ POOLINGS = ("mean", "max", "attention")
 
 
 def window_index(num_units: int, unit_size: int, stride: int) -> Tensor:
-    """``[num_units, unit_size]`` long: step index of every position of every unit."""
+    """`[num_units, unit_size]` long: step index of every position of every unit."""
     starts = torch.arange(num_units) * stride
     return starts[:, None] + torch.arange(unit_size)[None, :]
 
 
 def check_features(features: Tensor, in_dim: int, where: str, leading: int) -> None:
-    """Raise a :class:`DataError` unless ``features`` is ``[*leading dims, in_dim]``."""
+    """Raise a [`DataError`][videollm_core.errors.DataError] unless `features` is `[*leading dims, in_dim]`."""
     if features.dim() != leading + 1:
         shape = "[B, T, Df]" if leading == 2 else "[T, Df]"
         raise DataError(
@@ -56,8 +56,8 @@ def check_features(features: Tensor, in_dim: int, where: str, leading: int) -> N
 class AttentionPooling(nn.Module):
     """Learned softmax attention over the steps of a unit.
 
-    ``score_t = w . x_t + b``; weights are a softmax over the unit's real steps.
-    ``w`` starts at zero, so the pooling starts as the mean and learns from there.
+    `score_t = w . x_t + b`; weights are a softmax over the unit's real steps.
+    `w` starts at zero, so the pooling starts as the mean and learns from there.
     """
 
     def __init__(self, dim: int):
@@ -67,7 +67,7 @@ class AttentionPooling(nn.Module):
         nn.init.zeros_(self.score.bias)
 
     def forward(self, windows: Tensor, step_mask: Tensor) -> Tensor:
-        """``windows [..., U, D]``, ``step_mask [..., U]`` bool -> ``[..., D]``."""
+        """`windows [..., U, D]`, `step_mask [..., U]` bool -> `[..., D]`."""
         scores = self.score(windows).squeeze(-1).masked_fill(~step_mask, float("-inf"))
         empty = ~step_mask.any(-1, keepdim=True)  # all-padding units: avoid NaN
         weights = torch.softmax(scores.masked_fill(empty, 0.0), dim=-1) * step_mask
@@ -78,21 +78,21 @@ class TemporalUnitEncoder(Encoder):
     """Temporal-wise unitization of precomputed features: one pooled token per unit.
 
     Args:
-        in_dim: ``Df``, the dimension of the feature steps.
+        in_dim: `Df`, the dimension of the feature steps.
         unit_size: steps (frames or clips, as stored) per visual unit.
-        stride: steps between the starts of two units (default ``unit_size``:
+        stride: steps between the starts of two units (default `unit_size`:
             non-overlapping units; smaller values overlap, larger ones skip steps).
-        pooling: ``mean`` / ``max`` over the unit's real steps (no parameters) or
-            ``attention`` (learned scores, see :class:`AttentionPooling`).
-        out_dim: token dimension; default ``in_dim`` (no projection), otherwise a
+        pooling: `mean` / `max` over the unit's real steps (no parameters) or
+            `attention` (learned scores, see `AttentionPooling`).
+        out_dim: token dimension; default `in_dim` (no projection), otherwise a
             learned linear projection after pooling.
-        drop_partial: drop trailing units with fewer than ``unit_size`` real steps
+        drop_partial: drop trailing units with fewer than `unit_size` real steps
             instead of pooling their real steps (see the module docstring).
 
-    ``forward``: ``batch.features [B, T, in_dim]``, ``batch.mask [B, T]``,
-    ``batch.timestamps [B, T, 2]`` s -> ``TokenSequence(embeds [B, N, out_dim],
-    mask [B, N], spans [B, N, 2] s)`` where a span is ``[start of the unit's first
-    step, end of its last real step]``.
+    `forward`: `batch.features [B, T, in_dim]`, `batch.mask [B, T]`,
+    `batch.timestamps [B, T, 2]` s -> `TokenSequence(embeds [B, N, out_dim],
+    mask [B, N], spans [B, N, 2] s)` where a span is `[start of the unit's first
+    step, end of its last real step]`.
     """
 
     def __init__(
@@ -129,14 +129,14 @@ class TemporalUnitEncoder(Encoder):
         """Pool complete or partial windows.
 
         Args:
-            windows: ``[B, N, unit_size, in_dim]`` features of each unit's steps.
-            step_mask: ``[B, N, unit_size]`` bool, real steps.
-            step_times: ``[B, N, unit_size, 2]`` seconds of each step.
+            windows: `[B, N, unit_size, in_dim]` features of each unit's steps.
+            step_mask: `[B, N, unit_size]` bool, real steps.
+            step_times: `[B, N, unit_size, 2]` seconds of each step.
 
         Returns:
-            ``TokenSequence(embeds [B, N, out_dim], mask [B, N], spans [B, N, 2] s,
-            steps [B, N, unit_size, out_dim], step_mask)``: a unit is real when it holds
-            a real step; ``steps`` are the unit's steps (zero where padded), through the
+            `TokenSequence(embeds [B, N, out_dim], mask [B, N], spans [B, N, 2] s,
+            steps [B, N, unit_size, out_dim], step_mask)`: a unit is real when it holds
+            a real step; `steps` are the unit's steps (zero where padded), through the
             same projection as the pooled token.
         """
         m = step_mask.unsqueeze(-1)
@@ -160,7 +160,7 @@ class TemporalUnitEncoder(Encoder):
         return TokenSequence(embeds=pooled, mask=real, spans=spans, steps=steps, step_mask=step_mask)
 
     def forward(self, batch: VideoBatch) -> TokenSequence:
-        """``features [B, T, in_dim]`` -> ``TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)``."""
+        """`features [B, T, in_dim]` -> `TokenSequence([B, N, out_dim], [B, N], [B, N, 2] s)`."""
         features = batch.features
         check_features(features, self.in_dim, f"{type(self).__name__} input (VideoBatch.features)", leading=2)
         b, t = features.shape[:2]
@@ -179,17 +179,17 @@ class TemporalUnitEncoder(Encoder):
                              steps=units.steps * keep.unsqueeze(-1), step_mask=units.step_mask)
 
     def open_stream(self) -> "UnitStream":
-        """An incremental unitizer for one video; see :class:`UnitStream`."""
+        """An incremental unitizer for one video; see `UnitStream`."""
         return UnitStream(self)
 
 
 class UnitStream(EncoderStream):
     """Frames in, completed units out, for one video (batch of 1).
 
-    Keeps the steps of units not yet complete (with ``stride < unit_size`` the
-    overlap). Units and spans equal :meth:`TemporalUnitEncoder.forward` on the whole
-    video: ``push`` returns units whose window is complete, :meth:`flush` the trailing
-    partial ones (none with ``drop_partial`` or when ``L`` fits the grid).
+    Keeps the steps of units not yet complete (with `stride < unit_size` the
+    overlap). Units and spans equal `TemporalUnitEncoder.forward` on the whole
+    video: `push` returns units whose window is complete, `flush` the trailing
+    partial ones (none with `drop_partial` or when `L` fits the grid).
     """
 
     def __init__(self, encoder: TemporalUnitEncoder):
@@ -201,7 +201,7 @@ class UnitStream(EncoderStream):
         self.times: Tensor | None = None  # [M, 2] s
 
     def push(self, features: Tensor, timestamps: Tensor) -> TokenSequence | None:
-        """``features [T, in_dim]``, ``timestamps [T, 2]`` s -> completed units ``[1, n, out_dim]`` or None."""
+        """`features [T, in_dim]`, `timestamps [T, 2]` s -> completed units `[1, n, out_dim]` or None."""
         enc = self.encoder
         check_features(features, enc.in_dim, f"{type(enc).__name__} stream push", leading=1)
         if tuple(timestamps.shape) != (features.shape[0], 2):
@@ -217,7 +217,7 @@ class UnitStream(EncoderStream):
         return self._emit(done)
 
     def flush(self) -> TokenSequence | None:
-        """End of the video: the trailing partial units ``[1, n, out_dim]`` (or None)."""
+        """End of the video: the trailing partial units `[1, n, out_dim]` (or None)."""
         if self.encoder.drop_partial:
             return None
         todo = -(-self.seen // self.encoder.stride) - self.next_unit

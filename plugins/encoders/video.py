@@ -1,9 +1,9 @@
 """Reading real video files with PyAV: frames sampled at a fixed rate, with their times.
 
-Sampling: ``frame_rate`` frames per second, at times ``k / frame_rate`` seconds
-(``k = 0, 1, ...`` while the time is inside the video); sample ``k`` is the decoded
-frame shown at that time (the last frame whose presentation time is ``<=`` it) and
-covers ``[k / frame_rate, min((k + 1) / frame_rate, duration)]`` seconds.
+Sampling: `frame_rate` frames per second, at times `k / frame_rate` seconds
+(`k = 0, 1, ...` while the time is inside the video); sample `k` is the decoded
+frame shown at that time (the last frame whose presentation time is `<=` it) and
+covers `[k / frame_rate, min((k + 1) / frame_rate, duration)]` seconds.
 """
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ _EPS = 1e-6
 
 
 def read_video_frames(path: str | Path, frame_rate: float) -> tuple[Tensor, Tensor, dict[str, Any]]:
-    """Decode ``path`` and sample it at ``frame_rate`` frames per second.
+    """Decode `path` and sample it at `frame_rate` frames per second.
 
     Returns:
-        ``frames [T, H, W, 3]`` uint8 RGB, ``timestamps [T, 2]`` float seconds (start,
-        end of each sample), and ``info`` with ``fps`` (the file's frame rate) and
-        ``duration`` (seconds).
+        `frames [T, H, W, 3]` uint8 RGB, `timestamps [T, 2]` float seconds (start,
+        end of each sample), and `info` with `fps` (the file's frame rate) and
+        `duration` (seconds).
 
     Raises:
         DataError: the file is missing, unreadable or holds no video frames.
@@ -83,11 +83,11 @@ def video_batch_from_paths(
     queries: Sequence[str] | None = None,
     targets: dict[str, Any] | None = None,
 ) -> VideoBatch:
-    """A :class:`VideoBatch` that names its videos instead of holding features.
+    """A [`VideoBatch`][videollm_core.types.VideoBatch] that names its videos instead of holding features.
 
-    ``features [B, 0, 0]``, ``mask [B, 0]``, ``timestamps [B, 0, 2]``; each
-    ``meta[i]`` holds ``video_id`` (default: the file stem) and ``video_path``.
-    :class:`~videollm_plugins.encoders.frame.FrameEncoder` decodes the files itself.
+    `features [B, 0, 0]`, `mask [B, 0]`, `timestamps [B, 0, 2]`; each
+    `meta[i]` holds `video_id` (default: the file stem) and `video_path`.
+    `FrameEncoder` decodes the files itself.
     """
     b = len(paths)
     ids = list(video_ids) if video_ids is not None else [Path(p).stem for p in paths]

@@ -1,7 +1,7 @@
-"""Built-in plugin ``executors``: where a study's runs run (:mod:`videollm_core.executor`).
+"""Built-in plugin `executors`: where a study's runs run (`videollm_core.executor`).
 
-``local`` starts them as processes on this machine, ``slurm`` submits them to a Slurm cluster
-as a job array through ``submitit`` (imported only when a study uses it).
+`local` starts them as processes on this machine, `slurm` submits them to a Slurm cluster
+as a job array through `submitit` (imported only when a study uses it).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import videollm_core
 
 @videollm_core.hookimpl
 def videollm_register(registries) -> None:
-    """Register ``local`` and ``slurm``."""
+    """Register `local` and `slurm`."""
     from .local import LocalExecutor
     from .slurm import SlurmExecutor
 

@@ -1,9 +1,9 @@
-"""``local``: a study's runs as processes on this machine, up to ``jobs`` at once, one GPU each.
+"""`local`: a study's runs as processes on this machine, up to `jobs` at once, one GPU each.
 
-Each command runs with ``subprocess`` from a pool of ``jobs`` threads (:class:`concurrent.futures.ThreadPoolExecutor`);
-when the machine has GPUs, a run gets ``gpus`` of them through ``CUDA_VISIBLE_DEVICES`` and waits until they
-are free. A child dies with the study (:func:`~videollm_core.study.worker.die_with_parent`), so a killed study leaves no orphan
-training behind; ``videollm study --resume`` then continues the runs from their checkpoints.
+Each command runs with `subprocess` from a pool of `jobs` threads (`concurrent.futures.ThreadPoolExecutor`);
+when the machine has GPUs, a run gets `gpus` of them through `CUDA_VISIBLE_DEVICES` and waits until they
+are free. A child dies with the study (`die_with_parent`), so a killed study leaves no orphan
+training behind; `videollm study --resume` then continues the runs from their checkpoints.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from videollm_core.study.worker import die_with_parent
 
 
 def _visible_gpus() -> list[str]:
-    """The GPU ids this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else every device torch sees."""
+    """The GPU ids this process may use: `CUDA_VISIBLE_DEVICES` when set, else every device torch sees."""
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is not None:
         return [g for g in env.split(",") if g.strip() and g.strip() != "-1"]
@@ -41,13 +41,13 @@ def log_line(path: str, text: str) -> None:
 
 
 class LocalExecutor(Executor):
-    """Runs up to ``jobs`` commands at once on this machine.
+    """Runs up to `jobs` commands at once on this machine.
 
     Args:
-        jobs: runs at once (``--jobs N``). On a GPU machine each run holds its own GPUs, so at most
-            (GPUs // a run's GPUs) run together whatever ``jobs`` says. On the CPU each run gets
-            ``cores // jobs`` threads (``OMP_NUM_THREADS``, unless the environment sets it).
-        gpus: the GPU ids to share out (default: ``CUDA_VISIBLE_DEVICES``, else all that torch sees;
+        jobs: runs at once (`--jobs N`). On a GPU machine each run holds its own GPUs, so at most
+            (GPUs // a run's GPUs) run together whatever `jobs` says. On the CPU each run gets
+            `cores // jobs` threads (`OMP_NUM_THREADS`, unless the environment sets it).
+        gpus: the GPU ids to share out (default: `CUDA_VISIBLE_DEVICES`, else all that torch sees;
             none: every run on the CPU).
     """
 

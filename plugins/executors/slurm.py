@@ -1,14 +1,14 @@
-"""The ``slurm`` executor: a study's runs as Slurm job arrays, submitted and watched through ``submitit``.
+"""The `slurm` executor: a study's runs as Slurm job arrays, submitted and watched through `submitit`.
 
-Built on submitit's own classes: :class:`submitit.AutoExecutor` (``cluster="slurm"``, which wraps
-:class:`submitit.SlurmExecutor` and writes the ``sbatch`` script), its ``map_array`` (one job array
-per call) and the :class:`submitit.slurm.slurm.SlurmJob` objects it returns (``done()``, ``result()``,
-whose state comes from ``sacct`` through submitit's shared ``SlurmInfoWatcher``). Each array task
-runs :func:`run_command` on a compute node, which runs the run's command line and returns its exit
-status. submitit is imported only when a study uses this executor (``pip install -e ".[study]"``).
+Built on submitit's own classes: `submitit.AutoExecutor` (`cluster="slurm"`, which wraps
+`submitit.SlurmExecutor` and writes the `sbatch` script), its `map_array` (one job array
+per call) and the `submitit.slurm.slurm.SlurmJob` objects it returns (`done()`, `result()`,
+whose state comes from `sacct` through submitit's shared `SlurmInfoWatcher`). Each array task
+runs `run_command` on a compute node, which runs the run's command line and returns its exit
+status. submitit is imported only when a study uses this executor (`pip install -e ".[study]"`).
 
-Files: submitit keeps the job scripts, pickles and its own logs (``<job>_0_log.out`` / ``.err``) in
-``STATE_DIR/slurm/``; the run's own output goes to its ``log``, where this executor also appends a
+Files: submitit keeps the job scripts, pickles and its own logs (`<job>_0_log.out` / `.err`) in
+`STATE_DIR/slurm/`; the run's own output goes to its `log`, where this executor also appends a
 line naming the Slurm job and, if the job ended without a result, why.
 """
 from __future__ import annotations
@@ -71,17 +71,17 @@ class SlurmExecutor(Executor):
     """Submits a study's runs to Slurm as job arrays (one per GPU count) through submitit, and waits.
 
     Args:
-        partition: Slurm partition (``--partition``); None: the cluster's default.
-        account: account to charge (``--account``); None: the user's default.
-        time: wall-clock limit of each run, in minutes (``--time``).
-        mem_gb: memory of each run, in GB (``--mem``); None: the partition's default.
-        cpus_per_task: CPU cores of each run (``--cpus-per-task``); None: the partition's default.
-        gpus_per_run: GPUs of each run (``--gpus-per-node``); None: each run's own ``gpus``.
-        array_parallelism: most runs of one array running at once (the ``%N`` of ``--array``).
-        constraint: node features required (``--constraint``), e.g. ``"a100"``.
-        qos: quality of service (``--qos``).
-        additional: extra sbatch parameters, ``{name: value}`` without the leading ``--``
-            (submitit's ``slurm_additional_parameters``), e.g. ``{"mail-type": "END"}``.
+        partition: Slurm partition (`--partition`); None: the cluster's default.
+        account: account to charge (`--account`); None: the user's default.
+        time: wall-clock limit of each run, in minutes (`--time`).
+        mem_gb: memory of each run, in GB (`--mem`); None: the partition's default.
+        cpus_per_task: CPU cores of each run (`--cpus-per-task`); None: the partition's default.
+        gpus_per_run: GPUs of each run (`--gpus-per-node`); None: each run's own `gpus`.
+        array_parallelism: most runs of one array running at once (the `%N` of `--array`).
+        constraint: node features required (`--constraint`), e.g. `"a100"`.
+        qos: quality of service (`--qos`).
+        additional: extra sbatch parameters, `{name: value}` without the leading `--`
+            (submitit's `slurm_additional_parameters`), e.g. `{"mail-type": "END"}`.
         poll_seconds: seconds between two rounds of checking the jobs.
     """
 
@@ -127,7 +127,7 @@ class SlurmExecutor(Executor):
         return submitit
 
     def _submitit_executor(self, submitit: Any, folder: Path, gpus: int) -> Any:
-        """A fresh ``submitit.AutoExecutor`` for one array (its resource spec: ``gpus`` GPUs per run)."""
+        """A fresh `submitit.AutoExecutor` for one array (its resource spec: `gpus` GPUs per run)."""
         ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
         ex.update_parameters(
             name="videollm-study", timeout_min=int(self.time), mem_gb=self.mem_gb, cpus_per_task=self.cpus_per_task,
@@ -140,7 +140,7 @@ class SlurmExecutor(Executor):
 
     def _submit_group(self, submitit: Any, folder: Path, gpus: int, group: list[RunCommand],
                       on_done: DoneCallback) -> list[tuple[RunCommand, Any]]:
-        """Submit one array (all of ``group`` ask for ``gpus`` GPUs); if that fails, end them all with status 1."""
+        """Submit one array (all of `group` ask for `gpus` GPUs); if that fails, end them all with status 1."""
         try:
             ex = self._submitit_executor(submitit, folder, gpus)
             jobs = ex.map_array(run_command, [list(c.argv) for c in group], [c.cwd for c in group], [c.log for c in group])
@@ -174,14 +174,14 @@ class SlurmExecutor(Executor):
         on_done(command.run_id, status)
 
     def run(self, commands: Sequence[RunCommand], on_done: DoneCallback, state_dir: str) -> None:
-        """Submit ``commands`` (one array per GPU count), then call ``on_done`` as each job ends.
+        """Submit `commands` (one array per GPU count), then call `on_done` as each job ends.
 
-        A run that finished is seen within ``poll_seconds`` (its result file); one that Slurm ended
-        without a result (cancelled, killed, out of memory) only once submitit's ``sacct`` watcher
+        A run that finished is seen within `poll_seconds` (its result file); one that Slurm ended
+        without a result (cancelled, killed, out of memory) only once submitit's `sacct` watcher
         sees it, which backs off from every 2 s up to every 10 minutes.
 
         Raises:
-            ConfigError: submitit is not installed, or this machine has no Slurm (``srun``); nothing was submitted.
+            ConfigError: submitit is not installed, or this machine has no Slurm (`srun`); nothing was submitted.
         """
         if not commands:
             return

@@ -1,4 +1,4 @@
-"""Checks shared by every feature source: one ``[T, Df]`` float array per video."""
+"""Checks shared by every feature source: one `[T, Df]` float array per video."""
 from __future__ import annotations
 
 import os
@@ -13,10 +13,10 @@ _CHUNK = 4096
 
 
 def checked(arr: np.ndarray, where: str, *, channels_first: bool = False, check_values: bool = True) -> np.ndarray:
-    """``arr`` as ``[T, Df]`` after checking it; ``[Df, T]`` storage is transposed when ``channels_first``.
+    """`arr` as `[T, Df]` after checking it; `[Df, T]` storage is transposed when `channels_first`.
 
     Raises:
-        DataError: not 2-D, no steps, not floats, or (``check_values``) NaN/Inf at some step.
+        DataError: not 2-D, no steps, not floats, or (`check_values`) NaN/Inf at some step.
     """
     layout = "[Df, T]" if channels_first else "[T, Df]"
     if arr.ndim != 2:
@@ -37,12 +37,12 @@ def checked(arr: np.ndarray, where: str, *, channels_first: bool = False, check_
 
 
 def as_float32(arr: np.ndarray) -> np.ndarray:
-    """``arr`` itself when already float32 (a memory map stays one), else a float32 copy (e.g. C3D's float64)."""
+    """`arr` itself when already float32 (a memory map stays one), else a float32 copy (e.g. C3D's float64)."""
     return arr if arr.dtype == np.float32 else np.asarray(arr, dtype=np.float32)
 
 
 def l2_normalize(arr: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Rows divided by their L2 norm plus ``eps`` (Moment-DETR's ``l2_normalize_np_array``), float32."""
+    """Rows divided by their L2 norm plus `eps` (Moment-DETR's `l2_normalize_np_array`), float32."""
     arr = np.asarray(arr, dtype=np.float32)
     return arr / (np.linalg.norm(arr, axis=-1, keepdims=True) + eps)
 
@@ -60,7 +60,7 @@ class ProcessHandle:
     """A file handle opened lazily, once per process: DataLoader workers (forked or spawned) each
     open their own, and a pickled source carries no open handle.
 
-    Subclasses implement :meth:`open_handle`; :meth:`handle` returns the process's handle.
+    Subclasses implement `open_handle`; `handle` returns the process's handle.
     """
 
     _handle: Any = None

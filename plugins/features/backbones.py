@@ -1,13 +1,13 @@
-"""Frozen transformers vision backbones for ``videollm extract``: frames (or clips) to one vector per step.
+"""Frozen transformers vision backbones for `videollm extract`: frames (or clips) to one vector per step.
 
 * Image towers (CLIP, SigLIP, ViT, DINOv2...): one pooled vector per sampled frame, through
-  :meth:`videollm_plugins.encoders.FrameEncoder.embed_frames` (resize to the model's
-  ``image_size``, the ``preprocessor_config.json``'s mean/std, ``pooler_output``). A full
-  two-tower checkpoint (``CLIPModel``, ``SiglipModel``) loads its vision tower
-  (``CLIPVisionModel``...).
-* Video models (VideoMAE and others whose config has ``num_frames``): one clip of
-  ``num_frames`` frames per step, mean of the last hidden state's tokens (VideoMAE's
-  ``use_mean_pooling``).
+  `videollm_plugins.encoders.FrameEncoder.embed_frames` (resize to the model's
+  `image_size`, the `preprocessor_config.json`'s mean/std, `pooler_output`). A full
+  two-tower checkpoint (`CLIPModel`, `SiglipModel`) loads its vision tower
+  (`CLIPVisionModel`...).
+* Video models (VideoMAE and others whose config has `num_frames`): one clip of
+  `num_frames` frames per step, mean of the last hidden state's tokens (VideoMAE's
+  `use_mean_pooling`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ..hf_models import freeze, load_hf_model
 
 
 def backbone_config(name_or_dir: str) -> Any:
-    """The checkpoint's transformers config; :class:`ConfigError` naming ``--backbone`` when it cannot be loaded."""
+    """The checkpoint's transformers config; [`ConfigError`][videollm_core.errors.ConfigError] naming `--backbone` when it cannot be loaded."""
     import transformers
 
     try:
@@ -35,7 +35,7 @@ def backbone_config(name_or_dir: str) -> Any:
 
 
 def _vision_class(name_or_dir: str) -> str | None:
-    """``CLIPVisionModel`` for a ``CLIPModel`` checkpoint (and so on); None when the checkpoint is a vision model itself."""
+    """`CLIPVisionModel` for a `CLIPModel` checkpoint (and so on); None when the checkpoint is a vision model itself."""
     import transformers
 
     config = backbone_config(name_or_dir)
@@ -48,12 +48,12 @@ def _vision_class(name_or_dir: str) -> str | None:
 
 
 def is_video_model(name_or_dir: str) -> bool:
-    """True when the checkpoint's config has ``num_frames`` (a clip model such as VideoMAE)."""
+    """True when the checkpoint's config has `num_frames` (a clip model such as VideoMAE)."""
     return isinstance(getattr(backbone_config(name_or_dir), "num_frames", None), int)
 
 
 class ImageBackbone:
-    """One vector per frame: ``embed(frames [T, C, H, W] uint8) -> [T, D]`` float32."""
+    """One vector per frame: `embed(frames [T, C, H, W] uint8) -> [T, D]` float32."""
 
     frames_per_step = 1
 
@@ -68,7 +68,7 @@ class ImageBackbone:
 
 
 class ClipBackbone:
-    """One vector per clip of ``num_frames`` frames: ``embed(frames [T*k, C, H, W] uint8) -> [T, D]`` float32."""
+    """One vector per clip of `num_frames` frames: `embed(frames [T*k, C, H, W] uint8) -> [T, D]` float32."""
 
     def __init__(self, name_or_dir: str, batch_size: int, device: str):
         self.model = freeze(load_hf_model(name_or_dir, None, where="--backbone")).to(device)
@@ -94,7 +94,7 @@ class ClipBackbone:
 
 
 def load_backbone(name_or_dir: str, batch_size: int = 32, device: str = "cpu") -> Any:
-    """The backbone of ``name_or_dir``: :class:`ClipBackbone` for video models, else :class:`ImageBackbone`."""
+    """The backbone of `name_or_dir`: `ClipBackbone` for video models, else `ImageBackbone`."""
     cls = ClipBackbone if is_video_model(name_or_dir) else ImageBackbone
     return cls(name_or_dir, batch_size, device)
 

@@ -1,11 +1,11 @@
-"""``ConcatFeatures``: several feature streams side by side on one time grid.
+"""`ConcatFeatures`: several feature streams side by side on one time grid.
 
 Alignment as the reference loaders do it: Moment-DETR's QVHighlights loader
-(``jayleicn/moment_detr`` ``moment_detr/start_end_dataset.py`` ``_get_video_feat_by_vid``)
-L2-normalises each stream (``x / (||x|| + 1e-5)`` per step), truncates every stream to the
+(`jayleicn/moment_detr` `moment_detr/start_end_dataset.py` `_get_video_feat_by_vid`)
+L2-normalises each stream (`x / (||x|| + 1e-5)` per step), truncates every stream to the
 shortest one ("some features are slightly longer than the others") and concatenates
-along the feature axis (SlowFast 2304 + CLIP 512); PDVC's ActivityNet ``resnet`` 2048 +
-``bn`` 1024 are concatenated the same way, without normalisation.
+along the feature axis (SlowFast 2304 + CLIP 512); PDVC's ActivityNet `resnet` 2048 +
+`bn` 1024 are concatenated the same way, without normalisation.
 """
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from .arrays import l2_normalize
 
 
 class ConcatFeatures(FeatureSource):
-    """``[T, D1 + D2 + ...]``: the sources' features, truncated to the shortest, concatenated.
+    """`[T, D1 + D2 + ...]`: the sources' features, truncated to the shortest, concatenated.
 
     Args:
-        sources: two or more ``{type: ..., ...}`` source configs (their ``fps`` defaults to this one's).
-        fps: steps per second of the shared grid (left out in a dataset's ``features:``: the dataset's rate).
+        sources: two or more `{type: ..., ...}` source configs (their `fps` defaults to this one's).
+        fps: steps per second of the shared grid (left out in a dataset's `features:`: the dataset's rate).
         l2_normalize: divide each stream's rows by their L2 norm (+1e-5) first (Moment-DETR).
     """
 

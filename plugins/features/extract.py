@@ -1,19 +1,19 @@
-"""``videollm extract``: a folder of videos to per-video features, resumable and sharded by rank.
+"""`videollm extract`: a folder of videos to per-video features, resumable and sharded by rank.
 
-Step ``i`` of a video covers ``[i / fps, (i + 1) / fps)`` seconds: an image backbone embeds
-the frame shown at ``i / fps`` (:func:`videollm_plugins.encoders.video.read_video_frames`),
-a video backbone the ``num_frames`` frames sampled at ``num_frames * fps`` inside the step.
-Outputs, under ``out``:
+Step `i` of a video covers `[i / fps, (i + 1) / fps)` seconds: an image backbone embeds
+the frame shown at `i / fps` (`videollm_plugins.encoders.video.read_video_frames`),
+a video backbone the `num_frames` frames sampled at `num_frames * fps` inside the step.
+Outputs, under `out`:
 
-* ``<stem>.npy`` ``[T, D]`` float32 per video (``format="npy"``), or one ``features.h5``
-  with a dataset per stem (``format="h5"``, assembled from ``.parts/<stem>.npy``);
-* ``manifest.json``: backbone name and revision, fps, image size, dtype, library versions
-  and per video ``{steps, sha256, file}`` or ``{error}``.
+* `<stem>.npy` `[T, D]` float32 per video (`format="npy"`), or one `features.h5`
+  with a dataset per stem (`format="h5"`, assembled from `.parts/<stem>.npy`);
+* `manifest.json`: backbone name and revision, fps, image size, dtype, library versions
+  and per video `{steps, sha256, file}` or `{error}`.
 
 Every file is written to a temporary name and renamed, so a killed run leaves no half file;
 a rerun skips every video the manifest already has (done, or failed on an unchanged file).
-Under ``accelerate launch`` (``RANK``/``WORLD_SIZE``) rank ``r`` takes videos ``r, r+W, ...``
-and keeps its own ``.manifest.rank<r>.json``; each rank merges all of them into ``manifest.json``.
+Under `accelerate launch` (`RANK`/`WORLD_SIZE`) rank `r` takes videos `r, r+W, ...`
+and keeps its own `.manifest.rank<r>.json`; each rank merges all of them into `manifest.json`.
 """
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ from ..encoders.video import read_video_frames
 from .video import VIDEO_SUFFIXES
 
 FORMATS = ("npy", "h5")
-#: what must match between runs writing into the same ``out`` folder.
+#: what must match between runs writing into the same `out` folder.
 SETTINGS_KEYS = ("backbone", "fps", "image_size", "frames_per_step", "dtype", "format")
 
 
 def list_videos(videos: Path) -> list[Path]:
-    """Video files of a folder (sorted by name); :class:`DataError` when there is none."""
+    """Video files of a folder (sorted by name); [`DataError`][videollm_core.errors.DataError] when there is none."""
     if not videos.is_dir():
         raise DataError("video folder not found", where=str(videos), hint="--videos DIR of mp4/mkv/webm files")
     found = sorted(p for p in videos.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
@@ -61,7 +61,7 @@ def sha256_of(path: Path) -> str:
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp)`` then rename onto ``path`` (same folder, so the rename is atomic)."""
+    """`write(tmp)` then rename onto `path` (same folder, so the rename is atomic)."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         write(tmp)
@@ -92,7 +92,7 @@ def versions() -> dict[str, str]:
 
 
 def extract_video(backbone: Any, path: Path, fps: float) -> np.ndarray:
-    """``[T, D]`` float32 features of one video (steps of ``1 / fps`` s)."""
+    """`[T, D]` float32 features of one video (steps of `1 / fps` s)."""
     k = int(backbone.frames_per_step)
     frames, _, _ = read_video_frames(path, fps * k)  # [T*k (+ a partial clip), H, W, 3] uint8
     steps = frames.shape[0] // k
@@ -103,16 +103,16 @@ def extract_video(backbone: Any, path: Path, fps: float) -> np.ndarray:
 
 
 class Extraction:
-    """One ``videollm extract`` run over ``videos`` into ``out`` (see the module docstring).
+    """One `videollm extract` run over `videos` into `out` (see the module docstring).
 
     Args:
         backbone: hub name or local directory of a transformers vision model.
-        videos, out: folders. fps: steps per second (> 0). format: ``npy`` or ``h5``.
-        batch_size: frames (clips) per forward. device: torch device (``cuda`` under ``accelerate launch``:
-            ``cuda:<LOCAL_RANK>``). strict: failures raise at the end.
-        rank, world: this process's shard (default: ``RANK``/``WORLD_SIZE`` or 0/1).
-        progress: show a progress bar over videos (:func:`videollm_core.engine.logs.progress_bar`: it stays
-            silent anyway when stderr is not a terminal or ``VIDEOLLM_QUIET`` is set).
+        videos, out: folders. fps: steps per second (> 0). format: `npy` or `h5`.
+        batch_size: frames (clips) per forward. device: torch device (`cuda` under `accelerate launch`:
+            `cuda:<LOCAL_RANK>`). strict: failures raise at the end.
+        rank, world: this process's shard (default: `RANK`/`WORLD_SIZE` or 0/1).
+        progress: show a progress bar over videos (`videollm_core.engine.logs.progress_bar`: it stays
+            silent anyway when stderr is not a terminal or `VIDEOLLM_QUIET` is set).
     """
 
     def __init__(self, backbone: str, videos: str | Path, out: str | Path, fps: float, *, format: str = "npy",
@@ -185,10 +185,10 @@ class Extraction:
         return self.out / (f"{stem}.npy" if self.format == "npy" else f".parts/{stem}.npy")
 
     def run(self) -> dict[str, Any]:
-        """Extract this rank's share; returns ``{"done": n, "skipped": n, "failed": {stem: error}}``.
+        """Extract this rank's share; returns `{"done": n, "skipped": n, "failed": {stem: error}}`.
 
         Raises:
-            DataError: with ``strict``, after the run, naming the videos that failed.
+            DataError: with `strict`, after the run, naming the videos that failed.
         """
         self.out.mkdir(parents=True, exist_ok=True)
         if self.format == "h5":
@@ -226,7 +226,7 @@ class Extraction:
         return next((v.name for v in self.videos if v.stem == stem), stem)
 
     def _merge(self) -> None:
-        """``manifest.json`` = every rank's entries (and ``features.h5`` when every video has its part)."""
+        """`manifest.json` = every rank's entries (and `features.h5` when every video has its part)."""
         entries = self._load_entries()
         self._write_manifest(self.manifest_path, entries)
         if self.format == "h5" and all(v.stem in entries for v in self.videos):

@@ -1,4 +1,4 @@
-"""Sources with one file per video in a folder: ``<dir>/<video_id><suffix>``."""
+"""Sources with one file per video in a folder: `<dir>/<video_id><suffix>`."""
 from __future__ import annotations
 
 import re
@@ -12,12 +12,12 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
 
 
 def is_safe_video_id(video_id: str) -> bool:
-    """True for ids safe as a file name (no path separator, no ``..``, no spaces)."""
+    """True for ids safe as a file name (no path separator, no `..`, no spaces)."""
     return bool(_SAFE_ID.match(str(video_id))) and ".." not in str(video_id)
 
 
 def check_video_id(video_id: str, where: str) -> str:
-    """Return ``video_id`` if :func:`is_safe_video_id`, else raise :class:`DataError` at ``where``."""
+    """Return `video_id` if `is_safe_video_id`, else raise [`DataError`][videollm_core.errors.DataError] at `where`."""
     if not is_safe_video_id(video_id):
         raise DataError(
             f"unsafe video id {video_id!r}",
@@ -28,14 +28,14 @@ def check_video_id(video_id: str, where: str) -> str:
 
 
 class FolderSource(FeatureSource):
-    """Base of the one-file-per-video sources: ``dir``, ``fps`` and the file of a video id.
+    """Base of the one-file-per-video sources: `dir`, `fps` and the file of a video id.
 
-    Subclasses set :attr:`suffix` and implement :meth:`read`.
+    Subclasses set `suffix` and implement [`read`][videollm_core.data.FeatureSource.read].
     """
 
     suffix = ""
 
-    #: whether reading depends on ``fps`` (decoding, clip cutting); else ``fps`` may be None.
+    #: whether reading depends on `fps` (decoding, clip cutting); else `fps` may be None.
     needs_fps = False
 
     def __init__(self, dir: str, fps: float | None = None):
@@ -47,7 +47,7 @@ class FolderSource(FeatureSource):
         return str(self.dir)
 
     def path_of(self, video_id: str) -> Path:
-        """The file of ``video_id``; :class:`DataError` for unsafe ids and missing files."""
+        """The file of `video_id`; [`DataError`][videollm_core.errors.DataError] for unsafe ids and missing files."""
         check_video_id(video_id, str(self.dir))
         path = self.dir / f"{video_id}{self.suffix}"
         if not path.is_file():

@@ -1,14 +1,14 @@
-"""``HDF5Features``: one HDF5 file, one entry per video id.
+"""`HDF5Features`: one HDF5 file, one entry per video id.
 
 Layouts:
 
-* ActivityNet C3D (``sub_activitynet_v1-3.c3d.hdf5``, the features of ActivityNet
-  Captions' DenseCap and of 2D-TAN): a group per video ``v_xxx`` holding the dataset
-  ``c3d_features`` ``[T, 500]`` float64, one step per 8 frames
-  (``microsoft/2D-TAN`` ``lib/datasets/activitynet.py`` reads ``f[vid]['c3d_features'][:]``);
-  ``key: c3d_features``.
-* TSP (``HumamAlwassel/TSP`` released h5): the entry of a video is itself the ``[N, 512]``
-  array (``f[video_name][:]``); no ``key``.
+* ActivityNet C3D (`sub_activitynet_v1-3.c3d.hdf5`, the features of ActivityNet
+  Captions' DenseCap and of 2D-TAN): a group per video `v_xxx` holding the dataset
+  `c3d_features` `[T, 500]` float64, one step per 8 frames
+  (`microsoft/2D-TAN` `lib/datasets/activitynet.py` reads `f[vid]['c3d_features'][:]`);
+  `key: c3d_features`.
+* TSP (`HumamAlwassel/TSP` released h5): the entry of a video is itself the `[N, 512]`
+  array (`f[video_name][:]`); no `key`.
 """
 from __future__ import annotations
 
@@ -32,12 +32,12 @@ def _h5py() -> Any:
 
 
 class HDF5Features(ProcessHandle, FeatureSource):
-    """``path[video_id]`` (or ``path[video_id][key]``): ``[T, Df]`` floats per video.
+    """`path[video_id]` (or `path[video_id][key]`): `[T, Df]` floats per video.
 
     Args:
-        path: the ``.h5``/``.hdf5`` file.
+        path: the `.h5`/`.hdf5` file.
         fps: feature steps per second.
-        key: the dataset's name inside each video's group (C3D: ``c3d_features``); ``None``
+        key: the dataset's name inside each video's group (C3D: `c3d_features`); `None`
             when the video's entry is the array itself (TSP).
 
     The file opens on first read, once per process (DataLoader workers each open their
@@ -85,7 +85,7 @@ class HDF5Features(ProcessHandle, FeatureSource):
 
     @classmethod
     def claims(cls, path: Path) -> dict | None:
-        """An ``.h5``/``.hdf5`` file; ``key`` is the one dataset inside the first video's group, if it is a group."""
+        """An `.h5`/`.hdf5` file; `key` is the one dataset inside the first video's group, if it is a group."""
         if not (path.is_file() and path.suffix in (".h5", ".hdf5")):
             return None
         h5py = _h5py()

@@ -1,10 +1,10 @@
-"""``NpyFeatures``: one ``<video_id>.npy`` per video, memory-mapped.
+"""`NpyFeatures`: one `<video_id>.npy` per video, memory-mapped.
 
 Layouts: ActionFormer's THUMOS14 I3D features and this project's own extraction
-(``[T, Df]``, ``np.load`` in ``happyharrycn/actionformer_release``
-``libs/datasets/thumos14.py``); MS-TCN's Breakfast/50Salads/GTEA I3D features are
-``[Df, T]`` (``yabufarha/ms-tcn`` ``batch_gen.py`` loads them and slices ``[:, ::sample_rate]``),
-read with ``channels_first: true``.
+(`[T, Df]`, `np.load` in `happyharrycn/actionformer_release`
+`libs/datasets/thumos14.py`); MS-TCN's Breakfast/50Salads/GTEA I3D features are
+`[Df, T]` (`yabufarha/ms-tcn` `batch_gen.py` loads them and slices `[:, ::sample_rate]`),
+read with `channels_first: true`.
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from .files import FolderSource
 
 
 class NpyFeatures(FolderSource):
-    """``<dir>/<video_id>.npy``, ``[T, Df]`` (or ``[Df, T]`` with ``channels_first``) floats.
+    """`<dir>/<video_id>.npy`, `[T, Df]` (or `[Df, T]` with `channels_first`) floats.
 
     Args:
         dir: the folder.
-        fps: feature steps per second (left out in a dataset's ``features:``: the dataset's rate).
-        channels_first: the files store ``[Df, T]`` (MS-TCN); :meth:`read` returns ``[T, Df]``.
+        fps: feature steps per second (left out in a dataset's `features:`: the dataset's rate).
+        channels_first: the files store `[Df, T]` (MS-TCN); `read` returns `[T, Df]`.
 
-    ``read`` returns a read-only memory map (a transposed view for ``channels_first``) when the
+    `read` returns a read-only memory map (a transposed view for `channels_first`) when the
     file is float32, a float32 copy otherwise.
     """
 
@@ -40,7 +40,7 @@ class NpyFeatures(FolderSource):
 
 
 def load_npy(path, *, channels_first: bool = False) -> np.ndarray:
-    """Memory-map one ``.npy`` and check its layout (see :func:`.arrays.checked`, values not scanned)."""
+    """Memory-map one `.npy` and check its layout (see `arrays.checked`, values not scanned)."""
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as e:  # truncated header, pickled object, not an .npy at all

@@ -1,10 +1,10 @@
-"""``NpzFeatures``: one ``<video_id>.npz`` per video, the array under one key.
+"""`NpzFeatures`: one `<video_id>.npz` per video, the array under one key.
 
-Layout of Moment-DETR's QVHighlights release (``jayleicn/moment_detr``
-``moment_detr/start_end_dataset.py`` ``_get_video_feat_by_vid``): ``slowfast_features/<vid>.npz``
-and ``clip_features/<vid>.npz``, both with the ``[T, D]`` array under ``features`` (2304 and
+Layout of Moment-DETR's QVHighlights release (`jayleicn/moment_detr`
+`moment_detr/start_end_dataset.py` `_get_video_feat_by_vid`): `slowfast_features/<vid>.npz`
+and `clip_features/<vid>.npz`, both with the `[T, D]` array under `features` (2304 and
 512 dims, one step per 2-s clip); the CLIP text features beside them
-(``clip_text_features/qid<N>.npz``) use ``last_hidden_state``/``pooler_output``.
+(`clip_text_features/qid<N>.npz`) use `last_hidden_state`/`pooler_output`.
 """
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ from .files import FolderSource
 
 
 class NpzFeatures(FolderSource):
-    """``<dir>/<video_id>.npz`` holding ``[T, Df]`` under ``key``.
+    """`<dir>/<video_id>.npz` holding `[T, Df]` under `key`.
 
     Args:
         dir: the folder.
-        key: the array's name inside each file (Moment-DETR: ``features``).
+        key: the array's name inside each file (Moment-DETR: `features`).
         fps: feature steps per second (QVHighlights: 0.5, one per 2-s clip).
 
-    An ``.npz`` is a zip archive: :meth:`read` decompresses the one array (no memory map).
+    An `.npz` is a zip archive: `read` decompresses the one array (no memory map).
     """
 
     suffix = ".npz"
@@ -53,7 +53,7 @@ class NpzFeatures(FolderSource):
 
 def _check_array_size(path: object, key: str) -> None:
     """Refuse an array whose header (shape, dtype) or zip entry would decompress to more than
-    :func:`videollm_core.paths.max_file_bytes`, before a byte of it is allocated."""
+    `videollm_core.paths.max_file_bytes`, before a byte of it is allocated."""
     from videollm_core.paths import max_file_bytes
 
     limit = max_file_bytes()

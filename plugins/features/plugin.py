@@ -1,4 +1,4 @@
-"""Built-in plugin ``features``: registers the feature sources in ``registries.features``."""
+"""Built-in plugin `features`: registers the feature sources in `registries.features`."""
 from __future__ import annotations
 
 import videollm_core

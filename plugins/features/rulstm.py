@@ -1,13 +1,13 @@
-"""``LMDBFeatures``: EPIC-KITCHENS features in the RULSTM LMDB layout, one vector per frame.
+"""`LMDBFeatures`: EPIC-KITCHENS features in the RULSTM LMDB layout, one vector per frame.
 
-Layout (``fpv-iplab/rulstm`` ``RULSTM/dataset.py``): one LMDB environment per modality
-(``rgb/``, ``flow/``, ``obj/``: 1024, 1024 and 352 dims); the value under the key
-``<video_id>_frame_<frame:010d>.jpg`` is that frame's vector as raw ``float32`` bytes
-(``np.frombuffer(value, 'float32')``). Frames are numbered from 1 at 30 fps; the EK100
-``*_full`` features have a key for every frame. RULSTM turns a time ``t`` into the
-frame ``floor(t * 30)`` and replaces frame numbers below 1 by the first valid one; here
-step ``i`` of the ``fps`` grid (covering ``[i/fps, (i+1)/fps)`` s) reads the frame of its
-start time ``t = i / fps``, i.e. ``max(1, floor(t * native_fps))``.
+Layout (`fpv-iplab/rulstm` `RULSTM/dataset.py`): one LMDB environment per modality
+(`rgb/`, `flow/`, `obj/`: 1024, 1024 and 352 dims); the value under the key
+`<video_id>_frame_<frame:010d>.jpg` is that frame's vector as raw `float32` bytes
+(`np.frombuffer(value, 'float32')`). Frames are numbered from 1 at 30 fps; the EK100
+`*_full` features have a key for every frame. RULSTM turns a time `t` into the
+frame `floor(t * 30)` and replaces frame numbers below 1 by the first valid one; here
+step `i` of the `fps` grid (covering `[i/fps, (i+1)/fps)` s) reads the frame of its
+start time `t = i / fps`, i.e. `max(1, floor(t * native_fps))`.
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ def _lmdb() -> Any:
 
 
 def step_frames(num_frames: int, fps: float, native_fps: float) -> np.ndarray:
-    """Frame numbers (1-based) read by the steps of a video with ``num_frames`` frames: ``[T]`` int64.
+    """Frame numbers (1-based) read by the steps of a video with `num_frames` frames: `[T]` int64.
 
-    Step ``i`` reads ``max(1, floor((i / fps) * native_fps))``; the steps are every ``i`` whose frame exists.
+    Step `i` reads `max(1, floor((i / fps) * native_fps))`; the steps are every `i` whose frame exists.
     """
     i = np.arange(int(np.ceil((num_frames + 1) * fps / native_fps)) + 1, dtype=np.float64)
     frames = np.maximum(np.floor((i / fps) * native_fps).astype(np.int64), 1)
@@ -42,17 +42,17 @@ def step_frames(num_frames: int, fps: float, native_fps: float) -> np.ndarray:
 
 
 class LMDBFeatures(ProcessHandle, FeatureSource):
-    """Per-frame ``float32`` vectors in an LMDB, sampled on a grid of ``fps`` steps per second.
+    """Per-frame `float32` vectors in an LMDB, sampled on a grid of `fps` steps per second.
 
     Args:
-        path: the LMDB folder of one modality (holding ``data.mdb``).
+        path: the LMDB folder of one modality (holding `data.mdb`).
         fps: feature steps per second of the dataset (EK100 OAD/anticipation: 4).
         native_fps: the frame rate the keys count in (EPIC-KITCHENS: 30).
-        frame_key: the key of a frame, formatted with ``video_id`` and ``frame``.
-        dim: expected vector size (RULSTM: rgb/flow 1024, obj 352); ``None`` takes the first one's.
+        frame_key: the key of a frame, formatted with `video_id` and `frame`.
+        dim: expected vector size (RULSTM: rgb/flow 1024, obj 352); `None` takes the first one's.
 
     A video's length is its highest frame key (keys sort by frame, the numbers being
-    zero-padded). A missing key is a :class:`DataError` naming the key.
+    zero-padded). A missing key is a [`DataError`][videollm_core.errors.DataError] naming the key.
     """
 
     def __init__(self, path: str, fps: float, native_fps: float = 30.0,
@@ -80,7 +80,7 @@ class LMDBFeatures(ProcessHandle, FeatureSource):
         return lmdb.open(str(self.path), readonly=True, lock=False)
 
     def num_frames(self, video_id: str) -> int:
-        """The highest frame number stored for ``video_id`` (0 when it has none)."""
+        """The highest frame number stored for `video_id` (0 when it has none)."""
         prefix = self._head.format(video_id=video_id).encode("utf-8")
         pattern = re.compile(re.escape(prefix.decode("utf-8")) + r"(\d+)" + self._tail + "$")
         last = 0
@@ -121,7 +121,7 @@ class LMDBFeatures(ProcessHandle, FeatureSource):
 
     @property
     def dim(self) -> int:
-        """``dim`` when given, else the size of the first stored vector (no scan of the keys)."""
+        """`dim` when given, else the size of the first stored vector (no scan of the keys)."""
         if self.dim_expected is not None:
             return self.dim_expected
         with self.handle().begin() as txn:

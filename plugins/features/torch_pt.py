@@ -1,11 +1,11 @@
-"""``TorchFeatures``: one ``<video_uid>.pt`` tensor per video (Ego4D episodic-memory features).
+"""`TorchFeatures`: one `<video_uid>.pt` tensor per video (Ego4D episodic-memory features).
 
-Layout of the Ego4D SlowFast/Omnivore video features: ``<video_uid>.pt``, a ``[T, Df]``
-tensor saved by ``torch.save``, one step per 16 frames at 30 fps (1.875 steps per second).
-Clips are cut from their video as ``EGO4D/episodic-memory``
-``NLQ/VSLNet/utils/prepare_ego4d_dataset.py`` does: ``int(sec * 30 / 16)`` for both ends
-(Python ``int`` truncates; the ``math.floor``/``math.ceil`` around it then change nothing)
-and the slice ``feature[start : end + 1]``.
+Layout of the Ego4D SlowFast/Omnivore video features: `<video_uid>.pt`, a `[T, Df]`
+tensor saved by `torch.save`, one step per 16 frames at 30 fps (1.875 steps per second).
+Clips are cut from their video as `EGO4D/episodic-memory`
+`NLQ/VSLNet/utils/prepare_ego4d_dataset.py` does: `int(sec * 30 / 16)` for both ends
+(Python `int` truncates; the `math.floor`/`math.ceil` around it then change nothing)
+and the slice `feature[start : end + 1]`.
 """
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from .files import FolderSource
 
 
 class TorchFeatures(FolderSource):
-    """``<dir>/<video_uid>.pt``: a ``[T, Df]`` float tensor per video.
+    """`<dir>/<video_uid>.pt`: a `[T, Df]` float tensor per video.
 
     Args:
         dir: the folder.
         fps: feature steps per second (Ego4D: 30 / 16 = 1.875).
 
-    Files load with ``torch.load(weights_only=True)`` (tensors only, never pickled code).
+    Files load with `torch.load(weights_only=True)` (tensors only, never pickled code).
     """
 
     suffix = ".pt"
@@ -43,7 +43,7 @@ class TorchFeatures(FolderSource):
         return as_float32(checked(arr, str(path), check_values=False))
 
     def read_clip(self, clip_id: str, video_id: str, start_sec: float, end_sec: float) -> np.ndarray:
-        """Steps ``int(start_sec * fps) .. int(end_sec * fps)`` (both included) of ``video_id``."""
+        """Steps `int(start_sec * fps) .. int(end_sec * fps)` (both included) of `video_id`."""
         feats = self.read(video_id)
         if self.fps is None:
             raise ConfigError("cutting clips out of per-video features needs fps", where="TorchFeatures.fps", hint="Ego4D: fps: 1.875 (30 / 16)")
@@ -56,7 +56,7 @@ class TorchFeatures(FolderSource):
 
 
 def clip_steps(start_sec: float, end_sec: float, fps: float) -> tuple[int, int]:
-    """First and last step (inclusive) of a clip, as Ego4D's ``get_nearest_frame``: ``int(sec * fps)``."""
+    """First and last step (inclusive) of a clip, as Ego4D's `get_nearest_frame`: `int(sec * fps)`."""
     return int(start_sec * fps), int(end_sec * fps)
 
 

@@ -1,9 +1,9 @@
-"""``VideoFrames``: decoded pixels instead of features, for datasets given ``videos_dir:``.
+"""`VideoFrames`: decoded pixels instead of features, for datasets given `videos_dir:`.
 
 Each step of the dataset's grid is the frame shown at the step's start (PyAV decoding and
-sampling of :func:`videollm_plugins.encoders.video.read_video_frames`), resized to
-``size`` and flattened into one row, so a dataset cuts windows exactly as it does from
-features; :class:`videollm_plugins.encoders.FrameEncoder` turns the rows back into images.
+sampling of `videollm_plugins.encoders.video.read_video_frames`), resized to
+`size` and flattened into one row, so a dataset cuts windows exactly as it does from
+features; `videollm_plugins.encoders.FrameEncoder` turns the rows back into images.
 """
 from __future__ import annotations
 
@@ -22,15 +22,15 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
 
 class VideoFrames(FolderSource):
-    """``<dir>/<video_id>.<mp4|mkv|webm|avi|mov>`` sampled at ``fps`` frames per second.
+    """`<dir>/<video_id>.<mp4|mkv|webm|avi|mov>` sampled at `fps` frames per second.
 
     Args:
         dir: the folder of video files, named by video id.
         fps: frames per step grid (left out in a dataset: the dataset's step rate).
         size: side in pixels frames are resized to (bilinear).
 
-    ``read`` -> ``[T, 3 * size * size]`` float32 RGB in 0..1, channels first per row
-    (``row.reshape(3, size, size)`` is the image).
+    `read` -> `[T, 3 * size * size]` float32 RGB in 0..1, channels first per row
+    (`row.reshape(3, size, size)` is the image).
     """
 
     #: rows are pixels, not features: datasets skip the dim and NaN checks.

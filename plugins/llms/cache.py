@@ -1,4 +1,4 @@
-"""The adapter's key/value cache: the model's ``transformers`` cache plus the attention mask
+"""The adapter's key/value cache: the model's `transformers` cache plus the attention mask
 and the next position id of every sequence, so a continuation (streaming, generation)
 after a right-padded prefix sees exactly what an unpadded sequence would."""
 from __future__ import annotations
@@ -13,13 +13,13 @@ from torch import Tensor
 
 @dataclass
 class LLMCache:
-    """State of ``B`` sequences after a forward pass.
+    """State of `B` sequences after a forward pass.
 
     Attributes:
-        kv: the ``transformers`` ``Cache`` (e.g. ``DynamicCache``) holding keys/values of
+        kv: the `transformers` `Cache` (e.g. `DynamicCache`) holding keys/values of
             every position seen, prefix-tuning prefixes and virtual tokens included.
-        mask: ``[B, P]`` bool, which of the ``P`` cached positions are real tokens.
-        next_pos: ``[B]`` long, position id of each sequence's next real token.
+        mask: `[B, P]` bool, which of the `P` cached positions are real tokens.
+        next_pos: `[B]` long, position id of each sequence's next real token.
     """
 
     kv: Any
@@ -28,11 +28,11 @@ class LLMCache:
 
     @property
     def length(self) -> int:
-        """``P``, the number of cached positions."""
+        """`P`, the number of cached positions."""
         return int(self.mask.shape[1])
 
     def repeat_interleave(self, k: int) -> "LLMCache":
-        """Each sequence ``k`` times in a row (beam search): ``B`` -> ``B*k``, in place on ``kv``."""
+        """Each sequence `k` times in a row (beam search): `B` -> `B*k`, in place on `kv`."""
         self.kv.batch_repeat_interleave(k)
         return LLMCache(self.kv, self.mask.repeat_interleave(k, dim=0), self.next_pos.repeat_interleave(k, dim=0))
 
@@ -43,13 +43,13 @@ class LLMCache:
         return LLMCache(kv, self.mask.clone(), self.next_pos.clone())
 
     def select(self, index: Tensor) -> "LLMCache":
-        """Keep sequences ``index`` ``[B']`` (beam reordering), in place on ``kv``."""
+        """Keep sequences `index` `[B']` (beam reordering), in place on `kv`."""
         self.kv.reorder_cache(index)
         return LLMCache(self.kv, self.mask.index_select(0, index), self.next_pos.index_select(0, index))
 
 
 def _detached(obj: Any, memo: dict | None = None, depth: int = 0) -> dict:
-    """``deepcopy`` memo mapping every tensor held by a ``transformers`` cache (its layers and
+    """`deepcopy` memo mapping every tensor held by a `transformers` cache (its layers and
     sub-caches, a few levels deep) to a detached clone, so caches built with gradients copy too."""
     memo = {} if memo is None else memo
     if isinstance(obj, Tensor):
@@ -69,7 +69,7 @@ def _detached(obj: Any, memo: dict | None = None, depth: int = 0) -> dict:
 
 
 def positions_from_mask(mask: Tensor, start: Tensor | None = None) -> Tensor:
-    """Position ids ``[B, S]`` long for right-padded ``mask [B, S]``: ``start + 0, 1, ...`` on
+    """Position ids `[B, S]` long for right-padded `mask [B, S]`: `start + 0, 1, ...` on
     real tokens (padding repeats the last one; it is masked out anyway)."""
     pos = mask.long().cumsum(dim=1) - 1
     if start is not None:

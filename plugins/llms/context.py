@@ -1,14 +1,14 @@
-"""The context policy ``model.context: {window: W, sink: S}``: any length through a bounded cache.
+"""The context policy `model.context: {window: W, sink: S}`: any length through a bounded cache.
 
-Each token attends to at most ``W`` tokens: the first ``S`` of the sequence (attention
+Each token attends to at most `W` tokens: the first `S` of the sequence (attention
 sinks: prefix-/prompt-tuning virtual tokens, the task prompt and the query go there) and
-the ``W - S`` most recent ones, itself included, at the positions StreamingLLM gives them
-(see :mod:`.window_cache`). A forward call of any length runs in chunks of at most ``C``
-tokens through one :class:`~.window_cache.WindowCache`, so batch forward and streaming
+the `W - S` most recent ones, itself included, at the positions StreamingLLM gives them
+(see `window_cache`). A forward call of any length runs in chunks of at most `C`
+tokens through one `WindowCache`, so batch forward and streaming
 (unit by unit, or many units per push) compute the same thing and memory stays bounded.
 
 Without a policy an input longer than the model's position table is refused with a
-:class:`~videollm_core.errors.ConfigError` that names the length, the limit and the fix.
+[`ConfigError`][videollm_core.errors.ConfigError] that names the length, the limit and the fix.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from videollm_core.errors import ConfigError
 from .cache import LLMCache
 
 WHERE = "model.context"
-#: model types whose positions are a learned absolute table (``n_positions``/``max_position_embeddings``).
+#: model types whose positions are a learned absolute table (`n_positions`/`max_position_embeddings`).
 ABSOLUTE = ("gpt2", "opt", "gpt_neo", "gpt_bigcode", "biogpt")
 RELATIVE = ("t5", "mt5", "umt5")
 #: most tokens per forward call under a policy (queries past the window get the sinks once more each for rotary models).
@@ -32,8 +32,8 @@ MAX_CHUNK = 64
 
 @dataclass(frozen=True)
 class ContextPolicy:
-    """``window`` ``W`` tokens attended at most, the first ``sink`` ``S`` kept for good; ``chunk``
-    tokens per forward call; ``kind`` the position scheme (``absolute``/``rotary``/``relative``)."""
+    """`window` `W` tokens attended at most, the first `sink` `S` kept for good; `chunk`
+    tokens per forward call; `kind` the position scheme (`absolute`/`rotary`/`relative`)."""
 
     window: int
     sink: int
@@ -42,8 +42,8 @@ class ContextPolicy:
 
 
 class WindowedLM(Protocol):
-    """What the policy reads of an adapter (:class:`~.hf_causal.HFCausalLM` has it all):
-    the bare ``transformers`` model and its config, the tuner's virtual tokens, the policy set."""
+    """What the policy reads of an adapter (`HFCausalLM` has it all):
+    the bare `transformers` model and its config, the tuner's virtual tokens, the policy set."""
 
     config: Any
     hidden_size: int
@@ -68,7 +68,7 @@ class WindowedLM(Protocol):
 
 
 def position_scheme(backbone: Any) -> tuple[str | None, int | None]:
-    """``(kind, limit)``: how the model encodes positions and how many its table holds (None: no table)."""
+    """`(kind, limit)`: how the model encodes positions and how many its table holds (None: no table)."""
     cfg = backbone.config
     limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
     rotary = getattr(backbone, "rotary_emb", None)
@@ -83,7 +83,7 @@ def position_scheme(backbone: Any) -> tuple[str | None, int | None]:
 
 
 def make_policy(llm: WindowedLM, spec: Any) -> ContextPolicy:
-    """Check ``model.context`` against the built (and tuned) LLM -> the policy."""
+    """Check `model.context` against the built (and tuned) LLM -> the policy."""
     if not isinstance(spec, Mapping) or set(spec) != {"window", "sink"}:
         raise ConfigError(f"expected {{window: W, sink: S}}, got {spec!r}", where=WHERE,
                           hint="e.g. model.context: {window: 1024, sink: 8}")
@@ -110,7 +110,7 @@ def make_policy(llm: WindowedLM, spec: Any) -> ContextPolicy:
 
 
 def check_length(llm: WindowedLM, positions: int) -> None:
-    """Refuse a stream of ``positions`` positions when the model's table is shorter (no policy set)."""
+    """Refuse a stream of `positions` positions when the model's table is shorter (no policy set)."""
     _, limit = position_scheme(llm.backbone)
     if limit is not None and positions > limit:
         model_type = getattr(llm.config, "model_type", "?")
@@ -122,7 +122,7 @@ def check_length(llm: WindowedLM, positions: int) -> None:
 
 
 def _relative_bias(backbone: Any):
-    """T5's bias of relative positions ``[B, c, K]`` -> ``[B, H, c, K]`` (the first block's table)."""
+    """T5's bias of relative positions `[B, c, K]` -> `[B, H, c, K]` (the first block's table)."""
     att = backbone.block[0].layer[0].SelfAttention
 
     def bias(rel: Tensor) -> Tensor:
@@ -134,7 +134,7 @@ def _relative_bias(backbone: Any):
 
 
 def new_cache(llm: WindowedLM, batch_size: int, device: Any) -> Any:
-    """An empty :class:`~.window_cache.WindowCache` for the policy (seeded with the prefix under prefix tuning)."""
+    """An empty `WindowCache` for the policy (seeded with the prefix under prefix tuning)."""
     from .window_cache import WindowCache
 
     policy, backbone = llm.context, llm.backbone
@@ -147,8 +147,8 @@ def new_cache(llm: WindowedLM, batch_size: int, device: Any) -> Any:
 
 def windowed_forward(llm: WindowedLM, embeds: Tensor, mask: Tensor, cache: LLMCache | None,
                      use_cache: bool) -> tuple[Tensor, LLMCache | None]:
-    """:meth:`HFCausalLM.forward` under the policy: ``embeds [B, L, E]``, right-padded ``mask [B, L]``
-    -> ``(hidden [B, L, H], LLMCache | None)``, ``L`` unbounded, in chunks of ``C`` tokens."""
+    """`HFCausalLM.forward` under the policy: `embeds [B, L, E]`, right-padded `mask [B, L]`
+    -> `(hidden [B, L, H], LLMCache | None)`, `L` unbounded, in chunks of `C` tokens."""
     b, n_virtual = embeds.shape[0], 0
     if cache is None:
         kv = new_cache(llm, b, embeds.device)

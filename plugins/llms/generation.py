@@ -1,12 +1,12 @@
 """Text generation through an adapter's LM head with its key/value cache (a new prefix, or the
 continuation of a cache such as a video stream's): greedy search and
-beam search (the scoring of ``transformers``' beam search: sum of log-probabilities divided
-by the hypothesis length, ``length_penalty=1``; ``2k`` candidates per step, EOS ends one).
+beam search (the scoring of `transformers`' beam search: sum of log-probabilities divided
+by the hypothesis length, `length_penalty=1`; `2k` candidates per step, EOS ends one).
 
-In: ``embeds [B, S, E]`` with right-padded ``mask [B, S]`` (and/or an :class:`~.cache.LLMCache`
-of ``B`` sequences); each step feeds one token per sequence (``[B*k, 1, E]``, ``k`` beams)
-and reads log-probabilities ``[B*k, V]``. Out: ``B`` lists of token ids (EOS left out).
-Any :class:`~videollm_core.LLMAdapter` whose ``forward`` returns an ``LLMCache`` works; the
+In: `embeds [B, S, E]` with right-padded `mask [B, S]` (and/or an `LLMCache`
+of `B` sequences); each step feeds one token per sequence (`[B*k, 1, E]`, `k` beams)
+and reads log-probabilities `[B*k, V]`. Out: `B` lists of token ids (EOS left out).
+Any [`LLMAdapter`][videollm_core.base.LLMAdapter] whose `forward` returns an `LLMCache` works; the
 searches never import an adapter module.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .cache import LLMCache
 
 
 def _last_real(hidden: Tensor, mask: Tensor, cache: LLMCache | None) -> Tensor:
-    """Hidden state ``[B, H]`` at each sequence's last real token of this call."""
+    """Hidden state `[B, H]` at each sequence's last real token of this call."""
     lengths = mask.long().sum(dim=1)
     if cache is None and bool((lengths == 0).any()):
         raise ValueError("generate needs at least one real input token per sequence (or a cache)")
@@ -30,9 +30,9 @@ def _last_real(hidden: Tensor, mask: Tensor, cache: LLMCache | None) -> Tensor:
 
 def _prefill(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, cache: LLMCache | None,
              last_hidden: Tensor | None = None) -> tuple[Tensor, LLMCache]:
-    """-> log-probabilities ``[B, V]`` of the first new token and the cache to continue.
-    With ``last_hidden [B, H]`` (the hidden state of the cache's last token) nothing is run:
-    generation continues ``cache`` as it is."""
+    """-> log-probabilities `[B, V]` of the first new token and the cache to continue.
+    With `last_hidden [B, H]` (the hidden state of the cache's last token) nothing is run:
+    generation continues `cache` as it is."""
     if last_hidden is not None:
         if cache is None:
             raise ValueError("last_hidden continues a cache: pass the cache too")
@@ -42,7 +42,7 @@ def _prefill(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, cache:
 
 
 def _step(llm: LLMAdapter, ids: Tensor, cache: LLMCache, step_embeds: Tensor | None = None) -> tuple[Tensor, LLMCache]:
-    """Feed ``ids [B]`` (their embeddings plus ``step_embeds [B, E]`` when given) -> ``(log-probs [B, V], cache)``."""
+    """Feed `ids [B]` (their embeddings plus `step_embeds [B, E]` when given) -> `(log-probs [B, V], cache)`."""
     emb = llm.embed_text(ids[:, None])
     if step_embeds is not None:
         emb = emb + step_embeds[:, None].to(emb.dtype)
@@ -54,7 +54,7 @@ def _step(llm: LLMAdapter, ids: Tensor, cache: LLMCache, step_embeds: Tensor | N
 def greedy_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int = 1,
                   eos_token_id: int | None = None, cache: LLMCache | None = None,
                   last_hidden: Tensor | None = None, step_embeds: Tensor | None = None) -> list[list[int]]:
-    """Most likely next token each step; ``B`` id lists (EOS not included)."""
+    """Most likely next token each step; `B` id lists (EOS not included)."""
     logp, cache = _prefill(llm, embeds, mask, cache, last_hidden)
     b = logp.shape[0]
     out: list[list[int]] = [[] for _ in range(b)]
@@ -75,7 +75,7 @@ def greedy_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *
 def beam_search(llm: LLMAdapter, embeds: Tensor | None, mask: Tensor | None, *, max_new_tokens: int, num_beams: int,
                 eos_token_id: int | None = None, cache: LLMCache | None = None,
                 last_hidden: Tensor | None = None, step_embeds: Tensor | None = None) -> list[list[int]]:
-    """Beam search with ``num_beams`` beams per sequence; ``B`` id lists of the best hypothesis."""
+    """Beam search with `num_beams` beams per sequence; `B` id lists of the best hypothesis."""
     k = num_beams
     step_embeds = step_embeds.repeat_interleave(k, dim=0) if step_embeds is not None else None
     logp, cache = _prefill(llm, embeds, mask, cache, last_hidden)

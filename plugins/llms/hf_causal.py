@@ -1,11 +1,11 @@
-"""``HFCausalLM``: any decoder-only ``transformers`` model (GPT-2, OPT, LLaMA, Mistral, Qwen2,
+"""`HFCausalLM`: any decoder-only `transformers` model (GPT-2, OPT, LLaMA, Mistral, Qwen2,
 Pythia, BLOOM...) as the VideoLLM reasoner.
 
-The adapter alone builds the model inputs: ``inputs_embeds [B, S, E]``, the attention mask
+The adapter alone builds the model inputs: `inputs_embeds [B, S, E]`, the attention mask
 and explicit position ids for right padding, the virtual tokens of prompt tuning / p-tuning
 (sliced off the output again) and the prefix keys/values of prefix tuning (seeded into the
-cache). Tuners wrap :attr:`model` with peft; the forward pass always runs on the bare
-``transformers`` model underneath, so the key/value cache keeps working for every tuner.
+cache). Tuners wrap `model` with peft; the forward pass always runs on the bare
+`transformers` model underneath, so the key/value cache keeps working for every tuner.
 """
 from __future__ import annotations
 
@@ -31,28 +31,28 @@ WHERE = "model.llm"
 
 
 class HFCausalLM(LLMAdapter):
-    """A decoder-only ``transformers`` language model.
+    """A decoder-only `transformers` language model.
 
     Args:
-        pretrained: hub name or local directory (``AutoModelForCausalLM.from_pretrained``).
-        config: architecture with ``model_type`` and sizes, random weights (instead of
-            ``pretrained``); ``vocab_size`` defaults to the tokenizer's size.
-        tokenizer: tokenizer directory / hub name / ``tokenizer.json`` path, or
-            ``{words: [...]}`` for a local word-level one; default: ``pretrained``'s own.
-        dtype: ``float32``, ``bfloat16``, ``float16`` or ``auto``.
-        attn_implementation: ``eager``, ``sdpa``... (transformers' default: ``sdpa``).
-        gradient_checkpointing: activation checkpointing of the blocks (``use_reentrant=False``).
+        pretrained: hub name or local directory (`AutoModelForCausalLM.from_pretrained`).
+        config: architecture with `model_type` and sizes, random weights (instead of
+            `pretrained`); `vocab_size` defaults to the tokenizer's size.
+        tokenizer: tokenizer directory / hub name / `tokenizer.json` path, or
+            `{words: [...]}` for a local word-level one; default: `pretrained`'s own.
+        dtype: `float32`, `bfloat16`, `float16` or `auto`.
+        attn_implementation: `eager`, `sdpa`... (transformers' default: `sdpa`).
+        gradient_checkpointing: activation checkpointing of the blocks (`use_reentrant=False`).
         trust_remote_code: allow model code from the checkpoint (a warning is logged).
-        random_init: with ``pretrained``, the random-weights control: ``pretrained``'s architecture with
-            fresh weights, nothing loaded (its tokenizer still used); with ``config:`` no change.
-        init_seed: seed of the ``random_init`` weights (the global RNG is untouched), so a rebuilt
+        random_init: with `pretrained`, the random-weights control: `pretrained`'s architecture with
+            fresh weights, nothing loaded (its tokenizer still used); with `config:` no change.
+        init_seed: seed of the `random_init` weights (the global RNG is untouched), so a rebuilt
             pipeline (reload, resume) gets the same ones; vary it to study several random LLMs.
 
-    Attributes: ``model`` (the bare model, ``[B, S, E]`` -> ``[B, S, H]``, maybe peft-wrapped),
-    ``lm_head`` (``H`` -> vocabulary), ``embed_dim`` ``E``, ``hidden_size`` ``H``.
+    Attributes: `model` (the bare model, `[B, S, E]` -> `[B, S, H]`, maybe peft-wrapped),
+    `lm_head` (`H` -> vocabulary), `embed_dim` `E`, `hidden_size` `H`.
     """
 
-    #: the ``transformers`` class whose checkpoints this adapter loads.
+    #: the `transformers` class whose checkpoints this adapter loads.
     hf_class_name = "AutoModelForCausalLM"
 
     def __init__(
@@ -71,7 +71,7 @@ class HFCausalLM(LLMAdapter):
         if trust_remote_code:
             log.warning("model.llm: trust_remote_code=True runs Python code shipped with %r", pretrained)
         self.pretrained = pretrained
-        #: weights drawn from ``init_seed`` instead of loaded from ``pretrained`` (the random-weights control).
+        #: weights drawn from `init_seed` instead of loaded from `pretrained` (the random-weights control).
         self.random_init = bool(random_init) and pretrained is not None
         self.init_seed = int(init_seed)
         self._tokenizer_spec = tokenizer
@@ -94,7 +94,7 @@ class HFCausalLM(LLMAdapter):
         self.gradient_checkpointing = bool(gradient_checkpointing)
         if gradient_checkpointing:
             backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        #: the backbone's forward takes ``position_ids`` (the adapter passes them for right padding).
+        #: the backbone's forward takes `position_ids` (the adapter passes them for right padding).
         self.takes_position_ids = "position_ids" in inspect.signature(backbone.forward).parameters
         self.context: ContextPolicy | None = None
 
@@ -110,7 +110,7 @@ class HFCausalLM(LLMAdapter):
                                   trust_remote_code=self._trust_remote_code)
 
     def _split(self, hf_model: Any) -> tuple[nn.Module, nn.Module]:
-        """``(bare decoder, LM head)`` of a ``*ForCausalLM`` model (weights shared, not copied)."""
+        """`(bare decoder, LM head)` of a `*ForCausalLM` model (weights shared, not copied)."""
         return hf_model.base_model, hf_model.get_output_embeddings()
 
     # -- tokenizer ----------------------------------------------------------
@@ -124,13 +124,13 @@ class HFCausalLM(LLMAdapter):
 
     @property
     def tokenizer(self) -> Any:  # type: ignore[override]
-        """The ``PreTrainedTokenizerFast`` (loaded on first use, so dry runs never touch it)."""
+        """The `PreTrainedTokenizerFast` (loaded on first use, so dry runs never touch it)."""
         if self._tokenizer is None:
             self._tokenizer = self._load_tokenizer()
         return self._tokenizer
 
     def tokenize(self, texts: list[str]) -> tuple[Tensor, Tensor]:
-        """``B`` strings -> ``(ids [B, L] long, mask [B, L] bool)``, right-padded, no special tokens."""
+        """`B` strings -> `(ids [B, L] long, mask [B, L] bool)`, right-padded, no special tokens."""
         device = self.lm_head.weight.device
         if not texts or all(not t for t in texts):
             return torch.zeros(len(texts), 0, dtype=torch.long, device=device), empty_mask(len(texts), device)
@@ -138,20 +138,20 @@ class HFCausalLM(LLMAdapter):
         return enc["input_ids"].to(device), enc["attention_mask"].to(device).bool()
 
     def embed_text(self, ids: Tensor) -> Tensor:
-        """``ids [B, L]`` -> the model's own input embeddings ``[B, L, E]``."""
+        """`ids [B, L]` -> the model's own input embeddings `[B, L, E]`."""
         return self.backbone.get_input_embeddings()(ids)
 
     # -- tuners ---------------------------------------------------------------
     @property
     def backbone(self) -> nn.Module:
-        """The bare ``transformers`` model (under a peft wrapper, if any)."""
+        """The bare `transformers` model (under a peft wrapper, if any)."""
         return self.model.get_base_model() if self._peft_config() is not None else self.model
 
     def _peft_config(self) -> Any:
         return getattr(self.model, "active_peft_config", None) if hasattr(self.model, "get_base_model") else None
 
     def prompt_kind(self) -> str | None:
-        """``"prefix"`` (prefix tuning), ``"prompt"`` (prompt tuning, p-tuning) or None."""
+        """`"prefix"` (prefix tuning), `"prompt"` (prompt tuning, p-tuning) or None."""
         cfg = self._peft_config()
         if cfg is None or not getattr(cfg, "is_prompt_learning", False):
             return None
@@ -168,33 +168,33 @@ class HFCausalLM(LLMAdapter):
         return int(self._peft_config().num_virtual_tokens) if self.prompt_kind() == "prefix" else 0
 
     def prefix_cache(self, batch_size: int) -> Any:
-        """Prefix tuning's trained keys/values (a ``transformers`` cache, ``P`` positions per layer)
-        for ``batch_size`` sequences; None without prefix tuning."""
+        """Prefix tuning's trained keys/values (a `transformers` cache, `P` positions per layer)
+        for `batch_size` sequences; None without prefix tuning."""
         return self.model.get_prompt(batch_size=batch_size) if self.prompt_kind() == "prefix" else None
 
     # -- forward ----------------------------------------------------------------
     def set_context(self, context: Mapping[str, Any]) -> None:
-        """Apply ``model.context: {window, sink}`` (after the tuner: virtual tokens count as sinks);
-        every forward call then runs through a bounded :class:`~.window_cache.WindowCache`."""
+        """Apply `model.context: {window, sink}` (after the tuner: virtual tokens count as sinks);
+        every forward call then runs through a bounded `WindowCache`."""
         self.context = make_policy(self, context)
 
     def prepend_virtual_tokens(self, embeds: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, int]:
-        """Prompt tuning / p-tuning: the ``V`` virtual tokens in front -> ``(embeds [B, V+S, E], mask [B, V+S], V)``."""
+        """Prompt tuning / p-tuning: the `V` virtual tokens in front -> `(embeds [B, V+S, E], mask [B, V+S], V)`."""
         b = embeds.shape[0]
         virtual = self.model.get_prompt(batch_size=b).to(embeds.dtype)
         n_virtual = virtual.shape[1]
         return torch.cat([virtual, embeds], dim=1), torch.cat([mask.new_ones(b, n_virtual), mask.bool()], dim=1), n_virtual
 
     def forward(self, embeds: Tensor, mask: Tensor, cache: LLMCache | None = None, use_cache: bool = False):
-        """``embeds [B, S, E]``, ``mask [B, S]`` right-padded -> ``(hidden [B, S, H], LLMCache | None)``.
+        """`embeds [B, S, E]`, `mask [B, S]` right-padded -> `(hidden [B, S, H], LLMCache | None)`.
 
-        Without ``cache`` a new sequence starts (virtual tokens or the prefix are put in
-        front); with ``cache`` the tokens continue it, each sequence at its own next position.
-        Under a context policy (:meth:`set_context`) any length runs in chunks through the
+        Without `cache` a new sequence starts (virtual tokens or the prefix are put in
+        front); with `cache` the tokens continue it, each sequence at its own next position.
+        Under a context policy (`set_context`) any length runs in chunks through the
         policy's bounded cache; without one, a stream longer than the position table is a
-        :class:`~videollm_core.errors.ConfigError`.
+        [`ConfigError`][videollm_core.errors.ConfigError].
         """
-        dtype = embeds.dtype  # an LLM loaded in another dtype (``dtype: bfloat16``) computes in its own, and answers in ours
+        dtype = embeds.dtype  # an LLM loaded in another dtype (`dtype: bfloat16`) computes in its own, and answers in ours
         embeds = embeds.to(self.lm_head.weight.dtype)
         if self.context is not None:
             hidden, new_cache = windowed_forward(self, embeds, mask, cache, use_cache)
@@ -225,25 +225,25 @@ class HFCausalLM(LLMAdapter):
         return hidden, LLMCache(out.cache, full_mask, start + mask.long().sum(dim=1))
 
     def lm_logits(self, hidden: Tensor) -> Tensor:
-        """``hidden [B, S, H]`` -> vocabulary logits ``[B, S, V]`` (in the LM head's dtype)."""
+        """`hidden [B, S, H]` -> vocabulary logits `[B, S, V]` (in the LM head's dtype)."""
         return self.lm_head(hidden.to(self.lm_head.weight.dtype))
 
     # -- text generation -------------------------------------------------------
     @property
     def eos_token_id(self) -> int | None:  # type: ignore[override]
-        """The tokenizer's EOS id, else the model config's (``None``: stop at ``max_new_tokens``)."""
+        """The tokenizer's EOS id, else the model config's (`None`: stop at `max_new_tokens`)."""
         eos = self.tokenizer.eos_token_id
         return eos if eos is not None else getattr(self.config, "eos_token_id", None)  # not every HF config has one
 
     def generate(self, embeds: Tensor | None, mask: Tensor | None, max_new_tokens: int = 20, num_beams: int = 1,
                  cache: LLMCache | None = None, last_hidden: Tensor | None = None,
                  step_embeds: Tensor | None = None) -> list[str]:
-        """Continue ``embeds [B, S, E]`` (after ``cache`` if given) with text through the LM head,
-        greedy (``num_beams=1``) or beam search; stops at the tokenizer's EOS. With
-        ``last_hidden [B, H]``, the hidden state of ``cache``'s last token, and no ``embeds``,
-        generation continues ``cache`` directly (nothing is recomputed; ``cache`` is advanced:
-        pass ``cache.fork()`` to keep it). ``step_embeds [B, E]`` is added to the embedding of
-        every generated token fed back (not to ``embeds``), e.g. an event token."""
+        """Continue `embeds [B, S, E]` (after `cache` if given) with text through the LM head,
+        greedy (`num_beams=1`) or beam search; stops at the tokenizer's EOS. With
+        `last_hidden [B, H]`, the hidden state of `cache`'s last token, and no `embeds`,
+        generation continues `cache` directly (nothing is recomputed; `cache` is advanced:
+        pass `cache.fork()` to keep it). `step_embeds [B, E]` is added to the embedding of
+        every generated token fed back (not to `embeds`), e.g. an event token."""
         if max_new_tokens < 1 or num_beams < 1:
             raise ConfigError(f"max_new_tokens ({max_new_tokens}) and num_beams ({num_beams}) must be >= 1",
                               where=f"{WHERE}.generate")
@@ -255,7 +255,7 @@ class HFCausalLM(LLMAdapter):
     # -- saving ----------------------------------------------------------------
     def save_pretrained(self, path: str) -> None:
         """Write the LLM (and its tokenizer, when one is configured) so that
-        ``pretrained: path`` loads it back. Only an un-tuned or basic-/partially-tuned LLM:
+        `pretrained: path` loads it back. Only an un-tuned or basic-/partially-tuned LLM:
         peft weights are saved with the pipeline's trainable state dict."""
         if self._peft_config() is not None or on_meta_device():
             raise ConfigError("save_pretrained needs a real LLM without a peft tuner applied", where=WHERE,

@@ -1,6 +1,6 @@
-"""A mixin for LLM adapters without an LM head (``NoLLM``, ``T5Encoder``): every text-generation member
-raises the adapter's own :class:`~videollm_core.errors.ConfigError`, so a captioning head fails with
-a message naming ``model.llm`` instead of a wrong answer."""
+"""A mixin for LLM adapters without an LM head (`NoLLM`, `T5Encoder`): every text-generation member
+raises the adapter's own [`ConfigError`][videollm_core.errors.ConfigError], so a captioning head fails with
+a message naming `model.llm` instead of a wrong answer."""
 from __future__ import annotations
 
 from typing import Any, NoReturn
@@ -9,7 +9,7 @@ from torch import Tensor
 
 
 class WithoutTextGeneration:
-    """Put before :class:`~videollm_core.base.LLMAdapter` in the bases; implement :meth:`_cannot_generate`."""
+    """Put before [`LLMAdapter`][videollm_core.base.LLMAdapter] in the bases; implement `_cannot_generate`."""
 
     def _cannot_generate(self, what: str) -> NoReturn:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -1,15 +1,15 @@
-"""``NoLLM``: the RQ1 control without a reasoner, the translator straight into the head.
+"""`NoLLM`: the RQ1 control without a reasoner, the translator straight into the head.
 
-``forward`` returns the input embeddings unchanged as the hidden states (``H == E``), so the
+`forward` returns the input embeddings unchanged as the hidden states (`H == E`), so the
 head's answer at a unit depends on that unit's tokens alone: nothing mixes across time, and
 streaming unit by unit equals the full forward by construction. Comparing a pipeline with
-``model.llm: {type: NoLLM}`` against the same pipeline with a frozen LLM measures what the
+`model.llm: {type: NoLLM}` against the same pipeline with a frozen LLM measures what the
 LLM's reasoning over the sequence adds (the paper's RQ1: can a frozen LLM reason over video?).
 
-Prompts and queries still tokenize (``tokenize``, ``embed_text``) through a small text
+Prompts and queries still tokenize (`tokenize`, `embed_text`) through a small text
 embedding table, so a config with a task prompt runs unchanged; the tokens sit in the stream
 but no visual unit sees them. There is no LM head: text generation (captioning heads) is a
-:class:`~videollm_core.errors.ConfigError`, and so are peft tuners (nothing to adapt).
+[`ConfigError`][videollm_core.errors.ConfigError], and so are peft tuners (nothing to adapt).
 """
 from __future__ import annotations
 
@@ -48,11 +48,11 @@ def _no_peft() -> NoReturn:
 
 
 class NoLLMText(nn.Module):
-    """``NoLLM.model``: the text embedding table (``embed_tokens``, ``None`` without a tokenizer).
+    """`NoLLM.model`: the text embedding table (`embed_tokens`, `None` without a tokenizer).
 
-    Tuners reach the adapter's parameters through it (``Frozen``, ``Full``). It has no
-    transformers ``config``: a peft tuner that looks for one gets a :class:`ConfigError`
-    naming ``model.tuner``, as does a tuner that wraps it (see :meth:`NoLLM.__setattr__`).
+    Tuners reach the adapter's parameters through it (`Frozen`, `Full`). It has no
+    transformers `config`: a peft tuner that looks for one gets a [`ConfigError`][videollm_core.errors.ConfigError]
+    naming `model.tuner`, as does a tuner that wraps it (see `NoLLM.__setattr__`).
     """
 
     def __init__(self, vocab_size: int, hidden_size: int):
@@ -68,7 +68,7 @@ class NoLLMText(nn.Module):
         return self.embed_tokens
 
     def forward(self, ids: Tensor) -> Tensor:
-        """``ids [B, L]`` -> ``[B, L, E]``."""
+        """`ids [B, L]` -> `[B, L, E]`."""
         if self.embed_tokens is None:
             _no_tokenizer()
         return self.embed_tokens(ids)
@@ -78,15 +78,15 @@ class NoLLM(WithoutTextGeneration, LLMAdapter):
     """No reasoner: hidden states are the input embeddings (the RQ1 "no LLM" control).
 
     Args:
-        hidden_size: ``E == H``, the dimension translators produce and heads read.
-        tokenizer: tokenizer directory / hub name / ``tokenizer.json`` path, or ``{words: [...]}``
-            for a local word-level one (as :class:`~.hf_causal.HFCausalLM`'s); ``None``: the
-            adapter reads no text (a task prompt or query is then a :class:`ConfigError`).
+        hidden_size: `E == H`, the dimension translators produce and heads read.
+        tokenizer: tokenizer directory / hub name / `tokenizer.json` path, or `{words: [...]}`
+            for a local word-level one (as `HFCausalLM`'s); `None`: the
+            adapter reads no text (a task prompt or query is then a [`ConfigError`][videollm_core.errors.ConfigError]).
         vocab_size: rows of the text embedding table; with it, the tokenizer loads on first use
             (a dry run on the meta device never touches a hub tokenizer). Default: the tokenizer's size.
 
-    Attributes: ``model`` (:class:`NoLLMText`, the trainable text embeddings ``[V, E]``, V the
-    tokenizer's size), ``embed_dim`` ``E``, ``hidden_size`` ``H`` (equal).
+    Attributes: `model` (`NoLLMText`, the trainable text embeddings `[V, E]`, V the
+    tokenizer's size), `embed_dim` `E`, `hidden_size` `H` (equal).
     """
 
     def __init__(self, hidden_size: int = 256, tokenizer: str | dict | None = None, vocab_size: int | None = None):
@@ -118,13 +118,13 @@ class NoLLM(WithoutTextGeneration, LLMAdapter):
     # -- text ------------------------------------------------------------------
     @property
     def tokenizer(self) -> Any:  # type: ignore[override]
-        """The ``PreTrainedTokenizerFast`` (loaded on first use when ``vocab_size`` is given), or None (no ``tokenizer:``)."""
+        """The `PreTrainedTokenizerFast` (loaded on first use when `vocab_size` is given), or None (no `tokenizer:`)."""
         if self._tokenizer is None and self._tokenizer_spec is not None:
             self._tokenizer = self._load_tokenizer()
         return self._tokenizer
 
     def tokenize(self, texts: list[str]) -> tuple[Tensor, Tensor]:
-        """``B`` strings -> ``(ids [B, L] long, mask [B, L] bool)``, right-padded, no special tokens."""
+        """`B` strings -> `(ids [B, L] long, mask [B, L] bool)`, right-padded, no special tokens."""
         device = self._device()
         if not texts or all(not t for t in texts):
             return torch.zeros(len(texts), 0, dtype=torch.long, device=device), empty_mask(len(texts), device)
@@ -134,7 +134,7 @@ class NoLLM(WithoutTextGeneration, LLMAdapter):
         return enc["input_ids"].to(device), enc["attention_mask"].to(device).bool()
 
     def embed_text(self, ids: Tensor) -> Tensor:
-        """``ids [B, L]`` -> the trainable text embeddings ``[B, L, E]``."""
+        """`ids [B, L]` -> the trainable text embeddings `[B, L, E]`."""
         return self.model(ids)
 
     def _device(self) -> torch.device:
@@ -142,11 +142,11 @@ class NoLLM(WithoutTextGeneration, LLMAdapter):
 
     # -- forward -----------------------------------------------------------------
     def forward(self, embeds: Tensor, mask: Tensor, cache: Any = None, use_cache: bool = False) -> tuple[Tensor, None]:
-        """``embeds [B, S, E]``, ``mask [B, S]`` -> ``(hidden [B, S, H] = embeds, None)``.
+        """`embeds [B, S, E]`, `mask [B, S]` -> `(hidden [B, S, H] = embeds, None)`.
 
         No state is kept: the output at a token is its input, whatever came before, so a
-        stream needs no cache (``cache`` is ignored, and ``None`` is returned as the cache
-        even with ``use_cache``; the next call continues the stream just the same).
+        stream needs no cache (`cache` is ignored, and `None` is returned as the cache
+        even with `use_cache`; the next call continues the stream just the same).
         """
         if embeds.dim() != 3 or embeds.shape[-1] != self.embed_dim:
             raise DataError(f"NoLLM takes embeds [B, S, {self.embed_dim}], got {list(embeds.shape)}", where=WHERE)

@@ -1,11 +1,11 @@
-"""``T5Decoder``: the decoder stack of T5 used alone, as a decoder-only model (the paper's
+"""`T5Decoder`: the decoder stack of T5 used alone, as a decoder-only model (the paper's
 "T5 decoder" reasoner).
 
-Loaded the right way: ``T5ForConditionalGeneration.from_pretrained`` on the full checkpoint,
-then its ``decoder`` (with the shared embeddings) and ``lm_head`` are kept
-(``T5Stack.from_pretrained`` on a full checkpoint silently leaves random weights). The
+Loaded the right way: `T5ForConditionalGeneration.from_pretrained` on the full checkpoint,
+then its `decoder` (with the shared embeddings) and `lm_head` are kept
+(`T5Stack.from_pretrained` on a full checkpoint silently leaves random weights). The
 encoder is built with zero blocks, so its weights are neither allocated nor trained; without
-``encoder_hidden_states`` the decoder blocks skip cross-attention, whose modules are dropped.
+`encoder_hidden_states` the decoder blocks skip cross-attention, whose modules are dropped.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from .hf_causal import WHERE, HFCausalLM
 
 
 class T5Decoder(HFCausalLM):
-    """T5's decoder as a decoder-only LLM; arguments as :class:`HFCausalLM`
-    (``config: {model_type: t5, d_model, num_layers, num_heads, d_ff, d_kv...}``: ``num_layers``
-    or ``num_decoder_layers`` is the decoder depth)."""
+    """T5's decoder as a decoder-only LLM; arguments as `HFCausalLM`
+    (`config: {model_type: t5, d_model, num_layers, num_heads, d_ff, d_kv...}`: `num_layers`
+    or `num_decoder_layers` is the decoder depth)."""
 
     hf_class_name = "T5ForConditionalGeneration"
 
@@ -34,14 +34,14 @@ class T5Decoder(HFCausalLM):
         return super()._build(cfg, dtype, attn_implementation)
 
     def _split(self, hf_model: Any) -> tuple[nn.Module, nn.Module]:
-        """``(decoder, lm_head)``; each block's cross-attention (``layer[1]``, never run without an
+        """`(decoder, lm_head)`; each block's cross-attention (`layer[1]`, never run without an
         encoder) is dropped, so every decoder parameter is used and can train."""
         for block in hf_model.decoder.block:
             block.layer[1] = nn.Identity()
         return hf_model.decoder, hf_model.lm_head
 
     def lm_logits(self, hidden: Tensor) -> Tensor:
-        """``hidden [B, S, d_model]`` -> logits ``[B, S, V]``; tied T5 scales by ``d_model ** -0.5`` first."""
+        """`hidden [B, S, d_model]` -> logits `[B, S, V]`; tied T5 scales by `d_model ** -0.5` first."""
         cfg = self.config
         if getattr(cfg, "scale_decoder_outputs", getattr(cfg, "tie_word_embeddings", False)):
             hidden = hidden * (cfg.d_model ** -0.5)

@@ -1,14 +1,14 @@
-"""``T5Encoder``: the encoder stack of T5 as the reasoner, bidirectional (the paper's encoder-vs-decoder
-comparison: T5's encoder against its decoder, :mod:`.t5_decoder`, on offline tasks).
+"""`T5Encoder`: the encoder stack of T5 as the reasoner, bidirectional (the paper's encoder-vs-decoder
+comparison: T5's encoder against its decoder, `t5_decoder`, on offline tasks).
 
 Every token attends to the whole sequence, so a unit's hidden state depends on the units after
 it too. That is fine for offline tasks, which see the whole video (action segmentation,
 highlight detection, NLQ...), and wrong for online ones: the adapter keeps no key/value cache,
-so streaming (``pipeline.stream()``) and text continuation (captioning heads) are a
-:class:`~videollm_core.errors.ConfigError`, and :func:`check_offline` refuses a pipeline whose
-heads answer online (``ONLINE_TASKS``), whose full forward would read the future.
+so streaming (`pipeline.stream()`) and text continuation (captioning heads) are a
+[`ConfigError`][videollm_core.errors.ConfigError], and `check_offline` refuses a pipeline whose
+heads answer online (`ONLINE_TASKS`), whose full forward would read the future.
 
-Loaded with ``T5EncoderModel.from_pretrained`` (the encoder and shared embeddings of a full
+Loaded with `T5EncoderModel.from_pretrained` (the encoder and shared embeddings of a full
 checkpoint; the decoder is never allocated).
 """
 from __future__ import annotations
@@ -33,12 +33,12 @@ def _bidirectional(what: str, where: str = WHERE) -> NoReturn:
 
 
 class T5Encoder(WithoutTextGeneration, HFCausalLM):
-    """T5's encoder as a bidirectional reasoner, offline tasks only; arguments as :class:`HFCausalLM`
-    (``config: {model_type: t5, d_model, num_layers, num_heads, d_ff, d_kv...}``: ``num_layers`` is
-    the encoder depth; ``random_init`` too).
+    """T5's encoder as a bidirectional reasoner, offline tasks only; arguments as `HFCausalLM`
+    (`config: {model_type: t5, d_model, num_layers, num_heads, d_ff, d_kv...}`: `num_layers` is
+    the encoder depth; `random_init` too).
 
-    Attributes: ``model`` (the encoder ``T5Stack``, ``[B, S, d_model]`` -> ``[B, S, d_model]``),
-    ``lm_head`` (the shared input embeddings, for sizes only: there is no text generation).
+    Attributes: `model` (the encoder `T5Stack`, `[B, S, d_model]` -> `[B, S, d_model]`),
+    `lm_head` (the shared input embeddings, for sizes only: there is no text generation).
     """
 
     hf_class_name = "T5EncoderModel"
@@ -50,7 +50,7 @@ class T5Encoder(WithoutTextGeneration, HFCausalLM):
         return super()._build(cfg, dtype, attn_implementation)
 
     def _split(self, hf_model: Any) -> tuple[nn.Module, nn.Module]:
-        """``(encoder stack, shared embeddings)``: the embeddings stand in for the LM head's sizes."""
+        """`(encoder stack, shared embeddings)`: the embeddings stand in for the LM head's sizes."""
         return hf_model.encoder, hf_model.get_input_embeddings()
 
     def set_context(self, context: Mapping[str, Any]) -> None:
@@ -58,9 +58,9 @@ class T5Encoder(WithoutTextGeneration, HFCausalLM):
         _bidirectional("run under a bounded context (a window over a stream)", where="model.context")
 
     def forward(self, embeds: Tensor, mask: Tensor, cache: Any = None, use_cache: bool = False) -> tuple[Tensor, None]:
-        """``embeds [B, S, E]``, ``mask [B, S]`` right-padded -> ``(hidden [B, S, H], None)``, bidirectional
-        over the real tokens (padding masked out). ``cache`` or ``use_cache`` (streaming, captioning)
-        raise a :class:`ConfigError`."""
+        """`embeds [B, S, E]`, `mask [B, S]` right-padded -> `(hidden [B, S, H], None)`, bidirectional
+        over the real tokens (padding masked out). `cache` or `use_cache` (streaming, captioning)
+        raise a [`ConfigError`][videollm_core.errors.ConfigError]."""
         if cache is not None or use_cache:
             _bidirectional("stream (pipeline.stream(), online inference) nor continue text (captioning heads)")
         mask = mask.bool()
@@ -78,8 +78,8 @@ class T5Encoder(WithoutTextGeneration, HFCausalLM):
 
 
 def check_offline(pipeline: Any) -> None:
-    """A :class:`ConfigError` when a bidirectional :class:`T5Encoder` would answer an online task
-    (``ONLINE_TASKS``): its full forward reads units after the one it answers."""
+    """A [`ConfigError`][videollm_core.errors.ConfigError] when a bidirectional `T5Encoder` would answer an online task
+    (`ONLINE_TASKS`): its full forward reads units after the one it answers."""
     if not isinstance(pipeline.llm, T5Encoder):
         return
     online = sorted({head.task for head in pipeline.heads.values()} & ONLINE_TASKS)

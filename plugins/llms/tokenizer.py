@@ -1,8 +1,8 @@
 """Tokenizers for LLM adapters: a real one from a directory or hub name, or a word-level
-one built locally with the ``tokenizers`` library (offline demos and tests).
+one built locally with the `tokenizers` library (offline demos and tests).
 
-Every form ends as a ``transformers.PreTrainedTokenizerFast``, so it saves next to the
-model (``save_pretrained``) and loads back through ``AutoTokenizer``.
+Every form ends as a `transformers.PreTrainedTokenizerFast`, so it saves next to the
+model (`save_pretrained`) and loads back through `AutoTokenizer`.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ WORD_LEVEL_SPECIALS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
 
 
 def word_level_tokenizer(words: list[str], lowercase: bool = True) -> Any:
-    """A word-level ``PreTrainedTokenizerFast``: ids 0..3 are ``[PAD] [UNK] [BOS] [EOS]``,
-    then ``words`` in order (duplicates dropped). Text is split on whitespace and punctuation."""
+    """A word-level `PreTrainedTokenizerFast`: ids 0..3 are `[PAD] [UNK] [BOS] [EOS]`,
+    then `words` in order (duplicates dropped). Text is split on whitespace and punctuation."""
     from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
     from tokenizers.models import WordLevel
     from transformers import PreTrainedTokenizerFast
@@ -38,16 +38,16 @@ def word_level_tokenizer(words: list[str], lowercase: bool = True) -> Any:
 
 def build_tokenizer(spec: str | dict | None, pretrained: str | None, *, trust_remote_code: bool = False,
                     where: str = "model.llm.tokenizer") -> Any:
-    """Resolve the adapter's ``tokenizer:`` argument.
+    """Resolve the adapter's `tokenizer:` argument.
 
     Args:
-        spec: ``None`` (use ``pretrained``'s own tokenizer), a path to a ``tokenizer.json``,
-            a tokenizer directory or hub name, or a mapping ``{words: [...], lowercase: true}``
-            (alias ``vocab``) or ``{file: path/to/tokenizer.json}``.
-        pretrained: the model's ``pretrained:`` value (fallback source).
+        spec: `None` (use `pretrained`'s own tokenizer), a path to a `tokenizer.json`,
+            a tokenizer directory or hub name, or a mapping `{words: [...], lowercase: true}`
+            (alias `vocab`) or `{file: path/to/tokenizer.json}`.
+        pretrained: the model's `pretrained:` value (fallback source).
 
     Returns:
-        A ``PreTrainedTokenizerFast`` with a pad token set.
+        A `PreTrainedTokenizerFast` with a pad token set.
     """
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 

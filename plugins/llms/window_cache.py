@@ -1,31 +1,31 @@
-"""``WindowCache``: the constant-size key/value cache of a context policy (``model.context``).
+"""`WindowCache`: the constant-size key/value cache of a context policy (`model.context`).
 
-Per layer one pre-allocated buffer ``[B, heads, W - 1 + 2C, head_dim]`` (``W`` the window,
-``C`` the chunk size of one forward call): slots ``0..S-1`` hold the ``S`` attention sinks
+Per layer one pre-allocated buffer `[B, heads, W - 1 + 2C, head_dim]` (`W` the window,
+`C` the chunk size of one forward call): slots `0..S-1` hold the `S` attention sinks
 (prefix-tuning keys first, then the first tokens of the sequence), the following slots the
 most recent tokens, oldest first, without gaps per sequence. A forward call writes its
-``c <= C`` new tokens after each sequence's cached ones (``scatter_``, no concatenation); the
-attention mask hides tokens older than the window. Once a sequence's slots pass ``W - 1 + C``,
-:meth:`WindowCache.commit` moves its last ``W - 1 - S`` tokens down behind the sinks (one copy
-every ``C`` tokens, not one per token). Nothing grows with the length of the video.
+`c <= C` new tokens after each sequence's cached ones (`scatter_`, no concatenation); the
+attention mask hides tokens older than the window. Once a sequence's slots pass `W - 1 + C`,
+`WindowCache.commit` moves its last `W - 1 - S` tokens down behind the sinks (one copy
+every `C` tokens, not one per token). Nothing grows with the length of the video.
 
-Every query attends to the sinks and to the ``W - S`` most recent tokens, itself included,
+Every query attends to the sinks and to the `W - S` most recent tokens, itself included,
 with the positions StreamingLLM gives them (positions inside the cache, never past the
 model's table):
 
-- ``absolute`` (GPT-2, OPT): a token's position is its ring slot, ``u`` for ``u < S``, else
-  ``S + (u - S) mod (W - S)`` (``u`` counts the prefix too), minus the prefix length: the
-  window always holds each position once; positions stay ``< W``.
-- ``rotary`` (LLaMA-style): a token at cache slot ``j`` is rotated to position ``j - P``
-  (``P`` prefix keys, which are never rotated). On eviction the kept keys move down and are
-  rotated back by the same amount. A query at slot ``q`` sees the sinks as if it stood at
-  slot ``min(u, W - 1)``, as one-token-at-a-time StreamingLLM does: the sink keys are rotated
+- `absolute` (GPT-2, OPT): a token's position is its ring slot, `u` for `u < S`, else
+  `S + (u - S) mod (W - S)` (`u` counts the prefix too), minus the prefix length: the
+  window always holds each position once; positions stay `< W`.
+- `rotary` (LLaMA-style): a token at cache slot `j` is rotated to position `j - P`
+  (`P` prefix keys, which are never rotated). On eviction the kept keys move down and are
+  rotated back by the same amount. A query at slot `q` sees the sinks as if it stood at
+  slot `min(u, W - 1)`, as one-token-at-a-time StreamingLLM does: the sink keys are rotated
   by the excess, in place from a pristine copy when a call has one query per sequence, as a
   few extra keys per excess when a chunk has several.
-- ``relative`` (T5): the model's relative-position bias is corrected through the additive
+- `relative` (T5): the model's relative-position bias is corrected through the additive
   attention mask to the distances inside the cache, the same ones.
 
-So a chunk of ``c`` tokens gives what ``c`` one-token calls give (within float error):
+So a chunk of `c` tokens gives what `c` one-token calls give (within float error):
 batch forward over any length equals unit-by-unit streaming.
 """
 from __future__ import annotations
@@ -38,8 +38,8 @@ from transformers.cache_utils import Cache
 
 
 def rotate(x: Tensor, delta: Tensor, inv_freq: Tensor) -> Tensor:
-    """Rotary keys ``x [..., T, D]`` moved by ``delta`` positions (broadcast to ``[..., T]``),
-    LLaMA's ``rotate_half`` layout on the first ``2 * len(inv_freq)`` channels."""
+    """Rotary keys `x [..., T, D]` moved by `delta` positions (broadcast to `[..., T]`),
+    LLaMA's `rotate_half` layout on the first `2 * len(inv_freq)` channels."""
     angle = delta.to(torch.float32)[..., None] * inv_freq.to(torch.float32)  # [..., T, F]
     cos, sin = torch.cat([angle.cos(), angle.cos()], -1), torch.cat([angle.sin(), angle.sin()], -1)
     d = cos.shape[-1]
@@ -53,22 +53,22 @@ def rotate(x: Tensor, delta: Tensor, inv_freq: Tensor) -> Tensor:
 
 
 class WindowCache(Cache):
-    """Bounded cache of ``B`` sequences under a window ``W`` with ``S`` sinks.
+    """Bounded cache of `B` sequences under a window `W` with `S` sinks.
 
     Args:
-        window: ``W``, tokens a query attends to at most (itself and the sinks included).
-        sink: ``S``, first slots kept for good.
-        chunk: ``C``, most tokens per forward call.
-        kind: ``"absolute"``, ``"rotary"`` or ``"relative"`` (see the module docstring).
-        batch_size: ``B``.
+        window: `W`, tokens a query attends to at most (itself and the sinks included).
+        sink: `S`, first slots kept for good.
+        chunk: `C`, most tokens per forward call.
+        kind: `"absolute"`, `"rotary"` or `"relative"` (see the module docstring).
+        batch_size: `B`.
         device: where the state lives.
-        inv_freq: rotary frequencies ``[D/2]`` (``rotary`` only).
-        bias: ``relative position [B, c, K] -> bias [B, H, c, K]`` of the model (``relative`` only).
-        prefix: a ``transformers`` cache with the prefix-tuning keys/values (``P`` per layer).
+        inv_freq: rotary frequencies `[D/2]` (`rotary` only).
+        bias: `relative position [B, c, K] -> bias [B, H, c, K]` of the model (`relative` only).
+        prefix: a `transformers` cache with the prefix-tuning keys/values (`P` per layer).
 
-    Attributes: ``length [B]`` cached slots per sequence, ``seen [B]`` slots ever filled
-    (prefix included), ``keys``/``values`` one buffer per layer; rotary only: ``sink_off [B]``
-    the rotation the sink slots carry now, ``sink_base`` their unrotated keys per layer.
+    Attributes: `length [B]` cached slots per sequence, `seen [B]` slots ever filled
+    (prefix included), `keys`/`values` one buffer per layer; rotary only: `sink_off [B]`
+    the rotation the sink slots carry now, `sink_base` their unrotated keys per layer.
     """
 
     is_compileable = False
@@ -100,7 +100,7 @@ class WindowCache(Cache):
         self.values.append(v.new_zeros(b, v.shape[1], self.capacity, v.shape[-1]))
 
     def _seed(self, prefix: Any) -> None:
-        """Prefix-tuning keys/values ``[B, h, P, d]`` per layer into slots ``0..P-1``."""
+        """Prefix-tuning keys/values `[B, h, P, d]` per layer into slots `0..P-1`."""
         layers = getattr(prefix, "self_attention_cache", prefix).layers
         for layer in layers:
             self._alloc(layer.keys, layer.values)
@@ -117,14 +117,14 @@ class WindowCache(Cache):
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)
 
     def slot_mask(self) -> Tensor:
-        """``[B, capacity]`` bool: which slots hold a token (prefix keys included; the mask of
+        """`[B, capacity]` bool: which slots hold a token (prefix keys included; the mask of
         each call hides those older than the window)."""
         return torch.arange(self.capacity, device=self.length.device)[None] < self.length[:, None]
 
     # -- one forward call --------------------------------------------------------------
     def plan(self, n: Tensor, c: int, dtype: torch.dtype) -> tuple[Tensor | None, Tensor]:
-        """Before a call with ``c`` columns of which the first ``n [B]`` are real tokens:
-        -> ``(position_ids [B, c] or None, additive mask [B, 1 or H, c, K])``."""
+        """Before a call with `c` columns of which the first `n [B]` are real tokens:
+        -> `(position_ids [B, c] or None, additive mask [B, 1 or H, c, K])`."""
         dev = self.length.device
         i = torch.arange(c, device=dev)
         qs = self.length[:, None] + i  # query slots [B, c]
@@ -160,8 +160,8 @@ class WindowCache(Cache):
         return (ring - self.prefix).clamp(min=0), mask
 
     def update(self, key_states: Tensor, value_states: Tensor, layer_idx: int, *args, **kwargs) -> tuple[Tensor, Tensor]:
-        """Write the call's keys/values ``[B, h, c, d]`` after each sequence's cached slots ->
-        the keys/values to attend to ``[B, h, K, d]`` (the planned layout)."""
+        """Write the call's keys/values `[B, h, c, d]` after each sequence's cached slots ->
+        the keys/values to attend to `[B, h, K, d]` (the planned layout)."""
         if layer_idx >= len(self.keys):
             self._alloc(key_states, value_states)
         c = key_states.shape[2]
@@ -187,7 +187,7 @@ class WindowCache(Cache):
         return keys, values
 
     def _rotate_sinks(self, layer: int) -> None:
-        """Sink slots of ``layer`` to the planned rotation (from their pristine keys, no drift)."""
+        """Sink slots of `layer` to the planned rotation (from their pristine keys, no drift)."""
         buf = self.keys[layer]
         if layer >= len(self.sink_base):
             self.sink_base.append(buf[:, :, : self.sink].clone())
@@ -202,7 +202,7 @@ class WindowCache(Cache):
             buf[:, :, : self.sink] = rotated
 
     def commit(self, n: Tensor) -> None:
-        """After the call: ``n [B]`` real tokens were added; evict down to ``W - 1`` slots."""
+        """After the call: `n [B]` real tokens were added; evict down to `W - 1` slots."""
         self.length = self.length + n
         self.seen = self.seen + n
         if self._sink_target is not None:
@@ -236,7 +236,7 @@ class WindowCache(Cache):
 
     # -- what transformers and beam search ask of a cache -----------------------------------
     def get_seq_length(self, layer_idx: int = 0) -> int:
-        """0: positions and masks come from :meth:`plan`, never from the cache length."""
+        """0: positions and masks come from `plan`, never from the cache length."""
         return 0
 
     def get_mask_sizes(self, query_length: int, layer_idx: int = 0) -> tuple[int, int]:
@@ -255,7 +255,7 @@ class WindowCache(Cache):
         self.length, self.seen, self.sink_off = fn(self.length), fn(self.seen), fn(self.sink_off)
 
     def reorder_cache(self, beam_idx: Tensor) -> None:
-        """Keep sequences ``beam_idx [B']`` (any ``B'``), in place."""
+        """Keep sequences `beam_idx [B']` (any `B'`), in place."""
         self._map(lambda t: t.index_select(0, beam_idx.to(t.device)))
 
     def batch_repeat_interleave(self, repeats: int) -> None:

@@ -1,10 +1,10 @@
 """What all built-in translators share: input checks, per-unit expansion, streaming.
 
-A translator maps ``TokenSequence(embeds [B, N, in_dim], mask [B, N], spans [B, N, 2] s)``
-to ``TokenSequence(embeds [B, N*k, out_dim], mask [B, N*k], spans [B, N*k, 2] s)`` with
-``k = tokens_per_unit``; the ``k`` tokens of unit ``j`` sit at ``j*k .. j*k+k-1`` and
-repeat its mask and span. Unit ``j``'s tokens depend on units ``j - context_units .. j``
-only (causal), which is what makes :class:`WindowedTranslatorStream` exact.
+A translator maps `TokenSequence(embeds [B, N, in_dim], mask [B, N], spans [B, N, 2] s)`
+to `TokenSequence(embeds [B, N*k, out_dim], mask [B, N*k], spans [B, N*k, 2] s)` with
+`k = tokens_per_unit`; the `k` tokens of unit `j` sit at `j*k .. j*k+k-1` and
+repeat its mask and span. Unit `j`'s tokens depend on units `j - context_units .. j`
+only (causal), which is what makes `WindowedTranslatorStream` exact.
 """
 from __future__ import annotations
 
@@ -16,20 +16,20 @@ from videollm_core import DataError, TokenSequence, Translator, TranslatorStream
 class UnitTranslator(Translator):
     """Base of the built-in translators: causal, per-unit computation.
 
-    Subclasses implement :meth:`translate` (``[B, N, in_dim]`` -> ``[B, N*k, out_dim]``)
-    and set ``tokens_per_unit`` / ``context_units`` when they differ from 1 / 0.
+    Subclasses implement `translate` (`[B, N, in_dim]` -> `[B, N*k, out_dim]`)
+    and set `tokens_per_unit` / `context_units` when they differ from 1 / 0.
     """
 
     #: previous units each unit's output depends on (0: the unit alone).
     context_units: int = 0
 
     def translate(self, units: TokenSequence) -> Tensor:  # pragma: no cover - abstract
-        """``units`` (``embeds [B, N, in_dim]``, ``mask [B, N]``, optional ``steps``) ->
-        ``[B, N * tokens_per_unit, out_dim]``."""
+        """`units` (`embeds [B, N, in_dim]`, `mask [B, N]`, optional `steps`) ->
+        `[B, N * tokens_per_unit, out_dim]`."""
         raise NotImplementedError
 
     def forward(self, tokens: TokenSequence) -> TokenSequence:
-        """``[B, N, in_dim]`` unit tokens -> ``[B, N*k, out_dim]`` LLM tokens (mask, spans repeated per unit)."""
+        """`[B, N, in_dim]` unit tokens -> `[B, N*k, out_dim]` LLM tokens (mask, spans repeated per unit)."""
         if tokens.dim != self.in_dim:
             raise DataError(
                 f"token dim {tokens.dim} differs from the translator's in_dim {self.in_dim}",
@@ -45,16 +45,16 @@ class UnitTranslator(Translator):
         )
 
     def open_stream(self) -> "WindowedTranslatorStream":
-        """A stateful translator for one stream (batch of 1), see :class:`WindowedTranslatorStream`."""
+        """A stateful translator for one stream (batch of 1), see `WindowedTranslatorStream`."""
         return WindowedTranslatorStream(self)
 
 
 class WindowedTranslatorStream(TranslatorStream):
-    """Translates units as they arrive, keeping the last ``context_units`` input units.
+    """Translates units as they arrive, keeping the last `context_units` input units.
 
-    ``push(tokens)`` with ``tokens [1, n, in_dim]`` (all real) returns the ``[1, n*k,
-    out_dim]`` tokens the full forward gives these units: the kept units go in front as
-    context and their outputs are sliced off again. With ``context_units == 0`` it is the
+    `push(tokens)` with `tokens [1, n, in_dim]` (all real) returns the `[1, n*k,
+    out_dim]` tokens the full forward gives these units: the kept units go in front as
+    context and their outputs are sliced off again. With `context_units == 0` it is the
     kernel's plain stream (each push translated on its own).
     """
 

@@ -11,25 +11,25 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tan
 
 
 class LinearTranslator(UnitTranslator):
-    """Linear semantic translator: ``[B, N, in_dim]`` -> ``[B, N, out_dim]`` (one token per unit)."""
+    """Linear semantic translator: `[B, N, in_dim]` -> `[B, N, out_dim]` (one token per unit)."""
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__(in_dim, out_dim)
         self.proj = nn.Linear(self.in_dim, self.out_dim)
 
     def translate(self, units: TokenSequence) -> Tensor:
-        """``units.embeds [B, N, in_dim]`` -> ``[B, N, out_dim]``."""
+        """`units.embeds [B, N, in_dim]` -> `[B, N, out_dim]`."""
         return self.proj(units.embeds)
 
 
 class MLPTranslator(UnitTranslator):
-    """MLP semantic translator: ``num_layers`` linear layers with activations between, per unit.
+    """MLP semantic translator: `num_layers` linear layers with activations between, per unit.
 
     Args:
-        in_dim, out_dim: supplied by the pipeline (encoder ``out_dim``, LLM ``embed_dim``).
-        hidden_dim: width of the hidden layers (default ``out_dim``).
+        in_dim, out_dim: supplied by the pipeline (encoder `out_dim`, LLM `embed_dim`).
+        hidden_dim: width of the hidden layers (default `out_dim`).
         num_layers: linear layers (1 is a linear translator).
-        activation: ``gelu``, ``relu``, ``silu`` or ``tanh``.
+        activation: `gelu`, `relu`, `silu` or `tanh`.
         dropout: dropout after each hidden activation.
     """
 
@@ -56,5 +56,5 @@ class MLPTranslator(UnitTranslator):
         self.mlp = nn.Sequential(*layers)
 
     def translate(self, units: TokenSequence) -> Tensor:
-        """``units.embeds [B, N, in_dim]`` -> ``[B, N, out_dim]``."""
+        """`units.embeds [B, N, in_dim]` -> `[B, N, out_dim]`."""
         return self.mlp(units.embeds)

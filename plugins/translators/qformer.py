@@ -1,15 +1,15 @@
 """Q-Former translator: learned queries cross-attending to the steps inside each unit (BLIP-2 style).
 
-VideoLLM's semantic translator (Sec. 3.2) after BLIP-2's Q-Former: per unit ``j`` the
-``num_queries`` learned queries go through ``num_layers`` blocks (self-attention among
+VideoLLM's semantic translator (Sec. 3.2) after BLIP-2's Q-Former: per unit `j` the
+`num_queries` learned queries go through `num_layers` blocks (self-attention among
 the queries, cross-attention to the unit's key/values, MLP; pre-norm) and become
-``num_queries`` LLM tokens.
+`num_queries` LLM tokens.
 
-Key/values of unit ``j`` are the **feature steps** the unit was pooled from
-(``TokenSequence.steps [B, N, U, D]``, filled by the unit encoders), not its pooled
+Key/values of unit `j` are the **feature steps** the unit was pooled from
+(`TokenSequence.steps [B, N, U, D]`, filled by the unit encoders), not its pooled
 token, so the queries can pick the moments that matter inside a unit: two units with
-the same mean but different steps translate differently. With ``window > 1`` the steps
-of the ``window - 1`` previous units join them (a causal local window; units before the
+the same mean but different steps translate differently. With `window > 1` the steps
+of the `window - 1` previous units join them (a causal local window; units before the
 video start and padded steps are masked), each step marked by a learned embedding of
 its unit's offset in the window and a fixed sinusoidal code of its place in the unit.
 
@@ -19,8 +19,8 @@ single step, cross-attention would otherwise hand every query the same vector, a
 queries' cross-attention norm would get no gradient); it also keeps the softmax defined
 on fully padded units.
 
-An encoder that gives no steps (``steps is None``) makes each unit its own single step.
-Streaming keeps the last ``window - 1`` units with their steps (:class:`~.base.WindowedTranslatorStream`),
+An encoder that gives no steps (`steps is None`) makes each unit its own single step.
+Streaming keeps the last `window - 1` units with their steps (`WindowedTranslatorStream`),
 so a unit is translated once it is complete and streaming equals the full forward.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ from .base import UnitTranslator
 
 
 def step_position_code(num_steps: int, dim: int, device: torch.device) -> Tensor:
-    """``[num_steps, dim]`` sinusoidal code of a step's index inside its unit (no parameters, any ``U``)."""
+    """`[num_steps, dim]` sinusoidal code of a step's index inside its unit (no parameters, any `U`)."""
     pos = torch.arange(num_steps, dtype=torch.float32, device=device)[:, None]
     freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / dim))
     code = torch.zeros(num_steps, dim, device=device)
@@ -46,19 +46,19 @@ def step_position_code(num_steps: int, dim: int, device: torch.device) -> Tensor
 
 
 class QFormerTranslator(UnitTranslator):
-    """Learned queries with cross-attention to each unit's steps: ``num_queries`` LLM tokens per unit.
+    """Learned queries with cross-attention to each unit's steps: `num_queries` LLM tokens per unit.
 
     Args:
         in_dim, out_dim: supplied by the pipeline.
-        num_queries: ``k``, tokens per unit (``tokens_per_unit``).
+        num_queries: `k`, tokens per unit (`tokens_per_unit`).
         num_layers: Q-Former blocks.
-        num_heads: attention heads (must divide ``hidden_dim``).
-        hidden_dim: width of the queries (default ``min(in_dim, 256)``).
+        num_heads: attention heads (must divide `hidden_dim`).
+        hidden_dim: width of the queries (default `min(in_dim, 256)`).
         window: units whose steps form the key/values (causal: the unit and the
-            ``window - 1`` before it).
+            `window - 1` before it).
 
-    ``[B, N, in_dim]`` units with ``steps [B, N, U, in_dim]`` -> ``[B, N * num_queries,
-    out_dim]``; unit ``j``'s tokens at ``j*k .. j*k + k - 1``.
+    `[B, N, in_dim]` units with `steps [B, N, U, in_dim]` -> `[B, N * num_queries,
+    out_dim]`; unit `j`'s tokens at `j*k .. j*k + k - 1`.
     """
 
     def __init__(self, in_dim: int, out_dim: int, num_queries: int = 4, num_layers: int = 2, num_heads: int = 4,
@@ -86,9 +86,9 @@ class QFormerTranslator(UnitTranslator):
         self.out_proj = nn.Linear(hidden, self.out_dim)
 
     def memory(self, units: TokenSequence) -> tuple[Tensor, Tensor]:
-        """Key/values of every unit: ``[B, N, 1 + window * U, h]`` and their validity ``[B, N, 1 + window * U]``.
+        """Key/values of every unit: `[B, N, 1 + window * U, h]` and their validity `[B, N, 1 + window * U]`.
 
-        Slot 0 is the null key/value; then the window's units, oldest first, ``U`` steps each.
+        Slot 0 is the null key/value; then the window's units, oldest first, `U` steps each.
         """
         steps, step_mask = units.steps, units.step_mask
         if steps is None:  # an encoder without steps: the unit is its own single step
@@ -107,7 +107,7 @@ class QFormerTranslator(UnitTranslator):
         return kv, valid
 
     def translate(self, units: TokenSequence) -> Tensor:
-        """``units`` (``embeds [B, N, in_dim]``, ``steps [B, N, U, in_dim]``) -> ``[B, N * num_queries, out_dim]``."""
+        """`units` (`embeds [B, N, in_dim]`, `steps [B, N, U, in_dim]`) -> `[B, N * num_queries, out_dim]`."""
         b, n = units.mask.shape
         k = self.tokens_per_unit
         if b * n == 0:

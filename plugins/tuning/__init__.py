@@ -1,6 +1,6 @@
-"""Built-in plugin ``tuning``: tuning strategies (basic, partial, full, peft methods).
+"""Built-in plugin `tuning`: tuning strategies (basic, partial, full, peft methods).
 
-``peft`` is imported only when a peft tuner is applied.
+`peft` is imported only when a peft tuner is applied.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Tuning without peft: ``Frozen`` (the paper's basic tuning: the LLM is frozen, only the
-translator and heads train), ``Full``, and ``Partial`` (unfreeze chosen parts of the LLM)."""
+"""Tuning without peft: `Frozen` (the paper's basic tuning: the LLM is frozen, only the
+translator and heads train), `Full`, and `Partial` (unfreeze chosen parts of the LLM)."""
 from __future__ import annotations
 
 import re
@@ -20,8 +20,8 @@ class Frozen(Tuner):
 
 
 class Full(Tuner):
-    """Every parameter of the LLM's decoder trains (``llm.model``). An untied LM head, only
-    used for text generation, trains only with ``lm_head=True``: then every parameter of the
+    """Every parameter of the LLM's decoder trains (`llm.model`). An untied LM head, only
+    used for text generation, trains only with `lm_head=True`: then every parameter of the
     adapter trains (an adapter holds the decoder and its LM head)."""
 
     def __init__(self, lm_head: bool = False):
@@ -33,8 +33,8 @@ class Full(Tuner):
 
 
 def decoder_blocks(model: nn.Module) -> nn.ModuleList:
-    """The ``ModuleList`` of transformer blocks (``h``, ``layers``, ``block``...): the longest of the
-    outermost lists (a T5 block's own ``layer`` list, nested inside ``block``, never counts)."""
+    """The `ModuleList` of transformer blocks (`h`, `layers`, `block`...): the longest of the
+    outermost lists (a T5 block's own `layer` list, nested inside `block`, never counts)."""
     named = {name: m for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) > 0}
     lists = [m for name, m in named.items() if not any(name.startswith(f"{other}.") for other in named)]
     if not lists:
@@ -43,13 +43,13 @@ def decoder_blocks(model: nn.Module) -> nn.ModuleList:
 
 
 class Partial(Tuner):
-    """Partial tuning: freeze the LLM, then unfreeze parameters of ``llm.model`` whose name
-    (relative to ``llm.model``, e.g. ``h.1.attn.c_attn.weight``) matches a regex of
-    ``patterns`` (``re.search``), the first ``first_n_blocks`` and the last ``last_n_blocks``
-    transformer blocks, every normalisation layer (``norms``) and every bias (``biases``).
+    """Partial tuning: freeze the LLM, then unfreeze parameters of `llm.model` whose name
+    (relative to `llm.model`, e.g. `h.1.attn.c_attn.weight`) matches a regex of
+    `patterns` (`re.search`), the first `first_n_blocks` and the last `last_n_blocks`
+    transformer blocks, every normalisation layer (`norms`) and every bias (`biases`).
 
     The paper's partial tuning compares unfreezing the first block with unfreezing the last:
-    ``{type: Partial, first_n_blocks: 1}`` and ``{type: Partial, last_n_blocks: 1}``."""
+    `{type: Partial, first_n_blocks: 1}` and `{type: Partial, last_n_blocks: 1}`."""
 
     def __init__(self, patterns: list[str] | None = None, last_n_blocks: int = 0, norms: bool = False, biases: bool = False,
                  first_n_blocks: int = 0):

@@ -1,11 +1,11 @@
-"""Parameter-efficient tuning through peft: ``LoRA``, ``IA3``, ``AdaLoRA``, ``PrefixTuning``,
-``PromptTuning``, ``PTuning``.
+"""Parameter-efficient tuning through peft: `LoRA`, `IA3`, `AdaLoRA`, `PrefixTuning`,
+`PromptTuning`, `PTuning`.
 
-Each wraps the adapter's bare ``transformers`` model (``llm.model``) with
-``get_peft_model(..., TaskType.FEATURE_EXTRACTION)`` after freezing the whole adapter, so
+Each wraps the adapter's bare `transformers` model (`llm.model`) with
+`get_peft_model(..., TaskType.FEATURE_EXTRACTION)` after freezing the whole adapter, so
 only peft's parameters train. The adapter runs the bare model itself, puts prompt / p-tuning
-virtual tokens in front (``llm.num_virtual_tokens``) and seeds prefix tuning's keys/values
-into the cache (see ``videollm_plugins.llms.hf_causal``).
+virtual tokens in front (`llm.num_virtual_tokens`) and seeds prefix tuning's keys/values
+into the cache (see `videollm_plugins.llms.hf_causal`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _model_type(llm: LLMAdapter) -> str:
 
 
 def wrap_with_peft(llm: LLMAdapter, peft_config: Any) -> None:
-    """Freeze ``llm``, then replace ``llm.model`` by its peft-wrapped version."""
+    """Freeze `llm`, then replace `llm.model` by its peft-wrapped version."""
     from peft import get_peft_model
 
     if hasattr(llm.model, "peft_config"):
@@ -51,8 +51,8 @@ def _check_positive(**values: int) -> None:
 
 
 class LoRA(_PeftTuner):
-    """Low-rank adapters of rank ``r`` (scale ``alpha / r``) on ``target_modules`` (default:
-    the attention projections of the architecture, see :mod:`.targets`)."""
+    """Low-rank adapters of rank `r` (scale `alpha / r`) on `target_modules` (default:
+    the attention projections of the architecture, see `targets`)."""
 
     def __init__(self, r: int = 8, alpha: float = 16, dropout: float = 0.05, target_modules: list[str] | str | None = None):
         _check_positive(r=r)
@@ -67,8 +67,8 @@ class LoRA(_PeftTuner):
 
 
 class AdaLoRA(_PeftTuner):
-    """LoRA with adaptive rank budget (from ``init_r`` down to ``target_r`` between steps
-    ``tinit`` and ``total_step - tfinal``). Call :meth:`step_end` after every optimizer step."""
+    """LoRA with adaptive rank budget (from `init_r` down to `target_r` between steps
+    `tinit` and `total_step - tfinal`). Call `step_end` after every optimizer step."""
 
     def __init__(self, init_r: int = 12, target_r: int = 8, alpha: float = 32, dropout: float = 0.05,
                  total_step: int = 1000, tinit: int = 0, tfinal: int = 0, delta_t: int = 1,
@@ -88,7 +88,7 @@ class AdaLoRA(_PeftTuner):
                              fan_in_fan_out=_model_type(llm) == "gpt2")
 
     def step_end(self, llm: LLMAdapter, step: int) -> None:
-        """Rank allocation after optimizer step ``step`` (gradients still present)."""
+        """Rank allocation after optimizer step `step` (gradients still present)."""
         llm.model.base_model.update_and_allocate(step)
 
 
@@ -111,8 +111,8 @@ class IA3(_PeftTuner):
 
 
 class PrefixTuning(_PeftTuner):
-    """Prefix tuning: ``num_virtual_tokens`` trained key/value positions in every layer
-    (optionally through an MLP reparameterisation, ``projection=True``)."""
+    """Prefix tuning: `num_virtual_tokens` trained key/value positions in every layer
+    (optionally through an MLP reparameterisation, `projection=True`)."""
 
     def __init__(self, num_virtual_tokens: int = 10, projection: bool = False, projection_dim: int = 128):
         _check_positive(num_virtual_tokens=num_virtual_tokens)
@@ -129,7 +129,7 @@ class PrefixTuning(_PeftTuner):
 
 
 class PromptTuning(_PeftTuner):
-    """Prompt tuning: ``num_virtual_tokens`` trained input embeddings in front of the stream."""
+    """Prompt tuning: `num_virtual_tokens` trained input embeddings in front of the stream."""
 
     def __init__(self, num_virtual_tokens: int = 10):
         _check_positive(num_virtual_tokens=num_virtual_tokens)
@@ -143,7 +143,7 @@ class PromptTuning(_PeftTuner):
 
 
 class PTuning(_PeftTuner):
-    """P-tuning: virtual tokens produced by a trained MLP prompt encoder (hidden ``encoder_hidden_size``)."""
+    """P-tuning: virtual tokens produced by a trained MLP prompt encoder (hidden `encoder_hidden_size`)."""
 
     def __init__(self, num_virtual_tokens: int = 10, encoder_hidden_size: int = 128):
         _check_positive(num_virtual_tokens=num_virtual_tokens, encoder_hidden_size=encoder_hidden_size)

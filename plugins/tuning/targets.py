@@ -1,8 +1,8 @@
-"""Modules peft methods target, per architecture (``config.model_type``).
+"""Modules peft methods target, per architecture (`config.model_type`).
 
-T5's decoder blocks hold an ``EncDecAttention`` that the decoder-only use never runs:
+T5's decoder blocks hold an `EncDecAttention` that the decoder-only use never runs:
 targets there would get no gradient (and break DDP / AdaLoRA), so T5 targets are regexes
-on ``SelfAttention`` and the feed-forward only.
+on `SelfAttention` and the feed-forward only.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ IA3_TARGETS: dict[str, tuple[Any, Any]] = {
 
 
 def lora_targets(model_type: str, where: str) -> Any:
-    """LoRA / AdaLoRA ``target_modules`` for ``model_type``."""
+    """LoRA / AdaLoRA `target_modules` for `model_type`."""
     if model_type not in LORA_TARGETS:
         raise ConfigError(f"no default LoRA target modules for model_type {model_type!r}", where=f"{where}.target_modules",
                           hint=f"set target_modules (known defaults: {', '.join(sorted(LORA_TARGETS))})")
@@ -44,7 +44,7 @@ def lora_targets(model_type: str, where: str) -> Any:
 
 
 def ia3_targets(model_type: str, where: str) -> tuple[Any, Any]:
-    """IA3 ``(target_modules, feedforward_modules)`` for ``model_type``."""
+    """IA3 `(target_modules, feedforward_modules)` for `model_type`."""
     if model_type not in IA3_TARGETS:
         raise ConfigError(f"no default IA3 target modules for model_type {model_type!r}", where=f"{where}.target_modules",
                           hint=f"set target_modules and feedforward_modules (defaults: {', '.join(sorted(IA3_TARGETS))})")

@@ -18,7 +18,13 @@ def test_reference_lists_every_registered_component(hooks):
     assert headings == expected
     assert len(expected) >= 40  # the built-ins: encoders, translators, llms, tuners and nine tasks
     assert "ED@20/action" in page and "lower is better" in page  # metric keys and direction
-    assert "| `in_dim` | `int` | required |" in page  # TemporalUnitEncoder's parameters
+    assert "| <code>in_dim</code> | <code>int</code> | required | " in page  # TemporalUnitEncoder's parameters
+    # with what its docstring says of each (Google-style Args, one table instead of two)
+    assert re.search(r"\| <code>unit_size</code> \| <code>int</code> \| <code>1</code> \| \S", page)
+    assert "show_docstring_parameters: false" in page
+    assert "<code>int &#124; None</code>" in page and "\\|" not in page  # a union neither splits a cell nor shows a backslash
+    # the docstrings go to mkdocstrings (Google style), not into a plain-text block
+    assert "::: videollm_plugins.encoders.unitization.TemporalUnitEncoder\n" in page and "```text" not in page
 
 
 def test_reference_shows_a_plugin_that_registers_later(hooks):
@@ -30,6 +36,9 @@ def test_reference_shows_a_plugin_that_registers_later(hooks):
         def __init__(self, in_dim: int, out_dim: int, depth: int = 3):
             super().__init__(in_dim, out_dim)
 
+        def forward(self, tokens):
+            return tokens
+
     class Plug:
         @videollm_core.hookimpl
         def videollm_register(self, registries):
@@ -40,7 +49,8 @@ def test_reference_shows_a_plugin_that_registers_later(hooks):
     manager.register(Plug(), name="extra")
     page = hooks.render_components(registries, manager)
     assert "### ExtraTranslator" in page and "plugin `extra`" in page
-    assert "| `depth` | `int` | `3` |" in page and "A translator only this test registers." in page
+    assert "| <code>depth</code> | <code>int</code> | <code>3</code> |  |" in page  # no docstring: no description
+    assert f"::: {ExtraTranslator.__module__}.{ExtraTranslator.__qualname__}" in page
 
 
 def test_error_catalogue_reads_messages_from_the_sources(hooks):
@@ -58,6 +68,10 @@ def test_error_catalogue_reads_messages_from_the_sources(hooks):
 def test_task_table_has_one_row_per_metric(hooks):
     registries = Registries()
     PluginManager(registries, autoload=False).load()
-    table = hooks.render_tasks(registries)
-    rows = [line for line in table.splitlines()[2:] if line.startswith("| [")]
-    assert [re.match(r"\| \[([^\]]+)\]", r).group(1) for r in rows] == registries.metrics.names()
+    text = hooks.render_tasks(registries)
+    built, scored = text.split("\n\n")[0], text.split("\n\n")[-1]
+    for table in (built, scored):  # two tables of four columns that fit a page, not one of seven
+        rows = [line for line in table.splitlines() if line.startswith("| [")]
+        assert [re.match(r"\| \[([^\]]+)\]", r).group(1) for r in rows] == registries.metrics.names()
+        assert all(r.count(" | ") == 3 for r in rows)
+    assert "ED@20/action" in scored and "OnlineActionDetectionHead" in built

@@ -97,7 +97,7 @@ def check_manifest(features: str | Path, inputs: Mapping[str, Any], info: Mappin
         raise DataError(f"the features were extracted at {float(rate):g} steps/s, but the model was trained on {float(model_rate):g} steps/s",
                         where=str(manifest), hint=f"extract them again with --fps {float(model_rate):g}, or pass --fps {float(rate):g} "
                                                   "to read them at their own rate anyway (the model then sees another step rate than it learnt)")
-    extraction = info.get("extraction") if isinstance(info.get("extraction"), Mapping) else {}
+    extraction = found if isinstance(found := info.get("extraction"), Mapping) else {}
 
     def name(backbone: Any) -> str | None:
         return str(backbone.get("name")) if isinstance(backbone, Mapping) else (str(backbone) if backbone else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ConfigError
 from ..registry import ROLES, Registries
@@ -64,8 +64,8 @@ def components(registries: Registries, role: str | None = None) -> dict[str, lis
     for r in roles:
         reg = registries[r]
         out[r] = [
-            {"name": name, "plugin": reg.origin(name), "doc": first_line(reg.get(name)), "params": describe_parameters(reg.get(name))}
-            for name in reg.names()
+            {"name": name, "plugin": reg.origin(name), "doc": first_line(cls), "params": describe_parameters(cls)}
+            for name in reg.names() for cls in [cast(type, reg.get(name))]  # (a registered name: never None)
         ]
     return out
 

@@ -141,8 +141,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             samples, collate, total = (s for vid, feats in videos for s in video_samples(vid, feats, inputs, args.query)), None, None
         entries = predict_entries(pipeline, samples, task, args.batch_size, collate, total, progress=not getattr(args, "quiet", False))
     path = write_predictions(pipeline.config, task, entries, args.out, metric=metric)
-    videos = len({str(e.get("video_id", i)) for i, e in enumerate(entries)})
-    print(f"{task}: {videos} video(s) -> {path}")
+    n_videos = len({str(e.get("video_id", i)) for i, e in enumerate(entries)})
+    print(f"{task}: {n_videos} video(s) -> {path}")
     return 0
 
 
@@ -229,7 +229,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     else:
         raise DataError("expected a .npy feature file [T, Df] or a video file", where=str(path), hint="videollm stream MODEL video.npy")
     stream = pipeline.stream(task=task, query=args.query, step_seconds=step)
-    head, state = pipeline.heads[task], {}  # state: what the head keeps across the pushes of this stream
+    head, state = pipeline.heads[task], dict[str, Any]()  # state: what the head keeps across the pushes of this stream
     units, t0 = 0, time.perf_counter()
     for i in range(feats.shape[0] + 1):
         final = i == feats.shape[0]

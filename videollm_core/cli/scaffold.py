@@ -30,6 +30,7 @@ component names carry the prefix so that two plugins never clash in the registri
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -40,7 +41,10 @@ from ..base import PLUGIN_API_VERSION
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from importlib.resources.abc import Traversable
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 #: the template package's folder name, inside ``videollm_core.cli``.
@@ -89,7 +93,7 @@ def template_files(folder: Traversable | None = None, rel: tuple[str, ...] = ())
         if entry.is_dir():
             out.update(template_files(entry, (*rel, entry.name)))
         elif entry.name.endswith(SUFFIX):
-            out[(*rel, entry.name[: -len(SUFFIX)])] = entry.read_text(encoding="utf-8")
+            out[rel + (entry.name[: -len(SUFFIX)],)] = entry.read_text(encoding="utf-8")
     return out
 
 

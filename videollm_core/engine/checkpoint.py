@@ -1,24 +1,24 @@
 """Checkpoints of the runner: atomic, trainable weights only, safe to load.
 
-Layout of ``WORK_DIR/checkpoints/step_00000100/``:
+Layout of `WORK_DIR/checkpoints/step_00000100/`:
 
-- ``trainable.safetensors``: the pipeline's trainable weights only (the frozen LLM is
+- `trainable.safetensors`: the pipeline's trainable weights only (the frozen LLM is
   not copied; it is rebuilt from the config);
-- ``adapter/``: PEFT adapters written by ``save_pretrained`` (for use outside videollm);
-- ``optimizer.bin``, ``scheduler.bin``: written by ``accelerator.save_state``;
-- ``rng_state_{rank}.pt``: python / numpy / torch (/ CUDA) generator states of each
-  process, in a form ``torch.load(weights_only=True)`` reads (accelerate's own
-  ``random_states_*.pkl`` holds a numpy array, which a weights-only load refuses, and
-  ``load_state`` then silently keeps the current generators);
-- ``state.json``: step, best metric and the runner's bookkeeping.
+- `adapter/`: PEFT adapters written by `save_pretrained` (for use outside videollm);
+- `optimizer.bin`, `scheduler.bin`: written by `accelerator.save_state`;
+- `rng_state_{rank}.pt`: python / numpy / torch (/ CUDA) generator states of each
+  process, in a form `torch.load(weights_only=True)` reads (accelerate's own
+  `random_states_*.pkl` holds a numpy array, which a weights-only load refuses, and
+  `load_state` then silently keeps the current generators);
+- `state.json`: step, best metric and the runner's bookkeeping.
 
-A checkpoint is written into ``checkpoints/.tmp-step_00000100`` and renamed into place
-once complete, so a ``step_*`` directory is always whole; a crash leaves at most a
-``.tmp-*`` directory, removed by the next run. A write that fails (full disk,
+A checkpoint is written into `checkpoints/.tmp-step_00000100` and renamed into place
+once complete, so a `step_*` directory is always whole; a crash leaves at most a
+`.tmp-*` directory, removed by the next run. A write that fails (full disk,
 permission, read-only file system) removes the partial copy and becomes a
-:class:`~videollm_core.errors.PathError` (:func:`save_failed`); the earlier
+[`PathError`][videollm_core.errors.PathError] (`save_failed`); the earlier
 checkpoints stay loadable. Nothing is loaded with pickle beyond
-``torch.load(weights_only=True)``.
+`torch.load(weights_only=True)`.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def step_dir_name(step: int) -> str:
 
 
 def list_checkpoints(root: str | os.PathLike) -> list[tuple[int, Path]]:
-    """Complete checkpoints under ``root`` as ``[(step, path)]``, oldest first."""
+    """Complete checkpoints under `root` as `[(step, path)]`, oldest first."""
     root = Path(root)
     if not root.is_dir():
         return []
@@ -72,13 +72,13 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON to ``path`` atomically (:func:`videollm_core.paths.write_text_atomic`)."""
+    """Write JSON to `path` atomically (`videollm_core.paths.write_text_atomic`)."""
     write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=True), f"file {Path(path).name}")
 
 
 def save_failed(error: Exception, final: str | os.PathLike, root: str | os.PathLike) -> UserError:
-    """The error to raise when writing checkpoint ``final`` failed: the partial copy under
-    ``root`` is removed and the message says that the previous checkpoints are intact."""
+    """The error to raise when writing checkpoint `final` failed: the partial copy under
+    `root` is removed and the message says that the previous checkpoints are intact."""
     remove_partial(root)
     err = error if isinstance(error, UserError) else path_error(error, final, "write the checkpoint")  # type: ignore[arg-type]
     previous = latest_checkpoint(root)
@@ -89,7 +89,7 @@ def save_failed(error: Exception, final: str | os.PathLike, root: str | os.PathL
 
 
 def best_checkpoint(root: str | os.PathLike) -> Path | None:
-    """The checkpoint named by ``best.json`` when it still exists."""
+    """The checkpoint named by `best.json` when it still exists."""
     path = Path(root) / BEST_FILE
     if not path.is_file():
         return None
@@ -98,7 +98,7 @@ def best_checkpoint(root: str | os.PathLike) -> Path | None:
 
 
 def remove_partial(root: str | os.PathLike) -> list[Path]:
-    """Delete ``.tmp-*`` leftovers of interrupted saves; return what was removed."""
+    """Delete `.tmp-*` leftovers of interrupted saves; return what was removed."""
     root = Path(root)
     removed = []
     if root.is_dir():
@@ -109,8 +109,8 @@ def remove_partial(root: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def prune(root: str | os.PathLike, keep_last: int, keep: set[int] = frozenset()) -> list[int]:
-    """Delete all but the newest ``keep_last`` checkpoints and the steps in ``keep``."""
+def prune(root: str | os.PathLike, keep_last: int, keep: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """Delete all but the newest `keep_last` checkpoints and the steps in `keep`."""
     ckpts = list_checkpoints(root)
     newest = {s for s, _ in ckpts[-keep_last:]} if keep_last > 0 else set()
     removed = []
@@ -123,14 +123,14 @@ def prune(root: str | os.PathLike, keep_last: int, keep: set[int] = frozenset())
 
 # -- weights ---------------------------------------------------------------
 def save_weights(state_dict: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
-    """``name -> tensor`` into a safetensors file (tensors copied contiguous, on CPU)."""
+    """`name -> tensor` into a safetensors file (tensors copied contiguous, on CPU)."""
     from safetensors.torch import save_file
 
     save_file({k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}, str(path))
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file; a :class:`DataError` naming it when it is unreadable."""
+    """The tensors of a safetensors file; a [`DataError`][videollm_core.errors.DataError] naming it when it is unreadable."""
     from safetensors.torch import load_file
 
     try:
@@ -143,7 +143,7 @@ _CORRUPT_HINT = "the checkpoint is damaged or was not written by videollm-core: 
 
 
 def verify_state_files(directory: str | os.PathLike) -> None:
-    """Check that every pickled state file of a checkpoint loads with ``weights_only=True``.
+    """Check that every pickled state file of a checkpoint loads with `weights_only=True`.
 
     Raises:
         DataError: naming the first file that is refused (a planted pickle payload is
@@ -158,7 +158,7 @@ def verify_state_files(directory: str | os.PathLike) -> None:
 
 
 def save_peft_adapters(model: torch.nn.Module, directory: str | os.PathLike) -> list[str]:
-    """Write every PEFT model inside ``model`` with its own ``save_pretrained``."""
+    """Write every PEFT model inside `model` with its own `save_pretrained`."""
     written = []
     for name, module in model.named_modules():
         if hasattr(module, "peft_config") and hasattr(module, "save_pretrained"):
@@ -170,7 +170,7 @@ def save_peft_adapters(model: torch.nn.Module, directory: str | os.PathLike) -> 
 
 # -- random generators -------------------------------------------------------
 def rng_state() -> dict[str, Any]:
-    """The process's generator states, as types ``torch.load(weights_only=True)`` accepts."""
+    """The process's generator states, as types `torch.load(weights_only=True)` accepts."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
@@ -183,7 +183,7 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned."""
+    """Restore what `rng_state` returned."""
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     kind, keys, pos, has_gauss, cached = state["numpy"]

@@ -1,14 +1,16 @@
-"""The runner's checkpoints: saved atomically under ``WORK_DIR/checkpoints/step_N`` (sharded
-weights gathered under FSDP/DeepSpeed), pruned to ``train.keep_last`` (the best one kept),
-resolved by name (``auto``/``last``/``best``/a folder; a name picks only the work dir's own
+"""The runner's checkpoints: saved atomically under `WORK_DIR/checkpoints/step_N` (sharded
+weights gathered under FSDP/DeepSpeed), pruned to `train.keep_last` (the best one kept),
+resolved by name (`auto`/`last`/`best`/a folder; a name picks only the work dir's own
 run's checkpoints) and resumed exactly (optimizer, scheduler, data order, random state).
-The files themselves: :mod:`.checkpoint`; which run a work dir holds: :mod:`.workdir`.
+The files themselves: `checkpoint`; which run a work dir holds: `workdir`.
 """
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, UserError
 from . import checkpoint as ckpt
@@ -17,13 +19,33 @@ from .files import check_output_dir, replace_path, write_text_atomic
 from .pretrained import is_pretrained_dir, load_pretrained_weights
 from .workdir import check_same_run, continue_run, start_fresh
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import VideoLLM
+    from .logs import RunOutputs
+    from .settings import TrainSettings
+
 log = logging.getLogger("videollm")
 
 
 class CheckpointMixin:
-    """Checkpoint methods of :class:`~videollm_core.engine.runner.Runner` (which sets ``work_dir``,
-    ``accelerator``, ``model``, ``pipeline``, ``settings``, ``step``, ``max_steps``, ``best``, ``cfg``,
-    ``run_id``, ``outputs``)."""
+    """Checkpoint methods of [`Runner`][videollm_core.engine.runner.Runner] (which sets `work_dir`,
+    `accelerator`, `model`, `pipeline`, `settings`, `step`, `max_steps`, `best`, `cfg`,
+    `run_id`, `outputs`)."""
+
+    if TYPE_CHECKING:  # what the Runner sets (declared for the type checker only)
+        cfg: dict[str, Any]
+        settings: TrainSettings
+        accelerator: Any
+        model: Any
+        pipeline: VideoLLM
+        work_dir: Path
+        outputs: RunOutputs
+        step: int
+        max_steps: int
+        best: dict[str, Any] | None
+        run_id: str | None
+
+        def _on_main(self, fn: Callable[[], Any]) -> Any: ...
 
     @property
     def ckpt_root(self) -> Path:
@@ -36,7 +58,7 @@ class CheckpointMixin:
 
     def _claim_work_dir(self, *, fresh: bool, overwrite: bool) -> None:
         """Make the work dir this run's (on the main process; an error is raised on every one):
-        a fresh run checks it holds no other run's checkpoints (or clears them with ``overwrite``),
+        a fresh run checks it holds no other run's checkpoints (or clears them with `overwrite`),
         a resumed one keeps its checkpoint's run id; then the resolved config is written."""
         def claim() -> str:
             check_output_dir(self.work_dir, "work dir")
@@ -48,7 +70,7 @@ class CheckpointMixin:
         self.run_id = self._on_main(claim)
 
     def _save_checkpoint(self) -> Path:
-        """Write ``checkpoints/step_N`` atomically (temporary directory, then rename)."""
+        """Write `checkpoints/step_N` atomically (temporary directory, then rename)."""
         acc = self.accelerator
         name = ckpt.step_dir_name(self.step)
         final, tmp = self.ckpt_root / name, self.ckpt_root / f".tmp-{name}"
@@ -80,7 +102,7 @@ class CheckpointMixin:
         return final
 
     def resolve_checkpoint(self, which: str | os.PathLike) -> Path | None:
-        """``"auto"``/``"last"`` (newest), ``"best"`` (else newest) or a directory.
+        """`"auto"`/`"last"` (newest), `"best"` (else newest) or a directory.
 
         Raises:
             ForeignCheckpoint: a name picked a checkpoint of another run than the work dir's.
@@ -124,7 +146,7 @@ class CheckpointMixin:
         return self.step
 
     def _record_training_outputs(self) -> None:
-        """Fill :attr:`outputs` when training ends: the plots folder, the best checkpoint (else the last)."""
+        """Fill `outputs` when training ends: the plots folder, the best checkpoint (else the last)."""
         out = self.outputs
         out.plots = self.work_dir / "plots" if (self.work_dir / "plots").is_dir() else None
         if self.best is not None and (self.ckpt_root / ckpt.step_dir_name(self.best["step"])).is_dir():

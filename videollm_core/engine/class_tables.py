@@ -1,15 +1,15 @@
 """Class tables of every split checked against the head, before any training or inference.
 
-A task head is sized from the first dataset of its task (``train``, else ``val``, else
-``test``: :meth:`~videollm_core.base.VideoDataset.head_args`), or from its own config. A
-``val``/``test`` split whose class table differs (another ``actions.csv``, taxonomy,
-``mapping.txt`` or ``data_info.json``) would be scored with the wrong classes, or fail only
-after minutes of inference; :func:`check_class_tables` reports it at start-up as a
-:class:`~videollm_core.errors.DataError` (exit 2) naming both files and sizes.
+A task head is sized from the first dataset of its task (`train`, else `val`, else
+`test`: [`head_args`][videollm_core.data.VideoDataset.head_args]), or from its own config. A
+`val`/`test` split whose class table differs (another `actions.csv`, taxonomy,
+`mapping.txt` or `data_info.json`) would be scored with the wrong classes, or fail only
+after minutes of inference; `check_class_tables` reports it at start-up as a
+[`DataError`][videollm_core.errors.DataError] (exit 2) naming both files and sizes.
 
-A split's table is its dataset's ``head_args()`` (class counts) plus its
-:meth:`~videollm_core.data.VideoDataset.class_names` (order matters: class ``i`` is head
-output ``i``). Its file is the dataset's :meth:`~videollm_core.data.VideoDataset.class_table_file`,
+A split's table is its dataset's `head_args()` (class counts) plus its
+[`class_names`][videollm_core.data.VideoDataset.class_names] (order matters: class `i` is head
+output `i`). Its file is the dataset's [`class_table_file`][videollm_core.data.VideoDataset.class_table_file],
 else the first class-table config key below, else the split's config path.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ SPLITS = ("train", "val", "test")
 
 
 def table_of(dataset: Any) -> dict[str, Any]:
-    """``head_args()`` plus ``class_names`` (when the dataset lists them: segment labels, MQ
+    """`head_args()` plus `class_names` (when the dataset lists them: segment labels, MQ
     categories, EK100 action names)."""
     table = dict(dataset.head_args() or {})
     names = dataset.class_names()
@@ -34,7 +34,7 @@ def table_of(dataset: Any) -> dict[str, Any]:
 
 
 def table_source(dataset: Any, dcfg: Mapping[str, Any] | None, where: str) -> str:
-    """Where ``dataset``'s class table comes from, for messages."""
+    """Where `dataset`'s class table comes from, for messages."""
     own = dataset.class_table_file()
     if own:
         return str(own)
@@ -53,12 +53,12 @@ def _describe(table: Mapping[str, Any], keys: Sequence[str]) -> str:
 
 
 def check_class_tables(specs: Sequence[Any], dataset: Callable[[Any, str], Any]) -> None:
-    """Raise a :class:`DataError` when a split's class table differs from the head's.
+    """Raise a [`DataError`][videollm_core.errors.DataError] when a split's class table differs from the head's.
 
     Args:
-        specs: the task specs (``name``, ``data``, ``head``, ``path()``); sizes set in a head's
+        specs: the task specs (`name`, `data`, `head`, `path()`); sizes set in a head's
             config win over its data's, as when the head is built.
-        dataset: ``(spec, split) -> dataset or None`` (the runner's cached builder).
+        dataset: `(spec, split) -> dataset or None` (the runner's cached builder).
     """
     for spec in specs:
         built = [(s, dataset(spec, s)) for s in SPLITS if spec.data.get(s) is not None]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -30,11 +30,45 @@ from .logs import progress_bar, summary_line
 from .parameters import count_parameters
 from .prediction_writer import open_writer
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import VideoLLM
+    from ..registry import Registries
+    from ..task_spec import TaskSpec
+    from .logs import MetricsLog, RunOutputs
+    from .settings import TrainSettings
+
 log = logging.getLogger("videollm.runner")
 
 
 class EvaluationMixin:
     """Needs `specs`, `settings`, `accelerator`, `pipeline`, `work_dir`, `dataset()`."""
+
+    if TYPE_CHECKING:  # what the Runner sets (declared for the type checker only)
+        cfg: dict[str, Any]
+        registries: Registries
+        hooks: Any
+        specs: list[TaskSpec]
+        settings: TrainSettings
+        accelerator: Any
+        pipeline: VideoLLM
+        work_dir: Path
+        outputs: RunOutputs
+        step: int
+        max_steps: int
+        best: dict[str, Any] | None
+        primary_metric: tuple[str, bool] | None
+        run_id: str | None
+        interrupted: int | None
+        should_stop: bool
+        _log: MetricsLog | None
+        _eval_loaders: dict[tuple[str, str], Any]
+        _trained: bool
+
+        def dataset(self, spec: Any, split: str) -> Any: ...
+        @property
+        def ckpt_root(self) -> Path: ...
+        def resolve_checkpoint(self, which: str | os.PathLike) -> Path | None: ...
+        def load_weights(self, path: str | os.PathLike) -> None: ...
 
     def _has_val(self) -> bool:
         return any(spec.data.get("val") and spec.metric for spec in self.specs)
@@ -138,6 +172,7 @@ class EvaluationMixin:
             better = self.best is None or (value > self.best["value"] if higher else value < self.best["value"])
             if better:
                 self.best = {"step": self.step, "key": key, "value": value, "higher_is_better": higher}
+        assert self._log is not None  # (train() opened it)
         self._log.log({"step": self.step, "split": "val", **scores})
         if self.accelerator.is_main_process:
             best = (self.best["key"], self.best["value"], self.best["step"]) if self.best else None

@@ -1,14 +1,14 @@
 """Every file and folder the framework writes: checked first, written atomically.
 
-- :func:`check_output_dir`: a folder the run writes into (``--work-dir``, ``--out``): it
-  is a folder or can be made one, and it is writable. With ``create=False`` (a dry run)
+- `check_output_dir`: a folder the run writes into (`--work-dir`, `--out`): it
+  is a folder or can be made one, and it is writable. With `create=False` (a dry run)
   nothing is created; the nearest existing folder is checked instead.
-- :func:`atomic_path` / :func:`atomic_dir`: write a file or a folder under a temporary
+- `atomic_path` / `atomic_dir`: write a file or a folder under a temporary
   name in the same folder, then rename it into place, so a crash or a full disk never
   leaves a half-written checkpoint, prediction file, feature file or export, and the
   previous version stays intact.
 
-OS errors become :class:`~videollm_core.errors.PathError` (:func:`videollm_core.paths.path_error`).
+OS errors become [`PathError`][videollm_core.errors.PathError] (`videollm_core.paths.path_error`).
 """
 from __future__ import annotations
 
@@ -31,15 +31,15 @@ def _read_only_fs(path: Path) -> bool:
 
 
 def check_output_dir(path: str | os.PathLike, what: str = "output folder", *, create: bool = True) -> Path:
-    """Return ``path`` as a writable folder, created (parents too) when ``create``.
+    """Return `path` as a writable folder, created (parents too) when `create`.
 
-    Checks, in order: ``path`` is not a file; no part of it is a file; the folder (or,
-    when it does not exist yet and ``create`` is false, its nearest existing ancestor) is
-    on a writable file system and writable. With ``create``, a probe file is written and
+    Checks, in order: `path` is not a file; no part of it is a file; the folder (or,
+    when it does not exist yet and `create` is false, its nearest existing ancestor) is
+    on a writable file system and writable. With `create`, a probe file is written and
     removed, which is what decides for root and network file systems.
 
     Raises:
-        PathError: naming ``path`` and the fix.
+        PathError: naming `path` and the fix.
     """
     p = usable_path(path, what)
     if p.exists() and not p.is_dir():
@@ -61,17 +61,17 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder", *, cr
 
 
 def resolve_work_dir(cfg: Mapping[str, Any], work_dir: str | os.PathLike | None = None) -> Path:
-    """A run's work dir: ``work_dir``, else the config's ``work_dir``, else ``work_dirs/<config stem>``."""
+    """A run's work dir: `work_dir`, else the config's `work_dir`, else `work_dirs/<config stem>`."""
     return Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / getattr(cfg, "stem", "config"))
 
 
 def _temp_sibling(path: Path) -> Path:
-    """A free name beside ``path`` that keeps its suffix (writers may look at it)."""
+    """A free name beside `path` that keeps its suffix (writers may look at it)."""
     return path.with_name(f".tmp-{os.getpid()}-{os.urandom(4).hex()}-{path.name}")
 
 
 def replace_path(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
-    """Move ``tmp`` onto ``final`` (same folder); a folder replaces a folder (the old one
+    """Move `tmp` onto `final` (same folder); a folder replaces a folder (the old one
     removed after, and put back if the move fails)."""
     tmp, final = Path(tmp), Path(final)
     if tmp.is_dir() and final.is_dir() and not final.is_symlink():
@@ -97,12 +97,12 @@ def _discard(tmp: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+    """Yield a temporary path beside `path`; on success it is renamed onto `path`.
 
-    Whatever the block writes there (a file, or a folder) replaces ``path`` at once; if
-    the block fails, the temporary path is removed and ``path`` keeps its old content.
-    An ``OSError`` (full disk, permission, read-only) becomes a :class:`PathError`
-    naming ``path``. The parent folder is created.
+    Whatever the block writes there (a file, or a folder) replaces `path` at once; if
+    the block fails, the temporary path is removed and `path` keeps its old content.
+    An `OSError` (full disk, permission, read-only) becomes a [`PathError`][videollm_core.errors.PathError]
+    naming `path`. The parent folder is created.
     """
     final = Path(path)
     with os_errors(final.parent, f"create the folder for the {what}"):
@@ -119,9 +119,9 @@ def atomic_path(path: str | os.PathLike, what: str = "file") -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, what: str = "folder", tmp: str | os.PathLike | None = None) -> Iterator[Path]:
-    """:func:`atomic_path` for a folder: yields the temporary folder, already created.
+    """`atomic_path` for a folder: yields the temporary folder, already created.
 
-    ``tmp`` chooses the temporary folder's path (default: a hidden sibling); an old one
+    `tmp` chooses the temporary folder's path (default: a hidden sibling); an old one
     left by a crash is removed first.
     """
     final = Path(path)
@@ -145,7 +145,7 @@ def atomic_dir(path: str | os.PathLike, what: str = "folder", tmp: str | os.Path
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, what: str = "file") -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_path`; flushed to disk."""
+    """Write `text` (UTF-8) to `path` through `atomic_path`; flushed to disk."""
     with atomic_path(path, what) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)

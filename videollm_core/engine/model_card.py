@@ -67,15 +67,15 @@ def card_text(cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
     extraction = meta.get("extraction")
     lines += ["", "## Input features", ""]
     backbone = (extraction or {}).get("backbone") if isinstance(extraction, dict) else extraction
-    name = backbone.get("name") if isinstance(backbone, dict) else backbone
+    backbone_name = backbone.get("name") if isinstance(backbone, dict) else backbone
     dims = {n: t["dim"] for n, t in _tasks(cfg)}
     if len(set(dims.values())) > 1:  # tasks of different widths: say which is which
         wanted = "Expects per task " + ", ".join(f"`{n}`: `[T, {d}]` feature arrays" if d else f"`{n}`: video frames" for n, d in dims.items())
     else:
         dim = next(iter(dims.values()))
         wanted = f"Expects `[T, {dim}]` feature arrays" if dim is not None else "Reads video frames"
-    lines.append(wanted + (f" extracted with `{name}` at {extraction.get('fps')} steps/s (`videollm extract`); `videollm predict"
-                           " --videos` extracts them itself." if name and isinstance(extraction, dict)
+    lines.append(wanted + (f" extracted with `{backbone_name}` at {extraction.get('fps')} steps/s (`videollm extract`); `videollm predict"
+                           " --videos` extracts them itself." if backbone_name and isinstance(extraction, dict)
                            else "; the extraction backbone was not recorded."))
     if meta.get("metrics"):
         lines += ["", f"## Validation scores (step {meta.get('step')})", "", "| metric | value |", "| --- | --- |"]

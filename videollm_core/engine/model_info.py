@@ -1,12 +1,12 @@
-"""The typed ``videollm.json`` of a model folder (:mod:`videollm_core.engine.pretrained`).
+"""The typed `videollm.json` of a model folder (`videollm_core.engine.pretrained`).
 
 A model folder comes from anywhere (a hub, a colleague), so every field the framework reads
-from its ``videollm.json`` is checked once, when the folder loads, against the pydantic
+from its `videollm.json` is checked once, when the folder loads, against the pydantic
 models below (strict: no string is taken for a number, no number for a flag); keys it does
 not read pass through unchecked and travel with a re-save. A field of the wrong type is one
-:class:`~videollm_core.errors.DataError` naming the file and every wrong key
-(``inputs.oad.fps: expected a number > 0, got 'x'``), never an ``AttributeError`` in
-``videollm predict``.
+[`DataError`][videollm_core.errors.DataError] naming the file and every wrong key
+(`inputs.oad.fps: expected a number > 0, got 'x'`), never an `AttributeError` in
+`videollm predict`.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class _Checked(BaseModel):
 
 
 class DatasetInfo(_Checked):
-    """How ``videollm predict --annotations`` builds the model's dataset again."""
+    """How `videollm predict --annotations` builds the model's dataset again."""
 
     type: str
 
@@ -38,7 +38,7 @@ class SourceInfo(_Checked):
 
 
 class TaskInputs(_Checked):
-    """How the task's dataset read its features (:meth:`~videollm_core.data.VideoDataset.reading`)."""
+    """How the task's dataset read its features ([`reading`][videollm_core.data.VideoDataset.reading])."""
 
     fps: Optional[Positive] = None
     window: Optional[Positive] = None
@@ -55,7 +55,7 @@ class Backbone(_Checked):
 
 
 class Extraction(_Checked):
-    """A features ``manifest.json``'s settings (``predict --videos`` extracts with them)."""
+    """A features `manifest.json`'s settings (`predict --videos` extracts with them)."""
 
     backbone: Optional[Annotated[Backbone, BeforeValidator(lambda v: {"name": v} if isinstance(v, str) else v)]] = None
     fps: Optional[Positive] = None
@@ -67,7 +67,7 @@ class BaseModelInfo(_Checked):
 
 
 class ModelInfo(_Checked):
-    """Every field of ``videollm.json`` that the framework reads."""
+    """Every field of `videollm.json` that the framework reads."""
 
     format: int = 0
     videollm_core: Optional[str] = None
@@ -90,11 +90,11 @@ EXPECTED = {"int_type": "an integer", "float_type": "a number", "string_type": "
 
 
 def check_info(info: Any, path: str | os.PathLike) -> dict[str, Any]:
-    """``info`` (the parsed ``videollm.json`` at ``path``) itself, once every field the framework reads
-    has its type (:class:`ModelInfo`).
+    """`info` (the parsed `videollm.json` at `path`) itself, once every field the framework reads
+    has its type (`ModelInfo`).
 
     Raises:
-        DataError: naming ``path`` and each wrong key with what it must be.
+        DataError: naming `path` and each wrong key with what it must be.
     """
     if not isinstance(info, dict):
         raise DataError(f"expected a JSON object, got {type(info).__name__}", where=str(path))

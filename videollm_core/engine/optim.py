@@ -23,7 +23,7 @@ from ..validation import SCHEDULERS
 
 
 def _is_norm(module: nn.Module) -> bool:
-    norm_types = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.LocalResponseNorm)
+    norm_types: tuple[type, ...] = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.LocalResponseNorm)
     rms = getattr(nn, "RMSNorm", None)
     if rms is not None:
         norm_types = norm_types + (rms,)
@@ -48,7 +48,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     {"params": others, "weight_decay": 0.0, "names": [...]}]` (empty groups dropped).
     """
     skip = no_decay_names(model)
-    decay, plain = ([], []), ([], [])
+    decay: tuple[list[nn.Parameter], list[str]] = ([], [])
+    plain: tuple[list[nn.Parameter], list[str]] = ([], [])
     seen: set[int] = set()
     for name, p in model.named_parameters():
         if not p.requires_grad or id(p) in seen:

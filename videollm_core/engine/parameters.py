@@ -1,12 +1,12 @@
 """Parameter counts of a pipeline, and the dry run that builds one on the meta device to count them
-without weights (``videollm-run --dry-run``, ``videollm study --dry-run``, ``summary.json``)."""
+without weights (`videollm-run --dry-run`, `videollm study --dry-run`, `summary.json`)."""
 from __future__ import annotations
 
 from typing import Any
 
 
 def count_parameters(model: Any) -> dict[str, Any]:
-    """``{"components": {NAME: {"total", "trainable"}}, "total", "trainable"}`` of a :class:`~videollm_core.pipeline.VideoLLM`
+    """`{"components": {NAME: {"total", "trainable"}}, "total", "trainable"}` of a [`VideoLLM`][videollm_core.pipeline.VideoLLM]
     (shared parameters counted once in the totals)."""
     def count(params: Any) -> dict[str, int]:
         unique = {id(p): p for p in params}.values()

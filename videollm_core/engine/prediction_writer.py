@@ -1,6 +1,6 @@
 """Prediction writers: a task's predictions go to disk batch by batch, as they are made.
 
-The runner (evaluation and ``predict``) and any other caller use one protocol::
+The runner (evaluation and `predict`) and any other caller use one protocol:
 
     writer = open_writer(metric, path)    # metric.open_writer(path) when the metric has one
     for batch in data:
@@ -9,11 +9,11 @@ The runner (evaluation and ``predict``) and any other caller use one protocol::
                                           # and metric.plot() take (lazy where predictions are big)
 
 A metric whose predictions are large (per-frame score matrices, thousands of scored
-segments) defines ``open_writer(path)`` returning an object with ``write(entries)`` and
-``close()``, and writes its official format incrementally (e.g. the OAD score folder).
-Every other metric gets :class:`BufferedWriter`: entries are kept until ``close()``,
-which formats them (``metric.format_predictions``) and saves them
-(``metric.save_predictions``): right for predictions of a few values per sample.
+segments) defines `open_writer(path)` returning an object with `write(entries)` and
+`close()`, and writes its official format incrementally (e.g. the OAD score folder).
+Every other metric gets `BufferedWriter`: entries are kept until `close()`,
+which formats them (`metric.format_predictions`) and saves them
+(`metric.save_predictions`): right for predictions of a few values per sample.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .files import atomic_path
 
 
 class PredictionWriter(Protocol):
-    """What ``Metric.open_writer(path)`` returns."""
+    """What `Metric.open_writer(path)` returns."""
 
     def write(self, entries: list[dict[str, Any]]) -> None: ...
 
@@ -32,7 +32,7 @@ class PredictionWriter(Protocol):
 
 
 class BufferedWriter:
-    """The default writer: collects entries, formats and saves them once at :meth:`close`."""
+    """The default writer: collects entries, formats and saves them once at `close`."""
 
     def __init__(self, metric: Any, path: str | Path) -> None:
         self.metric, self.path = metric, Path(path)
@@ -50,7 +50,7 @@ class BufferedWriter:
 
 
 def open_writer(metric: Any, path: str | Path) -> PredictionWriter:
-    """``metric.open_writer(path)`` when the metric streams its files, else a :class:`BufferedWriter`."""
+    """`metric.open_writer(path)` when the metric streams its files, else a `BufferedWriter`."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     writer = metric.open_writer(path)
     return writer if writer is not None else BufferedWriter(metric, path)

@@ -124,7 +124,7 @@ def weights_to_save(pipeline: VideoLLM, cfg_model: Mapping[str, Any]) -> dict[st
     a frozen weight of a named component is left out under every name that reaches it.
     """
     def key(t: torch.Tensor) -> tuple[int, int, tuple[int, ...]]:
-        return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+        return (t.untyped_storage().data_ptr(), int(t.storage_offset()), tuple(t.shape))
 
     trainable = {n for n, p in pipeline.named_parameters() if p.requires_grad}
     named = {attr for attr, k in COMPONENT_KEYS.items() if _named_source(cfg_model, k)}
@@ -267,7 +267,7 @@ def _write_folder(pipeline: VideoLLM, tmp: Path, cfg: dict[str, Any], info: Mapp
 
     cfg = copy_metric_files(cfg, tmp)
     save_weights(weights_to_save(pipeline, cfg["model"]), tmp / WEIGHTS_FILE)
-    peft_model = pipeline.llm.model
+    peft_model: Any = pipeline.llm.model
     if hasattr(peft_model, "peft_config") and hasattr(peft_model, "save_pretrained"):
         peft_model.save_pretrained(str(tmp))  # adapter_config.json + adapter_model.safetensors (+ peft's README, replaced below)
     (tmp / CONFIG_FILE).write_text(yaml.safe_dump(plain_data(cfg), sort_keys=False), encoding="utf-8")

@@ -1,16 +1,16 @@
 """Deterministic, resumable training data order.
 
 Everything about which samples a training step sees is a pure function of the seed and
-the step number, so a run resumed from a checkpoint at step ``k`` sees exactly the
-batches an uninterrupted run sees after step ``k``, on any number of processes:
+the step number, so a run resumed from a checkpoint at step `k` sees exactly the
+batches an uninterrupted run sees after step `k`, on any number of processes:
 
-- :func:`task_schedule` draws the task of every micro-batch from the tasks' sampling
-  ``weight``\\ s with a seeded generator (multi-task training, the paper's RQ3).
-- :class:`StepBatchSampler` yields one process's share of an endless sequence of global
-  batches: epoch ``e`` is a permutation seeded by ``(seed, e)``; global batch ``j`` of it
-  holds ``batch_size * world_size`` indices and process ``r`` takes the ``r``-th slice,
-  so ``P`` processes with batch ``b`` see the same global batches as one process with
-  batch ``P * b``.
+- `task_schedule` draws the task of every micro-batch from the tasks' sampling
+  `weight`\\ s with a seeded generator (multi-task training, the paper's RQ3).
+- `StepBatchSampler` yields one process's share of an endless sequence of global
+  batches: epoch `e` is a permutation seeded by `(seed, e)`; global batch `j` of it
+  holds `batch_size * world_size` indices and process `r` takes the `r`-th slice,
+  so `P` processes with batch `b` see the same global batches as one process with
+  batch `P * b`.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from torch.utils.data import Sampler
 
 
 def task_schedule(weights: Sequence[float], num_micro_steps: int, seed: int) -> torch.Tensor:
-    """Task index of each micro-batch: ``[num_micro_steps]`` long, drawn with replacement.
+    """Task index of each micro-batch: `[num_micro_steps]` long, drawn with replacement.
 
     One task (or all weights equal to one task) gives all zeros without drawing.
     """
@@ -34,23 +34,23 @@ def task_schedule(weights: Sequence[float], num_micro_steps: int, seed: int) -> 
 
 
 def consumed_batches(schedule: torch.Tensor, upto: int, num_tasks: int) -> list[int]:
-    """How many micro-batches each task has produced before micro-step ``upto``."""
+    """How many micro-batches each task has produced before micro-step `upto`."""
     counts = torch.bincount(schedule[:upto], minlength=num_tasks)
     return [int(c) for c in counts]
 
 
 class StepBatchSampler(Sampler[list[int]]):
-    """Endless batches of dataset indices for one process, starting after ``start`` batches.
+    """Endless batches of dataset indices for one process, starting after `start` batches.
 
     Args:
-        num_samples: dataset length ``n``.
-        batch_size: per-process batch size ``b``.
-        seed: epoch ``e`` uses ``torch.randperm(n)`` seeded with ``seed * 100003 + e``.
-        rank / world_size: this process and the number of processes ``P``.
+        num_samples: dataset length `n`.
+        batch_size: per-process batch size `b`.
+        seed: epoch `e` uses `torch.randperm(n)` seeded with `seed * 100003 + e`.
+        rank / world_size: this process and the number of processes `P`.
         start: number of batches this sampler already produced (resume point).
         shuffle: False keeps dataset order in every epoch.
 
-    A global batch holds ``b * P`` indices; an epoch has ``max(1, n // (b * P))`` of them
+    A global batch holds `b * P` indices; an epoch has `max(1, n // (b * P))` of them
     (an incomplete last global batch is dropped; a dataset smaller than one global
     batch wraps around its permutation).
     """
@@ -88,7 +88,7 @@ class StepBatchSampler(Sampler[list[int]]):
         epoch, order = -1, None
         while True:
             e, j = divmod(k, self.per_epoch)
-            if e != epoch:
+            if e != epoch or order is None:  # (None only before the first epoch)
                 epoch, order = e, self._epoch_order(e)
             yield self._take(order, j)
             k += 1

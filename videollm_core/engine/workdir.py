@@ -1,18 +1,18 @@
-"""One run per work dir: the run's id, the guard against mixing runs, ``--overwrite``.
+"""One run per work dir: the run's id, the guard against mixing runs, `--overwrite`.
 
 A training run claims its work dir before it writes anything into it:
 
-- a fresh run (no ``--resume``) into a folder that holds complete checkpoints of an earlier
-  run stops with :class:`WorkDirInUse`, naming the folder and the two ways on: ``--resume``
-  continues the earlier run, ``--overwrite`` deletes what it wrote (:func:`clear_run_outputs`)
-  and starts over (:func:`start_fresh`);
-- the run gets an id (:func:`new_run_id`), written to ``run.json`` in the work dir, into every
-  checkpoint's ``state.json`` and into ``summary.json``; a resumed run keeps the id of the
-  checkpoint it resumes (:func:`continue_run`).
+- a fresh run (no `--resume`) into a folder that holds complete checkpoints of an earlier
+  run stops with `WorkDirInUse`, naming the folder and the two ways on: `--resume`
+  continues the earlier run, `--overwrite` deletes what it wrote (`clear_run_outputs`)
+  and starts over (`start_fresh`);
+- the run gets an id (`new_run_id`), written to `run.json` in the work dir, into every
+  checkpoint's `state.json` and into `summary.json`; a resumed run keeps the id of the
+  checkpoint it resumes (`continue_run`).
 
-``auto``/``last``/``best`` pick only a checkpoint of the work dir's own run
-(:func:`check_same_run`): one whose ``run_id`` differs from ``run.json``'s (two runs started
-into one folder at the same time, checkpoints copied in) is a :class:`ForeignCheckpoint`
+`auto`/`last`/`best` pick only a checkpoint of the work dir's own run
+(`check_same_run`): one whose `run_id` differs from `run.json`'s (two runs started
+into one folder at the same time, checkpoints copied in) is a `ForeignCheckpoint`
 error, never a silent pick. A checkpoint folder named by its path is the user's explicit
 choice and is not checked. Work dirs and checkpoints written before run ids existed carry
 none and are accepted as they are.
@@ -31,9 +31,9 @@ from . import checkpoint as ckpt
 log = logging.getLogger("videollm")
 
 RUN_FILE = "run.json"
-#: folders a run writes whole into its work dir: ``--overwrite`` removes them (``checkpoints/``: see below).
+#: folders a run writes whole into its work dir: `--overwrite` removes them (`checkpoints/`: see below).
 RUN_FOLDERS = ("predictions", "plots", "tensorboard")
-#: files a run writes into its work dir: ``--overwrite`` removes them (``eval_*.json`` too); ``config.yaml``
+#: files a run writes into its work dir: `--overwrite` removes them (`eval_*.json` too); `config.yaml`
 #: is rewritten by the new run, and nothing else is touched.
 RUN_FILES = ("metrics.jsonl", "summary.json", RUN_FILE)
 _OVERWRITE_NOTE = "its checkpoints, predictions, plots, TensorBoard events and metrics log; other files stay"
@@ -44,16 +44,16 @@ class WorkDirInUse(ConfigError):
 
 
 class ForeignCheckpoint(ConfigError):
-    """``last``/``best``/``auto`` picked a checkpoint written by another run than the work dir's."""
+    """`last`/`best`/`auto` picked a checkpoint written by another run than the work dir's."""
 
 
 def new_run_id() -> str:
-    """A fresh run id: the start time and 6 random hex digits (``20250101-120000-1a2b3c``)."""
+    """A fresh run id: the start time and 6 random hex digits (`20250101-120000-1a2b3c`)."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
 
 
 def _run_id_in(path: Path) -> str | None:
-    """The ``run_id`` of a JSON file, or None (missing, unreadable, written before run ids)."""
+    """The `run_id` of a JSON file, or None (missing, unreadable, written before run ids)."""
     if not path.is_file():
         return None
     try:
@@ -65,12 +65,12 @@ def _run_id_in(path: Path) -> str | None:
 
 
 def run_id_of(work_dir: str | os.PathLike) -> str | None:
-    """The id of the run that owns ``work_dir`` (its ``run.json``), or None."""
+    """The id of the run that owns `work_dir` (its `run.json`), or None."""
     return _run_id_in(Path(work_dir) / RUN_FILE)
 
 
 def checkpoint_run_id(path: str | os.PathLike) -> str | None:
-    """The id of the run that wrote checkpoint ``path`` (its ``state.json``), or None."""
+    """The id of the run that wrote checkpoint `path` (its `state.json`), or None."""
     return _run_id_in(Path(path) / ckpt.STATE_FILE)
 
 
@@ -79,7 +79,7 @@ def _write_run_file(work_dir: str | os.PathLike, run_id: str) -> None:
 
 
 def check_fresh(work_dir: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Check that a new run may start in ``work_dir``: it holds no complete checkpoint, or ``overwrite``.
+    """Check that a new run may start in `work_dir`: it holds no complete checkpoint, or `overwrite`.
 
     Raises:
         WorkDirInUse: naming the folder, the earlier run's last checkpoint and the fixes.
@@ -95,11 +95,11 @@ def check_fresh(work_dir: str | os.PathLike, *, overwrite: bool = False) -> None
 
 
 def clear_run_outputs(work_dir: str | os.PathLike) -> list[Path]:
-    """Delete what an earlier run wrote into ``work_dir``; return what was removed.
+    """Delete what an earlier run wrote into `work_dir`; return what was removed.
 
-    Removed: the ``step_*`` and ``.tmp-*`` folders and ``best.json`` of ``checkpoints/`` (the
-    folder itself when nothing else is left in it), the folders :data:`RUN_FOLDERS`, the files
-    :data:`RUN_FILES` and ``eval_*.json``. Anything else (a config, notes, an export) stays.
+    Removed: the `step_*` and `.tmp-*` folders and `best.json` of `checkpoints/` (the
+    folder itself when nothing else is left in it), the folders `RUN_FOLDERS`, the files
+    `RUN_FILES` and `eval_*.json`. Anything else (a config, notes, an export) stays.
     """
     work_dir = Path(work_dir)
     root = work_dir / "checkpoints"
@@ -122,8 +122,8 @@ def clear_run_outputs(work_dir: str | os.PathLike) -> list[Path]:
 
 
 def start_fresh(work_dir: str | os.PathLike, *, overwrite: bool = False) -> str:
-    """Claim ``work_dir`` for a new run (:func:`check_fresh`; with ``overwrite``, the earlier
-    run's outputs are deleted first); write ``run.json`` and return the new run's id."""
+    """Claim `work_dir` for a new run (`check_fresh`; with `overwrite`, the earlier
+    run's outputs are deleted first); write `run.json` and return the new run's id."""
     check_fresh(work_dir, overwrite=overwrite)
     if overwrite:
         removed = clear_run_outputs(work_dir)
@@ -136,7 +136,7 @@ def start_fresh(work_dir: str | os.PathLike, *, overwrite: bool = False) -> str:
 
 
 def continue_run(work_dir: str | os.PathLike, run_id: str | None) -> str:
-    """Claim ``work_dir`` for a resumed run; ``run_id`` is the resumed checkpoint's (None: written
+    """Claim `work_dir` for a resumed run; `run_id` is the resumed checkpoint's (None: written
     before run ids; the work dir's own id, or a new one, is kept). Returns the run's id.
 
     Raises:
@@ -154,8 +154,8 @@ def continue_run(work_dir: str | os.PathLike, run_id: str | None) -> str:
 
 
 def check_same_run(path: str | os.PathLike, work_dir: str | os.PathLike, which: str) -> None:
-    """Check that checkpoint ``path``, picked by the name ``which`` (``auto``/``last``/``best``),
-    belongs to the run that owns ``work_dir``.
+    """Check that checkpoint `path`, picked by the name `which` (`auto`/`last`/`best`),
+    belongs to the run that owns `work_dir`.
 
     Raises:
         ForeignCheckpoint: both ids are known and differ.

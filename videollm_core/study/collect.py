@@ -1,9 +1,9 @@
 """Read a study folder's finished runs into rows: one per run, with what the report groups by.
 
-Only runs with a ``result.json`` count (the worker writes it atomically once the run finished, so a
+Only runs with a `result.json` count (the worker writes it atomically once the run finished, so a
 half-written metrics file is never read); failed and unfinished runs are listed apart. A run's LLM
-family and size, tuning and seed come from its own ``config.yaml`` and ``result.json`` (the
-parameter counts of ``summary.json``), so a study whose axes carry no names is reported as well.
+family and size, tuning and seed come from its own `config.yaml` and `result.json` (the
+parameter counts of `summary.json`), so a study whose axes carry no names is reported as well.
 """
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ class Row:
     tasks: list[str]            #: the config's task names (several in a multitask run)
     control: str | None
     llm: str                    #: the LLM's name: the axis label, else the checkpoint's name, else the architecture
-    family: str                 #: gpt2, opt, llama, t5-decoder... (``none`` for the no-LLM control)
+    family: str                 #: gpt2, opt, llama, t5-decoder... (`none` for the no-LLM control)
     llm_parameters: int | None  #: the LLM's parameters (from the run's summary)
     parameters: int | None
     trainable: int | None
     tuning: str
     seed: Any
-    metrics: dict[str, float]   #: ``TASK/KEY`` -> value at the best checkpoint
-    primary: str | None         #: the metric that picked the best checkpoint (``train.best_metric``)
+    metrics: dict[str, float]   #: `TASK/KEY` -> value at the best checkpoint
+    primary: str | None         #: the metric that picked the best checkpoint (`train.best_metric`)
     seconds: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -47,7 +47,7 @@ class Row:
 
 
 def _llm_names(llm: dict[str, Any]) -> tuple[str, str]:
-    """``(name, family)`` of a ``model.llm`` section."""
+    """`(name, family)` of a `model.llm` section."""
     kind = str(llm.get("type", "")).rpartition(":")[2]
     if kind == "NoLLM":
         return NO_LLM, NO_LLM
@@ -62,7 +62,7 @@ def _llm_names(llm: dict[str, Any]) -> tuple[str, str]:
 
 
 def read_row(folder: Path) -> Row | None:
-    """The row of one run folder, or ``None`` when the run has no result (yet)."""
+    """The row of one run folder, or `None` when the run has no result (yet)."""
     result_file = folder / "result.json"
     if not result_file.is_file():
         return None
@@ -94,7 +94,7 @@ class Collected:
 
 
 def collect(out: Path) -> Collected:
-    """Read ``out/runs/*``; a folder that is not a study's is a clear error."""
+    """Read `out/runs/*`; a folder that is not a study's is a clear error."""
     runs = out / "runs"
     if not runs.is_dir():
         raise ConfigError(f"{out} holds no study runs (no runs/ folder)", where="videollm report DIR",

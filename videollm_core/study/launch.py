@@ -1,8 +1,8 @@
 """Run a planned study through an executor: resumable, every failure recorded, the others going on.
 
-``DIR/`` holds ``study.yaml`` (a copy of the study file), ``runs/<id>/`` (:mod:`.plan`), the
-executor's own files under ``executor/``, and the report (:mod:`.report`). A fresh study into a
-folder that already holds runs is refused unless ``--resume``; with it, runs that have a result are
+`DIR/` holds `study.yaml` (a copy of the study file), `runs/<id>/` (`plan`), the
+executor's own files under `executor/`, and the report (`report`). A fresh study into a
+folder that already holds runs is refused unless `--resume`; with it, runs that have a result are
 skipped, runs started before continue from their last checkpoint, and the rest start.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ class StudyOutcome:
 
 
 def build_executor(spec: dict[str, Any], jobs: int | None, registries: Any) -> Any:
-    """The study's executor (``executor:`` of the study file; ``--executor``/``--jobs`` override it)."""
+    """The study's executor (`executor:` of the study file; `--executor`/`--jobs` override it)."""
     cfg = dict(spec)
     cls = registries.executors.lookup(cfg.get("type"), where="executor.type")
     if jobs is not None:
@@ -60,8 +60,8 @@ def prepare(study: Study, out: Path, runs: list[PlannedRun], resume: bool) -> li
 
 
 def _record_end(folder: Path, status: int) -> dict[str, Any] | None:
-    """The failure record of a run that ended with ``status`` (``None`` when it finished). Writes
-    ``failed.json`` when the worker could not (it was killed, or never started)."""
+    """The failure record of a run that ended with `status` (`None` when it finished). Writes
+    `failed.json` when the worker could not (it was killed, or never started)."""
     if status == 0 and (folder / "result.json").is_file():
         return None
     failed = folder / "failed.json"
@@ -74,7 +74,7 @@ def _record_end(folder: Path, status: int) -> dict[str, Any] | None:
 
 
 def run_study(study: Study, out: Path, executor: Any, *, resume: bool = False) -> StudyOutcome:
-    """Run every run of ``study`` into ``out`` through ``executor``; failures are recorded, not raised."""
+    """Run every run of `study` into `out` through `executor`; failures are recorded, not raised."""
     started = time.time()
     runs = plan_runs(study)
     todo = prepare(study, out, runs, resume)
@@ -109,7 +109,7 @@ def run_study(study: Study, out: Path, executor: Any, *, resume: bool = False) -
 
 
 def plan_report(study: Study, runs: list[PlannedRun], *, parameters: bool, registries: Any) -> dict[str, Any]:
-    """The ``--dry-run`` plan: every run with its overrides (and parameter counts from a meta-device build)."""
+    """The `--dry-run` plan: every run with its overrides (and parameter counts from a meta-device build)."""
     from ..plugins import configure_config
     from ..validation import validate_config
 

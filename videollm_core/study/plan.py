@@ -1,14 +1,14 @@
 """A study expanded into runs: one per base config x combination of axis values, plus the controls.
 
 A run's id is made from what it overrides, in a fixed order, so that the same study gives the same
-ids on every machine and every ``--resume``: ``oad__llm=gpt2-s__tuner=lora__seed=0``,
-``oad__control=no_llm__seed=1``. Each run gets a folder ``DIR/runs/<id>/``:
+ids on every machine and every `--resume`: `oad__llm=gpt2-s__tuner=lora__seed=0`,
+`oad__control=no_llm__seed=1`. Each run gets a folder `DIR/runs/<id>/`:
 
     plan.json     the run as planned: task, labels, overrides, base, GPUs, research questions
-    config.yaml   the complete config (bases merged, overrides applied, work_dir set to ``work/``)
+    config.yaml   the complete config (bases merged, overrides applied, work_dir set to `work/`)
     work/         the run's work dir (checkpoints, metrics.jsonl, summary.json, predictions, plots)
     log.txt       everything the run printed, with the study's own lines about it
-    result.json   written once the run finished (:mod:`.worker`); failed.json when it failed
+    result.json   written once the run finished (`worker`); failed.json when it failed
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ..executor import RunCommand
 from ..validation import task_specs
 from .spec import Axis, Control, Study
 
-#: research question -> what it asks (the paper's five; :mod:`.report` draws one table each).
+#: research question -> what it asks (the paper's five; `report` draws one table each).
 RESEARCH_QUESTIONS = {
     "RQ1": "a frozen LLM reasons over video (against its controls)",
     "RQ2": "LLM architecture x tuning method, per task",
@@ -55,7 +55,7 @@ class PlannedRun:
     rqs: list[str] = field(default_factory=list)
 
     def config(self, work_dir: str | Path | None = None) -> Config:
-        """The complete config of this run (and its ``work_dir``)."""
+        """The complete config of this run (and its `work_dir`)."""
         cfg = load_config(self.base, self.overrides)
         if work_dir is not None:
             cfg["work_dir"] = str(work_dir)
@@ -75,7 +75,7 @@ def _run_id(parts: list[str]) -> str:
 
 
 def _short_keys(axes: list[Axis]) -> dict[str, str]:
-    """``model.llm`` -> ``llm``, unless two axes end alike (then the whole key, dots as ``-``)."""
+    """`model.llm` -> `llm`, unless two axes end alike (then the whole key, dots as `-`)."""
     shorts = [a.short for a in axes]
     return {a.key: a.short if shorts.count(a.short) == 1 else a.key.replace(".", "-") for a in axes}
 
@@ -103,7 +103,7 @@ def _describe(run: PlannedRun) -> None:
 
 
 def plan_runs(study: Study) -> list[PlannedRun]:
-    """Every run of ``study``, in a stable order (bases as listed, axes as listed, then the controls)."""
+    """Every run of `study`, in a stable order (bases as listed, axes as listed, then the controls)."""
     shorts = _short_keys(study.axes)
     runs: list[PlannedRun] = []
     for task, variant, base in study.bases:
@@ -150,15 +150,15 @@ def run_dir(out: Path, run: PlannedRun) -> Path:
 
 
 def command(out: Path, run: PlannedRun, study: Study) -> RunCommand:
-    """What an executor starts for ``run``: the worker, in the study's ``data_root``."""
+    """What an executor starts for `run`: the worker, in the study's `data_root`."""
     folder = run_dir(out, run)
     return RunCommand(run_id=run.id, argv=(sys.executable, "-m", "videollm_core.study.worker", str(folder)),
                       cwd=str(study.data_root), log=str(folder / "log.txt"), gpus=run.gpus)
 
 
 def write_run(out: Path, run: PlannedRun) -> str:
-    """Write ``plan.json`` and ``config.yaml`` of ``run`` (once); returns the run's state:
-    ``new``, ``done`` (a result exists for this very config), ``pending`` (started before, not finished)."""
+    """Write `plan.json` and `config.yaml` of `run` (once); returns the run's state:
+    `new`, `done` (a result exists for this very config), `pending` (started before, not finished)."""
     folder = run_dir(out, run)
     config = run.config(work_dir=folder / "work").to_yaml()
     written = folder / "config.yaml"

@@ -30,9 +30,9 @@ def scaling_plot(path: Path, curves: dict[str, dict[tuple[str, str], list[tuple[
     fig, axes = _figure(4.6 * len(tasks), 3.6, len(tasks))
     for ax, task in zip(axes, tasks):
         for (family, tuning), points in curves[task].items():
-            points = [(n, c) for (n, _), c in points if not math.isnan(c.mean)]
-            if points:
-                ax.errorbar([n for n, _ in points], [c.mean for _, c in points], yerr=[c.std for _, c in points], capsize=3,
+            kept = [(n, c) for (n, _), c in points if not math.isnan(c.mean)]
+            if kept:
+                ax.errorbar([n for n, _ in kept], [c.mean for _, c in kept], yerr=[c.std for _, c in kept], capsize=3,
                             color=colour[family], marker=style[tuning][0], linestyle=style[tuning][1], label=f"{family}, {tuning}")
         ax.set_xscale("log")
         ax.set_xlabel("LLM parameters")
@@ -45,7 +45,7 @@ def scaling_plot(path: Path, curves: dict[str, dict[tuple[str, str], list[tuple[
 
 
 def heat_maps(out: Path, grids: dict[str, tuple[list[str], list[str], list[list[Any]]]], primary: dict[str, str]) -> dict[str, Path]:
-    """``rq2_<task>.png`` per task: LLMs (rows) x tuning schemes (columns), each cell's mean written in it."""
+    """`rq2_<task>.png` per task: LLMs (rows) x tuning schemes (columns), each cell's mean written in it."""
     written = {}
     for task, (llms, tunings, grid) in grids.items():
         fig, axes = _figure(1.6 + 1.3 * len(tunings), 1.2 + 0.45 * len(llms))

@@ -1,10 +1,10 @@
 """The paper's own numbers, set beside ours in the study tables.
 
-``paper_numbers.yaml`` (bundled with this package) quotes numbers reported by the VideoLLM paper
+`paper_numbers.yaml` (bundled with this package) quotes numbers reported by the VideoLLM paper
 (Chen et al. 2023) and, for RQ5, by the task-specific models it compares with. They are
 **quoted, never measured here**: each entry names its source, and its value is in the unit of
-our metric for ``task`` under the key ``metric`` (exactly as that metric's ``evaluate`` returns
-it; a run records it as ``TASK/KEY``, :attr:`PaperNumber.record_key`). Only numbers stated in
+our metric for `task` under the key `metric` (exactly as that metric's `evaluate` returns
+it; a run records it as `TASK/KEY`, `PaperNumber.record_key`). Only numbers stated in
 the project's sources are kept; none is estimated.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ TUNINGS = ("basic", "partial", "lora", "prefix", "prompt", None)
 
 @dataclass(frozen=True)
 class PaperNumber:
-    """One quoted number: ``value`` of ``metric`` (our key) for ``task`` on ``dataset``/``split``."""
+    """One quoted number: `value` of `metric` (our key) for `task` on `dataset`/`split`."""
 
     rq: str
     task: str
@@ -47,7 +47,7 @@ class PaperNumber:
 
     @property
     def record_key(self) -> str:
-        """The key a run's ``metrics.jsonl`` / ``eval_SPLIT.json`` holds it under."""
+        """The key a run's `metrics.jsonl` / `eval_SPLIT.json` holds it under."""
         return f"{self.task}/{self.metric}"
 
 
@@ -89,9 +89,9 @@ def _entry(i: int, raw: Any, where: str) -> PaperNumber:
 
 
 def paper_numbers(path: str | os.PathLike | None = None) -> list[PaperNumber]:
-    """The entries of ``path`` (default: the bundled ``paper_numbers.yaml``), validated:
+    """The entries of `path` (default: the bundled `paper_numbers.yaml`), validated:
     a missing field, an unknown rq/task/split/tuning or a non-numeric value is a
-    :class:`ValueError` naming the entry's index."""
+    `ValueError` naming the entry's index."""
     path = Path(path) if path is not None else DEFAULT_PATH
     with open(path, "rb") as f:
         raw = f.read(MAX_CONFIG_BYTES + 1)
@@ -112,5 +112,5 @@ def _bundled() -> tuple[PaperNumber, ...]:
 
 
 def lookup(task: str, metric: str | None = None, rq: str | None = None) -> list[PaperNumber]:
-    """The bundled numbers of ``task``, optionally only those of ``metric`` (our key) and ``rq``."""
+    """The bundled numbers of `task`, optionally only those of `metric` (our key) and `rq`."""
     return [n for n in _bundled() if n.task == task and (metric is None or n.metric == metric) and (rq is None or n.rq == rq)]

@@ -1,17 +1,17 @@
-"""``videollm report DIR``: a study's finished runs as ``results.csv``, ``results.md`` and the paper's tables.
+"""`videollm report DIR`: a study's finished runs as `results.csv`, `results.md` and the paper's tables.
 
-``results.csv`` has one row per finished run with every metric; ``results.md`` has, per task, the
+`results.csv` has one row per finished run with every metric; `results.md` has, per task, the
 runs with that task's metrics, then one section per research question in the paper's shape:
 
 - RQ1: the frozen LLM (basic tuning) against the controls (no LLM, random weights...);
-- RQ2: LLM x tuning scheme, per task (and a heat map per task, ``rq2_<task>.png``);
+- RQ2: LLM x tuning scheme, per task (and a heat map per task, `rq2_<task>.png`);
 - RQ3: each task trained alone against the multitask model that shares one LLM;
-- RQ4: the metric against the LLM's parameters, per family (``rq4_scaling.png``, log axis);
+- RQ4: the metric against the LLM's parameters, per family (`rq4_scaling.png`, log axis);
 - RQ5: our best run per task beside task-specific models' numbers.
 
-Seeds are folded into mean ± sample standard deviation (``n`` runs). Each task is compared on its
-primary metric: the one that picked the best checkpoint (``train.best_metric``). Where the paper's
-own number is known (:mod:`.references`), it is shown beside ours with its source.
+Seeds are folded into mean ± sample standard deviation (`n` runs). Each task is compared on its
+primary metric: the one that picked the best checkpoint (`train.best_metric`). Where the paper's
+own number is known (`references`), it is shown beside ours with its source.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _params(n: int | None) -> str:
 
 
 def primary_metrics(rows: list[Row]) -> dict[str, str]:
-    """task name -> the metric compared in the tables: the most common ``train.best_metric`` of its
+    """task name -> the metric compared in the tables: the most common `train.best_metric` of its
     single-task runs, else its first metric."""
     out: dict[str, str] = {}
     for task in sorted({t for r in rows for t in r.tasks}):
@@ -82,7 +82,7 @@ def _cells(rows: list[Row], key: str) -> Cell:
 
 
 def _paper_lines(task: str, rq: str, rows: list[Row]) -> list[str]:
-    """The paper's numbers for ``task`` under ``rq``, each with our best group's value on the same key."""
+    """The paper's numbers for `task` under `rq`, each with our best group's value on the same key."""
     lines = []
     for p in lookup(task, rq=rq):
         groups = _by([r for r in rows if r.tasks == [task] and not r.control and p.record_key in r.metrics], lambda r: (r.llm, r.tuning))
@@ -230,7 +230,7 @@ def runs_tables(rows: list[Row]) -> str:
 
 
 def write_report(out: Path, *, plots: bool = True, collected: Collected | None = None) -> dict[str, Path]:
-    """Write ``results.csv``, ``results.md`` and the plots into ``out``; returns what was written."""
+    """Write `results.csv`, `results.md` and the plots into `out`; returns what was written."""
     got = collected or collect(out)
     rows, primary = got.rows, primary_metrics(got.rows)
     rq2_text, grids = rq2(rows, primary)

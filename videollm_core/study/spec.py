@@ -18,7 +18,7 @@
     gpus_per_run: 1
 
 Relative paths are relative to the study file. Every problem is reported at once, each with its
-place in the file (``STUDY.yaml: axes.model.llm``) and a hint, and exits with status 2.
+place in the file (`STUDY.yaml: axes.model.llm`) and a hint, and exits with status 2.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 def label_of(value: Any) -> str:
     """A short file-name-safe label for an axis value without a name: the scalar itself, a mapping's
-    ``type``, else a hash of its JSON."""
+    `type`, else a hash of its JSON."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return _UNSAFE.sub("-", str(value)).strip("-") or "none"
     if isinstance(value, dict) and isinstance(value.get("type"), str) and len(value) == 1:
@@ -51,20 +51,20 @@ def label_of(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Axis:
-    """One crossed config key: ``key`` (dotted) and its ``(label, value)`` pairs."""
+    """One crossed config key: `key` (dotted) and its `(label, value)` pairs."""
 
     key: str
     values: tuple[tuple[str, Any], ...]
 
     @property
     def short(self) -> str:
-        """The key's last part (``model.llm`` -> ``llm``), as run ids name it."""
+        """The key's last part (`model.llm` -> `llm`), as run ids name it."""
         return self.key.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
 class Control:
-    """A named control: ``set`` (dotted key -> value) on top of the base, crossed with the axes in ``vary``."""
+    """A named control: `set` (dotted key -> value) on top of the base, crossed with the axes in `vary`."""
 
     name: str
     set: dict[str, Any]
@@ -163,7 +163,7 @@ def _controls(raw: Any, axes: list[Axis], where: str, errors: list[ConfigError])
 
 
 def read_study(path: str | Path) -> Study:
-    """Read and check a study file; every problem is reported at once (:class:`ConfigErrors`)."""
+    """Read and check a study file; every problem is reported at once ([`ConfigErrors`][videollm_core.errors.ConfigErrors])."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"study file not found: {file}", where="videollm study", hint="videollm study STUDY.yaml")

@@ -1,17 +1,17 @@
-"""``python -m videollm_core.study.worker RUN_DIR``: train one planned run, then record how it ended.
+"""`python -m videollm_core.study.worker RUN_DIR`: train one planned run, then record how it ended.
 
-What every executor starts (:class:`videollm_core.executor.RunCommand`), on this machine or on a
-cluster node. It trains ``RUN_DIR/config.yaml`` into ``RUN_DIR/work`` with ``videollm run`` in a
-child process (through ``accelerate launch`` when more than one GPU is visible), everything printed
-going to ``RUN_DIR/log.txt``. Then:
+What every executor starts ([`videollm_core.executor.RunCommand`][videollm_core.executor.RunCommand]), on this machine or on a
+cluster node. It trains `RUN_DIR/config.yaml` into `RUN_DIR/work` with `videollm run` in a
+child process (through `accelerate launch` when more than one GPU is visible), everything printed
+going to `RUN_DIR/log.txt`. Then:
 
-- the run finished: ``result.json`` (written atomically, so a reader never sees half of it) with the
+- the run finished: `result.json` (written atomically, so a reader never sees half of it) with the
   validation metrics at the best checkpoint and at the last step, the best checkpoint, the steps
-  and the parameter counts (:func:`read_result`);
-- it failed or was stopped: ``failed.json`` with the exit status, the error line and the log's path.
+  and the parameter counts (`read_result`);
+- it failed or was stopped: `failed.json` with the exit status, the error line and the log's path.
 
-A second start of a run that has a ``work/`` folder continues it (``--resume auto``); a run with a
-``result.json`` is not trained again. The worker itself imports neither torch nor the plugins.
+A second start of a run that has a `work/` folder continues it (`--resume auto`); a run with a
+`result.json` is not trained again. The worker itself imports neither torch nor the plugins.
 """
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ from ..engine.files import write_text_atomic
 from ..engine.logs import read_metrics
 from ..paths import read_json
 
-#: the error line a failed ``videollm run`` prints (``videollm_core.cli.commands``).
+#: the error line a failed `videollm run` prints (`videollm_core.cli.commands`).
 ERROR_PREFIX = "error: "
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """``preexec_fn`` of a child process: Linux sends it SIGTERM when its parent dies (``PR_SET_PDEATHSIG``),
+    """`preexec_fn` of a child process: Linux sends it SIGTERM when its parent dies (`PR_SET_PDEATHSIG`),
     so a killed study or worker leaves no orphan training behind (the runner saves a checkpoint on SIGTERM)."""
     if sys.platform.startswith("linux"):
         try:
@@ -49,8 +49,8 @@ def write_json(path: Path, obj: dict[str, Any]) -> None:
 
 
 def training_command(run_dir: Path) -> list[str]:
-    """``videollm run CONFIG --work-dir work/ --quiet`` (``--resume auto`` after an earlier start), under
-    ``accelerate launch`` when ``CUDA_VISIBLE_DEVICES`` names several GPUs."""
+    """`videollm run CONFIG --work-dir work/ --quiet` (`--resume auto` after an earlier start), under
+    `accelerate launch` when `CUDA_VISIBLE_DEVICES` names several GPUs."""
     work = run_dir / "work"
     argv = ["-m", "videollm_core.cli", "run", str(run_dir / "config.yaml"), "--work-dir", str(work), "--quiet"]
     if (work / "run.json").is_file():
@@ -62,9 +62,9 @@ def training_command(run_dir: Path) -> list[str]:
 
 
 def read_result(work: Path) -> dict[str, Any] | None:
-    """The metrics of a finished run's work dir, or ``None`` when it is not finished (no summary, or
-    interrupted by a signal). ``metrics`` are the validation scores at the best checkpoint (at the last
-    evaluation when the config names no best metric); ``final`` those of the last evaluation."""
+    """The metrics of a finished run's work dir, or `None` when it is not finished (no summary, or
+    interrupted by a signal). `metrics` are the validation scores at the best checkpoint (at the last
+    evaluation when the config names no best metric); `final` those of the last evaluation."""
     summary_file = work / "summary.json"
     if not summary_file.is_file():
         return None
@@ -84,7 +84,7 @@ def read_result(work: Path) -> dict[str, Any] | None:
 
 
 def error_line(log: Path) -> str:
-    """The last ``error: ...`` message of a log with its indented detail lines (joined by `` | ``), else
+    """The last `error: ...` message of a log with its indented detail lines (joined by ` | `), else
     the log's last non-empty line."""
     try:
         lines = [ln.rstrip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines()[-200:] if ln.strip()]
@@ -99,7 +99,7 @@ def error_line(log: Path) -> str:
 
 
 def record_failure(folder: Path, status: int, seconds: float | None = None) -> dict[str, Any]:
-    """Write ``failed.json`` of the run in ``folder``: its exit status (1 for a run that exited 0 without
+    """Write `failed.json` of the run in `folder`: its exit status (1 for a run that exited 0 without
     finishing), the error line of its log and the log's path; returns the record."""
     log = folder / "log.txt"
     record = {"status": status or 1, "error": error_line(log) or "the run stopped before its last step", "log": str(log),
@@ -109,7 +109,7 @@ def record_failure(folder: Path, status: int, seconds: float | None = None) -> d
 
 
 def execute(run_dir: str | os.PathLike) -> int:
-    """Train the run of ``run_dir`` (if it has no result yet) and record its outcome; returns the exit status."""
+    """Train the run of `run_dir` (if it has no result yet) and record its outcome; returns the exit status."""
     folder = Path(run_dir).resolve()
     if (folder / "result.json").is_file():
         return 0

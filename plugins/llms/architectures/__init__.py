@@ -1,6 +1,6 @@
 """Architecture configs of the paper's LLMs, shipped so that a dry run on the meta device
-builds them without downloading anything. One JSON per model: ``{"names": [hub names...],
-"config": {model_type, sizes...}}`` (the published ``config.json`` values)."""
+builds them without downloading anything. One JSON per model: `{"names": [hub names...],
+"config": {model_type, sizes...}}` (the published `config.json` values)."""
 from __future__ import annotations
 
 import json
@@ -21,7 +21,7 @@ def _table() -> dict[str, dict]:
 
 
 def known_architecture(name: str) -> dict | None:
-    """The config dict (with ``model_type``) of hub model ``name``, or None when not shipped."""
+    """The config dict (with `model_type`) of hub model `name`, or None when not shipped."""
     cfg = _table().get(name)
     return dict(cfg) if cfg is not None else None
 

@@ -1,10 +1,10 @@
-"""``BreakfastDataset``: Breakfast Actions in the MS-TCN layout (see :mod:`.formats`).
+"""`BreakfastDataset`: Breakfast Actions in the MS-TCN layout (see `formats`).
 
-One sample per video of a split bundle: features ``[T, Df]`` (feature step ``i`` covers
-frames ``[i*stride, (i+1)*stride)`` at ``fps``), timestamps ``[T, 2]`` seconds and
-``targets["labels"]`` ``[T]`` class ids (the label of each step's first frame, as
-MS-TCN's ``classes[::sample_rate]``). The metric evaluates the full frame-wise ground
-truth; the head brings its per-unit classes back to frames (``meta["num_frames"]``).
+One sample per video of a split bundle: features `[T, Df]` (feature step `i` covers
+frames `[i*stride, (i+1)*stride)` at `fps`), timestamps `[T, 2]` seconds and
+`targets["labels"]` `[T]` class ids (the label of each step's first frame, as
+MS-TCN's `classes[::sample_rate]`). The metric evaluates the full frame-wise ground
+truth; the head brings its per-unit classes back to frames (`meta["num_frames"]`).
 """
 from __future__ import annotations
 
@@ -29,24 +29,25 @@ class BreakfastDataset(VideoDataset):
     """Breakfast (or any MS-TCN-layout dataset) for temporal action segmentation.
 
     Args:
-        data_root: folder with ``mapping.txt``, ``splits/``, ``groundTruth/``, ``features/``
-            (default: the demo data when ``demo`` is given).
-        split: ``"train"`` or ``"test"``; with ``split_index`` picks
-            ``splits/<split>.split<split_index>.bundle``.
+        data_root: folder with `mapping.txt`, `splits/`, `groundTruth/`, `features/`
+            (default: the demo data when `demo` is given).
+        split: `"train"` or `"test"`; with `split_index` picks
+            `splits/<split>.split<split_index>.bundle`.
         split_index: MS-TCN split number (1-4 for Breakfast).
-        bundle, ground_truth_dir, mapping, features_dir: override the paths under ``data_root``.
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
+        bundle, ground_truth_dir, mapping, features_dir: override the paths under `data_root`.
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            or a folder of video files (see `features`).
         fps: frame rate of the ground truth (Breakfast: 15).
         feature_stride: frames per feature step (1 when features are per frame).
-        channels_first: feature files are ``[Df, F]`` (MS-TCN) rather than ``[T, Df]``.
+        channels_first: feature files are `[Df, F]` (MS-TCN) rather than `[T, Df]`.
         max_length_mismatch: allowed difference, in feature steps, between the features
             and the ground truth (MS-TCN trains on the shorter of the two).
         check_values: scan features for NaN/Inf when the dataset is built.
-        feature_dim: expected ``Df`` (supplied by the runner: the encoder's ``in_dim``).
-        on_error: ``"raise"`` a :class:`DataError` naming file and row, or ``"skip"`` the
-            video and record it in :attr:`skipped` (logged as a warning); kept in :attr:`errors`.
-        demo: demo-data parameters (see :data:`.demo.DEFAULTS`), e.g. ``{num_videos: 24, seed: 0}``.
+        feature_dim: expected `Df` (supplied by the runner: the encoder's `in_dim`).
+        on_error: `"raise"` a [`DataError`][videollm_core.errors.DataError] naming file and row, or `"skip"` the
+            video: `self.errors` ([`DataErrors`][videollm_core.data.DataErrors]) records it, and
+            [`skip_report`][videollm_core.data.VideoDataset.skip_report] hands it to the runner, which logs it.
+        demo: demo-data parameters (see `demo.DEFAULTS`), e.g. `{num_videos: 24, seed: 0}`.
     """
 
     task: ClassVar[str] = "action_segmentation"
@@ -94,8 +95,8 @@ class BreakfastDataset(VideoDataset):
             features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
         self.mapping_path = Path(mapping) if mapping else root / "mapping.txt"
         self._class_names = formats.read_mapping(self.mapping_path)
-        #: frames per second of the ground truth, frames between feature steps; ``fps`` (the
-        #: kernel's ``VideoDataset.fps``) is feature steps per second.
+        #: frames per second of the ground truth, frames between feature steps; `fps` (the
+        #: kernel's `VideoDataset.fps`) is feature steps per second.
         self.frame_rate, self.stride = float(fps), int(feature_stride)
         self.fps = self.frame_rate / self.stride
         self.channels_first, self.check_values = bool(channels_first), bool(check_values)
@@ -158,11 +159,11 @@ class BreakfastDataset(VideoDataset):
         }
 
     def ground_truth(self) -> dict[str, list[str]]:
-        """``{video_id: frame labels}`` of the loaded videos (the metric's ground-truth object)."""
+        """`{video_id: frame labels}` of the loaded videos (the metric's ground-truth object)."""
         return {v["video_id"]: list(v["frame_labels"]) for v in self.videos}
 
     def class_names(self) -> list[str]:
-        """The segment labels of ``mapping.txt`` in id order (head output ``i`` is label ``i``)."""
+        """The segment labels of `mapping.txt` in id order (head output `i` is label `i`)."""
         return list(self._class_names)
 
     def class_table_file(self) -> str:
@@ -172,8 +173,8 @@ class BreakfastDataset(VideoDataset):
         return {"num_classes": len(self._class_names)}
 
     def reading(self) -> dict[str, Any]:
-        """MS-TCN files are ``[Df, T]`` (``channels_first``); a step covers ``feature_stride`` frames
-        at ``fps`` frames/s, and the head answers per frame."""
+        """MS-TCN files are `[Df, T]` (`channels_first`); a step covers `feature_stride` frames
+        at `fps` frames/s, and the head answers per frame."""
         return {**super().reading(), "channels_first": self.channels_first, "frames_per_step": self.stride, "frame_rate": self.frame_rate}
 
     def metric_args(self) -> dict[str, Any]:

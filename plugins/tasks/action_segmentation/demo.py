@@ -1,28 +1,28 @@
-"""Deterministic Breakfast-style demo data in the MS-TCN layout (see :mod:`.formats`),
+"""Deterministic Breakfast-style demo data in the MS-TCN layout (see `formats`),
 where a segment's label depends on what came before it.
 
-Each video is a morning of ``activities_per_video`` different breakfast activities of
-:data:`GRAMMAR` in a row (each ordered steps, a trailing ``?`` marking an optional one),
-framed by ``SIL``; step and silence lengths are drawn at random.
+Each video is a morning of `activities_per_video` different breakfast activities of
+`GRAMMAR` in a row (each ordered steps, a trailing `?` marking an optional one),
+framed by `SIL`; step and silence lengths are drawn at random.
 
 Signal, and why a frame alone does not tell its label. Every step has a *visual
-primitive* (:data:`PRIMITIVE`): the first step of each activity (``take_bowl``,
-``take_cup``, ``add_teabag``, ``take_glass``, ``cut_orange``, ``crack_egg``) and a few
+primitive* (`PRIMITIVE`): the first step of each activity (`take_bowl`,
+`take_cup`, `add_teabag`, `take_glass`, `cut_orange`, `crack_egg`) and a few
 others have a prototype of their own, but the generic motions are shared across
-activities: every ``pour_*`` step looks like the one ``pour`` prototype, every
-``stir_*`` like ``stir``, every ``spoon_*`` like ``spoon``. A frame's feature is its
-primitive's prototype (unit norm x 3) plus Gaussian noise (std ``noise``). So a
-``pour`` frame is ``pour_cereals``, ``pour_coffee``, ``pour_water``, ``pour_milk``,
-``pour_juice`` or ``pour_dough2pan`` depending only on the activity, and the activity is
-visible only in its first step, seconds earlier (every ``pour``/``stir``/``spoon`` step
+activities: every `pour_*` step looks like the one `pour` prototype, every
+`stir_*` like `stir`, every `spoon_*` like `spoon`. A frame's feature is its
+primitive's prototype (unit norm x 3) plus Gaussian noise (std `noise`). So a
+`pour` frame is `pour_cereals`, `pour_coffee`, `pour_water`, `pour_milk`,
+`pour_juice` or `pour_dough2pan` depending only on the activity, and the activity is
+visible only in its first step, seconds earlier (every `pour`/`stir`/`spoon` step
 comes after it). A per-frame classifier can at best give each shared primitive its most
 frequent label; a model reading the video in order can carry the activity forward from
 its first step. Since a video holds several activities, *which* of the activities seen so
 far a step belongs to is a matter of order (the latest first step before it): knowing
 the set of activities in the video, in any order, leaves the label a guess among them.
 No two consecutive steps share a primitive, so boundaries stay visible.
-File names, mapping (the real 48 Breakfast classes), splits and the ``[Df, F]``
-channels-first feature files are those of MS-TCN's ``data/breakfast``.
+File names, mapping (the real 48 Breakfast classes), splits and the `[Df, F]`
+channels-first feature files are those of MS-TCN's `data/breakfast`.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
-    """Complete a config's ``demo:`` dict with :data:`DEFAULTS`."""
+    """Complete a config's `demo:` dict with `DEFAULTS`."""
     return fill_params(DEFAULTS, demo, feature_dim)
 
 
@@ -83,7 +83,7 @@ def primitives() -> list[str]:
 
 
 def generate(out: Path, params: dict[str, Any]) -> None:
-    """Write ``mapping.txt``, ``groundTruth/``, ``splits/{train,test}.split1.bundle``, ``features/`` into ``out``."""
+    """Write `mapping.txt`, `groundTruth/`, `splits/{train,test}.split1.bundle`, `features/` into `out`."""
     rng = np.random.default_rng(int(params["seed"]))
     fps, dim = float(params["fps"]), int(params["feature_dim"])
     (out / "groundTruth").mkdir(parents=True)

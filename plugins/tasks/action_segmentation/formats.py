@@ -1,14 +1,13 @@
 """The MS-TCN on-disk layout of an action-segmentation dataset (Breakfast, 50Salads, GTEA).
 
-::
 
     <root>/mapping.txt                       "<id> <name>" per line, 0-indexed (0 SIL ... 47 stir_tea)
     <root>/splits/{train,test}.split<k>.bundle   one ground-truth file name per line ("P03_cam01_P03_cereals.txt")
     <root>/groundTruth/<video>.txt           one class name per frame (15 fps for Breakfast)
     <root>/features/<video>.npy              [Df, F] float (MS-TCN stores channels first)
 
-Predictions (MS-TCN's ``results/`` folder): one file per video named ``<video>`` (no
-extension), line 1 ``### Frame level recognition: ###``, line 2 the frame labels
+Predictions (MS-TCN's `results/` folder): one file per video named `<video>` (no
+extension), line 1 `### Frame level recognition: ###`, line 2 the frame labels
 separated by spaces.
 """
 from __future__ import annotations
@@ -22,12 +21,12 @@ RECOGNITION_HEADER = "### Frame level recognition: ###"
 
 
 def video_id_of(file_name: str) -> str:
-    """Ground-truth file name -> video id, as MS-TCN does (``name.split('.')[0]``)."""
+    """Ground-truth file name -> video id, as MS-TCN does (`name.split('.')[0]`)."""
     return file_name.split(".")[0]
 
 
 def read_mapping(path: str | Path) -> list[str]:
-    """``mapping.txt`` -> class names ordered by id (ids must be 0..C-1)."""
+    """`mapping.txt` -> class names ordered by id (ids must be 0..C-1)."""
     path = Path(path)
     if not path.is_file():
         raise DataError("mapping file not found", where=str(path), hint="give the MS-TCN mapping.txt ('<id> <name>' per line)")

@@ -1,9 +1,9 @@
-"""``ActionSegmentationHead``: a class per visual unit, brought back to frames.
+"""`ActionSegmentationHead`: a class per visual unit, brought back to frames.
 
 Reads the LLM's hidden state of every unit after the whole video (dense prediction),
 classifies it, and trains with cross-entropy on the unit's majority frame label plus
 MS-TCN's smoothing loss (truncated MSE between the log-probabilities of consecutive
-units, weight ``smoothing``), which discourages over-segmentation. At inference every
+units, weight `smoothing`), which discourages over-segmentation. At inference every
 ground-truth frame takes the class of the unit containing its centre (frames past the
 last unit take the last unit's class), so predictions have the ground truth's length.
 """
@@ -25,11 +25,11 @@ class ActionSegmentationHead(TaskHead):
     """Per-unit action classifier for temporal action segmentation.
 
     Args:
-        in_dim: LLM hidden size ``H`` (supplied by the pipeline).
-        num_classes: ``C`` (supplied by the dataset: 48 for Breakfast).
+        in_dim: LLM hidden size `H` (supplied by the pipeline).
+        num_classes: `C` (supplied by the dataset: 48 for Breakfast).
         dropout: dropout on the hidden states.
         smoothing: weight of the MS-TCN smoothing loss (0.15 in MS-TCN; 0 turns it off).
-        smoothing_clamp: the truncation ``tau^2`` of that loss (16 in MS-TCN).
+        smoothing_clamp: the truncation `tau^2` of that loss (16 in MS-TCN).
     """
 
     task: ClassVar[str] = "action_segmentation"
@@ -43,7 +43,7 @@ class ActionSegmentationHead(TaskHead):
         self.smoothing_clamp = float(smoothing_clamp)
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``logits [B, N, C]``, with the unit ``spans [B, N, 2]`` s and ``unit_mask [B, N]``."""
+        """`hidden [B, N, H]` -> `logits [B, N, C]`, with the unit `spans [B, N, 2]` s and `unit_mask [B, N]`."""
         return {
             "logits": self.classifier(self.dropout(hidden)),
             "spans": stream.visual.spans,
@@ -51,7 +51,7 @@ class ActionSegmentationHead(TaskHead):
         }
 
     def loss(self, outputs: dict[str, Any], batch: VideoBatch) -> dict[str, Tensor]:
-        """Cross-entropy on per-unit majority labels (``targets["labels"] [B, T]``) + smoothing."""
+        """Cross-entropy on per-unit majority labels (`targets["labels"] [B, T]`) + smoothing."""
         logits, mask = outputs["logits"], outputs["unit_mask"]
         targets = steps_to_units(batch.targets["labels"], batch.timestamps, outputs["spans"], mask, batch.mask, reduce="majority")
         targets = targets.masked_fill(~mask, IGNORE_INDEX)
@@ -70,7 +70,7 @@ class ActionSegmentationHead(TaskHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per video: ``{"video_id", "frame_labels": [class id per ground-truth frame]}``."""
+        """One entry per video: `{"video_id", "frame_labels": [class id per ground-truth frame]}`."""
         entries = []
         classes = outputs["logits"].argmax(-1)  # [B, N]
         for i, meta in enumerate(batch.meta):

@@ -1,19 +1,19 @@
-"""``action_segmentation`` metric: MS-TCN's Acc, Edit, F1@{10,25,50} on frame labels.
+"""`action_segmentation` metric: MS-TCN's Acc, Edit, F1@{10,25,50} on frame labels.
 
-Ground truth: the MS-TCN ``groundTruth/`` folder (every ``*.txt``) or a split bundle
-(``splits/test.split1.bundle``, names resolved in ``../groundTruth/``).
-Predictions: MS-TCN's result folder (one file per video, see :mod:`.formats`).
-In memory both are ``{video_id: [label per frame]}`` at the ground truth's frame rate.
+Ground truth: the MS-TCN `groundTruth/` folder (every `*.txt`) or a split bundle
+(`splits/test.split1.bundle`, names resolved in `../groundTruth/`).
+Predictions: MS-TCN's result folder (one file per video, see `formats`).
+In memory both are `{video_id: [label per frame]}` at the ground truth's frame rate.
 
-The scores are those of MS-TCN's ``eval.py`` (``yabufarha/ms-tcn`` @ ``33ed91c``), on
+The scores are those of MS-TCN's `eval.py` (`yabufarha/ms-tcn` @ `33ed91c`), on
 frame-wise label sequences (strings or ints) of one video, both at the ground truth's
 frame rate (15 fps for Breakfast). Conventions (METRICS.md §2.9):
 
-* segments are runs of equal labels; runs whose label is in ``bg_class`` are dropped.
-  As in the reference's ``get_labels_start_end_time``, a segment ends at the index of
-  the next run's first frame, except the video's last segment, which ends at ``F - 1``
-  (the loop variable), not ``F``: kept on purpose so the numbers match MS-TCN's;
-  MS-TCN's default ``bg_class = ("background",)`` never occurs in Breakfast, so ``SIL``
+* segments are runs of equal labels; runs whose label is in `bg_class` are dropped.
+  As in the reference's `get_labels_start_end_time`, a segment ends at the index of
+  the next run's first frame, except the video's last segment, which ends at `F - 1`
+  (the loop variable), not `F`: kept on purpose so the numbers match MS-TCN's;
+  MS-TCN's default `bg_class = ("background",)` never occurs in Breakfast, so `SIL`
   segments **are** counted (the convention behind published Breakfast numbers);
 * Acc is micro (frames pooled over videos), Edit is macro (mean over videos);
 * F1@tau matches each predicted segment, in temporal order, to its best-IoU ground-truth
@@ -44,7 +44,7 @@ OVERLAPS: tuple[float, ...] = (0.10, 0.25, 0.50)
 
 @dataclass(frozen=True)
 class Segment:
-    """A run of one label over frames ``[start, end)`` (frame indices; see the last-segment quirk above)."""
+    """A run of one label over frames `[start, end)` (frame indices; see the last-segment quirk above)."""
 
     label: Hashable
     start: int
@@ -52,7 +52,7 @@ class Segment:
 
 
 def get_segments(frame_labels: Sequence[Hashable], bg_class: Sequence[Hashable] = DEFAULT_BG_CLASS) -> list[Segment]:
-    """Run-length encode ``frame_labels`` ``[F]`` into segments, dropping ``bg_class`` runs."""
+    """Run-length encode `frame_labels` `[F]` into segments, dropping `bg_class` runs."""
     segments: list[Segment] = []
     n = len(frame_labels)
     start = 0
@@ -65,7 +65,7 @@ def get_segments(frame_labels: Sequence[Hashable], bg_class: Sequence[Hashable] 
 
 
 def edit_score(pred: Sequence[Hashable], gt: Sequence[Hashable], bg_class: Sequence[Hashable] = DEFAULT_BG_CLASS) -> float:
-    """Segmental edit score of one video in percent: ``(1 - Lev(P, Y) / max(|P|, |Y|)) * 100``.
+    """Segmental edit score of one video in percent: `(1 - Lev(P, Y) / max(|P|, |Y|)) * 100`.
 
     Both segment sequences empty (0/0, NaN in the reference) is defined as 100: nothing
     to segment and nothing segmented.
@@ -80,7 +80,7 @@ def edit_score(pred: Sequence[Hashable], gt: Sequence[Hashable], bg_class: Seque
 def f1_counts(
     pred: Sequence[Hashable], gt: Sequence[Hashable], overlap: float, bg_class: Sequence[Hashable] = DEFAULT_BG_CLASS
 ) -> tuple[int, int, int]:
-    """``(tp, fp, fn)`` of one video at IoU threshold ``overlap`` (a fraction, e.g. 0.5)."""
+    """`(tp, fp, fn)` of one video at IoU threshold `overlap` (a fraction, e.g. 0.5)."""
     p_segs = get_segments(pred, bg_class)
     y_segs = get_segments(gt, bg_class)
     if not y_segs:
@@ -119,9 +119,9 @@ def segmentation_scores(
     ground_truth: dict[str, Sequence[Hashable]],
     bg_class: Sequence[Hashable] = DEFAULT_BG_CLASS,
 ) -> dict[str, float]:
-    """MS-TCN scores over every ground-truth video -> ``{Acc, Edit, F1@10, F1@25, F1@50}`` (percent).
+    """MS-TCN scores over every ground-truth video -> `{Acc, Edit, F1@10, F1@25, F1@50}` (percent).
 
-    ``predictions[v]`` must hold at least ``len(ground_truth[v])`` frame labels (the
+    `predictions[v]` must hold at least `len(ground_truth[v])` frame labels (the
     reference loops over the ground truth's length; extra predicted frames are ignored).
     """
     correct = total = 0
@@ -146,13 +146,13 @@ def segmentation_scores(
 
 
 class ActionSegmentationMetric(Metric):
-    """MS-TCN ``eval.py`` scores (METRICS.md §2.9), in percent.
+    """MS-TCN `eval.py` scores (METRICS.md §2.9), in percent.
 
     Args:
         bg_class: labels whose segments Edit/F1 ignore. Default MS-TCN's
-            ``["background"]``, so Breakfast's ``SIL`` is counted.
+            `["background"]`, so Breakfast's `SIL` is counted.
         class_names: id -> name, to turn head entries (class ids) into labels
-            (supplied by the dataset's ``metric_args``).
+            (supplied by the dataset's `metric_args`).
         fps: frame rate of the labels, for plots in seconds (Breakfast: 15).
     """
 
@@ -161,7 +161,7 @@ class ActionSegmentationMetric(Metric):
     primary_key: ClassVar[str] = "F1@50"
     higher_is_better: ClassVar[bool] = True
     #: predictions are a folder of MS-TCN result files, not one file: no suffix, so the
-    #: runner's ``predictions/TASK_SPLIT`` names that folder.
+    #: runner's `predictions/TASK_SPLIT` names that folder.
     prediction_suffix: ClassVar[str] = ""
 
     def __init__(self, bg_class: Sequence[str] | None = None, class_names: Sequence[str] | None = None, fps: float = 15.0):
@@ -172,7 +172,7 @@ class ActionSegmentationMetric(Metric):
 
     # -- official files -------------------------------------------------
     def load_ground_truth(self, path: str | Path) -> dict[str, list[str]]:
-        """``groundTruth/`` folder or a ``.bundle`` file -> ``{video_id: frame labels}``."""
+        """`groundTruth/` folder or a `.bundle` file -> `{video_id: frame labels}`."""
         path = Path(path)
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix == ".txt")
@@ -190,12 +190,12 @@ class ActionSegmentationMetric(Metric):
         return {formats.video_id_of(p.name): formats.read_frame_labels(p) for p in files}
 
     def load_predictions(self, path: str | Path) -> dict[str, list[str]]:
-        """MS-TCN result folder -> ``{video_id: frame labels}``, every file read and checked.
+        """MS-TCN result folder -> `{video_id: frame labels}`, every file read and checked.
 
-        Two files naming one video (``vid`` and ``vid.txt``: MS-TCN's ``name.split('.')[0]``)
-        are refused. With ``class_names`` (the dataset's ``mapping.txt``) a label outside it
+        Two files naming one video (`vid` and `vid.txt`: MS-TCN's `name.split('.')[0]`)
+        are refused. With `class_names` (the dataset's `mapping.txt`) a label outside it
         is refused; without a class table a label is compared as a string, as MS-TCN's
-        ``eval.py`` does, so an unknown one is a wrong frame.
+        `eval.py` does, so an unknown one is a wrong frame.
         """
         path = Path(path)
         if not path.is_dir():
@@ -217,14 +217,14 @@ class ActionSegmentationMetric(Metric):
         return out
 
     def save_predictions(self, predictions: dict[str, list[str]], path: str | Path) -> None:
-        """Write MS-TCN result files ``path/<video_id>`` (``path`` becomes a folder)."""
+        """Write MS-TCN result files `path/<video_id>` (`path` becomes a folder)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for vid, labels in predictions.items():
             formats.write_recognition([str(x) for x in labels], path / check_video_id(vid, str(path)))
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, list[str]]:
-        """Head entries ``{"video_id", "frame_labels": [class id per frame]}`` -> label names per video."""
+        """Head entries `{"video_id", "frame_labels": [class id per frame]}` -> label names per video."""
         out: dict[str, list[str]] = {}
         for e in entries:
             ids = [int(i) for i in e["frame_labels"]]
@@ -254,7 +254,7 @@ class ActionSegmentationMetric(Metric):
         return segmentation_scores(predictions, ground_truth, self.bg_class)
 
     def plot(self, predictions: Any, ground_truth: Any, path: str | Path, max_videos: int = 3) -> bool:
-        """Timelines (seconds = frame / ``fps``) of ground truth and prediction for the first ``max_videos`` videos."""
+        """Timelines (seconds = frame / `fps`) of ground truth and prediction for the first `max_videos` videos."""
         from ..common.plots import plot_segment_timelines, runs_to_segments
 
         vids = [v for v in ground_truth if v in predictions][:max_videos]

@@ -1,4 +1,4 @@
-"""Built-in plugin ``action_segmentation``: Breakfast dataset, head, MS-TCN metric."""
+"""Built-in plugin `action_segmentation`: Breakfast dataset, head, MS-TCN metric."""
 from __future__ import annotations
 
 import videollm_core

@@ -1,10 +1,10 @@
-"""``EK100AnticipationDataset``: EPIC-KITCHENS-100 action anticipation, RULSTM layout.
+"""`EK100AnticipationDataset`: EPIC-KITCHENS-100 action anticipation, RULSTM layout.
 
-One sample per annotated segment: the features observed up to ``tau_a`` seconds
-before the segment starts (``observation`` seconds of them at most), i.e. feature
-steps ``i`` with ``(i + 1) / fps <= start_s - tau_a``. Targets: the segment's verb,
-noun and action ids (scalars). Segments starting before ``tau_a`` + one step have no
-observed step: they keep one placeholder step, ``meta["observed"] = False``, and the
+One sample per annotated segment: the features observed up to `tau_a` seconds
+before the segment starts (`observation` seconds of them at most), i.e. feature
+steps `i` with `(i + 1) / fps <= start_s - tau_a`. Targets: the segment's verb,
+noun and action ids (scalars). Segments starting before `tau_a` + one step have no
+observed step: they keep one placeholder step, `meta["observed"] = False`, and the
 head predicts all-zero scores for them (still counted, as in MAT).
 """
 from __future__ import annotations
@@ -25,9 +25,11 @@ from .formats import EK100GroundTruth
 class EK100AnticipationDataset(VideoDataset):
     """EK100 anticipation samples (see the module docstring).
 
+    The arguments `annotations`, `actions`, `features_dir`, `features`, `videos_dir`,
+    `splits_dir`, `split`, `fps`, `feature_dim`, `on_error` and `demo` are those of
+    `EK100Source`.
+
     Args:
-        annotations, actions, features_dir, features, videos_dir, splits_dir, split, fps, feature_dim,
-            on_error, demo: see :class:`~videollm_plugins.tasks.common.ek100_source.EK100Source`.
         tau_a: anticipation time, seconds (1.0 in the benchmark).
         observation: observed window length, seconds (RULSTM: 14 steps x 0.25 s = 3.5 s).
     """
@@ -77,7 +79,7 @@ class EK100AnticipationDataset(VideoDataset):
                                 ek100.read_splits(self.source.official_dir), list(self.source.action_names))
 
     def class_names(self) -> list[str] | None:
-        """EK100 action names in action-id order (``actions.csv``)."""
+        """EK100 action names in action-id order (`actions.csv`)."""
         return self.source.class_names()
 
     def class_table_file(self) -> str:
@@ -87,7 +89,7 @@ class EK100AnticipationDataset(VideoDataset):
         return {"num_verbs": self.source.num_verbs, "num_nouns": self.source.num_nouns, "num_actions": self.source.num_actions}
 
     def settings(self) -> dict[str, Any]:
-        """Step rate, anticipation time and observed seconds, for ``videollm predict --annotations``."""
+        """Step rate, anticipation time and observed seconds, for `videollm predict --annotations`."""
         return {"fps": self.source.fps, "tau_a": self.tau_a, "observation": self.observation}
 
     def metric_args(self) -> dict[str, Any]:

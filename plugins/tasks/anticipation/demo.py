@@ -1,8 +1,8 @@
 """Demo data of action anticipation: the EPIC-KITCHENS-100 demo tree, shared with online action
-detection and written by :mod:`..common.ek100_demo_data` (RULSTM csv, ``actions.csv``, the
-official split files and ``features/``; its planted signal is documented there).
+detection and written by `common.ek100_demo_data` (RULSTM csv, `actions.csv`, the
+official split files and `features/`; its planted signal is documented there).
 
-:func:`ek100_tree` ``(demo, feature_dim) -> (root, params)`` makes it once per parameter set.
+`ek100_tree` `(demo, feature_dim) -> (root, params)` makes it once per parameter set.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The EK100 action-anticipation files: ground truth in, the official submission JSON out and back.
 
-Submission (``epic-kitchens/C3-Action-Anticipation``)::
+Submission (`epic-kitchens/C3-Action-Anticipation`):
 
     {"version": "0.2", "challenge": "action_anticipation",
      "sls_pt": 0, "sls_tl": 3, "sls_td": 3,
@@ -8,13 +8,13 @@ Submission (``epic-kitchens/C3-Action-Anticipation``)::
                                 "noun": {"0": s, ... all nouns},
                                 "action": {"v,n": s, ... 100 pairs}}}}
 
-An action key ``"v,n"`` is the verb-noun pair (id ``verb * 1000 + noun`` when scored, as
-``evaluate_anticipation_json_ek100.py`` does). Without action scores the official fallback
-derives them from the verb and noun scores (:func:`derive_action_scores`).
+An action key `"v,n"` is the verb-noun pair (id `verb * 1000 + noun` when scored, as
+`evaluate_anticipation_json_ek100.py` does). Without action scores the official fallback
+derives them from the verb and noun scores (`derive_action_scores`).
 
-Ground truth: the official ``EPIC_100_validation.csv`` (``verb_class``/``noun_class``; no
-``actions.csv`` needed) or a RULSTM segment csv (``actions.csv`` beside it), plus the official
-tail/unseen files (found beside it or in ``../official``, or given as ``splits_dir``).
+Ground truth: the official `EPIC_100_validation.csv` (`verb_class`/`noun_class`; no
+`actions.csv` needed) or a RULSTM segment csv (`actions.csv` beside it), plus the official
+tail/unseen files (found beside it or in `../official`, or given as `splits_dir`).
 """
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ class EK100GroundTruth:
 
 
 def load_ek100_ground_truth(path: str | Path, actions: str | Path | None = None, splits_dir: str | Path | None = None) -> EK100GroundTruth:
-    """Official or RULSTM csv (+ ``actions.csv``: required beside a RULSTM csv, optional for the
-    official one, + official split files) -> :class:`EK100GroundTruth`."""
+    """Official or RULSTM csv (+ `actions.csv`: required beside a RULSTM csv, optional for the
+    official one, + official split files) -> `EK100GroundTruth`."""
     path = Path(path)
     if not path.is_file():
         raise DataError("ground-truth csv not found", where=str(path),
@@ -70,7 +70,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def derive_action_scores(verb: dict[str, float], noun: dict[str, float], n: int = NUM_ACTIONS_SUBMITTED) -> dict[str, float]:
-    """The official fallback: softmax over the top-``n`` verb and noun scores, outer product, best ``n`` pairs."""
+    """The official fallback: softmax over the top-`n` verb and noun scores, outer product, best `n` pairs."""
     v_ids = sorted(verb, key=lambda k: -float(verb[k]))[:n]
     n_ids = sorted(noun, key=lambda k: -float(noun[k]))[:n]
     pv = _softmax(np.array([float(verb[k]) for k in v_ids]))
@@ -81,16 +81,16 @@ def derive_action_scores(verb: dict[str, float], noun: dict[str, float], n: int 
 
 
 def submission_header(sls: Mapping[str, int]) -> dict[str, Any]:
-    """The submission's header: version, challenge and the supervision levels ``sls_pt``/``sls_tl``/``sls_td``."""
+    """The submission's header: version, challenge and the supervision levels `sls_pt`/`sls_tl`/`sls_td`."""
     return {"version": "0.2", "challenge": CHALLENGE, **sls}
 
 
 def submission_result(entry: Mapping[str, Any], pairs: np.ndarray | None) -> dict[str, Any]:
-    """One segment's result from a head entry ``{verb [V], noun [N], action [A] (optional)}``.
+    """One segment's result from a head entry `{verb [V], noun [N], action [A] (optional)}`.
 
-    Action scores become the ``NUM_ACTIONS_SUBMITTED`` best ``"v,n"`` keys through ``pairs``
-    (``[A, 2]`` (verb, noun) per action id, from ``actions.csv``); without them or without
-    ``pairs`` the actions are derived from the verb and noun scores.
+    Action scores become the `NUM_ACTIONS_SUBMITTED` best `"v,n"` keys through `pairs`
+    (`[A, 2]` (verb, noun) per action id, from `actions.csv`); without them or without
+    `pairs` the actions are derived from the verb and noun scores.
     """
     verb = {str(i): float(s) for i, s in enumerate(np.asarray(entry["verb"]).tolist())}
     noun = {str(i): float(s) for i, s in enumerate(np.asarray(entry["noun"]).tolist())}
@@ -110,7 +110,7 @@ RESULT_FORM = ("each result is {'verb': {'0': score, ..., 'V-1': score}, 'noun':
 
 
 def _check_scores(scores: Mapping[str, Any], where: str, field: str) -> None:
-    """Every score of ``{class: score}`` a finite number (the fast path: one array)."""
+    """Every score of `{class: score}` a finite number (the fast path: one array)."""
     values = list(scores.values())
     if all(type(v) in (int, float) for v in values) and np.isfinite(np.array(values, dtype=np.float64)).all():
         return
@@ -119,8 +119,8 @@ def _check_scores(scores: Mapping[str, Any], where: str, field: str) -> None:
 
 
 def _class_count(scores: Any, where: str, field: str) -> int:
-    """``{"0": s, ..., "C-1": s}`` -> ``C``: every class id ``0..C-1`` exactly once (the official
-    ``validate_submission``'s ``MissingScoreException`` / ``InvalidClassEntry``), finite scores."""
+    """`{"0": s, ..., "C-1": s}` -> `C`: every class id `0..C-1` exactly once (the official
+    `validate_submission`'s `MissingScoreException` / `InvalidClassEntry`), finite scores."""
     if not isinstance(scores, Mapping) or not scores:
         raise DataError(f"'{field}' must be an object {{class id: score}}, got {entries.show(scores)}", where=where, hint=RESULT_FORM)
     keys = list(scores)
@@ -137,8 +137,8 @@ def _class_count(scores: Any, where: str, field: str) -> int:
 
 
 def _check_actions(actions: Any, where: str, num_verbs: int, num_nouns: int) -> None:
-    """``{"v,n": score}``: keys of known verb and noun ids (the official ``InvalidActionIdException``), each pair
-    once (``"1,2"`` and ``"01,2"`` are one pair), finite scores."""
+    """`{"v,n": score}`: keys of known verb and noun ids (the official `InvalidActionIdException`), each pair
+    once (`"1,2"` and `"01,2"` are one pair), finite scores."""
     if not isinstance(actions, Mapping):
         raise DataError(f"'action' must be an object {{'v,n': score}}, got {entries.show(actions)}", where=where, hint=RESULT_FORM)
     seen: dict[Any, str] = {}
@@ -157,15 +157,15 @@ def _check_actions(actions: Any, where: str, num_verbs: int, num_nouns: int) -> 
 def read_submission(path: str | Path) -> dict[str, Any]:
     """The submission JSON, every result checked (whether or not its narration is in the ground truth).
 
-    As ``validate_submission`` of ``epic-kitchens/C3-Action-Anticipation``'s
-    ``evaluate_anticipation_json_ek100.py``: every result scores every verb and noun class
-    (here ``0..V-1`` / ``0..N-1`` with V and N read off the first result, the same in every
-    result), action keys are ``"v,n"`` pairs of those classes, and either every result has
-    ``action`` scores or none has. Stricter than it: scores must be finite numbers (it lets
+    As `validate_submission` of `epic-kitchens/C3-Action-Anticipation`'s
+    `evaluate_anticipation_json_ek100.py`: every result scores every verb and noun class
+    (here `0..V-1` / `0..N-1` with V and N read off the first result, the same in every
+    result), action keys are `"v,n"` pairs of those classes, and either every result has
+    `action` scores or none has. Stricter than it: scores must be finite numbers (it lets
     NaN through, which ranks arbitrarily) and a verb-noun pair may appear once.
 
     Raises:
-        DataError: missing, not JSON, without ``results``, or naming the file and the narration id.
+        DataError: missing, not JSON, without `results`, or naming the file and the narration id.
     """
     data = read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": dict})
     sizes: dict[str, int] = {}
@@ -188,13 +188,13 @@ def read_submission(path: str | Path) -> dict[str, Any]:
 
 class SubmissionWriter:
     """Writes the submission one segment at a time as head entries arrive: each entry becomes its
-    segment's result in the file at once (:class:`~..common.results_writer.ResultsWriter`);
-    ``close()`` returns the submission as read back, for ``evaluate``.
+    segment's result in the file at once (`ResultsWriter`);
+    `close()` returns the submission as read back, for `evaluate`.
 
     Args:
         path: the submission file.
-        header: :func:`submission_header`.
-        result: entry -> the segment's result (:func:`submission_result` with the action table).
+        header: `submission_header`.
+        result: entry -> the segment's result (`submission_result` with the action table).
     """
 
     def __init__(self, path: str | Path, header: Mapping[str, Any], result: Callable[[Mapping[str, Any]], dict[str, Any]]) -> None:
@@ -211,7 +211,7 @@ class SubmissionWriter:
 
 
 def action_id(key: str) -> int:
-    """``"v,n"`` -> ``v * 1000 + n`` (the official action id)."""
+    """`"v,n"` -> `v * 1000 + n` (the official action id)."""
     verb, noun = key.split(",")
     return int(verb) * 1000 + int(noun)
 

@@ -1,8 +1,8 @@
-"""``ActionAnticipationHead``: verb / noun / action scores from the last observed unit.
+"""`ActionAnticipationHead`: verb / noun / action scores from the last observed unit.
 
 The LLM reads the observed units causally; the hidden state of the last real unit
-(``[B, H]``) summarises everything seen up to ``tau_a`` before the action, and three
-linear classifiers turn it into verb ``[B, V]``, noun ``[B, Nn]`` and action ``[B, A]``
+(`[B, H]`) summarises everything seen up to `tau_a` before the action, and three
+linear classifiers turn it into verb `[B, V]`, noun `[B, Nn]` and action `[B, A]`
 logits. Loss: mean of the three cross-entropies. Predictions: softmax scores.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ class ActionAnticipationHead(TaskHead):
     """Linear verb/noun/action classifiers on the last observed unit's hidden state.
 
     Args:
-        in_dim: LLM hidden size ``H`` (supplied).
+        in_dim: LLM hidden size `H` (supplied).
         num_verbs, num_nouns, num_actions: class counts (supplied by the dataset).
         dropout: dropout on the hidden state before the classifiers.
     """
@@ -37,7 +37,7 @@ class ActionAnticipationHead(TaskHead):
         self.action = nn.Linear(in_dim, int(num_actions))
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> logits ``{"verb": [B, V], "noun": [B, Nn], "action": [B, A]}``."""
+        """`hidden [B, N, H]` -> logits `{"verb": [B, V], "noun": [B, Nn], "action": [B, A]}`."""
         h = self.dropout(gather_units(hidden, last_real_unit(stream.visual.mask)))
         return {"verb": self.verb(h), "noun": self.noun(h), "action": self.action(h)}
 
@@ -62,7 +62,7 @@ class ActionAnticipationHead(TaskHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per segment: ``{narration_id, video_id, verb [V], noun [Nn], action [A]}`` softmax scores."""
+        """One entry per segment: `{narration_id, video_id, verb [V], noun [Nn], action [A]}` softmax scores."""
         keep = self._observed(batch, outputs["verb"].device).float().unsqueeze(-1)
         probs = {k: (outputs[k].float().softmax(-1) * keep).cpu().numpy() for k in ("verb", "noun", "action")}
         return [{"narration_id": m["narration_id"], "video_id": m["video_id"],

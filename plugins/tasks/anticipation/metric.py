@@ -1,10 +1,10 @@
 """EK100 action anticipation: class-mean top-5 recall (METRICS.md §2.6) of the official submission.
 
-The submission and the ground truth files are :mod:`.formats`. An action is the verb-noun
-pair, id ``verb * 1000 + noun``, as ``evaluate_anticipation_json_ek100.py`` of
-``epic-kitchens/C3-Action-Anticipation`` scores it; when no segment of the submission has
+The submission and the ground truth files are `formats`. An action is the verb-noun
+pair, id `verb * 1000 + noun`, as `evaluate_anticipation_json_ek100.py` of
+`epic-kitchens/C3-Action-Anticipation` scores it; when no segment of the submission has
 action scores they are derived from the verb and noun scores, as the official script does.
-Keys: ``{verb,noun,action}/{overall,unseen,tail}``, x100. A subset with no segment
+Keys: `{verb,noun,action}/{overall,unseen,tail}`, x100. A subset with no segment
 (e.g. no unseen participant) gives NaN.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ from .formats import (NUM_ACTIONS_SUBMITTED, EK100GroundTruth, SubmissionWriter,
 
 
 def derived_action_topk(verb: np.ndarray, noun: np.ndarray, k: int, n: int = NUM_ACTIONS_SUBMITTED, chunk: int = 512) -> np.ndarray:
-    """:func:`derive_action_scores` for score matrices ``verb [S, V]``, ``noun [S, N]`` at once, ``chunk``
-    segments at a time: the ids ``verb * 1000 + noun`` of the ``k`` best derived actions ``[S, k]``
+    """`derive_action_scores` for score matrices `verb [S, V]`, `noun [S, N]` at once, `chunk`
+    segments at a time: the ids `verb * 1000 + noun` of the `k` best derived actions `[S, k]`
     (the same stable order: ties keep the lower verb rank, then the lower noun rank)."""
     out = np.zeros((len(verb), k), dtype=np.int64)
     for a in range(0, len(verb), chunk):
@@ -41,8 +41,8 @@ def derived_action_topk(verb: np.ndarray, noun: np.ndarray, k: int, n: int = NUM
 
 
 def _stable_topk(x: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the indices of the ``k`` largest values in stable descending order (ties: lower index
-    first), as ``argsort(-x, kind="stable")[:, :k]`` but with a partition instead of a full sort."""
+    """Per row, the indices of the `k` largest values in stable descending order (ties: lower index
+    first), as `argsort(-x, kind="stable")[:, :k]` but with a partition instead of a full sort."""
     if k >= x.shape[1]:
         return np.argsort(-x, axis=1, kind="stable")[:, :k]
     kth = -np.partition(-x, k - 1, axis=1)[:, k - 1 : k]  # the k-th largest value per row
@@ -54,7 +54,7 @@ def _stable_topk(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _score_matrix(rows: list[dict[str, Any]], key: str) -> np.ndarray:
-    """``[{key: {"class id": score}}]`` -> ``[S, C]`` (the official ``read_array_from_dict``; absent classes -inf)."""
+    """`[{key: {"class id": score}}]` -> `[S, C]` (the official `read_array_from_dict`; absent classes -inf)."""
     width = 1 + max(max(int(c) for c in r[key]) for r in rows) if rows else 0
     listed = [str(c) for c in range(width)]
     out = np.full((len(rows), width), -np.inf)
@@ -78,11 +78,11 @@ class AnticipationMetric(Metric):
     """Class-mean top-5 recall of verb, noun and action, on the overall / unseen / tail subsets.
 
     Args:
-        actions: ``actions.csv`` used to turn action-id scores into ``"v,n"`` pairs when
+        actions: `actions.csv` used to turn action-id scores into `"v,n"` pairs when
             formatting head entries (default: none; the pairs are then derived from
             the verb and noun scores as the official script does).
-        splits_dir: folder of the official ``EPIC_100_*`` split files (default: found
-            beside the ground-truth csv or in ``../official``).
+        splits_dir: folder of the official `EPIC_100_*` split files (default: found
+            beside the ground-truth csv or in `../official`).
         k: top-k (5 in the benchmark).
         sls_pt, sls_tl, sls_td: supervision levels written into the submission (0-5).
     """
@@ -109,12 +109,12 @@ class AnticipationMetric(Metric):
         return read_submission(path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """Head entries ``{narration_id, verb [V], noun [N], action [A] (optional)}`` -> submission."""
+        """Head entries `{narration_id, verb [V], noun [N], action [A] (optional)}` -> submission."""
         results = {str(e["narration_id"]): self._result(e) for e in entries}
         return {**self._header(), "results": results}
 
     def open_writer(self, path: str | Path) -> SubmissionWriter:
-        """Writes the submission JSON one segment at a time as entries arrive (see :class:`~.formats.SubmissionWriter`)."""
+        """Writes the submission JSON one segment at a time as entries arrive (see `SubmissionWriter`)."""
         return SubmissionWriter(path, self._header(), self._result)
 
     def _header(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Built-in plugin ``anticipation``: EK100 action anticipation (dataset, head, metric)."""
+"""Built-in plugin `anticipation`: EK100 action anticipation (dataset, head, metric)."""
 from __future__ import annotations
 
 import videollm_core

@@ -6,9 +6,9 @@ from typing import Any
 
 def demo_params(defaults: dict[str, Any], demo: dict[str, Any] | None, feature_dim: int | None,
                 caps: dict[str, int] | None = None) -> dict[str, Any]:
-    """Demo-generator parameters: ``defaults`` updated by ``demo``; ``feature_dim`` (the
-    encoder's ``in_dim``) sets ``feature_dim`` unless ``demo`` does; ``caps`` bound counts
-    (e.g. ``{"num_verbs": len(VERBS)}``)."""
+    """Demo-generator parameters: `defaults` updated by `demo`; `feature_dim` (the
+    encoder's `in_dim`) sets `feature_dim` unless `demo` does; `caps` bound counts
+    (e.g. `{"num_verbs": len(VERBS)}`)."""
     params = dict(defaults)
     params.update(demo or {})
     if feature_dim is not None and "feature_dim" not in (demo or {}):

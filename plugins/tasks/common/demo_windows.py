@@ -6,7 +6,7 @@ import numpy as np
 
 
 def plant_windows(rng: np.random.Generator, duration: float, count: int, lengths: list[float]) -> list[list[float]]:
-    """``count`` disjoint windows ``[s, e]`` (s, 2 decimals) inside ``[0, duration]``, in time order."""
+    """`count` disjoint windows `[s, e]` (s, 2 decimals) inside `[0, duration]`, in time order."""
     for _ in range(1000):
         lens = rng.uniform(*lengths, size=count)
         free = duration - lens.sum() - 1.0

@@ -1,16 +1,16 @@
 """Temporal detection plumbing shared by the localisation tasks (METRICS.md §2.1-2.3).
 
-Everything here works on segments ``[s, e]`` in **seconds** (any consistent unit works)
-held in numpy arrays ``[N, 2]``, and is pure numpy, so evaluators can use it without torch.
+Everything here works on segments `[s, e]` in **seconds** (any consistent unit works)
+held in numpy arrays `[N, 2]`, and is pure numpy, so evaluators can use it without torch.
 
-* :func:`tiou_matrix` / :func:`tiou` -- temporal IoU, in the three variants of the
+* `tiou_matrix` / `tiou` -- temporal IoU, in the three variants of the
   reference evaluators (ActivityNet, moment_detr "paired", densevid/SODA).
-* :func:`voc_ap` -- VOC 2011 "all points" interpolated AP (§2.1).
-* :func:`match_detections` / :func:`detection_ap` / :func:`detection_map` --
+* `voc_ap` -- VOC 2011 "all points" interpolated AP (§2.1).
+* `match_detections` / `detection_ap` / `detection_map` --
   ActivityNet-style matching and mAP (§2.2): stable descending sort, greedy matching to
-  the highest-tIoU unmatched GT with ``tIoU >= t``, classes without GT excluded.
-* :func:`recall_at_kx` -- ActionFormer's Recall@kx (§2.2, class-mean, ``>=``).
-* :func:`nms` / :func:`soft_nms` -- post-processing of scored segments.
+  the highest-tIoU unmatched GT with `tIoU >= t`, classes without GT excluded.
+* `recall_at_kx` -- ActionFormer's Recall@kx (§2.2, class-mean, `>=`).
+* `nms` / `soft_nms` -- post-processing of scored segments.
 
 Tie handling: every "sort by score" is a **stable** descending sort (input order breaks
 ties), so results never depend on numpy's quicksort.
@@ -37,16 +37,16 @@ def _as_segments(x: Sequence | np.ndarray) -> np.ndarray:
 
 
 def tiou_matrix(a: Sequence | np.ndarray, b: Sequence | np.ndarray, variant: TIoUVariant = "anet") -> np.ndarray:
-    """Temporal IoU of every segment of ``a [N, 2]`` with every segment of ``b [M, 2]`` -> ``[N, M]``.
+    """Temporal IoU of every segment of `a [N, 2]` with every segment of `b [M, 2]` -> `[N, M]`.
 
     Variants (METRICS.md conventions):
-        ``"anet"``: ``inter / (len_a + len_b - inter)`` (ActivityNet, ActionFormer, Ego4D).
-        ``"paired"``: ``inter / (max(e) - min(s))`` (moment_detr); equal to ``"anet"``
+        `"anet"`: `inter / (len_a + len_b - inter)` (ActivityNet, ActionFormer, Ego4D).
+        `"paired"`: `inter / (max(e) - min(s))` (moment_detr); equal to `"anet"`
             unless the segments are disjoint (IoU 0 either way).
-        ``"soda"``: ``inter / (min(max(e) - min(s), len_a + len_b) + 1e-8)`` (densevid, SODA).
+        `"soda"`: `inter / (min(max(e) - min(s), len_a + len_b) + 1e-8)` (densevid, SODA).
 
     A zero-length union (two identical points) gives 0, never NaN. Segments with
-    ``start > end`` have a negative length; callers validate segments first.
+    `start > end` have a negative length; callers validate segments first.
     """
     a, b = _as_segments(a), _as_segments(b)
     s1, e1 = a[:, None, 0], a[:, None, 1]
@@ -66,7 +66,7 @@ def tiou_matrix(a: Sequence | np.ndarray, b: Sequence | np.ndarray, variant: TIo
 
 
 def clip_segment(start: float, end: float, duration: float) -> tuple[float, float]:
-    """``(start, end)`` seconds inside ``[0, duration]`` and never reversed: a predicted segment
+    """`(start, end)` seconds inside `[0, duration]` and never reversed: a predicted segment
     that begins past the video's end becomes the empty segment at the end (readers of the
     official files refuse reversed segments)."""
     start = min(max(0.0, float(start)), float(duration))
@@ -74,16 +74,16 @@ def clip_segment(start: float, end: float, duration: float) -> tuple[float, floa
 
 
 def tiou(a: Sequence[float], b: Sequence[float], variant: TIoUVariant = "anet") -> float:
-    """tIoU of two segments ``[s, e]`` (see :func:`tiou_matrix`)."""
+    """tIoU of two segments `[s, e]` (see `tiou_matrix`)."""
     return float(tiou_matrix([a], [b], variant)[0, 0])
 
 
 def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
-    """VOC 2011 "all points" interpolated AP from cumulative ``recall``/``precision`` ``[K]`` (§2.1).
+    """VOC 2011 "all points" interpolated AP from cumulative `recall`/`precision` `[K]` (§2.1).
 
-    Pads ``mrec = [0, rec, 1]``, ``mprec = [0, prec, 0]``, makes precision monotone from
-    the right and sums ``(mrec[i] - mrec[i-1]) * mprec[i]`` where recall changes. No
-    detections (``K = 0``) -> 0.
+    Pads `mrec = [0, rec, 1]`, `mprec = [0, prec, 0]`, makes precision monotone from
+    the right and sums `(mrec[i] - mrec[i-1]) * mprec[i]` where recall changes. No
+    detections (`K = 0`) -> 0.
     """
     recall = np.asarray(recall, dtype=np.float64)
     precision = np.asarray(precision, dtype=np.float64)
@@ -98,7 +98,7 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
 
 
 def stable_order(scores: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Indices sorting ``scores`` descending; equal scores keep their input order."""
+    """Indices sorting `scores` descending; equal scores keep their input order."""
     return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
 
 
@@ -113,12 +113,12 @@ def match_detections(
     """ActivityNet greedy matching of one class's predictions to its GT (§2.2 steps 2-3).
 
     Args:
-        gt_segments: ``[P, 2]`` GT segments; ``gt_groups`` ``[P]`` their video ids.
-        pred_segments: ``[K, 2]``; ``pred_scores`` ``[K]``; ``pred_groups`` ``[K]`` video ids.
-        tious: thresholds; a match needs ``tIoU >= t``.
+        gt_segments: `[P, 2]` GT segments; `gt_groups` `[P]` their video ids.
+        pred_segments: `[K, 2]`; `pred_scores` `[K]`; `pred_groups` `[K]` video ids.
+        tious: thresholds; a match needs `tIoU >= t`.
 
     Returns:
-        ``(tp, fp)``, each ``[len(tious), K]`` 0/1 in **descending-score order** (stable).
+        `(tp, fp)`, each `[len(tious), K]` 0/1 in **descending-score order** (stable).
     """
     gt_segments, pred_segments = _as_segments(gt_segments), _as_segments(pred_segments)
     order = stable_order(pred_scores)
@@ -151,7 +151,7 @@ def match_detections(
 
 
 def ap_from_matches(tp: np.ndarray, fp: np.ndarray, num_gt: int) -> np.ndarray:
-    """``tp``/``fp`` ``[n_t, K]`` in score order and ``P = num_gt`` -> AP per threshold ``[n_t]`` (§2.1)."""
+    """`tp`/`fp` `[n_t, K]` in score order and `P = num_gt` -> AP per threshold `[n_t]` (§2.1)."""
     n_t = tp.shape[0]
     if tp.shape[1] == 0:
         return np.zeros(n_t)
@@ -171,7 +171,7 @@ def detection_ap(
     pred_groups: Sequence[Hashable],
     tious: Sequence[float],
 ) -> np.ndarray:
-    """AP of one class at every threshold ``[len(tious)]`` (§2.2 steps 2-4); no predictions -> 0."""
+    """AP of one class at every threshold `[len(tious)]` (§2.2 steps 2-4); no predictions -> 0."""
     tp, fp = match_detections(gt_segments, gt_groups, pred_segments, pred_scores, pred_groups, tious)
     return ap_from_matches(tp, fp, len(gt_groups))
 
@@ -188,14 +188,14 @@ def detection_map(
     """ActivityNet-style mAP (§2.2): per class, all videos pooled.
 
     Args:
-        ground_truth: ``(video, label, start_s, end_s)`` instances.
-        predictions: ``(video, label, start_s, end_s, score)`` detections; those whose label
+        ground_truth: `(video, label, start_s, end_s)` instances.
+        predictions: `(video, label, start_s, end_s, score)` detections; those whose label
             has no GT instance are dropped (Ego4D behaviour), those for videos without GT
             of their class count as false positives.
-        tious: thresholds (``>=``).
+        tious: thresholds (`>=`).
 
     Returns:
-        ``(mAP [len(tious)], {label: AP [len(tious)]})``; mAP is the mean over the classes
+        `(mAP [len(tious)], {label: AP [len(tious)]})`; mAP is the mean over the classes
         that have GT. No GT at all -> zeros.
     """
     gt_by: dict[str, list[Instance]] = defaultdict(list)
@@ -229,9 +229,9 @@ def recall_at_kx(
 ) -> float:
     """ActionFormer's Recall@kx (§2.2), a fraction in [0, 1].
 
-    Per class c and video v with ``n`` GT instances of c: keep the ``k*n`` best-scored
+    Per class c and video v with `n` GT instances of c: keep the `k*n` best-scored
     (stable) class-c predictions of v; a GT counts as recalled when any kept prediction
-    has ``tIoU >= tiou_threshold`` with it (no one-to-one matching). Recall of c =
+    has `tIoU >= tiou_threshold` with it (no one-to-one matching). Recall of c =
     recalled / #GT of c; the result is the mean over classes with GT (0 if none).
     """
     gt_by: dict[tuple[str, Hashable], list[tuple[float, float]]] = defaultdict(list)
@@ -257,10 +257,10 @@ def recall_at_kx(
 
 
 def nms(segments: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.5, max_keep: int | None = None) -> np.ndarray:
-    """Greedy non-maximum suppression of ``segments [K, 2]`` / ``scores [K]``.
+    """Greedy non-maximum suppression of `segments [K, 2]` / `scores [K]`.
 
-    Visits segments by descending score (stable) and drops any with ``tIoU > iou_threshold``
-    to an already kept one. Returns kept indices ``[K']`` in descending-score order.
+    Visits segments by descending score (stable) and drops any with `tIoU > iou_threshold`
+    to an already kept one. Returns kept indices `[K']` in descending-score order.
     """
     segments = _as_segments(segments)
     order = list(stable_order(scores))
@@ -286,11 +286,11 @@ def soft_nms(
     """Soft-NMS (Bodla et al. 2017) as used by ActionFormer's post-processing.
 
     Repeatedly keeps the best remaining segment and decays the others' scores by
-    ``exp(-iou^2 / sigma)`` (gaussian) or ``1 - iou`` when ``iou > iou_threshold``
-    (linear); segments whose score falls below ``min_score`` are dropped.
+    `exp(-iou^2 / sigma)` (gaussian) or `1 - iou` when `iou > iou_threshold`
+    (linear); segments whose score falls below `min_score` are dropped.
 
     Returns:
-        ``(indices [K'], decayed scores [K'])`` in the order kept (descending decayed score).
+        `(indices [K'], decayed scores [K'])` in the order kept (descending decayed score).
     """
     segments = _as_segments(segments)
     live = np.asarray(scores, dtype=np.float64).copy()

@@ -1,17 +1,17 @@
 """EPIC-KITCHENS-100 annotation files in the RULSTM layout (shared by OAD and anticipation).
 
-Files (unchanged from the benchmark; see ``shared/data/README.md``):
+Files (unchanged from the benchmark; see `shared/data/README.md`):
 
-* ``rulstm_ek100/{training,validation}.csv[.gz]`` -- no header:
-  ``narration_id,video_id,start_frame,end_frame,verb_class,noun_class,action_class``;
-  frames on a fixed **30 fps** grid (:data:`RULSTM_FPS`).
-* ``rulstm_ek100/actions.csv`` -- header ``id,verb,noun,action``: the action classes.
-* ``official/EPIC_100_{train,validation}.csv`` -- the official annotations, header
-  ``narration_id,participant_id,video_id,...,start_timestamp,stop_timestamp,...,verb_class,...,noun_class,...``
-  (read by :func:`read_segments` too: timestamps go to the 30 fps grid as RULSTM's do; an
-  action is the ``(verb_class, noun_class)`` pair, its id from ``actions.csv`` when given).
-* ``official/EPIC_100_{verb,noun}_classes.csv``, ``EPIC_100_tail_{verbs,nouns}.csv``,
-  ``EPIC_100_unseen_participant_ids_validation.csv`` -- class counts and the
+* `rulstm_ek100/{training,validation}.csv[.gz]` -- no header:
+  `narration_id,video_id,start_frame,end_frame,verb_class,noun_class,action_class`;
+  frames on a fixed **30 fps** grid (`RULSTM_FPS`).
+* `rulstm_ek100/actions.csv` -- header `id,verb,noun,action`: the action classes.
+* `official/EPIC_100_{train,validation}.csv` -- the official annotations, header
+  `narration_id,participant_id,video_id,...,start_timestamp,stop_timestamp,...,verb_class,...,noun_class,...`
+  (read by `read_segments` too: timestamps go to the 30 fps grid as RULSTM's do; an
+  action is the `(verb_class, noun_class)` pair, its id from `actions.csv` when given).
+* `official/EPIC_100_{verb,noun}_classes.csv`, `EPIC_100_tail_{verbs,nouns}.csv`,
+  `EPIC_100_unseen_participant_ids_validation.csv` -- class counts and the
   unseen / tail splits of the anticipation metrics.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ class EK100Segment:
 
     @property
     def participant(self) -> str:
-        """``P01`` for video ``P01_11``."""
+        """`P01` for video `P01_11`."""
         return self.video_id.split("_")[0]
 
     @property
@@ -71,35 +71,35 @@ class EK100Splits:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
-    """A csv (``.gz`` allowed) as a text stream for :mod:`csv` (:func:`videollm_core.paths.read_text`:
-    bounded, UTF-8, a bad byte a :class:`DataError` naming file and line)."""
+    """A csv (`.gz` allowed) as a text stream for `csv` (`videollm_core.paths.read_text`:
+    bounded, UTF-8, a bad byte a [`DataError`][videollm_core.errors.DataError] naming file and line)."""
     return io.StringIO(read_text(path, "csv file"), newline="")
 
 
-#: the columns of the official annotation csv that :func:`read_official_segments` reads.
+#: the columns of the official annotation csv that `read_official_segments` reads.
 OFFICIAL_COLUMNS = ("narration_id", "video_id", "start_timestamp", "stop_timestamp", "verb_class", "noun_class")
 
 
 def is_official_csv(path: str | Path) -> bool:
-    """Whether ``path`` is an official ``EPIC_100_*.csv`` (a header naming ``verb_class``), not a RULSTM csv."""
+    """Whether `path` is an official `EPIC_100_*.csv` (a header naming `verb_class`), not a RULSTM csv."""
     with _open_text(Path(path)) as f:
         header = f.readline().strip().split(",")
     return "narration_id" in header and "verb_class" in header
 
 
 def _seconds(text: str) -> float:
-    """``HH:MM:SS.ff`` -> seconds."""
+    """`HH:MM:SS.ff` -> seconds."""
     h, m, sec = text.strip().split(":")
     return int(h) * 3600 + int(m) * 60 + float(sec)
 
 
 def read_official_segments(path: str | Path, action_ids: dict[tuple[int, int], int] | None = None) -> list[EK100Segment]:
-    """Segments of an official annotation csv (``EPIC_100_validation.csv``).
+    """Segments of an official annotation csv (`EPIC_100_validation.csv`).
 
-    Frames go to RULSTM's 30 fps grid (``start = max(1, floor(30 * start_s))``,
-    ``end = floor(30 * stop_s)``: equal to RULSTM's files on all 9,668 validation rows).
-    ``action`` is ``action_ids[(verb, noun)]`` (``actions.csv``), -1 without a table or for
-    a pair the table lacks (the anticipation metric scores actions as ``verb * 1000 + noun``).
+    Frames go to RULSTM's 30 fps grid (`start = max(1, floor(30 * start_s))`,
+    `end = floor(30 * stop_s)`: equal to RULSTM's files on all 9,668 validation rows).
+    `action` is `action_ids[(verb, noun)]` (`actions.csv`), -1 without a table or for
+    a pair the table lacks (the anticipation metric scores actions as `verb * 1000 + noun`).
     """
     path = Path(path)
     out: list[EK100Segment] = []
@@ -123,11 +123,11 @@ def read_official_segments(path: str | Path, action_ids: dict[tuple[int, int], i
 
 
 def read_segments(path: str | Path, errors: DataErrors | None = None) -> list[EK100Segment]:
-    """Read a RULSTM segment csv (no header; ``.gz`` allowed).
+    """Read a RULSTM segment csv (no header; `.gz` allowed).
 
     Rows with a wrong column count, non-integer fields, negative classes or
-    ``start_frame > end_frame`` are a :class:`DataError` naming file and row, handed to
-    ``errors`` (the dataset's ``on_error`` policy; default: raise): raised, or left out
+    `start_frame > end_frame` are a [`DataError`][videollm_core.errors.DataError] naming file and row, handed to
+    `errors` (the dataset's `on_error` policy; default: raise): raised, or left out
     and reported.
     """
     path = Path(path)
@@ -159,7 +159,7 @@ def read_segments(path: str | Path, errors: DataErrors | None = None) -> list[EK
 
 
 def read_actions(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """``actions.csv`` -> ``(pairs [A, 2] int (verb, noun) indexed by action id, names [A])``."""
+    """`actions.csv` -> `(pairs [A, 2] int (verb, noun) indexed by action id, names [A])`."""
     path = Path(path)
     if not path.is_file():
         raise DataError("actions.csv not found", where=str(path), hint="RULSTM's actions.csv must sit beside the segment csv (or pass actions=...)")
@@ -178,7 +178,7 @@ def read_actions(path: str | Path) -> tuple[np.ndarray, list[str]]:
 
 
 def find_official_dir(anchor: str | Path, explicit: str | Path | None = None) -> Path | None:
-    """The folder with ``EPIC_100_*.csv``: ``explicit``, else beside ``anchor``, else ``anchor/../official``."""
+    """The folder with `EPIC_100_*.csv`: `explicit`, else beside `anchor`, else `anchor/../official`."""
     if explicit is not None:
         return Path(explicit)
     anchor = Path(anchor)
@@ -197,7 +197,7 @@ def _one_column(path: Path, column: str) -> list[str]:
 
 
 def read_splits(official_dir: str | Path | None, split: str = "validation") -> EK100Splits:
-    """Tail verbs/nouns and unseen participants from the official files (empty if ``None``)."""
+    """Tail verbs/nouns and unseen participants from the official files (empty if `None`)."""
     if official_dir is None:
         return EK100Splits()
     d = Path(official_dir)
@@ -214,7 +214,7 @@ def read_splits(official_dir: str | Path | None, split: str = "validation") -> E
 
 
 def class_counts(official_dir: Path | None, actions: np.ndarray) -> tuple[int, int]:
-    """``(num_verbs, num_nouns)``: rows of the official class csvs, else ``max id + 1`` of ``actions``."""
+    """`(num_verbs, num_nouns)`: rows of the official class csvs, else `max id + 1` of `actions`."""
     if official_dir is not None:
         v, n = Path(official_dir) / "EPIC_100_verb_classes.csv", Path(official_dir) / "EPIC_100_noun_classes.csv"
         if v.is_file() and n.is_file():
@@ -223,15 +223,15 @@ def class_counts(official_dir: Path | None, actions: np.ndarray) -> tuple[int, i
 
 
 def step_range(seg: EK100Segment, fps: float) -> tuple[int, int]:
-    """Steps ``[first, last]`` (inclusive) of a ``fps`` grid a segment covers: ``floor(frame / 30 * fps)``."""
+    """Steps `[first, last]` (inclusive) of a `fps` grid a segment covers: `floor(frame / 30 * fps)`."""
     return int(math.floor(seg.start_frame / RULSTM_FPS * fps)), int(math.floor(seg.end_frame / RULSTM_FPS * fps))
 
 
 def frame_labels(segments: Iterable[EK100Segment], num_steps: int, fps: float) -> dict[str, np.ndarray]:
-    """Per-step OAD labels ``{"action", "verb", "noun"}: [num_steps]`` int, 0 = background.
+    """Per-step OAD labels `{"action", "verb", "noun"}: [num_steps]` int, 0 = background.
 
     A step covered by several segments takes the lowest class id (the argmax of the
-    multi-hot target, as in MAT); ids are ``class + 1``. Steps past ``num_steps`` are cut.
+    multi-hot target, as in MAT); ids are `class + 1`. Steps past `num_steps` are cut.
     """
     big = np.iinfo(np.int64).max
     out = {k: np.full(num_steps, big, dtype=np.int64) for k in ("action", "verb", "noun")}
@@ -248,10 +248,10 @@ def frame_labels(segments: Iterable[EK100Segment], num_steps: int, fps: float) -
 
 
 def frame_positives(segments: Iterable[EK100Segment], num_steps: int | None, fps: float) -> np.ndarray:
-    """The multi-hot per-step action target as ``(step, action + 1)`` pairs ``[P, 2]`` (unique, sorted).
+    """The multi-hot per-step action target as `(step, action + 1)` pairs `[P, 2]` (unique, sorted).
 
     A step covered by two segments is a positive of both actions (LSTR/TeSTra build
-    ``target_perframe`` this way); ``num_steps`` (None: no limit) cuts steps past the end.
+    `target_perframe` this way); `num_steps` (None: no limit) cuts steps past the end.
     """
     pairs = []
     for seg in segments:

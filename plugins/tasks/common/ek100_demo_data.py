@@ -1,32 +1,32 @@
 """Deterministic EPIC-KITCHENS-100 demo data in the real RULSTM + official layout.
 
-Written tree (same names, columns and headers as the benchmark)::
+Written tree (same names, columns and headers as the benchmark):
 
     rulstm_ek100/actions.csv                 id,verb,noun,action
     rulstm_ek100/{training,validation}.csv   no header, 30 fps frames
     rulstm_ek100/{training,validation}_videos.csv
     official/EPIC_100_{verb,noun}_classes.csv, EPIC_100_tail_{verbs,nouns}.csv,
     official/EPIC_100_unseen_participant_ids_validation.csv, EPIC_100_video_info.csv
-    features/<video_id>.npy                  [T, Df] float32, ``fps`` steps per second
+    features/<video_id>.npy                  [T, Df] float32, `fps` steps per second
 
 Planted signal (issue 11: the answer at a step needs context the step does not hold).
 Every action class is a (verb, noun) pair and, by default, every noun goes with every verb
 (10 verbs x 4 nouns = 40 actions), so neither the verb nor the noun alone names the action.
-Inside a segment only the first ``cue_steps`` feature steps show the **verb** (its prototype
+Inside a segment only the first `cue_steps` feature steps show the **verb** (its prototype
 plus Gaussian noise, as a hand motion would); every later step of the segment shows only the
 **noun** (the object being handled: its prototype plus noise); a step between segments is the
 background prototype plus noise. So at most steps of a segment the action -- and the verb --
 is defined by what came before: the verb seen at the segment's start plus the object now.
-A context-free per-step classifier sees the noun and must guess among ``num_verbs`` actions;
+A context-free per-step classifier sees the noun and must guess among `num_verbs` actions;
 an online model that remembers the cue gets it. During the cue steps the noun is not yet
 visible to anyone (only the grammar below hints at it).
 
-Action order follows a grammar: the next action is ``successor[current]`` with probability
-``p_follow`` (else uniform; ``successor`` is a random cycle over the actions), and gaps
+Action order follows a grammar: the next action is `successor[current]` with probability
+`p_follow` (else uniform; `successor` is a random cycle over the actions), and gaps
 between segments last 0.25-0.75 s. The last step observed 1 s before a segment starts lies in
 the previous segment's noun phase, so anticipation needs the previous action, hence the verb
 cue seen about a second or more earlier: the last step alone names only the previous noun.
-Participant ``P04`` appears only in validation (the "unseen" split); the verb of the last
+Participant `P04` appears only in validation (the "unseen" split); the verb of the last
 action class and the nouns of the last two are "tail" classes.
 """
 from __future__ import annotations
@@ -52,15 +52,15 @@ VERSION = 3
 
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
-    """Fill defaults; ``feature_dim`` (the encoder's ``in_dim``) sets ``Df`` unless ``demo`` does."""
+    """Fill defaults; `feature_dim` (the encoder's `in_dim`) sets `Df` unless `demo` does."""
     params = fill_params(DEFAULTS, demo, feature_dim, {"num_verbs": len(VERBS), "num_nouns": len(NOUNS)})
     params["num_actions"] = min(int(params["num_actions"]), params["num_verbs"] * params["num_nouns"])
     return params
 
 
 def ensure_tree(demo: dict[str, Any] | None, feature_dim: int | None) -> tuple[Path, dict[str, Any]]:
-    """The demo tree of ``demo``'s parameters (generated once, then cached; shared by the OAD and
-    anticipation tasks, whose ``demo.py`` names it) -> ``(root, params)``."""
+    """The demo tree of `demo`'s parameters (generated once, then cached; shared by the OAD and
+    anticipation tasks, whose `demo.py` names it) -> `(root, params)`."""
     from videollm_plugins.demo import ensure_demo_data
 
     params = demo_params(demo, feature_dim)
@@ -77,7 +77,7 @@ def _write_csv(path: Path, rows: list[list[Any]], header: list[str] | None = Non
 
 
 def generate(out_dir: Path, params: dict[str, Any]) -> None:
-    """Write the demo tree for ``params`` (see :data:`DEFAULTS`) into ``out_dir``."""
+    """Write the demo tree for `params` (see `DEFAULTS`) into `out_dir`."""
     rng = np.random.default_rng(int(params["seed"]))
     nv, nn_, na = int(params["num_verbs"]), int(params["num_nouns"]), int(params["num_actions"])
     fps, dim = float(params["fps"]), int(params["feature_dim"])

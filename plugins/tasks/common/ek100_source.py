@@ -1,9 +1,9 @@
-"""One EK100 split on disk: annotation csv + ``actions.csv`` + official files + ``features/``.
+"""One EK100 split on disk: annotation csv + `actions.csv` + official files + `features/`.
 
-:class:`EK100Source` is what the OAD and anticipation datasets share: it resolves the
-paths (or has the task's ``demo.py`` make the demo tree and reads that), reads and
+`EK100Source` is what the OAD and anticipation datasets share: it resolves the
+paths (or has the task's `demo.py` make the demo tree and reads that), reads and
 checks the segments against the class tables and the feature files under the dataset's
-``on_error`` policy (:class:`~videollm_core.base.DataErrors`), and memory-maps each video's
+`on_error` policy ([`DataErrors`][videollm_core.data.DataErrors]), and memory-maps each video's
 features once.
 """
 from __future__ import annotations
@@ -31,17 +31,17 @@ class EK100Source:
     """Paths, segments and features of one EK100 split.
 
     Args:
-        annotations: RULSTM csv (default with ``demo``: ``rulstm_ek100/<split>.csv``).
-        actions: ``actions.csv`` (default: beside ``annotations``).
-        features_dir: folder of ``<video_id>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
-        features: instead, any feature source ``{type: ..., ...}`` (the RULSTM LMDB:
-            ``{type: LMDBFeatures, path: .../rgb}``); videos_dir: or video files (see :mod:`.features`).
-        splits_dir: official ``EPIC_100_*`` folder (default: beside or ``../official``).
-        split: ``training``/``train`` or ``validation``/``val`` (demo file choice).
-        fps: feature steps per second (step ``i`` covers ``[i/fps, (i+1)/fps)`` s).
-        feature_dim: expected ``Df``; on_error: ``raise`` | ``skip`` (kept in :attr:`errors`).
-        demo: demo params: the files of the demo tree that ``demo_tree(demo, feature_dim) -> (root, params)``
-            makes (the task's ``demo.py`` entry, :func:`~.ek100_demo_data.ensure_tree`) are the defaults.
+        annotations: RULSTM csv (default with `demo`: `rulstm_ek100/<split>.csv`).
+        actions: `actions.csv` (default: beside `annotations`).
+        features_dir: folder of `<video_id>.npy` `[T, Df]` (default with `demo`: `features/`).
+        features: instead, any feature source `{type: ..., ...}` (the RULSTM LMDB:
+            `{type: LMDBFeatures, path: .../rgb}`); videos_dir: or video files (see `features`).
+        splits_dir: official `EPIC_100_*` folder (default: beside or `../official`).
+        split: `training`/`train` or `validation`/`val` (demo file choice).
+        fps: feature steps per second (step `i` covers `[i/fps, (i+1)/fps)` s).
+        feature_dim: expected `Df`; on_error: `raise` | `skip` (kept in `errors`).
+        demo: demo params: the files of the demo tree that `demo_tree(demo, feature_dim) -> (root, params)`
+            makes (the task's `demo.py` entry, `ensure_tree`) are the defaults.
         where: the dataset's name, for messages.
     """
 
@@ -82,15 +82,15 @@ class EK100Source:
 
     @property
     def skipped(self) -> list[str]:
-        """What ``on_error: skip`` dropped, one ``"where: problem"`` line each."""
+        """What `on_error: skip` dropped, one `"where: problem"` line each."""
         return self.errors.skipped
 
     def class_names(self) -> list[str] | None:
-        """The action names of ``actions.csv`` in id order (None for an empty table)."""
+        """The action names of `actions.csv` in id order (None for an empty table)."""
         return list(self.action_names) or None
 
     def class_table_file(self) -> str:
-        """``actions.csv``: the action table the heads are sized from."""
+        """`actions.csv`: the action table the heads are sized from."""
         return str(self.actions_path)
 
     def _fail(self, message: str, where: str, hint: str | None = None) -> None:
@@ -129,11 +129,11 @@ class EK100Source:
         return keep
 
     def timestamps(self, first: int, last: int) -> np.ndarray:
-        """``[last - first, 2]`` seconds of steps ``first..last-1``."""
+        """`[last - first, 2]` seconds of steps `first..last-1`."""
         return step_timestamps(first, last, self.fps)
 
     def steps_before(self, seconds: float) -> int:
-        """Number of steps fully observed at time ``seconds`` (steps ending ``<= seconds``)."""
+        """Number of steps fully observed at time `seconds` (steps ending `<= seconds`)."""
         return max(0, int(math.floor(seconds * self.fps + 1e-6)))
 
     def videos(self) -> list[str]:

@@ -2,13 +2,13 @@
 
 Every task's predictions reader passes each entry of the file through these checks when
 the file is loaded (not only the entries whose ids match the ground truth), so a string
-score, a NaN, a reversed segment or a duplicated id is a :class:`DataError` naming the
-file and the entry (``where``, e.g. ``preds.json: results['v1'][3]``), the field and the
-value found (the message), and the expected form (``hint``) -- the CLI turns it into exit
+score, a NaN, a reversed segment or a duplicated id is a [`DataError`][videollm_core.errors.DataError] naming the
+file and the entry (`where`, e.g. `preds.json: results['v1'][3]`), the field and the
+value found (the message), and the expected form (`hint`) -- the CLI turns it into exit
 code 2. Each check returns the value in the form the metric evaluates.
 
-Numbers are JSON numbers: booleans, numeric strings, ``null``, NaN and infinities are
-refused (Python's ``json`` reads ``NaN``/``Infinity`` as floats; sorting by a NaN score
+Numbers are JSON numbers: booleans, numeric strings, `null`, NaN and infinities are
+refused (Python's `json` reads `NaN`/`Infinity` as floats; sorting by a NaN score
 gives an arbitrary ranking in every reference evaluator).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ SEGMENT_FORM = "[start, end] in seconds: two finite numbers with 0 <= start <= e
 
 
 def show(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters (a whole score matrix is not a message)."""
+    """`repr(value)`, cut to `limit` characters (a whole score matrix is not a message)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -45,7 +45,7 @@ def number(value: Any, where: str, field: str, hint: str | None = None) -> float
     """A finite number (a score, a time) -> float.
 
     Raises:
-        DataError: ``value`` is not a finite int/float.
+        DataError: `value` is not a finite int/float.
     """
     if not is_number(value):
         raise DataError(f"{field} must be a finite number, got {show(value)}", where=where, hint=hint)
@@ -53,14 +53,14 @@ def number(value: Any, where: str, field: str, hint: str | None = None) -> float
 
 
 def segment(value: Any, where: str, field: str = "segment", hint: str | None = None, extra: int = 0) -> list[float]:
-    """``[start, end]`` (seconds) -> floats, checked: finite numbers, ``0 <= start <= end``.
+    """`[start, end]` (seconds) -> floats, checked: finite numbers, `0 <= start <= end`.
 
     Args:
-        extra: numbers allowed after ``end`` (QVHighlights windows ``[start, end, score]``: 1),
+        extra: numbers allowed after `end` (QVHighlights windows `[start, end, score]`: 1),
             checked as finite numbers too.
 
     Raises:
-        DataError: not a list of ``2 + extra`` finite numbers, a negative start, or start > end.
+        DataError: not a list of `2 + extra` finite numbers, a negative start, or start > end.
     """
     size = 2 + extra
     hint = hint or SEGMENT_FORM
@@ -83,21 +83,21 @@ def text(value: Any, where: str, field: str, hint: str | None = None) -> str:
 
 
 def index(value: Any, where: str, field: str, hint: str | None = None) -> int:
-    """An integer ``>= 0``: a class id, a query index, a number of steps (a bool or ``2.0`` is refused)."""
+    """An integer `>= 0`: a class id, a query index, a number of steps (a bool or `2.0` is refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise DataError(f"{field} must be an integer >= 0, got {show(value)}", where=where, hint=hint)
     return int(value)
 
 
 def known(value: Hashable, table: Any, where: str, field: str, hint: str | None = None) -> Hashable:
-    """``value`` when it is in ``table`` (a class table: names or ids), else a :class:`DataError`."""
+    """`value` when it is in `table` (a class table: names or ids), else a [`DataError`][videollm_core.errors.DataError]."""
     if value not in table:
         raise DataError(f"{field} {show(value)} is not a known class", where=where, hint=hint)
     return value
 
 
 def fields(value: Any, where: str, required: tuple[str, ...], hint: str | None = None) -> Mapping[str, Any]:
-    """A JSON object holding every key of ``required``."""
+    """A JSON object holding every key of `required`."""
     if not isinstance(value, Mapping):
         raise DataError(f"expected an object with {', '.join(repr(k) for k in required)}, got {show(value)}", where=where, hint=hint)
     missing = [k for k in required if k not in value]
@@ -122,14 +122,14 @@ def numbers(value: Any, where: str, field: str, hint: str | None = None) -> list
 
 
 def once(key: Hashable, seen: dict[Hashable, str], where: str, what: str, hint: str | None = None) -> None:
-    """Record ``key`` at ``where`` in ``seen``; a second occurrence is a :class:`DataError` naming both places."""
+    """Record `key` at `where` in `seen`; a second occurrence is a [`DataError`][videollm_core.errors.DataError] naming both places."""
     if key in seen:
         raise DataError(f"{what} {show(key)} appears twice (first at {seen[key]})", where=where, hint=hint)
     seen[key] = where
 
 
 def finite_matrix(value: Any, where: str, hint: str | None = None, rows: int | None = None) -> np.ndarray:
-    """A ``[T, C]`` matrix of finite numbers (a JSON list of rows or an array), ``T == rows`` when given.
+    """A `[T, C]` matrix of finite numbers (a JSON list of rows or an array), `T == rows` when given.
 
     Returns:
         The matrix, float64 for JSON lists, the array's own float dtype otherwise.

@@ -1,11 +1,12 @@
 """Base of the temporal-localisation datasets (moment query, NLQ, QVHighlights).
 
-They share one layout: per-video features ``<features_dir>/<video_id>.npy`` (``[T, Df]``,
-memory-mapped) where step ``i`` covers ``[i * stride, i * stride + window)`` frames at
-``fps`` (so ``stride / fps`` seconds per feature step), plus annotations whose segments
+They share one layout: per-video features `<features_dir>/<video_id>.npy` (`[T, Df]`,
+memory-mapped) where step `i` covers `[i * stride, i * stride + window)` frames at
+`fps` (so `stride / fps` seconds per feature step), plus annotations whose segments
 are in **seconds**. This base does the checks every one of them needs and the
-``on_error`` policy (:class:`~videollm_core.base.DataErrors`): ``"raise"`` a :class:`DataError`
-naming file and row, or ``"skip"`` the row / video, recorded in :attr:`skipped` and logged once.
+`on_error` policy ([`DataErrors`][videollm_core.data.DataErrors]): `"raise"` a [`DataError`][videollm_core.errors.DataError]
+naming file and row, or `"skip"` the row / video: `self.errors.handle(error)` records it,
+[`skip_report`][videollm_core.data.VideoDataset.skip_report] returns it and `report_skipped` logs it once.
 """
 from __future__ import annotations
 
@@ -27,23 +28,23 @@ class LocalizationDataset(VideoDataset):
     """Feature files, feature-step timing and segment checks shared by localisation tasks.
 
     Args:
-        features_dir: folder of ``<video_id>.npy`` files, ``[T, Df]`` float.
+        features_dir: folder of `<video_id>.npy` files, `[T, Df]` float.
         fps: frames per second of the feature extractor's input.
         feature_stride: frames between consecutive feature steps.
-        feature_window: frames one feature covers (default ``feature_stride``).
-        feature_dim: expected ``Df`` (the encoder's ``in_dim``, supplied by the runner).
-        on_error: ``"raise"`` or ``"skip"``.
+        feature_window: frames one feature covers (default `feature_stride`).
+        feature_dim: expected `Df` (the encoder's `in_dim`, supplied by the runner).
+        on_error: `"raise"` or `"skip"`.
         check_values: scan features for NaN/Inf when first opened.
     """
 
     @classmethod
     def demo_data(cls, generator: ModuleType, demo: dict[str, Any], feature_dim: int | None, **fixed: Any) -> tuple[Path, dict[str, Any]]:
-        """Generate (once) and locate the demo data of ``cls.task``.
+        """Generate (once) and locate the demo data of `cls.task`.
 
-        ``generator`` is the task's demo module (``DEFAULTS``, ``generate(out, params)`` and an
-        optional ``VERSION``, bumped when it writes other files for the same parameters);
-        the parameters are its defaults, then ``feature_dim`` (the encoder's ``in_dim``),
-        then the config's ``demo:`` dict, then ``fixed``. Returns ``(directory, params)``.
+        `generator` is the task's demo module (`DEFAULTS`, `generate(out, params)` and an
+        optional `VERSION`, bumped when it writes other files for the same parameters);
+        the parameters are its defaults, then `feature_dim` (the encoder's `in_dim`),
+        then the config's `demo:` dict, then `fixed`. Returns `(directory, params)`.
         """
         from functools import partial
 
@@ -59,7 +60,7 @@ class LocalizationDataset(VideoDataset):
 
     @classmethod
     def require(cls, **paths: Any) -> None:
-        """Raise :class:`ConfigError` naming the first of ``paths`` that is None."""
+        """Raise [`ConfigError`][videollm_core.errors.ConfigError] naming the first of `paths` that is None."""
         for name, value in paths.items():
             if value is None:
                 raise ConfigError(
@@ -79,8 +80,8 @@ class LocalizationDataset(VideoDataset):
         features: dict[str, Any] | None = None,
         videos_dir: str | None = None,
     ) -> None:
-        """Timing and the :class:`~.features.FeatureStore` of ``features_dir``/``features``/``videos_dir`` (one of them),
-        whose source steps at ``fps / feature_stride`` per second unless its config sets ``fps``."""
+        """Timing and the `FeatureStore` of `features_dir`/`features`/`videos_dir` (one of them),
+        whose source steps at `fps / feature_stride` per second unless its config sets `fps`."""
         name = type(self).__name__
         self.errors = DataErrors(on_error, where=f"{name}.on_error")
         if fps <= 0 or feature_stride <= 0 or (feature_window is not None and feature_window <= 0):
@@ -92,27 +93,27 @@ class LocalizationDataset(VideoDataset):
         #: frames per second of the extractor's input, frames between steps, frames one step covers.
         self.frame_rate, self.stride = float(fps), float(feature_stride)
         self.feature_window = float(feature_window) if feature_window is not None else self.stride
-        #: feature steps per second (the kernel's ``VideoDataset.fps``; whole videos, so no ``window``).
+        #: feature steps per second (the kernel's `VideoDataset.fps`; whole videos, so no `window`).
         self.fps = self.frame_rate / self.stride
         self.feature_dim, self.check_values = feature_dim, bool(check_values)
         self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
                                                where=name, check_values=self.check_values)
 
-    #: ``videollm predict --annotations FILE`` fills the split's annotation file.
+    #: `videollm predict --annotations FILE` fills the split's annotation file.
     annotations_arg: ClassVar[str | None] = "annotation_file"
 
     def settings(self) -> dict[str, Any]:
-        """Split and timing (frames/s, stride, window in frames) for ``videollm predict --annotations``."""
+        """Split and timing (frames/s, stride, window in frames) for `videollm predict --annotations`."""
         return {"split": self.split, "fps": self.frame_rate, "feature_stride": self.stride, "feature_window": self.feature_window}
 
     @property
     def step_seconds(self) -> float:
-        """Seconds between two feature steps (``feature_stride / fps``)."""
+        """Seconds between two feature steps (`feature_stride / fps`)."""
         return self.stride / self.frame_rate
 
     # -- errors -------------------------------------------------------------------
     def attempt(self, fn: Callable[[], Any], default: Any = None) -> Any:
-        """Run ``fn``; a :class:`DataError` goes to :attr:`errors` (raised, or recorded and ``default`` returned)."""
+        """Run `fn`; a [`DataError`][videollm_core.errors.DataError] goes to `errors` (raised, or recorded and `default` returned)."""
         try:
             return fn()
         except DataError as e:
@@ -126,23 +127,23 @@ class LocalizationDataset(VideoDataset):
 
     # -- features -----------------------------------------------------------------
     def features_of(self, video_id: str, where: str, clip: tuple[str, float, float] | None = None) -> np.ndarray:
-        """``[T, Df]`` features of ``video_id`` (memory-mapped, checked once).
+        """`[T, Df]` features of `video_id` (memory-mapped, checked once).
 
-        ``clip``: ``(video_uid, video_start_sec, video_end_sec)`` when ``video_id`` is a clip of a
-        longer video: a source of per-video features (Ego4D ``.pt``) cuts the clip's steps out.
+        `clip`: `(video_uid, video_start_sec, video_end_sec)` when `video_id` is a clip of a
+        longer video: a source of per-video features (Ego4D `.pt`) cuts the clip's steps out.
         """
         check_video_id(video_id, where)
         return self.features(video_id) if clip is None else self.features.clip(video_id, *clip)
 
     def timestamps(self, num_steps: int) -> np.ndarray:
-        """``[T, 2]`` float32 seconds: step ``i`` covers ``[i*stride, i*stride + window) / fps``."""
+        """`[T, 2]` float32 seconds: step `i` covers `[i*stride, i*stride + window) / fps`."""
         start = np.arange(num_steps, dtype=np.float64) * self.stride
         return (np.stack([start, start + self.feature_window], axis=1) / self.frame_rate).astype(np.float32)
 
     def check_segment(self, segment: Any, duration: float, where: str, *, tolerance: float | None = None) -> list[float]:
-        """``[s, e]`` seconds with ``0 <= s <= e <= duration (+ tolerance)``, else :class:`DataError`.
+        """`[s, e]` seconds with `0 <= s <= e <= duration (+ tolerance)`, else [`DataError`][videollm_core.errors.DataError].
 
-        ``tolerance`` defaults to one feature step (rounding of the annotation tools).
+        `tolerance` defaults to one feature step (rounding of the annotation tools).
         """
         tol = self.step_seconds if tolerance is None else tolerance
         try:
@@ -162,7 +163,7 @@ class LocalizationDataset(VideoDataset):
         return [max(0.0, s), min(e, duration)]
 
     def sample(self, video_id: str, where: str, duration: float, clip: tuple[str, float, float] | None = None) -> dict[str, Any]:
-        """The common part of a sample: ``features [T, Df]`` float32, ``timestamps [T, 2]`` s, meta."""
+        """The common part of a sample: `features [T, Df]` float32, `timestamps [T, 2]` s, meta."""
         feats = self.features_of(video_id, where, clip)
         return {
             "features": np.array(feats, dtype=np.float32),  # a writable copy of the memory map

@@ -1,35 +1,35 @@
 """The moment-localisation head NLQ and QVHighlights share: start / end / inside scores per
-visual unit -> ranked windows (:class:`MomentBoundaryHead`, with :func:`window_targets` and
-:func:`rank_windows`; while streaming, :class:`StreamWindows`).
+visual unit -> ranked windows (`MomentBoundaryHead`, with `window_targets` and
+`rank_windows`; while streaming, `StreamWindows`).
 
-The query's tokens come first in the LLM stream (``model.query_position: before``), so every
-visual unit's hidden state has seen the query; with ``after`` (the paper's order for retrieval
+The query's tokens come first in the LLM stream (`model.query_position: before`), so every
+visual unit's hidden state has seen the query; with `after` (the paper's order for retrieval
 tasks: the query appended after the visual memory) the query's tokens have seen the whole video
 and the units have not seen the query, so the head must fuse the query's state (below). For
-each unit ``i`` the head predicts three logits: the window starts in this unit, ends in it, or
+each unit `i` the head predicts three logits: the window starts in this unit, ends in it, or
 covers it. Training: cross-entropy of the start (end) logits over
 the video's units against the unit(s) holding a GT window's start (end) (a soft target
 when there are several GT windows), plus binary cross-entropy of the inside logits against
-the units whose centre lies in a GT window. Decoding: every pair ``i <= j`` scores
-``log p_start(i) + log p_end(j) + inside_weight * mean_{i<=u<=j} log sigmoid(inside_u)``;
-pairs are taken best first, skipping any with ``tIoU > nms_iou`` to one already taken, and
-turned into seconds ``[span_i.start, span_j.end]`` clipped to the video.
+the units whose centre lies in a GT window. Decoding: every pair `i <= j` scores
+`log p_start(i) + log p_end(j) + inside_weight * mean_{i<=u<=j} log sigmoid(inside_u)`;
+pairs are taken best first, skipping any with `tIoU > nms_iou` to one already taken, and
+turned into seconds `[span_i.start, span_j.end]` clipped to the video.
 
-Query fusion (``query_fusion=True``, the default): the scores of unit ``i`` are read from
-``[h_i, h_i * W q]`` where ``q [B, H]`` is the LLM's hidden state at the last text token
+Query fusion (`query_fusion=True`, the default): the scores of unit `i` are read from
+`[h_i, h_i * W q]` where `q [B, H]` is the LLM's hidden state at the last text token
 (task prompt + query) of the same stream -- the causal LM's summary of the query. The
 visual hidden states may carry the query only weakly (a small or frozen LLM mixes it in
 slowly), and without it several planted events of one clip are indistinguishable; the
-product lets the head match a unit against the query directly. ``q`` is read from the
-stream's hidden states (``StreamInputs.hidden``), else from a second LLM pass over the text
-prefix only (``S_text`` tokens; with causal attention it equals the stream's hidden state
-there). With the query after the units (``StreamInputs.query_positions`` set), ``q`` is the
+product lets the head match a unit against the query directly. `q` is read from the
+stream's hidden states (`StreamInputs.hidden`), else from a second LLM pass over the text
+prefix only (`S_text` tokens; with causal attention it equals the stream's hidden state
+there). With the query after the units (`StreamInputs.query_positions` set), `q` is the
 state at the last query token, which has attended to the prompt, every unit and the query:
-the units alone cannot know the query, so ``query_fusion=False`` is refused there. Under
-``pipeline.stream()`` heads see no text tokens: use ``query_fusion=False`` and
-``query_position: before`` there (a pipeline with ``after`` refuses to stream a query).
+the units alone cannot know the query, so `query_fusion=False` is refused there. Under
+`pipeline.stream()` heads see no text tokens: use `query_fusion=False` and
+`query_position: before` there (a pipeline with `after` refuses to stream a query).
 
-Task heads subclass :class:`MomentBoundaryHead` and add ``predict`` (NLQ) or more outputs
+Task heads subclass `MomentBoundaryHead` and add `predict` (NLQ) or more outputs
 (QVHighlights' saliency).
 """
 from __future__ import annotations
@@ -54,12 +54,12 @@ def window_targets(spans: Tensor, mask: Tensor, windows: list[list[float]]) -> t
     """Per-unit targets of one sample.
 
     Args:
-        spans: ``[N, 2]`` unit spans (s); ``mask`` ``[N]`` real units.
-        windows: GT windows ``[[s, e], ...]`` (s).
+        spans: `[N, 2]` unit spans (s); `mask` `[N]` real units.
+        windows: GT windows `[[s, e], ...]` (s).
 
     Returns:
-        ``start [N]``, ``end [N]`` distributions (sum 1 when there is a window, else 0) and
-        ``inside [N]`` 0/1.
+        `start [N]`, `end [N]` distributions (sum 1 when there is a window, else 0) and
+        `inside [N]` 0/1.
     """
     n = spans.shape[0]
     start, end, inside = spans.new_zeros(n), spans.new_zeros(n), spans.new_zeros(n)
@@ -86,11 +86,11 @@ def rank_windows(
     start_logits: Tensor, end_logits: Tensor, inside_logits: Tensor, spans: Tensor, duration: float,
     num_windows: int = 5, max_units: int | None = None, inside_weight: float = 1.0, nms_iou: float = 0.5,
 ) -> list[tuple[float, float, float]]:
-    """Best windows of one sample as ``(start_s, end_s, log-score)``, best first.
+    """Best windows of one sample as `(start_s, end_s, log-score)`, best first.
 
     Args:
-        start_logits, end_logits, inside_logits: ``[N]`` over the sample's real units.
-        spans: ``[N, 2]`` seconds; ``duration``: clip length (s) to clip windows to.
+        start_logits, end_logits, inside_logits: `[N]` over the sample's real units.
+        spans: `[N, 2]` seconds; `duration`: clip length (s) to clip windows to.
         max_units: longest window in units (None: any).
     """
     n = start_logits.shape[0]
@@ -117,18 +117,18 @@ def rank_windows(
 
 
 class StreamWindows:
-    """:func:`rank_windows` over a stream that grows push by push, at ``O(N)`` per new unit.
+    """`rank_windows` over a stream that grows push by push, at `O(N)` per new unit.
 
-    The log-score of window ``(i, j)`` is ``s_i + e_j + inside_weight * mean_{i..j} log sigmoid(inside_u)``
-    (raw start / end logits ``s``, ``e``) less ``logsumexp(s) + logsumexp(e)`` over the units so far.
+    The log-score of window `(i, j)` is `s_i + e_j + inside_weight * mean_{i..j} log sigmoid(inside_u)`
+    (raw start / end logits `s`, `e`) less `logsumexp(s) + logsumexp(e)` over the units so far.
     The subtracted part is the same for every window, so arriving units never reorder the windows
-    already seen: the best ``size`` candidates so far are the best of the previous ones and of the
-    windows ending at the new units, and :meth:`best` equals :func:`rank_windows` over every unit so
-    far (``num_windows = count``, ``duration`` = the end of the newest unit).
+    already seen: the best `size` candidates so far are the best of the previous ones and of the
+    windows ending at the new units, and `best` equals `rank_windows` over every unit so
+    far (`num_windows = count`, `duration` = the end of the newest unit).
 
     Args:
-        size: candidates kept (:func:`rank_windows` keeps ``max(20 * num_windows, 50)``).
-        max_units, inside_weight: as :func:`rank_windows`.
+        size: candidates kept (`rank_windows` keeps `max(20 * num_windows, 50)`).
+        max_units, inside_weight: as `rank_windows`.
     """
 
     def __init__(self, size: int, max_units: int | None = None, inside_weight: float = 1.0) -> None:
@@ -138,7 +138,7 @@ class StreamWindows:
         self.score, self.first, self.last = torch.zeros(0), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
 
     def push(self, start: Tensor, end: Tensor, inside: Tensor, spans: Tensor) -> None:
-        """A push's ``start``, ``end``, ``inside`` logits ``[n]`` and unit ``spans [n, 2]`` (s)."""
+        """A push's `start`, `end`, `inside` logits `[n]` and unit `spans [n, 2]` (s)."""
         n0 = len(self.start)
         self.start, self.end = torch.cat([self.start, start.float().cpu()]), torch.cat([self.end, end.float().cpu()])
         self.spans = torch.cat([self.spans, spans.float().cpu()])
@@ -154,7 +154,7 @@ class StreamWindows:
         self.score, self.first, self.last = score[keep], first[keep], last[keep]
 
     def best(self, count: int, nms_iou: float = 0.5) -> list[tuple[float, float, float]]:
-        """The best ``count`` windows so far as ``(start_s, end_s, log-score)``, best first."""
+        """The best `count` windows so far as `(start_s, end_s, log-score)`, best first."""
         if len(self.score) == 0:
             return []
         sp = self.spans.numpy()
@@ -165,13 +165,13 @@ class StreamWindows:
 
 
 def _state_at(hidden: Tensor, index: Tensor) -> Tensor:
-    """``hidden [B, S, H]`` at one position per sample, ``index [B]`` -> ``[B, H]`` (zeros where ``index < 0``)."""
+    """`hidden [B, S, H]` at one position per sample, `index [B]` -> `[B, H]` (zeros where `index < 0`)."""
     state = hidden[torch.arange(hidden.shape[0], device=hidden.device), index.clamp(min=0)]
     return state * (index >= 0)[:, None].to(state.dtype)
 
 
 class MomentBoundaryHead(TaskHead):
-    """Boundary scoring head for natural-language grounding (no ``predict``: the task heads add it).
+    """Boundary scoring head for natural-language grounding (no `predict`: the task heads add it).
 
     Args:
         in_dim: LLM hidden size (supplied).
@@ -181,7 +181,7 @@ class MomentBoundaryHead(TaskHead):
         inside_weight: weight of the inside term in the window score and loss.
         nms_iou: windows overlapping a better one by more than this are skipped.
         query_fusion: also read the query's hidden state (see the module docstring);
-            needs the head bound to the pipeline's LLM, and ``model.query_position: after`` needs it.
+            needs the head bound to the pipeline's LLM, and `model.query_position: after` needs it.
     """
 
     reads_query_after: ClassVar[bool] = True
@@ -197,18 +197,18 @@ class MomentBoundaryHead(TaskHead):
 
     @property
     def feature_dim(self) -> int:
-        """Width of the per-unit features the scoring MLPs read (``2H`` with query fusion, else ``H``)."""
+        """Width of the per-unit features the scoring MLPs read (`2H` with query fusion, else `H`)."""
         return 2 * self.in_dim if self.query_fusion else self.in_dim
 
     def query_state(self, stream: StreamInputs) -> Tensor:
-        """``[B, H]``: the LLM's hidden state at each sample's last query token (zeros without a query).
+        """`[B, H]`: the LLM's hidden state at each sample's last query token (zeros without a query).
 
-        Query before the units (``stream.query_positions is None``): the stream packs
-        ``[prompt][query][visual]`` per sample, so the text is the first ``S_text = real tokens -
-        k * real units`` tokens and ``q`` is the state of its last token (the prompt's without a
-        query; zeros without text). Query after the units (``[prompt][visual][query]``): the
-        state at the last of ``stream.query_positions [B, L]``. The states are read from
-        ``stream.hidden`` (the pipeline's pass); without it the LLM runs again, over the text
+        Query before the units (`stream.query_positions is None`): the stream packs
+        `[prompt][query][visual]` per sample, so the text is the first `S_text = real tokens -
+        k * real units` tokens and `q` is the state of its last token (the prompt's without a
+        query; zeros without text). Query after the units (`[prompt][visual][query]`): the
+        state at the last of `stream.query_positions [B, L]`. The states are read from
+        `stream.hidden` (the pipeline's pass); without it the LLM runs again, over the text
         prefix alone (causal attention gives the same states as in the whole stream) or over
         the whole stream when the query comes last.
         """
@@ -227,7 +227,7 @@ class MomentBoundaryHead(TaskHead):
         return _state_at(hidden, text_len - 1)
 
     def unit_features(self, hidden: Tensor, stream: StreamInputs) -> Tensor:
-        """``hidden [B, N, H]`` -> ``[B, N, feature_dim]``: ``[h, h * W q]`` with query fusion, else ``h``."""
+        """`hidden [B, N, H]` -> `[B, N, feature_dim]`: `[h, h * W q]` with query fusion, else `h`."""
         if not self.query_fusion:
             if stream.query_positions is not None:
                 raise ConfigError(f"{type(self).__name__} with query_fusion: false cannot see a query put after the units",
@@ -237,8 +237,8 @@ class MomentBoundaryHead(TaskHead):
         return torch.cat([hidden, hidden * q[:, None, :]], dim=-1)
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``start/end/inside`` logits ``[B, N]`` (padded units at -inf for start/end),
-        plus ``features [B, N, feature_dim]`` (what the logits were read from)."""
+        """`hidden [B, N, H]` -> `start/end/inside` logits `[B, N]` (padded units at -inf for start/end),
+        plus `features [B, N, feature_dim]` (what the logits were read from)."""
         features = self.unit_features(hidden, stream)
         logits = self.mlp(features)
         mask = stream.visual.mask
@@ -253,7 +253,7 @@ class MomentBoundaryHead(TaskHead):
         }
 
     def window_loss(self, outputs: dict[str, Any], windows: list[list[list[float]]]) -> dict[str, Tensor]:
-        """Start/end cross-entropy + inside BCE for GT ``windows`` (one list per sample)."""
+        """Start/end cross-entropy + inside BCE for GT `windows` (one list per sample)."""
         spans, mask = outputs["spans"].float(), outputs["mask"]
         t = [window_targets(spans[b], mask[b], windows[b]) for b in range(spans.shape[0])]
         start_t, end_t, inside_t = (torch.stack(x) for x in zip(*t))
@@ -268,7 +268,7 @@ class MomentBoundaryHead(TaskHead):
 
     @torch.no_grad()
     def ranked_windows(self, outputs: dict[str, Any], batch: VideoBatch) -> list[list[tuple[float, float, float]]]:
-        """Per sample, ``[(start_s, end_s, log-score), ...]`` best first."""
+        """Per sample, `[(start_s, end_s, log-score), ...]` best first."""
         out = []
         for b, meta in enumerate(batch.meta):
             m = outputs["mask"][b].cpu()
@@ -282,10 +282,10 @@ class MomentBoundaryHead(TaskHead):
     def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
                       class_names: list[str] | None = None, state: dict[str, Any] | None = None,
                       final: bool = False) -> list[dict[str, Any]]:
-        """The best ``top`` windows so far, at the newest unit: ``{"unit", "moments": [[start_s, end_s,
-        score], ...]}`` best first, seconds from the stream's start, ``score`` the window's probability
-        (``exp`` of its :func:`rank_windows` log-score over the units so far, kept in ``state`` by
-        :class:`StreamWindows`)."""
+        """The best `top` windows so far, at the newest unit: `{"unit", "moments": [[start_s, end_s,
+        score], ...]}` best first, seconds from the stream's start, `score` the window's probability
+        (`exp` of its `rank_windows` log-score over the units so far, kept in `state` by
+        `StreamWindows`)."""
         if not n_units:
             return []
         state = {} if state is None else state

@@ -1,15 +1,15 @@
-"""Matplotlib pictures of predictions against ground truth (``Metric.plot`` helpers).
+"""Matplotlib pictures of predictions against ground truth (`Metric.plot` helpers).
 
 Two kinds of picture serve every task:
 
-* :func:`plot_segment_timelines` -- one panel per video, one horizontal track per
+* `plot_segment_timelines` -- one panel per video, one horizontal track per
   source ("GT", "pred", "GT val_2"...), each segment a coloured bar labelled with its
   class or caption (localisation, segmentation, dense captioning, NLQ/MR windows).
-* :func:`plot_score_curves` -- one panel per video, score curves over time (seconds)
+* `plot_score_curves` -- one panel per video, score curves over time (seconds)
   with the ground-truth positive intervals shaded (online detection, highlight
   saliency).
 
-Both draw on a bare :class:`matplotlib.figure.Figure` with the Agg canvas, so they
+Both draw on a bare `matplotlib.figure.Figure` with the Agg canvas, so they
 never touch pyplot's global backend state and work headless. Times are seconds.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-#: a segment on a timeline: ``(start_s, end_s, label)``; label may be "" (one colour).
+#: a segment on a timeline: `(start_s, end_s, label)`; label may be "" (one colour).
 Segment = tuple[float, float, str]
 #: figure width (inches) and about how many 6-point characters fit across its plotting area.
 WIDTH = 10.0
@@ -50,13 +50,13 @@ def plot_segment_timelines(
     title: str | None = None,
     max_label_lines: int = 3,
 ) -> None:
-    """Draw segment timelines for a few videos into the PNG ``path``.
+    """Draw segment timelines for a few videos into the PNG `path`.
 
     Args:
         videos: one mapping per video (one panel each), with keys
-            ``video_id`` (str), ``tracks`` (mapping ``track name -> list of
-            (start_s, end_s, label)``, drawn top to bottom in insertion order) and
-            optional ``duration`` (seconds, x-axis limit; default: last segment end).
+            `video_id` (str), `tracks` (mapping `track name -> list of
+            (start_s, end_s, label)`, drawn top to bottom in insertion order) and
+            optional `duration` (seconds, x-axis limit; default: last segment end).
         path: output PNG file (parent directories are created).
         title: figure title.
         max_label_lines: a label wraps at word boundaries to its bar's width (whole words,
@@ -93,8 +93,8 @@ def plot_segment_timelines(
 
 
 def wrap_label(label: str, chars: float, max_lines: int) -> tuple[str, float]:
-    """``(text, fontsize)``: ``label`` wrapped at word boundaries into lines of about ``chars``
-    6-point characters, in at most ``max_lines`` lines; when it needs more, the font shrinks
+    """`(text, fontsize)`: `label` wrapped at word boundaries into lines of about `chars`
+    6-point characters, in at most `max_lines` lines; when it needs more, the font shrinks
     (down to 3.5 points) so that every word is still drawn whole."""
     import textwrap
 
@@ -114,14 +114,14 @@ def plot_score_curves(
     title: str | None = None,
     ylabel: str = "score",
 ) -> None:
-    """Draw score curves over time for a few videos into the PNG ``path``.
+    """Draw score curves over time for a few videos into the PNG `path`.
 
     Args:
-        videos: one mapping per video (one panel each), with keys ``video_id``,
-            ``times`` (``[T]`` seconds, e.g. frame centres), ``curves`` (mapping
-            ``name -> [T]`` scores, one line each) and optional ``truth``
-            (list of ``(start_s, end_s, label)`` ground-truth intervals, shaded and
-            labelled; coloured like :func:`label_color` of the label).
+        videos: one mapping per video (one panel each), with keys `video_id`,
+            `times` (`[T]` seconds, e.g. frame centres), `curves` (mapping
+            `name -> [T]` scores, one line each) and optional `truth`
+            (list of `(start_s, end_s, label)` ground-truth intervals, shaded and
+            labelled; coloured like `label_color` of the label).
         path: output PNG file.
         title: figure title.
         ylabel: y-axis label.
@@ -155,10 +155,10 @@ def plot_score_curves(
 
 
 def runs_to_segments(labels: Iterable[Any], times: Sequence[float], step: float, skip: Iterable[Any] = ()) -> list[Segment]:
-    """Run-length encode per-step labels into ``(start_s, end_s, str(label))`` segments.
+    """Run-length encode per-step labels into `(start_s, end_s, str(label))` segments.
 
-    ``times[i]`` is the start (seconds) of step ``i``, each step ``step`` seconds long;
-    labels in ``skip`` (e.g. background) make no segment.
+    `times[i]` is the start (seconds) of step `i`, each step `step` seconds long;
+    labels in `skip` (e.g. background) make no segment.
     """
     skip = set(skip)
     out: list[Segment] = []

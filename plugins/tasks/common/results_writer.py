@@ -1,6 +1,6 @@
-"""Writing JSON submissions whose results arrive one by one (:class:`ResultsWriter`).
+"""Writing JSON submissions whose results arrive one by one (`ResultsWriter`).
 
-Reading them back is :func:`videollm_core.paths.read_json` (the one JSON reader).
+Reading them back is `videollm_core.paths.read_json` (the one JSON reader).
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any, Mapping
 
 
 class ResultsWriter:
-    """Writes ``{**header, "results": {key: value, ...}}`` one result at a time, to a temporary
-    file renamed over ``path`` by :meth:`close` (a partial file never has the final name).
+    """Writes `{**header, "results": {key: value, ...}}` one result at a time, to a temporary
+    file renamed over `path` by `close` (a partial file never has the final name).
 
     Memory holds one result, never the submission: the official EK100 / OAD JSON forms are
     written this way. Keys must be unique (checked).

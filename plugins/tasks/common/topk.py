@@ -1,7 +1,7 @@
-"""Class-mean top-k recall (RULSTM ``topk_recall`` / EK100 anticipation and OAD protocol).
+"""Class-mean top-k recall (RULSTM `topk_recall` / EK100 anticipation and OAD protocol).
 
 METRICS.md §2.6: a sample is a hit when its ground-truth class is among its first
-``k`` ranked classes; the recall of class ``c`` is hits / samples of class ``c``; the
+`k` ranked classes; the recall of class `c` is hits / samples of class `c`; the
 score is the mean over the classes that occur as ground truth in the evaluated set
 (classes never seen there are ignored). Ranking uses a *stable* descending sort, so
 among tied scores the lower class id ranks first (the reference's quicksort leaves tie
@@ -16,16 +16,16 @@ import numpy as np
 
 
 def rank_classes(scores: np.ndarray) -> np.ndarray:
-    """``scores [N, C]`` -> class ids ``[N, C]`` by descending score (stable: ties keep id order)."""
+    """`scores [N, C]` -> class ids `[N, C]` by descending score (stable: ties keep id order)."""
     scores = np.asarray(scores, dtype=np.float64)
     return np.argsort(-scores, axis=-1, kind="stable")
 
 
 def topk_hits(scores: np.ndarray, labels: Sequence[int], k: int = 5, chunk: int = 4096) -> np.ndarray:
-    """``scores [N, C]``, ``labels [N]`` -> ``[N]`` bool: label among the top ``k`` classes.
+    """`scores [N, C]`, `labels [N]` -> `[N]` bool: label among the top `k` classes.
 
-    The label's rank under :func:`rank_classes` (classes scoring higher, plus tied classes
-    with a lower id) is counted directly, ``chunk`` rows at a time: no ``[N, C]`` sort.
+    The label's rank under `rank_classes` (classes scoring higher, plus tied classes
+    with a lower id) is counted directly, `chunk` rows at a time: no `[N, C]` sort.
     """
     labels = np.asarray(labels, dtype=np.int64)
     out = np.zeros(len(labels), dtype=bool)
@@ -42,7 +42,7 @@ def topk_hits(scores: np.ndarray, labels: Sequence[int], k: int = 5, chunk: int 
 
 
 class TopKRecallCounter:
-    """Class-mean top-``k`` recall accumulated batch by batch (bounded memory: two counts per class)."""
+    """Class-mean top-`k` recall accumulated batch by batch (bounded memory: two counts per class)."""
 
     def __init__(self, k: int = 5) -> None:
         self.k = int(k)
@@ -60,7 +60,7 @@ class TopKRecallCounter:
             self.hits[c] = self.hits.get(c, 0) + int(h)
 
     def value(self) -> float:
-        """Fraction in ``[0, 1]``; NaN when nothing was counted."""
+        """Fraction in `[0, 1]`; NaN when nothing was counted."""
         if not self.counts:
             return math.nan
         return float(np.mean([self.hits[c] / n for c, n in self.counts.items()]))
@@ -68,15 +68,15 @@ class TopKRecallCounter:
 
 def ranked_list_hits(ranked: Sequence[Sequence[object]], labels: Sequence[object], k: int = 5) -> np.ndarray:
     """Hits when each sample comes with its own ranked list of candidates (e.g. EK100's 100
-    submitted ``(verb, noun)`` pairs): ``labels[i] in ranked[i][:k]``. A label outside the
+    submitted `(verb, noun)` pairs): `labels[i] in ranked[i][:k]`. A label outside the
     list is a miss."""
     return np.array([lab in list(r[:k]) for r, lab in zip(ranked, labels)], dtype=bool)
 
 
 def class_mean_recall(hits: Sequence[bool], labels: Sequence[object], classes: Iterable[object] | None = None) -> float:
-    """Mean over classes present in ``labels`` (and in ``classes`` when given) of the hit rate.
+    """Mean over classes present in `labels` (and in `classes` when given) of the hit rate.
 
-    Returns a fraction in ``[0, 1]``; NaN when no class is left (empty set).
+    Returns a fraction in `[0, 1]`; NaN when no class is left (empty set).
     """
     hits = np.asarray(hits, dtype=bool)
     labels = list(labels)
@@ -96,7 +96,7 @@ def class_mean_recall(hits: Sequence[bool], labels: Sequence[object], classes: I
 
 
 def mean_topk_recall(scores: np.ndarray, labels: Sequence[int], k: int = 5, classes: Iterable[int] | None = None) -> float:
-    """Class-mean top-``k`` recall of ``scores [N, C]`` for ``labels [N]`` (fraction; NaN if empty)."""
+    """Class-mean top-`k` recall of `scores [N, C]` for `labels [N]` (fraction; NaN if empty)."""
     return class_mean_recall(topk_hits(scores, labels, k), labels, classes)
 
 

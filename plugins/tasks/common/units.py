@@ -1,17 +1,17 @@
 """Map per-feature-step and per-second targets onto visual units, and back.
 
-The encoder turns ``T`` feature steps (``timestamps [B, T, 2]`` seconds) into ``N``
-visual units (``spans [B, N, 2]`` seconds, ``unit_mask [B, N]``). Datasets state their
+The encoder turns `T` feature steps (`timestamps [B, T, 2]` seconds) into `N`
+visual units (`spans [B, N, 2]` seconds, `unit_mask [B, N]`). Datasets state their
 targets on feature steps (per-frame labels) or in seconds (segment boundaries,
 observation times); heads read one hidden state per unit. These helpers are the only
 place that converts between the two grids:
 
-* :func:`step_to_unit` -- for every feature step, the unit that contains its centre.
-* :func:`steps_to_units` -- per-step targets ``[B, T, ...]`` -> per-unit ``[B, N, ...]``
+* `step_to_unit` -- for every feature step, the unit that contains its centre.
+* `steps_to_units` -- per-step targets `[B, T, ...]` -> per-unit `[B, N, ...]`
   (value of the unit's last step: the frame the online model must label when the
   unit arrives, or the majority label).
-* :func:`units_to_steps` -- per-unit outputs ``[B, N, ...]`` -> per-step ``[B, T, ...]``.
-* :func:`last_unit_before` -- for times in seconds ``[B, K]``, the last unit that has
+* `units_to_steps` -- per-unit outputs `[B, N, ...]` -> per-step `[B, T, ...]`.
+* `last_unit_before` -- for times in seconds `[B, K]`, the last unit that has
   completely ended by then (what an online model has observed).
 """
 from __future__ import annotations
@@ -27,13 +27,13 @@ def step_to_unit(timestamps: Tensor, spans: Tensor, unit_mask: Tensor, step_mask
     """Index of the unit containing each feature step's centre.
 
     Args:
-        timestamps: ``[B, T, 2]`` seconds, start/end of each feature step.
-        spans: ``[B, N, 2]`` seconds, start/end of each unit.
-        unit_mask: ``[B, N]`` bool, real units.
-        step_mask: ``[B, T]`` bool, real steps (default: all).
+        timestamps: `[B, T, 2]` seconds, start/end of each feature step.
+        spans: `[B, N, 2]` seconds, start/end of each unit.
+        unit_mask: `[B, N]` bool, real units.
+        step_mask: `[B, T]` bool, real steps (default: all).
 
     Returns:
-        ``[B, T]`` long unit index, ``-1`` for padded steps or steps no unit covers
+        `[B, T]` long unit index, `-1` for padded steps or steps no unit covers
         (e.g. a trailing partial unit the encoder dropped).
     """
     centre = timestamps.float().mean(-1)  # [B, T]
@@ -58,17 +58,17 @@ def steps_to_units(
     reduce: str = "last",
     ignore_index: int = IGNORE_INDEX,
 ) -> Tensor:
-    """Per-step targets ``[B, T, ...]`` -> per-unit targets ``[B, N, ...]``.
+    """Per-step targets `[B, T, ...]` -> per-unit targets `[B, N, ...]`.
 
     Args:
-        targets: ``[B, T]`` long class ids (``ignore_index`` where unlabelled) or
-            ``[B, T, C]`` float (multi-hot / soft targets).
-        reduce: ``"last"`` takes the unit's last covered step (online: the label of the
-            newest frame when the unit arrives); ``"majority"`` the most frequent
+        targets: `[B, T]` long class ids (`ignore_index` where unlabelled) or
+            `[B, T, C]` float (multi-hot / soft targets).
+        reduce: `"last"` takes the unit's last covered step (online: the label of the
+            newest frame when the unit arrives); `"majority"` the most frequent
             class among its labelled steps (long targets only; ties -> lowest id).
 
     Returns:
-        ``[B, N, ...]`` with ``ignore_index`` (long) or 0 (float) on units no step maps to.
+        `[B, N, ...]` with `ignore_index` (long) or 0 (float) on units no step maps to.
     """
     b, t = targets.shape[:2]
     n = spans.shape[1]
@@ -101,9 +101,9 @@ def steps_to_units(
 
 
 def units_to_steps(values: Tensor, timestamps: Tensor, spans: Tensor, unit_mask: Tensor, step_mask: Tensor | None = None, fill: float = 0.0) -> Tensor:
-    """Per-unit outputs ``[B, N, ...]`` -> per-step ``[B, T, ...]`` (each step takes its unit's value).
+    """Per-unit outputs `[B, N, ...]` -> per-step `[B, T, ...]` (each step takes its unit's value).
 
-    Steps no unit covers get ``fill``.
+    Steps no unit covers get `fill`.
     """
     b, n = values.shape[:2]
     unit = step_to_unit(timestamps, spans, unit_mask, step_mask)  # [B, T]
@@ -115,7 +115,7 @@ def units_to_steps(values: Tensor, timestamps: Tensor, spans: Tensor, unit_mask:
 
 
 def last_unit_before(times: Tensor, spans: Tensor, unit_mask: Tensor) -> Tensor:
-    """For times ``[B, K]`` seconds, the last unit whose end is ``<= time`` (``[B, K]`` long, -1 if none).
+    """For times `[B, K]` seconds, the last unit whose end is `<= time` (`[B, K]` long, -1 if none).
 
     This is what a causal model has fully observed at that time (anticipation reads the
     hidden state of that unit).
@@ -128,14 +128,14 @@ def last_unit_before(times: Tensor, spans: Tensor, unit_mask: Tensor) -> Tensor:
 
 
 def last_real_unit(unit_mask: Tensor) -> Tensor:
-    """``[B]`` long index of the last real unit of each sequence (-1 when it has none)."""
+    """`[B]` long index of the last real unit of each sequence (-1 when it has none)."""
     n = unit_mask.shape[1]
     pos = torch.arange(n, device=unit_mask.device).expand_as(unit_mask)
     return torch.where(unit_mask.bool(), pos, torch.full_like(pos, -1)).amax(-1)
 
 
 def gather_units(hidden: Tensor, index: Tensor) -> Tensor:
-    """``hidden [B, N, H]``, ``index [B]`` or ``[B, K]`` long -> ``[B, H]`` / ``[B, K, H]`` (index -1 reads unit 0)."""
+    """`hidden [B, N, H]`, `index [B]` or `[B, K]` long -> `[B, H]` / `[B, K, H]` (index -1 reads unit 0)."""
     b = hidden.shape[0]
     idx = index.clamp(min=0)
     if idx.dim() == 1:

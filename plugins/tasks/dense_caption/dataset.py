@@ -1,13 +1,13 @@
-"""``ActivityNetCaptionsDataset``: ActivityNet Captions references + per-video features.
+"""`ActivityNetCaptionsDataset`: ActivityNet Captions references + per-video features.
 
 One sample per video (union of the given reference files; training targets from the
-first file that has the video): features ``[T, Df]``, timestamps ``[T, 2]`` seconds
-(step ``i`` covers ``[i * D / T, (i + 1) * D / T]`` of the video's duration ``D``, the
-usual ActivityNet convention for resampled clip features, or ``seconds_per_step`` when
-the features have a fixed stride), ``targets["events"]`` ``[K, 2]`` seconds sorted by
-start and ``targets["captions"]`` (K stripped sentences). The known quirks of the files
+first file that has the video): features `[T, Df]`, timestamps `[T, 2]` seconds
+(step `i` covers `[i * D / T, (i + 1) * D / T]` of the video's duration `D`, the
+usual ActivityNet convention for resampled clip features, or `seconds_per_step` when
+the features have a fixed stride), `targets["events"]` `[K, 2]` seconds sorted by
+start and `targets["captions"]` (K stripped sentences). The known quirks of the files
 (inverted segments, segments past the end, leading spaces, non-ASCII) are repaired for
-the targets only (:func:`.formats.clean_events`); the metric gets the files unchanged.
+the targets only (`formats.clean_events`); the metric gets the files unchanged.
 """
 from __future__ import annotations
 
@@ -30,21 +30,22 @@ class ActivityNetCaptionsDataset(VideoDataset):
     """Dense video captioning on ActivityNet Captions.
 
     Args:
-        annotations: reference file(s): ``train.json`` for training, ``[val_1.json, val_2.json]``
-            for evaluation (``.json.gz`` accepted). Default with ``demo``: by ``split``.
-        features_dir: ``<features_dir>/<video_id>.npy``, ``[T, Df]`` float.
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            (ActivityNet C3D: ``{type: HDF5Features, path: sub_activitynet_v1-3.c3d.hdf5, key: c3d_features}``)
-            or a folder of video files (needs ``seconds_per_step``); see :mod:`~videollm_plugins.tasks.common.features`.
-        split: ``"train"`` or ``"val"`` (chooses the demo files).
-        seconds_per_step: fixed feature stride in seconds; ``None`` spreads the ``T`` steps
+        annotations: reference file(s): `train.json` for training, `[val_1.json, val_2.json]`
+            for evaluation (`.json.gz` accepted). Default with `demo`: by `split`.
+        features_dir: `<features_dir>/<video_id>.npy`, `[T, Df]` float.
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            (ActivityNet C3D: `{type: HDF5Features, path: sub_activitynet_v1-3.c3d.hdf5, key: c3d_features}`)
+            or a folder of video files (needs `seconds_per_step`); see `features`.
+        split: `"train"` or `"val"` (chooses the demo files).
+        seconds_per_step: fixed feature stride in seconds; `None` spreads the `T` steps
             evenly over the annotated duration.
         fix_segments: repair inverted / past-the-end segments for the targets (else DataError).
         check_values: scan features for NaN/Inf when the dataset is built.
-        feature_dim: expected ``Df`` (supplied by the runner: the encoder's ``in_dim``).
-        on_error: ``"raise"`` a :class:`DataError` naming file and video, or ``"skip"`` the
-            video and record it in :attr:`skipped`.
-        demo: demo-data parameters (:data:`.demo.DEFAULTS`), e.g. ``{num_videos: 48, seed: 0}``.
+        feature_dim: expected `Df` (supplied by the runner: the encoder's `in_dim`).
+        on_error: `"raise"` a [`DataError`][videollm_core.errors.DataError] naming file and video, or `"skip"` the
+            video: `self.errors` ([`DataErrors`][videollm_core.data.DataErrors]) records it and
+            [`skip_report`][videollm_core.data.VideoDataset.skip_report] hands it to the runner.
+        demo: demo-data parameters (`demo.DEFAULTS`), e.g. `{num_videos: 48, seed: 0}`.
     """
 
     task: ClassVar[str] = "dense_caption"
@@ -129,8 +130,8 @@ class ActivityNetCaptionsDataset(VideoDataset):
         }
 
     def collate(self, samples: list[dict[str, Any]]) -> VideoBatch:
-        """:func:`pad_collate` of the features; ``targets["events"]`` stays a list of ``[K_i, 2]``
-        tensors and ``targets["captions"]`` a list of K_i strings per video (never padded)."""
+        """[`pad_collate`][videollm_core.data.pad_collate] of the features; `targets["events"]` stays a list of `[K_i, 2]`
+        tensors and `targets["captions"]` a list of K_i strings per video (never padded)."""
         bare = [{**s, "targets": {}} for s in samples]
         batch = pad_collate(bare)
         batch.targets = {
@@ -141,7 +142,7 @@ class ActivityNetCaptionsDataset(VideoDataset):
 
     def settings(self) -> dict[str, Any]:
         """Seconds per feature step (None: spread over each video's duration) and segment repair,
-        for ``videollm predict --annotations`` (the durations come from the reference files)."""
+        for `videollm predict --annotations` (the durations come from the reference files)."""
         return {"seconds_per_step": self.seconds_per_step, "fix_segments": self.fix_segments}
 
     def ground_truth(self) -> list[References]:

@@ -1,26 +1,26 @@
-"""Deterministic ActivityNet-Captions-style demo data (``train.json``, ``val_1.json``,
-``val_2.json``, ``features/<video_id>.npy``) whose captions need the whole video.
+"""Deterministic ActivityNet-Captions-style demo data (`train.json`, `val_1.json`,
+`val_2.json`, `features/<video_id>.npy`) whose captions need the whole video.
 
-Each video prepares ``ingredients_per_video`` (default 1) different ingredients of
-:data:`OBJECTS` one after the other, each with a routine of :data:`GRAMMAR` (ordered events, some
+Each video prepares `ingredients_per_video` (default 1) different ingredients of
+`OBJECTS` one after the other, each with a routine of `GRAMMAR` (ordered events, some
 optional); events are separated by background gaps. Every event is captioned
-``"a person <verb> the <ingredient>"``.
+`"a person <verb> the <ingredient>"`.
 
 Signal, and why an event alone does not tell its caption. Every verb and every
 ingredient has a feature prototype (unit norm x 3), and so does the background. Every
-routine starts with ``takes``: its steps carry the ``takes`` prototype *plus* the
-ingredient's prototype. Every later event of the routine (``washes``, ``peels``,
-``chops``...) carries only its verb's prototype: its ingredient was shown only when it
-was taken, seconds earlier. Every step gets Gaussian noise (std ``noise``). So the verb
+routine starts with `takes`: its steps carry the `takes` prototype *plus* the
+ingredient's prototype. Every later event of the routine (`washes`, `peels`,
+`chops`...) carries only its verb's prototype: its ingredient was shown only when it
+was taken, seconds earlier. Every step gets Gaussian noise (std `noise`). So the verb
 of a caption is in the event's own features, but the ingredient of every other event is
 only in the context, and it is the one taken *last* before the event: a model that
 captions an event from its own features alone (even with perfect boundaries) names the
-ingredient of the ``takes`` events only and guesses the others (1 in 5); a model reading
+ingredient of the `takes` events only and guesses the others (1 in 5); a model reading
 the video in order can carry the ingredient forward. With several ingredients per video,
 knowing which ones a video shows without their order still leaves a guess among them
 (the default of one keeps the demo learnable by the small example model in 400 steps).
 
-``val_2`` annotates the same videos with jittered boundaries, as the second ActivityNet
+`val_2` annotates the same videos with jittered boundaries, as the second ActivityNet
 reference set does; sentences after the first start with a space and one train segment
 ends after the video, like the real files.
 """
@@ -62,12 +62,12 @@ DEFAULTS: dict[str, Any] = {
 
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
-    """Complete a config's ``demo:`` dict with :data:`DEFAULTS` (``feature_dim`` from the encoder)."""
+    """Complete a config's `demo:` dict with `DEFAULTS` (`feature_dim` from the encoder)."""
     return fill_params(DEFAULTS, demo, feature_dim)
 
 
 def caption(verb: str, obj: str) -> str:
-    """The caption of an event: ``"a person <verb> the <object>"``."""
+    """The caption of an event: `"a person <verb> the <object>"`."""
     return f"a person {verb} the {obj}"
 
 
@@ -77,7 +77,7 @@ def vocabulary() -> list[str]:
 
 
 def _video(rng: np.random.Generator, params: dict[str, Any]) -> tuple[list[tuple[float, float, str, int]], float]:
-    """Events ``(start, end, verb, ingredient)`` of one video and its duration."""
+    """Events `(start, end, verb, ingredient)` of one video and its duration."""
     ingredients = rng.permutation(len(OBJECTS))[: int(params["ingredients_per_video"])]
     t = float(rng.uniform(*params["gap_seconds"]))
     out = []
@@ -91,7 +91,7 @@ def _video(rng: np.random.Generator, params: dict[str, Any]) -> tuple[list[tuple
 
 
 def generate(out: Path, params: dict[str, Any]) -> None:
-    """Write the three reference files and the features into ``out``."""
+    """Write the three reference files and the features into `out`."""
     rng = np.random.default_rng(int(params["seed"]))
     dim, step = int(params["feature_dim"]), float(params["seconds_per_step"])
     protos = rng.normal(size=(len(VERBS) + len(OBJECTS) + 1, dim))

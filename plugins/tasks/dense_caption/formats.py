@@ -1,17 +1,17 @@
-"""ActivityNet Captions files: references (``train.json``, ``val_1.json``, ``val_2.json``)
+"""ActivityNet Captions files: references (`train.json`, `val_1.json`, `val_2.json`)
 and the densevid submission format.
 
-Reference file: ``{video_id: {"duration": s, "timestamps": [[s, e], ...], "sentences": [...]}}``
-(seconds; optionally gzip-compressed, ``.json.gz``). Submission:
-``{"version": "VERSION 1.0", "results": {video_id: [{"timestamp": [s, e], "sentence": str}]},
-"external_data": {"used": bool, "details": str}}``.
+Reference file: `{video_id: {"duration": s, "timestamps": [[s, e], ...], "sentences": [...]}}`
+(seconds; optionally gzip-compressed, `.json.gz`). Submission:
+`{"version": "VERSION 1.0", "results": {video_id: [{"timestamp": [s, e], "sentence": str}]},
+"external_data": {"used": bool, "details": str}}`.
 
 Known quirks of the real files, kept unchanged for evaluation (the official evaluator
 reads them as they are) and repaired only for training targets by
-:func:`clean_events`: segments with start > end (two in ``train.json``,
-``v_0bosp4-pyTM`` and ``v_rhOtqArO-3Y``; PDVC's ``train_modified.json`` swaps them),
-segments ending after the video's duration (134 in ``val_1``, 111 in ``val_2``, 261 in
-``train``), sentences starting with a space, a few non-ASCII characters.
+`clean_events`: segments with start > end (two in `train.json`,
+`v_0bosp4-pyTM` and `v_rhOtqArO-3Y`; PDVC's `train_modified.json` swaps them),
+segments ending after the video's duration (134 in `val_1`, 111 in `val_2`, 261 in
+`train`), sentences starting with a space, a few non-ASCII characters.
 """
 from __future__ import annotations
 
@@ -52,22 +52,22 @@ def read_references(path: str | Path) -> References:
 
 
 def split_paths(path: str | Path | list | tuple) -> list[Path]:
-    """``"val_1.json,val_2.json"`` or a list -> paths (several reference files)."""
+    """`"val_1.json,val_2.json"` or a list -> paths (several reference files)."""
     if isinstance(path, (list, tuple)):
         return [Path(p) for p in path]
     return [Path(p) for p in str(path).split(",") if p.strip()]
 
 
 def remove_nonascii(text: str) -> str:
-    """densevid_eval's ``remove_nonascii``: every non-ASCII character becomes a space."""
+    """densevid_eval's `remove_nonascii`: every non-ASCII character becomes a space."""
     return "".join(c if ord(c) < 128 else " " for c in text)
 
 
 def clean_events(entry: dict[str, Any], where: str, *, fix: bool = True) -> tuple[list[tuple[float, float]], list[str], int]:
-    """Training targets of one video: ``(segments [(s, e)] seconds sorted by start, stripped sentences, repairs)``.
+    """Training targets of one video: `(segments [(s, e)] seconds sorted by start, stripped sentences, repairs)`.
 
-    With ``fix`` an inverted segment is swapped and one past the end is clipped to the
-    duration (``repairs`` counts them); without it they raise :class:`DataError`. A
+    With `fix` an inverted segment is swapped and one past the end is clipped to the
+    duration (`repairs` counts them); without it they raise [`DataError`][videollm_core.errors.DataError]. A
     segment starting at or after the end of the video always raises.
     """
     duration = float(entry["duration"])
@@ -95,12 +95,12 @@ PREDICTION_FORM = "each prediction is {'timestamp': [start, end] (s, 0 <= start 
 
 
 def read_submission(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """A densevid submission -> ``{video_id: [{"timestamp": [s, e], "sentence": str}, ...]}`` (as listed).
+    """A densevid submission -> `{video_id: [{"timestamp": [s, e], "sentence": str}, ...]}` (as listed).
 
-    Every prediction of every video (densevid_eval's ``import_prediction`` reads them all)
-    needs a ``timestamp`` ``[start, end]`` of finite seconds with ``0 <= start <= end``
-    (densevid_eval's ``iou`` would silently give a reversed one no overlap) and a string
-    ``sentence`` (its ``remove_nonascii`` iterates over it).
+    Every prediction of every video (densevid_eval's `import_prediction` reads them all)
+    needs a `timestamp` `[start, end]` of finite seconds with `0 <= start <= end`
+    (densevid_eval's `iou` would silently give a reversed one no overlap) and a string
+    `sentence` (its `remove_nonascii` iterates over it).
 
     Raises:
         DataError: naming the file, the video id and the prediction index.

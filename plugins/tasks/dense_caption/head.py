@@ -1,65 +1,65 @@
-"""``DenseCaptionHead``: localise events, then caption each through the LLM's LM head.
+"""`DenseCaptionHead`: localise events, then caption each through the LLM's LM head.
 
 Design (VideoLLM's dense-prediction reading plus a text-generation reading):
 
 1. **Proposals.** The LLM reads the video causally, so a unit's hidden state cannot know
    that the *next* unit is background, i.e. that an event ends here. The proposal branch
-   is therefore a small temporal convolution over the hidden states ``[B, N, H]`` (two
-   ``Conv1d`` of width ``kernel_size``, centred, padding units zeroed): each unit also
+   is therefore a small temporal convolution over the hidden states `[B, N, H]` (two
+   `Conv1d` of width `kernel_size`, centred, padding units zeroed): each unit also
    sees its neighbours, as ActionFormer's heads do. It predicts five channels per unit
-   (:data:`CHANNELS`): start / end heatmaps and actionness (binary
-   cross-entropy, boundary positives weighted by ``positive_weight``) and the position
+   (`CHANNELS`): start / end heatmaps and actionness (binary
+   cross-entropy, boundary positives weighted by `positive_weight`) and the position
    of a boundary inside its unit as a fraction of the unit (sigmoid, L1 on the boundary
-   units, ``offset_weight``), so boundaries are not rounded to unit edges.
-   Decoding (:func:`decode_proposals`) pairs start and end peaks, scores a
+   units, `offset_weight`), so boundaries are not rounded to unit edges.
+   Decoding (`decode_proposals`) pairs start and end peaks, scores a
    pair by the probability that exactly one event runs between them (other boundaries
-   inside it count against it), drops pairs under ``min_score``, applies NMS at
-   ``nms_tiou`` and keeps at most ``max_events``.
-2. **Event token.** An event ``[s, e]`` becomes one token in the LLM's input space: the
-   mean hidden state of the units it covers, projected ``H -> E`` (``event_proj``, built at
-   :meth:`bind` once the LLM's ``E`` is known).
-3. **Captioning.** The LLM continues its own stream: ``[prompt][query][visual units]``
-   (``stream.embeds``, the exact input it just read) + ``[event token]`` + the caption,
+   inside it count against it), drops pairs under `min_score`, applies NMS at
+   `nms_tiou` and keeps at most `max_events`.
+2. **Event token.** An event `[s, e]` becomes one token in the LLM's input space: the
+   mean hidden state of the units it covers, projected `H -> E` (`event_proj`, built at
+   `bind` once the LLM's `E` is known).
+3. **Captioning.** The LLM continues its own stream: `[prompt][query][visual units]`
+   (`stream.embeds`, the exact input it just read) + `[event token]` + the caption,
    whose word embeddings each get the event token added (every word position sees
    which event it describes through the residual stream, so a small LLM learns it in a
    few hundred steps). Training is teacher forcing: the event token's position predicts
    the first word, each word the next, the last word EOS (cross-entropy of the LM head),
    one sequence per ground-truth event. Inference is greedy decoding through the LLM's
-   key/value cache after ``[stream][event token]``, all proposals of a batch at once,
+   key/value cache after `[stream][event token]`, all proposals of a batch at once,
    stopping at EOS.
 
-At inference the captions continue the stream's own key/value cache (``stream.cache``,
+At inference the captions continue the stream's own key/value cache (`stream.cache`,
 forked and repeated once per event, so nothing already read is recomputed and a bounded
-``model.context`` keeps holding); teacher forcing re-runs the stream per event. The demo
-(a few dozen short videos) trains well within a minute. Streaming: :meth:`DenseCaptionHead.stream_answer`.
+`model.context` keeps holding); teacher forcing re-runs the stream per event. The demo
+(a few dozen short videos) trains well within a minute. Streaming: `DenseCaptionHead.stream_answer`.
 
 **Event proposals** from per-unit boundary heatmaps, actionness and sub-unit boundary offsets.
 
-Five channels per real unit (``spans [N, 2]`` seconds, unit ``n`` covers
-``[spans[n, 0], spans[n, 1]]``), see :data:`CHANNELS`:
+Five channels per real unit (`spans [N, 2]` seconds, unit `n` covers
+`[spans[n, 0], spans[n, 1]]`), see `CHANNELS`:
 
-* ``start`` / ``end`` -- is an event's start / end inside this unit (heatmaps, BCE);
-* ``actionness`` -- does the unit's centre lie inside an event (BCE);
-* ``start_offset`` / ``end_offset`` -- where inside the unit the boundary lies, as a
-  fraction of the unit's length in ``[0, 1]`` (sigmoid, L1 on the boundary units only).
+* `start` / `end` -- is an event's start / end inside this unit (heatmaps, BCE);
+* `actionness` -- does the unit's centre lie inside an event (BCE);
+* `start_offset` / `end_offset` -- where inside the unit the boundary lies, as a
+  fraction of the unit's length in `[0, 1]` (sigmoid, L1 on the boundary units only).
   Units pool several feature steps, so without offsets every boundary would be rounded
   to a unit edge (2 s for 2-step units of 1 s features).
 
-Decoding (:func:`decode_proposals`): start and end candidates are peaks of their heatmaps
-(local maxima at or above ``min_prob``, or above half of the video's maximum when nothing
-reaches it). Each start peak ``i`` and end peak ``j >= i`` form the segment
-``[t_start(i), t_end(j)]``, ``t(n) = spans[n, 0] + offset(n) * (spans[n, 1] - spans[n, 0])``,
-scored as the probability that exactly one event runs from ``i`` to ``j``::
+Decoding (`decode_proposals`): start and end candidates are peaks of their heatmaps
+(local maxima at or above `min_prob`, or above half of the video's maximum when nothing
+reaches it). Each start peak `i` and end peak `j >= i` form the segment
+`[t_start(i), t_end(j)]`, `t(n) = spans[n, 0] + offset(n) * (spans[n, 1] - spans[n, 0])`,
+scored as the probability that exactly one event runs from `i` to `j`:
 
     p_start(i) * p_end(j) * mean actionness(i..j) * prod over units k = i+2 .. j-2 of
     (1 - p_start(k)) * (1 - p_end(k))
 
 i.e. no other boundary inside it (a boundary the model cannot place between two
-neighbouring units spreads over both, so the units next to ``i`` and ``j`` count as
+neighbouring units spreads over both, so the units next to `i` and `j` count as
 theirs). A pair spanning another event's boundaries -- the "one segment to the end of
 the video" failure of plain start x end pairing -- scores near zero. Segments scoring
-below ``min_score`` are dropped, greedy NMS (:func:`..common.detection.nms`) removes
-near-duplicates and at most ``max_events`` remain, best first.
+below `min_score` are dropped, greedy NMS (`common.detection.nms`) removes
+near-duplicates and at most `max_events` remain, best first.
 """
 from __future__ import annotations
 
@@ -82,13 +82,13 @@ CHANNELS = ("start", "end", "actionness", "start_offset", "end_offset")
 
 
 def unit_of_time(times: Tensor, spans: Tensor) -> Tensor:
-    """``times [K]`` s, ``spans [N, 2]`` s (real units only) -> ``[K]`` index of the unit containing each time (clamped)."""
+    """`times [K]` s, `spans [N, 2]` s (real units only) -> `[K]` index of the unit containing each time (clamped)."""
     ends = spans[:, 1].contiguous()
     return torch.searchsorted(ends, times.contiguous().to(ends.dtype), right=True).clamp(max=len(ends) - 1)
 
 
 def proposal_targets(events: Tensor, spans: Tensor) -> Tensor:
-    """``events [K, 2]`` s, ``spans [N, 2]`` s -> ``[N, 5]`` float targets in :data:`CHANNELS` order.
+    """`events [K, 2]` s, `spans [N, 2]` s -> `[N, 5]` float targets in `CHANNELS` order.
 
     Offsets are set on the units holding a boundary (the other units' offsets are unused);
     when two boundaries share a unit the later event's offset wins.
@@ -115,7 +115,7 @@ def _peaks(p: np.ndarray, min_prob: float) -> list[int]:
 
 
 def boundary_times(probs: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``probs [N, 5]`` (offsets as probabilities), ``spans [N, 2]`` s -> start and end time ``[N]`` s of each unit."""
+    """`probs [N, 5]` (offsets as probabilities), `spans [N, 2]` s -> start and end time `[N]` s of each unit."""
     length = spans[:, 1] - spans[:, 0]
     return spans[:, 0] + probs[:, 3] * length, spans[:, 0] + probs[:, 4] * length
 
@@ -124,8 +124,8 @@ def decode_proposals(
     probs: np.ndarray, spans: np.ndarray, *, max_events: int | None = 10, nms_tiou: float = 0.5, min_prob: float = 0.3,
     min_score: float = 0.0, max_units: int | None = None, fallback: bool = True,
 ) -> list[tuple[float, float, float]]:
-    """``probs [N, 5]`` (:data:`CHANNELS`, after the sigmoid), ``spans [N, 2]`` s -> ``[(start_s, end_s, score)]``, best first
-    (``fallback``: when no pair scores, the best start to the best end after it; else nothing)."""
+    """`probs [N, 5]` (`CHANNELS`, after the sigmoid), `spans [N, 2]` s -> `[(start_s, end_s, score)]`, best first
+    (`fallback`: when no pair scores, the best start to the best end after it; else nothing)."""
     if len(probs) == 0:
         return []
     starts, ends = _peaks(probs[:, 0], min_prob), _peaks(probs[:, 1], min_prob)
@@ -158,7 +158,7 @@ def decode_proposals(
 
 
 def right_pad(seqs: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """``M`` sequences ``[L_m, E]`` -> ``embeds [M, max L_m, E]`` (zeros after each) and ``mask [M, max L_m]``."""
+    """`M` sequences `[L_m, E]` -> `embeds [M, max L_m, E]` (zeros after each) and `mask [M, max L_m]`."""
     length = max(s.shape[0] for s in seqs)
     embeds = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[-1])
     mask = torch.zeros(len(seqs), length, dtype=torch.bool, device=embeds.device)
@@ -172,7 +172,7 @@ class DenseCaptionHead(TaskHead):
     """Event proposals + LM-head captions for dense video captioning.
 
     Args:
-        in_dim: LLM hidden size ``H`` (supplied by the pipeline).
+        in_dim: LLM hidden size `H` (supplied by the pipeline).
         max_events: proposals kept per video at inference.
         max_caption_tokens: generated tokens per caption.
         nms_tiou: NMS threshold on proposals.
@@ -234,7 +234,7 @@ class DenseCaptionHead(TaskHead):
 
     # -- forward ------------------------------------------------------------------
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``proposal_logits [B, N, 5]`` (:data:`CHANNELS`) and what captioning needs."""
+        """`hidden [B, N, H]` -> `proposal_logits [B, N, 5]` (`CHANNELS`) and what captioning needs."""
         mask = stream.visual.mask
         x = self.dropout(hidden) * mask.unsqueeze(-1).to(hidden.dtype)  # padding units are zeros for the convolution
         return {
@@ -248,7 +248,7 @@ class DenseCaptionHead(TaskHead):
         }
 
     def _event_vectors(self, outputs: dict[str, Any], b: int, events: Tensor) -> Tensor:
-        """Mean hidden state of the units of video ``b`` covered by each event ``[M, 2]`` s -> ``[M, H]``."""
+        """Mean hidden state of the units of video `b` covered by each event `[M, 2]` s -> `[M, H]`."""
         real = outputs["unit_mask"][b]
         hidden, spans = outputs["hidden"][b][real], outputs["spans"][b][real].to(events.dtype)
         centre = spans.mean(-1)
@@ -259,7 +259,7 @@ class DenseCaptionHead(TaskHead):
         return (w @ hidden) / w.sum(-1, keepdim=True)
 
     def _prefixes(self, outputs: dict[str, Any], video_index: list[int], event_vecs: Tensor) -> tuple[list[Tensor], Tensor]:
-        """Per event: its video's stream ``[L_b, E]`` and the event token ``[E]``."""
+        """Per event: its video's stream `[L_b, E]` and the event token `[E]`."""
         lengths = outputs["stream_mask"].long().sum(1)
         tokens = self.event_proj(event_vecs)
         return [outputs["stream_embeds"][b, : int(lengths[b])] for b in video_index], tokens
@@ -267,7 +267,7 @@ class DenseCaptionHead(TaskHead):
     # -- training -------------------------------------------------------------------
     def loss(self, outputs: dict[str, Any], batch: VideoBatch) -> dict[str, Tensor]:
         """Proposal BCE + boundary-offset L1 + teacher-forced caption cross-entropy
-        (``targets["events"]`` ``[K, 2]`` s per video, ``targets["captions"]`` K strings)."""
+        (`targets["events"]` `[K, 2]` s per video, `targets["captions"]` K strings)."""
         logits, mask = outputs["proposal_logits"], outputs["unit_mask"]
         targets = torch.zeros_like(logits)
         video_index, events, captions = [], [], []
@@ -319,7 +319,7 @@ class DenseCaptionHead(TaskHead):
     # -- inference --------------------------------------------------------------------
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per video: ``{"video_id", "events": [{"timestamp": [s, e], "sentence", "score"}]}`` best first."""
+        """One entry per video: `{"video_id", "events": [{"timestamp": [s, e], "sentence", "score"}]}` best first."""
         probs = torch.sigmoid(outputs["proposal_logits"].float())
         proposals, video_index, events = [], [], []
         for b, meta in enumerate(batch.meta):
@@ -347,8 +347,8 @@ class DenseCaptionHead(TaskHead):
         return entries
 
     def _generate(self, outputs: dict[str, Any], video_index: list[int], vecs: Tensor) -> list[str]:
-        """Greedy decoding (the LLM's one decoder) of ``M`` captions after ``[stream][event token]``;
-        each fed word gets the event token ``[M, E]`` added (``step_embeds``)."""
+        """Greedy decoding (the LLM's one decoder) of `M` captions after `[stream][event token]`;
+        each fed word gets the event token `[M, E]` added (`step_embeds`)."""
         tokens = self.event_proj(vecs)
         cache = outputs.get("stream_cache")
         if cache is not None:  # continue the stream's cache, one copy per event: nothing is recomputed
@@ -364,14 +364,14 @@ class DenseCaptionHead(TaskHead):
                       class_names: list[str] | None = None, state: dict[str, Any] | None = None,
                       final: bool = False) -> list[dict[str, Any]]:
         """The events as they settle, each answered once with its caption (continuing the stream's cache):
-        ``{"unit", "events": [{"segment": [start_s, end_s], "caption", "score"}, ...]}`` at the newest unit.
+        `{"unit", "events": [{"segment": [start_s, end_s], "caption", "score"}, ...]}` at the newest unit.
 
-        The hidden states so far stay in ``state``, and the proposal logits the push changes are computed
-        again (:func:`~..common.answers.conv_outputs`: the convolutions read neighbours a push lacks), so
-        proposals are decoded as :meth:`predict` decodes the stream so far. An event is answered once its
-        end peak can no longer change (it ends by unit ``N - 2 - 2 * (kernel_size // 2)`` of the ``N`` so
-        far) unless it overlaps an answered one by more than ``nms_tiou``, at most ``max_events`` per push;
-        ``final`` answers the rest (and :meth:`predict`'s fallback event when none came). Seconds from the start.
+        The hidden states so far stay in `state`, and the proposal logits the push changes are computed
+        again (`conv_outputs`: the convolutions read neighbours a push lacks), so
+        proposals are decoded as `predict` decodes the stream so far. An event is answered once its
+        end peak can no longer change (it ends by unit `N - 2 - 2 * (kernel_size // 2)` of the `N` so
+        far) unless it overlaps an answered one by more than `nms_tiou`, at most `max_events` per push;
+        `final` answers the rest (and `predict`'s fallback event when none came). Seconds from the start.
         """
         state, reach = {} if state is None else state, 2 * self.proposal[0].padding[0]  # units a logit reads on each side
         if n_units:  # the hidden states and spans so far, the stream's cache, the proposal logits so far

@@ -1,4 +1,4 @@
-"""Built-in plugin ``dense_caption``: ActivityNet Captions dataset, head, densevid/SODA metric."""
+"""Built-in plugin `dense_caption`: ActivityNet Captions dataset, head, densevid/SODA metric."""
 from __future__ import annotations
 
 import videollm_core

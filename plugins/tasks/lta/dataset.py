@@ -1,10 +1,10 @@
-"""``Ego4DLTADataset``: Ego4D long-term anticipation in the official schema (see :mod:`.formats`).
+"""`Ego4DLTADataset`: Ego4D long-term anticipation in the official schema (see `formats`).
 
 One sample per window of N observed actions (+ Z = 20 future ones): features
-``[L, Df]`` of the parent video from the first observed action's start to the last
-one's end (at most ``max_observation`` seconds, the most recent kept), timestamps
-``[L, 2]`` seconds, targets ``verbs [Z]`` / ``nouns [Z]`` (absent on the unannotated
-split), ``meta["key"] = "<clip_uid>_<last observed action_idx>"``.
+`[L, Df]` of the parent video from the first observed action's start to the last
+one's end (at most `max_observation` seconds, the most recent kept), timestamps
+`[L, 2]` seconds, targets `verbs [Z]` / `nouns [Z]` (absent on the unannotated
+split), `meta["key"] = "<clip_uid>_<last observed action_idx>"`.
 """
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ class Ego4DLTADataset(VideoDataset):
     """Ego4D LTA samples.
 
     Args:
-        annotations: ``fho_lta_<split>.json`` (default with ``demo``: the demo file of ``split``).
-        taxonomy: ``fho_lta_taxonomy.json`` (default: beside ``annotations``).
-        features_dir: folder of ``<video_uid>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
-        split: ``train``, ``val`` or ``test_unannotated`` (demo file choice; the last has no labels).
+        annotations: `fho_lta_<split>.json` (default with `demo`: the demo file of `split`).
+        taxonomy: `fho_lta_taxonomy.json` (default: beside `annotations`).
+        features_dir: folder of `<video_uid>.npy` `[T, Df]` (default with `demo`: `features/`).
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            or a folder of video files (see `features`).
+        split: `train`, `val` or `test_unannotated` (demo file choice; the last has no labels).
         fps: feature steps per second of the parent video (Ego4D SlowFast features: 30/16).
         num_input_actions: N observed actions per sample. z: future actions (20).
         max_observation: seconds of features kept at most (the most recent).
@@ -124,14 +124,14 @@ class Ego4DLTADataset(VideoDataset):
         return {w.key: {"verb": list(w.future_verbs), "noun": list(w.future_nouns)} for w in self.windows}
 
     def class_table_file(self) -> str:
-        """``fho_lta_taxonomy.json``: its verbs and nouns size the head."""
+        """`fho_lta_taxonomy.json`: its verbs and nouns size the head."""
         return str(self.taxonomy_path)
 
     def head_args(self) -> dict[str, Any]:
         return {"num_verbs": len(self.taxonomy["verbs"]), "num_nouns": len(self.taxonomy["nouns"]), "z": self.z}
 
     def settings(self) -> dict[str, Any]:
-        """Step rate, observed actions, Z and the longest observation, for ``videollm predict --annotations``."""
+        """Step rate, observed actions, Z and the longest observation, for `videollm predict --annotations`."""
         return {"fps": self.fps, "num_input_actions": self.num_input_actions, "z": self.z, "max_observation": self.max_observation}
 
     def metric_args(self) -> dict[str, Any]:

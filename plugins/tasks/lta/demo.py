@@ -1,21 +1,21 @@
 """Deterministic Ego4D-LTA-schema demo data (the Ego4D files are not public).
 
-Writes ``fho_lta_{train,val}.json`` and ``fho_lta_taxonomy.json`` in the official
-schema and ``features/<video_uid>.npy`` ``[T, Df]`` at ``fps`` steps per second of the
+Writes `fho_lta_{train,val}.json` and `fho_lta_taxonomy.json` in the official
+schema and `features/<video_uid>.npy` `[T, Df]` at `fps` steps per second of the
 parent video.
 
 Planted signal (issue 11: the future follows from the order of what was seen, not from the
-last action alone). There are ``recipe_length`` (default 5) kitchen actions
-``a_0..a_{L-1}``, each a distinct (verb, noun) pair, and ``num_recipes`` recipes that are
-different *orders* of the same actions: recipe ``r`` steps through them with stride ``s_r``
-(``a_i -> a_{i + s_r mod L}``, strides ``1, 2, ...``, all coprime with ``L``). Every recipe
+last action alone). There are `recipe_length` (default 5) kitchen actions
+`a_0..a_{L-1}`, each a distinct (verb, noun) pair, and `num_recipes` recipes that are
+different *orders* of the same actions: recipe `r` steps through them with stride `s_r`
+(`a_i -> a_{i + s_r mod L}`, strides `1, 2, ...`, all coprime with `L`). Every recipe
 uses every action, so any action is followed by a different action in each recipe: the
-current action alone leaves ``num_recipes`` possible futures. Two consecutive actions fix
-the stride (``i_cur - i_prev = s_r mod L``), hence all 20 future actions. A clip follows one
+current action alone leaves `num_recipes` possible futures. Two consecutive actions fix
+the stride (`i_cur - i_prev = s_r mod L`), hence all 20 future actions. A clip follows one
 recipe from a random offset; each action is replaced by a random taxonomy pair with
-probability ``p_noise``.
+probability `p_noise`.
 
-A step inside an action is ``verb prototype + noun prototype + noise``, between actions the
+A step inside an action is `verb prototype + noun prototype + noise`, between actions the
 background prototype plus noise: a step shows what is done now, never which recipe. So a
 context-free model on the last observed step knows the current action but must guess the
 recipe, and a model that keeps the previous observed action (N = 2) gets the recipe.
@@ -38,12 +38,12 @@ NOUNS = ["knife", "onion", "tap", "pan", "lid", "bowl", "spoon", "cup", "plate",
 
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
-    """Fill :data:`DEFAULTS`; ``feature_dim`` (the encoder's ``in_dim``) sets ``Df`` unless ``demo`` does."""
+    """Fill `DEFAULTS`; `feature_dim` (the encoder's `in_dim`) sets `Df` unless `demo` does."""
     return fill_params(DEFAULTS, demo, feature_dim, {"num_verbs": len(VERBS), "num_nouns": len(NOUNS)})
 
 
 def generate(out_dir: Path, params: dict[str, Any]) -> None:
-    """Write the demo tree for ``params`` (see :data:`DEFAULTS` and the module docstring) into ``out_dir``."""
+    """Write the demo tree for `params` (see `DEFAULTS` and the module docstring) into `out_dir`."""
     rng = np.random.default_rng(int(params["seed"]))
     nv, nn_, dim, fps = int(params["num_verbs"]), int(params["num_nouns"]), int(params["feature_dim"]), float(params["fps"])
     length = int(params["recipe_length"])

@@ -1,18 +1,18 @@
-"""The Ego4D LTA files: annotations (``fho_lta_{train,val,test_unannotated}.json``), the
+"""The Ego4D LTA files: annotations (`fho_lta_{train,val,test_unannotated}.json`), the
 taxonomy, the sample windows read off them, and the challenge submission.
 
-Schema (read off the official ``EGO4D/forecasting`` loaders)::
+Schema (read off the official `EGO4D/forecasting` loaders):
 
     {"version": ..., "split": ..., "clips": [{"clip_uid", "video_uid", "clip_idx", "action_idx",
         "clip_parent_start_sec", "action_clip_start_sec", "action_clip_end_sec",
         "verb", "noun", "verb_label", "noun_label", ...}, ...]}     # one entry per action
     fho_lta_taxonomy.json = {"verbs": [...], "nouns": [...]}
 
-Samples (``ptv_dataset_helper.py``): per clip, actions sorted by ``action_idx``; every
+Samples (`ptv_dataset_helper.py`): per clip, actions sorted by `action_idx`; every
 window of N consecutive observed actions followed by Z future ones (stride 1). A
-sample's key is ``"<clip_uid>_<action_idx of the last observed action>"``.
+sample's key is `"<clip_uid>_<action_idx of the last observed action>"`.
 
-Submission (Ego4D forecasting challenge)::
+Submission (Ego4D forecasting challenge):
 
     {"<clip_uid>_<last_visible_action_idx>": {"verb": [K lists of Z ids], "noun": [K lists of Z ids]}}
 """
@@ -60,10 +60,10 @@ class LTAWindow:
 
 
 def read_annotations(path: str | Path, errors: DataErrors | None = None) -> dict[str, list[LTAAction]]:
-    """``fho_lta_*.json`` -> ``{clip_uid: actions sorted by action_idx}``.
+    """`fho_lta_*.json` -> `{clip_uid: actions sorted by action_idx}`.
 
-    Entries lacking a field, with ``start > end`` or negative labels are a :class:`DataError`
-    naming the file and entry, handed to ``errors`` (the dataset's ``on_error`` policy;
+    Entries lacking a field, with `start > end` or negative labels are a [`DataError`][videollm_core.errors.DataError]
+    naming the file and entry, handed to `errors` (the dataset's `on_error` policy;
     default: raise): raised, or left out and reported.
     """
     path = Path(path)
@@ -94,9 +94,9 @@ def read_annotations(path: str | Path, errors: DataErrors | None = None) -> dict
 
 
 def windows(clips: dict[str, list[LTAAction]], num_input: int, z: int = 20, need_future: bool = True) -> list[LTAWindow]:
-    """Every window of ``num_input`` observed actions followed by ``z`` future ones (stride 1).
+    """Every window of `num_input` observed actions followed by `z` future ones (stride 1).
 
-    With ``need_future=False`` (unannotated test split) every window of ``num_input``
+    With `need_future=False` (unannotated test split) every window of `num_input`
     actions is a sample and the future lists are empty.
     """
     out = []
@@ -110,7 +110,7 @@ def windows(clips: dict[str, list[LTAAction]], num_input: int, z: int = 20, need
 
 
 def read_taxonomy(path: str | Path) -> dict[str, list[str]]:
-    """``fho_lta_taxonomy.json`` -> ``{"verbs": [...], "nouns": [...]}``."""
+    """`fho_lta_taxonomy.json` -> `{"verbs": [...], "nouns": [...]}`."""
     path = Path(path)
     tax: Any = read_json(path, "taxonomy file (fho_lta_taxonomy.json, beside the annotations)", dict,
                          "{'verbs': [...], 'nouns': [...]}", require={"verbs": list, "nouns": list})
@@ -118,19 +118,19 @@ def read_taxonomy(path: str | Path) -> dict[str, list[str]]:
 
 
 def format_submission(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """Head entries ``{key, verb [K][Z], noun [K][Z]}`` -> the submission dict (integer ids)."""
+    """Head entries `{key, verb [K][Z], noun [K][Z]}` -> the submission dict (integer ids)."""
     return {str(e["key"]): {"verb": np.asarray(e["verb"]).astype(int).tolist(),
                             "noun": np.asarray(e["noun"]).astype(int).tolist()} for e in entries}
 
 
 def check_sample(pred: Any, where: str, k: int = 5, z: int = 20) -> None:
-    """One sample's prediction: ``verb`` and ``noun``, each ``k`` candidate sequences of ``z`` class
-    ids (integers >= 0), the ``[N, Z, K]`` predictions of ``EGO4D/forecasting``'s
-    ``ego4d_forecasting/evaluation/lta_metrics.py`` ``edit_distance``. An id outside the taxonomy
-    is not refused: that ``edit_distance`` compares ids for equality, so it never matches.
+    """One sample's prediction: `verb` and `noun`, each `k` candidate sequences of `z` class
+    ids (integers >= 0), the `[N, Z, K]` predictions of `EGO4D/forecasting`'s
+    `ego4d_forecasting/evaluation/lta_metrics.py` `edit_distance`. An id outside the taxonomy
+    is not refused: that `edit_distance` compares ids for equality, so it never matches.
 
     Raises:
-        DataError: naming ``where``, the head and the candidate.
+        DataError: naming `where`, the head and the candidate.
     """
     hint = f"'verb' and 'noun' are each {k} lists of {z} integer class ids (pad/truncate every candidate to exactly Z actions)"
     entries.fields(pred, where, ("verb", "noun"), hint)
@@ -144,7 +144,7 @@ def check_sample(pred: Any, where: str, k: int = 5, z: int = 20) -> None:
 
 
 def read_submission(path: str | Path, k: int = 5, z: int = 20) -> dict[str, Any]:
-    """The submission JSON, every sample checked by :func:`check_sample` (whether or not it is in the ground truth).
+    """The submission JSON, every sample checked by `check_sample` (whether or not it is in the ground truth).
 
     Raises:
         DataError: missing, not JSON, not an object, or naming the file and the first bad sample.

@@ -1,13 +1,13 @@
-"""``LongTermAnticipationHead``: Z future (verb, noun) pairs, K candidate sequences.
+"""`LongTermAnticipationHead`: Z future (verb, noun) pairs, K candidate sequences.
 
 The hidden state of the last observed unit and the mean over the observed units
-(``[B, 2H]``) go through a shared MLP and
+(`[B, 2H]`) go through a shared MLP and
 one linear layer per output that produces all Z positions at once: verb logits
-``[B, Z, V]`` and noun logits ``[B, Z, Nn]``. Loss: mean cross-entropy over the Z
+`[B, Z, V]` and noun logits `[B, Z, Nn]`. Loss: mean cross-entropy over the Z
 positions. Predictions: candidate 1 is the per-position argmax, candidates 2..K are
 sampled from the per-position softmax (a seeded generator, so runs repeat), as the
 Ego4D baseline samples its K sequences. While streaming, the newest unit answers candidate 1
-(:meth:`LongTermAnticipationHead.stream_answer`).
+(`LongTermAnticipationHead.stream_answer`).
 """
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ class LongTermAnticipationHead(TaskHead):
     """Parallel Z-step verb/noun decoder on the last observed unit.
 
     Args:
-        in_dim: LLM hidden size ``H`` (supplied).
+        in_dim: LLM hidden size `H` (supplied).
         num_verbs, num_nouns: taxonomy sizes (supplied). z: future actions (20).
-        k: candidate sequences per sample (5). hidden: MLP width (default ``in_dim``).
+        k: candidate sequences per sample (5). hidden: MLP width (default `in_dim`).
         temperature: softmax temperature of the sampled candidates. seed: their generator seed.
     """
 
@@ -46,14 +46,14 @@ class LongTermAnticipationHead(TaskHead):
         self.noun = nn.Linear(width, self.z * self.num_nouns)
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``{"verb": [B, Z, V], "noun": [B, Z, Nn]}`` logits, and the ``hidden``
-        states read (a streamed push holds its own units only: :meth:`stream_answer` averages them all)."""
+        """`hidden [B, N, H]` -> `{"verb": [B, Z, V], "noun": [B, Z, Nn]}` logits, and the `hidden`
+        states read (a streamed push holds its own units only: `stream_answer` averages them all)."""
         mask = stream.visual.mask.unsqueeze(-1).to(hidden.dtype)
         mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return {**self.decode(gather_units(hidden, last_real_unit(stream.visual.mask)), mean), "hidden": hidden}
 
     def decode(self, last: Tensor, mean: Tensor) -> dict[str, Tensor]:
-        """The last observed unit's and the mean hidden state ``[B, H]`` -> ``verb [B, Z, V]``, ``noun [B, Z, Nn]`` logits."""
+        """The last observed unit's and the mean hidden state `[B, H]` -> `verb [B, Z, V]`, `noun [B, Z, Nn]` logits."""
         h = self.mlp(torch.cat([last, mean], dim=-1))
         b = h.shape[0]
         return {"verb": self.verb(h).view(b, self.z, self.num_verbs), "noun": self.noun(h).view(b, self.z, self.num_nouns)}
@@ -67,7 +67,7 @@ class LongTermAnticipationHead(TaskHead):
         return parts
 
     def _candidates(self, logits: Tensor, generator: torch.Generator) -> Tensor:
-        """``[B, Z, C]`` logits -> ``[B, K, Z]`` ids: argmax first, then samples."""
+        """`[B, Z, C]` logits -> `[B, K, Z]` ids: argmax first, then samples."""
         best = logits.argmax(-1).unsqueeze(1)
         if self.k == 1:
             return best
@@ -78,7 +78,7 @@ class LongTermAnticipationHead(TaskHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per sample: ``{key, verb [K][Z], noun [K][Z]}`` (taxonomy ids)."""
+        """One entry per sample: `{key, verb [K][Z], noun [K][Z]}` (taxonomy ids)."""
         gen = torch.Generator().manual_seed(self.seed + sum(ord(ch) for m in batch.meta for ch in str(m.get("key", ""))))
         verbs, nouns = self._candidates(outputs["verb"], gen), self._candidates(outputs["noun"], gen)
         return [{"key": m["key"], "video_id": m.get("video_id"), "verb": verbs[i].tolist(), "noun": nouns[i].tolist()}
@@ -89,9 +89,9 @@ class LongTermAnticipationHead(TaskHead):
                       class_names: list[str] | None = None, state: dict[str, Any] | None = None,
                       final: bool = False) -> list[dict[str, Any]]:
         """The Z future actions anticipated at the newest unit from every unit so far (the mean hidden
-        state is kept in ``state``, so the answer equals the batch forward over the stream): candidate 1
-        of :meth:`predict`, ``{"unit", "verb": [Z], "noun": [Z], "action": [[verb, noun] x Z]}``
-        (taxonomy ids, or names where the recorded ``class_names`` fit one of the taxonomies)."""
+        state is kept in `state`, so the answer equals the batch forward over the stream): candidate 1
+        of `predict`, `{"unit", "verb": [Z], "noun": [Z], "action": [[verb, noun] x Z]}`
+        (taxonomy ids, or names where the recorded `class_names` fit one of the taxonomies)."""
         if not n_units:
             return []
         state = {} if state is None else state

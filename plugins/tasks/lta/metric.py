@@ -1,11 +1,11 @@
 """Ego4D long-term anticipation: edit distance ED@Z (METRICS.md §2.8) of the challenge
-submission (:mod:`.formats`).
+submission (`formats`).
 
-For each sample, ``ED = min_k Lev(pred_k, gt) / Z`` with plain Levenshtein distance
-(``editdistance``; insert/delete/substitute cost 1, no transpositions); ED@Z is the
-mean over samples. ``action`` treats the (verb, noun) pair as one token (a position
+For each sample, `ED = min_k Lev(pred_k, gt) / Z` with plain Levenshtein distance
+(`editdistance`; insert/delete/substitute cost 1, no transpositions); ED@Z is the
+mean over samples. `action` treats the (verb, noun) pair as one token (a position
 matches only if both do) -- the challenge's action ED is not in the public code, so
-this is the documented reading. Keys ``ED@20/verb``, ``ED@20/noun``, ``ED@20/action``;
+this is the documented reading. Keys `ED@20/verb`, `ED@20/noun`, `ED@20/action`;
 lower is better; values are fractions as the official tool reports them (not x100).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from . import formats
 
 
 def edit_distance_at_z(preds: list[list[Any]], gt: list[Any]) -> float:
-    """``min_k Lev(preds[k], gt) / len(gt)`` (items compared with ``==``: ids or tuples)."""
+    """`min_k Lev(preds[k], gt) / len(gt)` (items compared with `==`: ids or tuples)."""
     import editdistance
 
     return min(editdistance.eval(list(p), list(gt)) for p in preds) / len(gt)
@@ -47,7 +47,7 @@ class LTAMetric(Metric):
         self.num_input_actions, self.z, self.k = int(num_input_actions), int(z), int(k)
 
     def load_ground_truth(self, path: str | Path) -> dict[str, dict[str, list[int]]]:
-        """``fho_lta_<split>.json`` -> ``{sample key: {"verb": [Z], "noun": [Z]}}``."""
+        """`fho_lta_<split>.json` -> `{sample key: {"verb": [Z], "noun": [Z]}}`."""
         clips = formats.read_annotations(path)
         return {w.key: {"verb": w.future_verbs, "noun": w.future_nouns}
                 for w in formats.windows(clips, self.num_input_actions, self.z)}
@@ -56,7 +56,7 @@ class LTAMetric(Metric):
         return formats.read_submission(path, self.k, self.z)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """Head entries ``{key, verb [K][Z], noun [K][Z]}`` -> the submission dict."""
+        """Head entries `{key, verb [K][Z], noun [K][Z]}` -> the submission dict."""
         return formats.format_submission(entries)
 
     def evaluate(self, predictions: dict[str, Any], ground_truth: dict[str, dict[str, list[int]]]) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Built-in plugin ``lta``: Ego4D long-term anticipation (dataset, head, metric)."""
+"""Built-in plugin `lta`: Ego4D long-term anticipation (dataset, head, metric)."""
 from __future__ import annotations
 
 import videollm_core

@@ -1,14 +1,14 @@
 """Temporal action detection datasets: ActivityNet-style JSON and Ego4D Moment Queries.
 
-One sample per video (Ego4D: per clip): ``features [T, Df]``, ``timestamps [T, 2]`` s,
-``targets = {"segments": [[s, e], ...] (s), "labels": [class id, ...]}`` (plain lists, so
-batches keep one list per video), ``meta = {"video_id", "fps", "duration"}``.
-Class ids index :meth:`class_names`: the sorted labels of the whole annotation file (every
-subset), or an explicit ``class_names`` / ``label_map`` so train and val agree.
+One sample per video (Ego4D: per clip): `features [T, Df]`, `timestamps [T, 2]` s,
+`targets = {"segments": [[s, e], ...] (s), "labels": [class id, ...]}` (plain lists, so
+batches keep one list per video), `meta = {"video_id", "fps", "duration"}`.
+Class ids index `class_names`: the sorted labels of the whole annotation file (every
+subset), or an explicit `class_names` / `label_map` so train and val agree.
 
 Known quirk (THUMOS14): 30 test/validation segments end after the annotated video
-duration (e.g. 22 in ``video_test_0000270``); ``on_error: raise`` stops there, ``skip``
-drops those segments and records them in :attr:`skipped` (``self.errors``).
+duration (e.g. 22 in `video_test_0000270`); `on_error: raise` stops there, `skip`
+drops those segments and records them in `skipped` (`self.errors`).
 """
 from __future__ import annotations
 
@@ -28,20 +28,20 @@ class ActivityNetDetectionDataset(LocalizationDataset):
     """ActivityNet-style detection JSON (THUMOS14, ActivityNet 1.3, EK100 in ActionFormer format).
 
     Args:
-        annotation_file: the official JSON (``.json`` / ``.json.gz``); default: demo data.
-        features_dir: ``<video_id>.npy`` folder; default: ``features/`` beside the demo data.
-        split: subset to load, case-insensitive (``"Validation"``, ``"Test"``,
-            ``"training"``); ``"train"``/``"val"``/``"test"`` also match ActivityNet's
-            ``training``/``validation``/``testing``. THUMOS14 (and the demo data, which
-            copies its layout) trains on ``Validation`` and evaluates on ``Test``.
+        annotation_file: the official JSON (`.json` / `.json.gz`); default: demo data.
+        features_dir: `<video_id>.npy` folder; default: `features/` beside the demo data.
+        split: subset to load, case-insensitive (`"Validation"`, `"Test"`,
+            `"training"`); `"train"`/`"val"`/`"test"` also match ActivityNet's
+            `training`/`validation`/`testing`. THUMOS14 (and the demo data, which
+            copies its layout) trains on `Validation` and evaluates on `Test`.
             None loads every video.
-        fps, feature_stride, feature_window: feature timing (see :class:`LocalizationDataset`).
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
-        class_names: explicit class list (ids = positions); ``label_map``: ActionFormer's
+        fps, feature_stride, feature_window: feature timing (see `LocalizationDataset`).
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            or a folder of video files (see `features`).
+        class_names: explicit class list (ids = positions); `label_map`: ActionFormer's
             Ego4D label-map file instead.
         feature_dim, on_error: supplied by the runner.
-        demo: demo-data parameters (:data:`.demo.DEFAULTS`), e.g. ``{num_videos: 24, seed: 0}``.
+        demo: demo-data parameters (`demo.DEFAULTS`), e.g. `{num_videos: 24, seed: 0}`.
     """
 
     task: ClassVar[str] = "moment_query"
@@ -131,7 +131,7 @@ class ActivityNetDetectionDataset(LocalizationDataset):
         return sample
 
     def ground_truth(self) -> Database:
-        """The loaded videos in the normalised database form (what :class:`MomentQueryMetric` evaluates)."""
+        """The loaded videos in the normalised database form (what `MomentQueryMetric` evaluates)."""
         return {
             v["video_id"]: {
                 "subset": v["subset"],
@@ -143,14 +143,14 @@ class ActivityNetDetectionDataset(LocalizationDataset):
         }
 
     def class_names(self) -> list[str]:
-        """The class names in head order (class id ``i`` is ``class_names()[i]``)."""
+        """The class names in head order (class id `i` is `class_names()[i]`)."""
         return list(self.names)
 
     def head_args(self) -> dict[str, Any]:
         return {"num_classes": len(self.names)}
 
     def settings(self) -> dict[str, Any]:
-        """:meth:`LocalizationDataset.settings` and the class table (head order), so that another file reads alike."""
+        """`LocalizationDataset.settings` and the class table (head order), so that another file reads alike."""
         return {**super().settings(), "class_names": list(self.names)}
 
     def metric_args(self) -> dict[str, Any]:
@@ -158,14 +158,14 @@ class ActivityNetDetectionDataset(LocalizationDataset):
 
 
 class Ego4DMQDataset(ActivityNetDetectionDataset):
-    """Ego4D Moment Queries (``moments_{train,val}.json``), one sample per clip.
+    """Ego4D Moment Queries (`moments_{train,val}.json`), one sample per clip.
 
-    Same arguments as :class:`ActivityNetDetectionDataset`; ``split`` matches the videos'
-    ``split`` field (``train``/``val``); features are per clip (``<clip_uid>.npy``; set
-    ``fps: 30, feature_stride: 16, feature_window: 32`` for Ego4D's SlowFast/EgoVLP features), or
-    the released per-video ``features: {type: TorchFeatures, dir: .../<video_uid>.pt}``, each clip
-    cut out by ``video_start_sec``/``video_end_sec`` as Ego4D's ``prepare_ego4d_dataset.py`` does.
-    The 110 category names: ``label_map: shared/data/ego4d/mq_label_map_actionformer.txt``.
+    Same arguments as `ActivityNetDetectionDataset`; `split` matches the videos'
+    `split` field (`train`/`val`); features are per clip (`<clip_uid>.npy`; set
+    `fps: 30, feature_stride: 16, feature_window: 32` for Ego4D's SlowFast/EgoVLP features), or
+    the released per-video `features: {type: TorchFeatures, dir: .../<video_uid>.pt}`, each clip
+    cut out by `video_start_sec`/`video_end_sec` as Ego4D's `prepare_ego4d_dataset.py` does.
+    The 110 category names: `label_map: shared/data/ego4d/mq_label_map_actionformer.txt`.
     """
 
     demo_format: ClassVar[str] = "ego4d"

@@ -1,14 +1,14 @@
 """Deterministic temporal-detection demo data in the real on-disk layouts.
 
-Writes ``features/<video_id>.npy`` (``[T, Df]`` float32, one step per ``stride / fps``
-seconds) and the annotations, either ActionFormer's THUMOS14 JSON (``format:
-activitynet`` -> ``annotations.json`` with ``{"version", "database": {vid: {subset,
-duration, fps, annotations: [{label, segment, segment(frames), label_id}]}}}``) or
-Ego4D's ``moments_{train,val}.json`` (``format: ego4d``; clips of one video each, times
+Writes `features/<video_id>.npy` (`[T, Df]` float32, one step per `stride / fps`
+seconds) and the annotations, either ActionFormer's THUMOS14 JSON (`format:
+activitynet` -> `annotations.json` with `{"version", "database": {vid: {subset,
+duration, fps, annotations: [{label, segment, segment(frames), label_id}]}}}`) or
+Ego4D's `moments_{train,val}.json` (`format: ego4d`; clips of one video each, times
 in video seconds, one annotator).
 
 Signal: each class has a random prototype; a step inside an action of class c holds
-``prototype_c + noise``, other steps ``prototype_bg + noise``, so classes and boundaries
+`prototype_c + noise`, other steps `prototype_bg + noise`, so classes and boundaries
 are learnable. Actions follow a small grammar: a video repeats one "activity", a fixed
 cycle of classes, separated by background gaps.
 """
@@ -74,7 +74,7 @@ def _videos(params: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]
 
 
 def generate(out: Path, params: dict[str, Any]) -> None:
-    """Write ``features/`` and ``annotations.json`` (activitynet) or ``moments_{train,val}.json`` (ego4d)."""
+    """Write `features/` and `annotations.json` (activitynet) or `moments_{train,val}.json` (ego4d)."""
     names, db, feats = _videos(params)
     (out / "features").mkdir(parents=True)
     for vid, f in feats.items():

@@ -4,21 +4,21 @@ Ego4D label map, and the ActivityNet / Ego4D MQ submission file.
 Two on-disk schemas:
 
 * **ActivityNet-style JSON** (ActivityNet 1.3, ActionFormer's THUMOS14/EK100 files):
-  ``{"database": {video_id: {"subset", "duration" (s), "fps"?, "annotations":
-  [{"label", "segment": [s, e] (s), "label_id"?}]}}}``.
-* **Ego4D MQ** (``moments_{train,val}.json``): ``{"videos": [{"video_uid", "split",
+  `{"database": {video_id: {"subset", "duration" (s), "fps"?, "annotations":
+  [{"label", "segment": [s, e] (s), "label_id"?}]}}}`.
+* **Ego4D MQ** (`moments_{train,val}.json`): `{"videos": [{"video_uid", "split",
   "clips": [{"clip_uid", "video_start_sec", "video_end_sec", "annotations": [{"labels":
-  [{"label", "video_start_time", "video_end_time", "primary", ...}]}]}]}]}``. Evaluated
-  per clip; only ``primary`` labels count; times become clip-relative
-  (``video_start_time - clip.video_start_sec``); annotators are merged, dropping
+  [{"label", "video_start_time", "video_end_time", "primary", ...}]}]}]}]}`. Evaluated
+  per clip; only `primary` labels count; times become clip-relative
+  (`video_start_time - clip.video_start_sec`); annotators are merged, dropping
   duplicates (same label, both ends within 1e-3 s).
 
-Normalised form (what :class:`~.metric.MomentQueryMetric` evaluates and the datasets
-read): ``{video_id: {"subset": str, "duration": float, "fps": float | None,
-"annotations": [{"label": str, "segment": [s, e]}]}}``, times in seconds.
+Normalised form (what `MomentQueryMetric` evaluates and the datasets
+read): `{video_id: {"subset": str, "duration": float, "fps": float | None,
+"annotations": [{"label": str, "segment": [s, e]}]}}`, times in seconds.
 
-Submission: ``{"version", "results": {video_id: [{"label": name, "segment": [s, e] (s),
-"score"}]}, "external_data": {}}`` (``detect_results`` is accepted for ``results``).
+Submission: `{"version", "results": {video_id: [{"label": name, "segment": [s, e] (s),
+"score"}]}, "external_data": {}}` (`detect_results` is accepted for `results`).
 """
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def load_detection_database(path: str | Path, subset: str | None = None) -> Data
     """Read an ActivityNet-style or Ego4D MQ file into the normalised database.
 
     Args:
-        path: the official annotation file (``.json`` or ``.json.gz``).
-        subset: keep only videos of this subset/split, case-insensitive (``"Test"``,
-            ``"validation"``, ``"val"``); None keeps all.
+        path: the official annotation file (`.json` or `.json.gz`).
+        subset: keep only videos of this subset/split, case-insensitive (`"Test"`,
+            `"validation"`, `"val"`); None keeps all.
     """
     data = read_json(path, what="annotation file")
     if isinstance(data, dict) and "database" in data:
@@ -103,7 +103,7 @@ def _from_ego4d(videos: list[dict[str, Any]], where: str) -> Database:
 
 
 def read_label_map(path: str | Path) -> list[str]:
-    """Class names from ActionFormer's Ego4D label map (``"<id>\\t\\"<name>\\""`` per line), in id order."""
+    """Class names from ActionFormer's Ego4D label map (`"<id>\\t\\"<name>\\""` per line), in id order."""
     path = Path(path)
     if not path.is_file():
         raise DataError("label map not found", where=str(path), hint="e.g. shared/data/ego4d/mq_label_map_actionformer.txt")
@@ -123,13 +123,13 @@ DETECTION_FORM = "each detection is {'label': class name, 'segment': [start, end
 
 
 def read_submission(path: str | Path, class_names: Sequence[str] | None = None) -> dict[str, Any]:
-    """An ActivityNet / Ego4D MQ detection submission (``.json`` / ``.json.gz``), every detection checked.
+    """An ActivityNet / Ego4D MQ detection submission (`.json` / `.json.gz`), every detection checked.
 
-    Every detection of every video, in the ground truth or not, needs a ``label`` (a string, or
-    an integer id), a ``segment`` ``[start, end]`` in seconds with ``0 <= start <= end`` and a
-    finite ``score`` (ActivityNet's ``Evaluation/eval_detection.py`` ``_import_prediction`` and
-    Ego4D's ``MQ/Evaluation/ego4d/eval_detection.py`` read every entry of the file too).
-    With ``class_names`` (the metric's class table) a label outside it is refused; without it,
+    Every detection of every video, in the ground truth or not, needs a `label` (a string, or
+    an integer id), a `segment` `[start, end]` in seconds with `0 <= start <= end` and a
+    finite `score` (ActivityNet's `Evaluation/eval_detection.py` `_import_prediction` and
+    Ego4D's `MQ/Evaluation/ego4d/eval_detection.py` read every entry of the file too).
+    With `class_names` (the metric's class table) a label outside it is refused; without it,
     labels absent from the ground truth are dropped at evaluation, as Ego4D's evaluator does.
 
     Raises:
@@ -154,6 +154,6 @@ def read_submission(path: str | Path, class_names: Sequence[str] | None = None) 
 
 
 def write_submission(submission: dict[str, Any], path: str | Path) -> None:
-    """Write a submission object (:meth:`~.metric.MomentQueryMetric.format_predictions`) as JSON."""
+    """Write a submission object (`format_predictions`) as JSON."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(submission, f)

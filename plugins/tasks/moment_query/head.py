@@ -1,14 +1,14 @@
-"""``MomentQueryHead``: ActionFormer-style anchor-free temporal detection on visual units.
+"""`MomentQueryHead`: ActionFormer-style anchor-free temporal detection on visual units.
 
-Every visual unit ``i`` (span ``[a_i, b_i]`` s, centre ``c_i``, length ``L_i``) predicts
-class scores ``[C]`` (sigmoid) and distances to the action's start and end in units of
-``L_i``. A segment covers a unit when it contains the unit's centre (a segment covering
+Every visual unit `i` (span `[a_i, b_i]` s, centre `c_i`, length `L_i`) predicts
+class scores `[C]` (sigmoid) and distances to the action's start and end in units of
+`L_i`. A segment covers a unit when it contains the unit's centre (a segment covering
 no centre is given to the unit nearest to its middle); a unit covered by several takes
 the shortest. Losses: sigmoid focal loss over all real units (normalised by the number
-of positive units) + ``1 - tIoU`` of the regressed offsets on positive units.
-Prediction: segment ``[c_i - d_s L_i, c_i + d_e L_i]`` clipped to the video, score =
-class probability, then per-class soft-NMS (or NMS), at most ``max_detections`` per video.
-While streaming, the newest unit answers the best detections so far (:meth:`MomentQueryHead.stream_answer`).
+of positive units) + `1 - tIoU` of the regressed offsets on positive units.
+Prediction: segment `[c_i - d_s L_i, c_i + d_e L_i]` clipped to the video, score =
+class probability, then per-class soft-NMS (or NMS), at most `max_detections` per video.
+While streaming, the newest unit answers the best detections so far (`MomentQueryHead.stream_answer`).
 """
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ def assign_units(spans: Tensor, mask: Tensor, segments: list[list[float]], label
     """Per-unit targets of one video.
 
     Args:
-        spans: ``[N, 2]`` unit spans (s); ``mask`` ``[N]`` real units.
-        segments: GT ``[[s, e], ...]`` (s); ``labels``: class ids.
+        spans: `[N, 2]` unit spans (s); `mask` `[N]` real units.
+        segments: GT `[[s, e], ...]` (s); `labels`: class ids.
 
     Returns:
-        ``cls [N, C]`` 0/1, ``reg [N, 2]`` (distances to start/end in unit lengths),
-        ``pos [N]`` bool.
+        `cls [N, C]` 0/1, `reg [N, 2]` (distances to start/end in unit lengths),
+        `pos [N]` bool.
     """
     n = spans.shape[0]
     cls = spans.new_zeros(n, num_classes)
@@ -62,7 +62,7 @@ def assign_units(spans: Tensor, mask: Tensor, segments: list[list[float]], label
 
 
 def offset_iou_loss(pred: Tensor, target: Tensor) -> Tensor:
-    """``1 - tIoU`` of segments given as distances ``[K, 2]`` (left, right) from a shared centre."""
+    """`1 - tIoU` of segments given as distances `[K, 2]` (left, right) from a shared centre."""
     inter = torch.minimum(pred[:, 0], target[:, 0]) + torch.minimum(pred[:, 1], target[:, 1])
     union = pred.sum(-1) + target.sum(-1) - inter
     return 1.0 - inter.clamp(min=0) / union.clamp(min=1e-6)
@@ -72,14 +72,14 @@ class MomentQueryHead(TaskHead):
     """Per-unit classification + boundary regression for temporal action detection.
 
     Args:
-        in_dim: LLM hidden size ``H`` (supplied).
-        num_classes: ``C`` (supplied by the dataset).
+        in_dim: LLM hidden size `H` (supplied).
+        num_classes: `C` (supplied by the dataset).
         hidden_dim: width of the two-layer MLP towers.
         focal_alpha, focal_gamma: sigmoid focal loss parameters.
         reg_weight: weight of the tIoU regression loss.
         score_threshold: minimum class probability of a candidate.
-        nms: ``"soft"`` (gaussian soft-NMS, ActionFormer), ``"hard"`` (greedy NMS) or ``"none"``.
-        nms_iou: tIoU above which hard NMS suppresses; ``nms_sigma``: soft-NMS gaussian sigma.
+        nms: `"soft"` (gaussian soft-NMS, ActionFormer), `"hard"` (greedy NMS) or `"none"`.
+        nms_iou: tIoU above which hard NMS suppresses; `nms_sigma`: soft-NMS gaussian sigma.
         max_detections: detections kept per video after NMS.
     """
 
@@ -114,7 +114,7 @@ class MomentQueryHead(TaskHead):
         self.max_detections = int(max_detections)
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``logits [B, N, C]``, ``offsets [B, N, 2]`` (>= 0, unit lengths), spans, mask."""
+        """`hidden [B, N, H]` -> `logits [B, N, C]`, `offsets [B, N, 2]` (>= 0, unit lengths), spans, mask."""
         return {
             "logits": self.cls_tower(hidden),
             "offsets": F.softplus(self.reg_tower(hidden)),
@@ -138,7 +138,7 @@ class MomentQueryHead(TaskHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per video: ``{"video_id", "segments": [[s, e]] (s), "labels": [id], "scores"}``."""
+        """One entry per video: `{"video_id", "segments": [[s, e]] (s), "labels": [id], "scores"}`."""
         probs = torch.sigmoid(outputs["logits"]).float().cpu().numpy()
         offsets = outputs["offsets"].float().cpu().numpy()
         spans, mask = outputs["spans"].float().cpu().numpy(), outputs["mask"].cpu().numpy()
@@ -152,11 +152,11 @@ class MomentQueryHead(TaskHead):
 
     def detections(self, probs: np.ndarray, offsets: np.ndarray, spans: np.ndarray, duration: float,
                    max_detections: int) -> tuple[list[list[float]], list[int], list[float]]:
-        """One video's detections, best first: ``(segments [[s, e]] s, class ids, scores)``.
+        """One video's detections, best first: `(segments [[s, e]] s, class ids, scores)`.
 
         Args:
-            probs: ``[N, C]`` class probabilities of the real units; ``offsets`` ``[N, 2]`` (unit lengths).
-            spans: ``[N, 2]`` s; ``duration``: s, segments are clipped to it.
+            probs: `[N, C]` class probabilities of the real units; `offsets` `[N, 2]` (unit lengths).
+            spans: `[N, 2]` s; `duration`: s, segments are clipped to it.
             max_detections: kept per class after NMS and in all (the first of a longer list are the same).
         """
         centre, length = spans.mean(-1), spans[:, 1] - spans[:, 0]
@@ -183,9 +183,9 @@ class MomentQueryHead(TaskHead):
     def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
                       class_names: list[str] | None = None, state: dict[str, Any] | None = None,
                       final: bool = False) -> list[dict[str, Any]]:
-        """The best ``top`` detections so far, at the newest unit: ``{"unit", "segments": [[start_s,
-        end_s, class, score], ...]}`` best first (:meth:`detections` over every unit so far, kept in
-        ``state``; seconds from the stream's start; the class named from ``class_names``)."""
+        """The best `top` detections so far, at the newest unit: `{"unit", "segments": [[start_s,
+        end_s, class, score], ...]}` best first (`detections` over every unit so far, kept in
+        `state`; seconds from the stream's start; the class named from `class_names`)."""
         if not n_units:
             return []
         state = {} if state is None else state
@@ -198,7 +198,7 @@ class MomentQueryHead(TaskHead):
 
 
 def _sigmoid_focal(logits: Tensor, targets: Tensor, alpha: float, gamma: float) -> Tensor:
-    """Element-wise sigmoid focal loss (Lin et al. 2017), ``[K, C]``."""
+    """Element-wise sigmoid focal loss (Lin et al. 2017), `[K, C]`."""
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p_t = p * targets + (1 - p) * (1 - targets)

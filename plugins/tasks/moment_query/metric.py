@@ -1,18 +1,18 @@
 """Moment query / temporal action detection metric (METRICS.md §2.2).
 
-ActivityNet-style mAP at each tIoU threshold (``>=``, classes with GT only, stable
+ActivityNet-style mAP at each tIoU threshold (`>=`, classes with GT only, stable
 score sort), their mean, and ActionFormer's class-mean Recall@1x at tIoU 0.5 (the
 Ego4D MQ headline). Values are percentages.
 
 Files: ground truth = an ActivityNet-style JSON (THUMOS14, ActivityNet 1.3) or an Ego4D
-``moments_*.json`` (see :mod:`.formats`); predictions = the ActivityNet / Ego4D MQ
-submission JSON ``{"version", "results": {video_id: [{"label": name, "segment": [s, e],
-"score"}]}, "external_data": {}}`` (``detect_results`` is accepted as well).
-Every detection of the file is checked when it is loaded (:func:`.formats.read_submission`:
-label, segment ``0 <= start <= end``, finite score), whatever its video. Predictions for
+`moments_*.json` (see `formats`); predictions = the ActivityNet / Ego4D MQ
+submission JSON `{"version", "results": {video_id: [{"label": name, "segment": [s, e],
+"score"}]}, "external_data": {}}` (`detect_results` is accepted as well).
+Every detection of the file is checked when it is loaded (`formats.read_submission`:
+label, segment `0 <= start <= end`, finite score), whatever its video. Predictions for
 videos outside the evaluated ground truth are then ignored; predictions of labels that never
 occur in the ground truth are dropped with a warning, as Ego4D's
-``MQ/Evaluation/ego4d/eval_detection.py`` (``_import_prediction``) does.
+`MQ/Evaluation/ego4d/eval_detection.py` (`_import_prediction`) does.
 """
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ class MomentQueryMetric(Metric):
     """mAP@tIoU, average mAP and Recall@1x@0.50 for temporal detection.
 
     Args:
-        tious: tIoU thresholds (``videollm evaluate --tious``); keys ``mAP@0.10``...
-        subset: when loading a ground-truth file, keep only this subset (``"Test"``,
-            ``"val"``); None keeps every video.
+        tious: tIoU thresholds (`videollm evaluate --tious`); keys `mAP@0.10`...
+        subset: when loading a ground-truth file, keep only this subset (`"Test"`,
+            `"val"`); None keeps every video.
         class_names: id -> name, to turn head entries (class ids) into labels.
     """
 
@@ -72,7 +72,7 @@ class MomentQueryMetric(Metric):
         write_submission(predictions, path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """Head entries ``{"video_id", "segments": [[s, e]], "labels": [id], "scores"}`` -> submission JSON."""
+        """Head entries `{"video_id", "segments": [[s, e]], "labels": [id], "scores"}` -> submission JSON."""
         results: dict[str, list[dict[str, Any]]] = {}
         for e in entries:
             dets = results.setdefault(str(e["video_id"]), [])

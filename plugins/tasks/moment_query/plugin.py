@@ -1,4 +1,4 @@
-"""Built-in plugin ``moment_query``: temporal action detection (Ego4D MQ, ActivityNet-style JSON)."""
+"""Built-in plugin `moment_query`: temporal action detection (Ego4D MQ, ActivityNet-style JSON)."""
 from __future__ import annotations
 
 import videollm_core

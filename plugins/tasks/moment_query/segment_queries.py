@@ -1,27 +1,27 @@
-"""``SegmentQueryHead``: the paper's moment-query design, segment queries with Hungarian matching.
+"""`SegmentQueryHead`: the paper's moment-query design, segment queries with Hungarian matching.
 
-VideoLLM (Chen et al. 2023) detects moments DETR-style: a fixed set of ``Q`` learnable segment
+VideoLLM (Chen et al. 2023) detects moments DETR-style: a fixed set of `Q` learnable segment
 queries reads the LLM's unit states and each query answers one segment or "no object". This
-module follows Moment-DETR (Lei et al. 2021, ``jayleicn/moment_detr``: ``HungarianMatcher`` and
-``SetCriterion``), written anew here:
+module follows Moment-DETR (Lei et al. 2021, `jayleicn/moment_detr`: `HungarianMatcher` and
+`SetCriterion`), written anew here:
 
-- **Decoder**: the LLM's unit states ``[B, N, H]`` are projected to ``hidden_dim`` and given a
-  sine encoding of their normalised time; ``Q`` query embeddings (plus the sine encoding of a
+- **Decoder**: the LLM's unit states `[B, N, H]` are projected to `hidden_dim` and given a
+  sine encoding of their normalised time; `Q` query embeddings (plus the sine encoding of a
   learnable reference centre per query, spread over the video at init, as in anchor-DETRs)
-  cross-attend to them through a ``torch.nn.TransformerDecoder``.
-- **Outputs per query**: logits over ``C`` classes + "no object" (index ``C``) and a segment
-  ``(centre, width)`` in ``[0, 1]`` of the video's real-unit extent (``sigmoid`` of the
+  cross-attend to them through a `torch.nn.TransformerDecoder`.
+- **Outputs per query**: logits over `C` classes + "no object" (index `C`) and a segment
+  `(centre, width)` in `[0, 1]` of the video's real-unit extent (`sigmoid` of the
   reference's logit plus a predicted offset).
-- **Matching** (:func:`match_cost`, :func:`hungarian_match`): per video, cost ``= -cost_class *
-  p(label) + cost_l1 * |cw - cw_gt|_1 - cost_iou * IoU`` (generalised or plain tIoU) solved by
-  ``scipy.optimize.linear_sum_assignment``; unmatched queries are "no object".
+- **Matching** (`match_cost`, `hungarian_match`): per video, cost `= -cost_class *
+  p(label) + cost_l1 * |cw - cw_gt|_1 - cost_iou * IoU` (generalised or plain tIoU) solved by
+  `scipy.optimize.linear_sum_assignment`; unmatched queries are "no object".
 - **Loss**: cross-entropy over every query (the no-object class weighted by
-  ``no_object_weight``) + L1 of ``(centre, width)`` + ``1 - IoU`` on matched pairs, the last two
-  divided by the batch's number of GT segments; with ``aux_loss`` every decoder layer's
+  `no_object_weight`) + L1 of `(centre, width)` + `1 - IoU` on matched pairs, the last two
+  divided by the batch's number of GT segments; with `aux_loss` every decoder layer's
   predictions are matched and scored too.
-- **Prediction**: every (query, class) pair scores ``softmax(logits)[class]``; the best
-  ``max_detections`` pairs, mapped to seconds and clipped to the video, form the same entries as
-  :class:`~.head.MomentQueryHead` (no NMS: the one-to-one matching teaches queries not to repeat).
+- **Prediction**: every (query, class) pair scores `softmax(logits)[class]`; the best
+  `max_detections` pairs, mapped to seconds and clipped to the video, form the same entries as
+  `MomentQueryHead` (no NMS: the one-to-one matching teaches queries not to repeat).
 """
 from __future__ import annotations
 
@@ -43,14 +43,14 @@ from ..common.answers import grow, moment_row
 
 
 def cw_to_se(cw: Tensor) -> Tensor:
-    """``[..., 2]`` (centre, width) -> ``[..., 2]`` (start, end), same units."""
+    """`[..., 2]` (centre, width) -> `[..., 2]` (start, end), same units."""
     return torch.stack([cw[..., 0] - cw[..., 1] / 2, cw[..., 0] + cw[..., 1] / 2], -1)
 
 
 def segment_iou(a: Tensor, b: Tensor, generalized: bool = False) -> Tensor:
-    """Temporal IoU of (start, end) segments ``a``, ``b`` broadcastable ``[..., 2]`` -> ``[...]``.
+    """Temporal IoU of (start, end) segments `a`, `b` broadcastable `[..., 2]` -> `[...]`.
 
-    ``generalized``: ``IoU - (hull - union) / hull`` in ``[-1, 1]`` (gives a gradient to disjoint pairs).
+    `generalized`: `IoU - (hull - union) / hull` in `[-1, 1]` (gives a gradient to disjoint pairs).
     """
     inter = (torch.minimum(a[..., 1], b[..., 1]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
     union = (a[..., 1] - a[..., 0]) + (b[..., 1] - b[..., 0]) - inter
@@ -66,19 +66,19 @@ def match_cost(probs: Tensor, pred_cw: Tensor, labels: Tensor, gt_cw: Tensor, co
     """Matching cost of one video's queries against its GT segments.
 
     Args:
-        probs: ``[Q, C+1]`` softmax class probabilities; ``pred_cw``: ``[Q, 2]`` normalised (centre, width).
-        labels: ``[G]`` long GT class ids; ``gt_cw``: ``[G, 2]`` normalised (centre, width).
+        probs: `[Q, C+1]` softmax class probabilities; `pred_cw`: `[Q, 2]` normalised (centre, width).
+        labels: `[G]` long GT class ids; `gt_cw`: `[G, 2]` normalised (centre, width).
 
     Returns:
-        ``[Q, G]`` cost, lower is better.
+        `[Q, G]` cost, lower is better.
     """
     iou = segment_iou(cw_to_se(pred_cw)[:, None], cw_to_se(gt_cw)[None], generalized)
     return -cost_class * probs[:, labels] + cost_l1 * torch.cdist(pred_cw, gt_cw, p=1) - cost_iou * iou
 
 
 def hungarian_match(cost: Tensor) -> tuple[Tensor, Tensor]:
-    """The one-to-one assignment of least total cost: ``cost [Q, G]`` -> ``(query ids, GT ids)``
-    long ``[min(Q, G)]`` each, GT ids ascending (empty when ``G = 0``)."""
+    """The one-to-one assignment of least total cost: `cost [Q, G]` -> `(query ids, GT ids)`
+    long `[min(Q, G)]` each, GT ids ascending (empty when `G = 0`)."""
     if cost.shape[1] == 0 or cost.shape[0] == 0:
         empty = torch.zeros(0, dtype=torch.long)
         return empty, empty
@@ -88,7 +88,7 @@ def hungarian_match(cost: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def sine_encoding(t: Tensor, dim: int) -> Tensor:
-    """``t [...]`` in ``[0, 1]`` -> ``[..., dim]`` sine/cosine features (periods from 2 down to 1/128 of the video)."""
+    """`t [...]` in `[0, 1]` -> `[..., dim]` sine/cosine features (periods from 2 down to 1/128 of the video)."""
     half = dim // 2
     freq = math.pi * torch.exp(torch.arange(half, device=t.device, dtype=torch.float32) * (math.log(256.0) / max(half - 1, 1)))
     ang = t.float()[..., None] * freq
@@ -97,7 +97,7 @@ def sine_encoding(t: Tensor, dim: int) -> Tensor:
 
 
 def video_extent(spans: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-    """``spans [B, N, 2]`` s, ``mask [B, N]`` -> start ``[B]`` and length ``[B]`` (s, > 0) of the real units."""
+    """`spans [B, N, 2]` s, `mask [B, N]` -> start `[B]` and length `[B]` (s, > 0) of the real units."""
     start = spans[..., 0].float().masked_fill(~mask, float("inf")).amin(1)
     end = spans[..., 1].float().masked_fill(~mask, float("-inf")).amax(1)
     start = torch.where(mask.any(1), start, torch.zeros_like(start))
@@ -105,18 +105,18 @@ def video_extent(spans: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class SegmentQueryHead(TaskHead):
-    """DETR-style moment query: ``Q`` segment queries, a transformer decoder, Hungarian matching.
+    """DETR-style moment query: `Q` segment queries, a transformer decoder, Hungarian matching.
 
     Args:
-        in_dim: LLM hidden size ``H`` (supplied); ``num_classes``: ``C`` (supplied by the dataset).
-        num_queries: ``Q`` segment queries (more than the most segments a video holds).
+        in_dim: LLM hidden size `H` (supplied); `num_classes`: `C` (supplied by the dataset).
+        num_queries: `Q` segment queries (more than the most segments a video holds).
         hidden_dim, num_layers, num_heads, dropout: the decoder's width, depth, attention heads
-            (dividing ``hidden_dim``) and dropout; its feed-forward width is ``2 * hidden_dim``.
+            (dividing `hidden_dim`) and dropout; its feed-forward width is `2 * hidden_dim`.
         cost_class, cost_l1, cost_iou: matching cost weights (class probability, L1 of
             (centre, width), IoU).
-        loss_class, loss_l1, loss_iou: loss weights (cross-entropy, L1, ``1 - IoU``).
-        no_object_weight: cross-entropy weight of the "no object" class (DETR's ``eos_coef``).
-        iou: ``"giou"`` (generalised tIoU) or ``"tiou"``, in both the cost and the loss.
+        loss_class, loss_l1, loss_iou: loss weights (cross-entropy, L1, `1 - IoU`).
+        no_object_weight: cross-entropy weight of the "no object" class (DETR's `eos_coef`).
+        iou: `"giou"` (generalised tIoU) or `"tiou"`, in both the cost and the loss.
         aux_loss: also match and score every earlier decoder layer's predictions.
         max_detections: (query, class) pairs kept per video, best first.
     """
@@ -168,8 +168,8 @@ class SegmentQueryHead(TaskHead):
         self.register_buffer("ce_weight", ce_weight, persistent=False)
 
     def decode(self, hidden: Tensor, spans: Tensor, mask: Tensor) -> tuple[list[Tensor], list[Tensor]]:
-        """Run the queries over units: ``hidden [B, N, H]``, ``spans [B, N, 2]`` s, ``mask [B, N]``
-        -> per decoder layer (last last): logits ``[B, Q, C+1]`` and normalised (centre, width) ``[B, Q, 2]``."""
+        """Run the queries over units: `hidden [B, N, H]`, `spans [B, N, 2]` s, `mask [B, N]`
+        -> per decoder layer (last last): logits `[B, Q, C+1]` and normalised (centre, width) `[B, Q, 2]`."""
         start, length = video_extent(spans, mask)
         t = ((spans.float().mean(-1) - start[:, None]) / length[:, None]).clamp(0, 1)
         memory = self.input_proj(hidden) + sine_encoding(t, self.hidden_dim).to(hidden.dtype)
@@ -187,15 +187,15 @@ class SegmentQueryHead(TaskHead):
         return logits, cw
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """``hidden [B, N, H]`` -> ``logits [B, Q, C+1]``, ``segments [B, Q, 2]`` normalised (centre,
-        width), ``aux`` (earlier layers' pairs), and ``hidden``, ``spans`` (s), ``mask`` for streaming."""
+        """`hidden [B, N, H]` -> `logits [B, Q, C+1]`, `segments [B, Q, 2]` normalised (centre,
+        width), `aux` (earlier layers' pairs), and `hidden`, `spans` (s), `mask` for streaming."""
         spans, mask = stream.visual.spans, stream.visual.mask
         logits, cw = self.decode(hidden, spans, mask)
         return {"logits": logits[-1], "segments": cw[-1], "aux": list(zip(logits[:-1], cw[:-1])),
                 "hidden": hidden, "spans": spans, "mask": mask}
 
     def targets(self, spans: Tensor, mask: Tensor, batch: VideoBatch) -> list[tuple[Tensor, Tensor]]:
-        """Per video: GT labels ``[G]`` long and normalised (centre, width) ``[G, 2]`` of the real-unit extent."""
+        """Per video: GT labels `[G]` long and normalised (centre, width) `[G, 2]` of the real-unit extent."""
         start, length = video_extent(spans, mask)
         out = []
         for b in range(spans.shape[0]):
@@ -206,7 +206,7 @@ class SegmentQueryHead(TaskHead):
         return out
 
     def set_loss(self, logits: Tensor, cw: Tensor, targets: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor, Tensor]:
-        """One layer's ``(cross-entropy, L1, 1 - IoU)`` after matching; ``logits [B, Q, C+1]``, ``cw [B, Q, 2]``."""
+        """One layer's `(cross-entropy, L1, 1 - IoU)` after matching; `logits [B, Q, C+1]`, `cw [B, Q, 2]`."""
         cls_target = torch.full(logits.shape[:2], self.num_classes, dtype=torch.long, device=logits.device)
         pred, gt = [], []
         probs = logits.detach().float().softmax(-1)
@@ -223,7 +223,7 @@ class SegmentQueryHead(TaskHead):
         return ce, l1, iou
 
     def loss(self, outputs: dict[str, Any], batch: VideoBatch) -> dict[str, Tensor]:
-        """Weighted set loss of the last layer (+ each earlier layer's with ``aux_loss``)."""
+        """Weighted set loss of the last layer (+ each earlier layer's with `aux_loss`)."""
         targets = self.targets(outputs["spans"], outputs["mask"], batch)
         layers = (outputs["aux"] if self.aux_loss else []) + [(outputs["logits"], outputs["segments"])]
         total, parts = 0.0, None
@@ -235,12 +235,12 @@ class SegmentQueryHead(TaskHead):
 
     def detections(self, logits: Tensor, cw: Tensor, start: float, length: float, duration: float,
                    max_detections: int) -> tuple[list[list[float]], list[int], list[float]]:
-        """One video's detections, best first: ``(segments [[s, e]] s, class ids, scores)``.
+        """One video's detections, best first: `(segments [[s, e]] s, class ids, scores)`.
 
         Args:
-            logits: ``[Q, C+1]``; ``cw``: ``[Q, 2]`` normalised (centre, width).
+            logits: `[Q, C+1]`; `cw`: `[Q, 2]` normalised (centre, width).
             start, length: the real units' extent (s) the segments are normalised to.
-            duration: s, segments are clipped to ``[0, duration]``.
+            duration: s, segments are clipped to `[0, duration]`.
         """
         probs = logits.detach().float().softmax(-1)[:, : self.num_classes].cpu().numpy()
         se = (cw_to_se(cw.detach().float()).cpu().numpy() * length + start).clip(0.0, duration)
@@ -251,7 +251,7 @@ class SegmentQueryHead(TaskHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per video: ``{"video_id", "segments": [[s, e]] (s), "labels": [id], "scores"}``."""
+        """One entry per video: `{"video_id", "segments": [[s, e]] (s), "labels": [id], "scores"}`."""
         spans, mask = outputs["spans"], outputs["mask"]
         start, length = video_extent(spans, mask)
         entries = []
@@ -267,8 +267,8 @@ class SegmentQueryHead(TaskHead):
     def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
                       class_names: list[str] | None = None, state: dict[str, Any] | None = None,
                       final: bool = False) -> list[dict[str, Any]]:
-        """The best ``top`` detections so far, at the newest unit: ``{"unit", "segments": [[start_s,
-        end_s, class, score], ...]}`` best first. The unit states seen so far are kept in ``state``
+        """The best `top` detections so far, at the newest unit: `{"unit", "segments": [[start_s,
+        end_s, class, score], ...]}` best first. The unit states seen so far are kept in `state`
         and the queries decode over all of them (seconds from the stream's start)."""
         if not n_units:
             return []

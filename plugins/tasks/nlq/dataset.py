@@ -1,9 +1,9 @@
 """Natural-language-query datasets: Ego4D NLQ and Charades-STA.
 
-One sample per query: ``features [T, Df]`` of its clip/video, ``timestamps [T, 2]`` s,
-``query`` (the sentence; the pipeline puts its tokens before the visual tokens),
-``targets = {"windows": [[s, e]]}`` (seconds, a plain list), ``meta = {"video_id",
-"annotation_uid", "query_idx", "duration", "fps"}`` (the NLQ prediction key).
+One sample per query: `features [T, Df]` of its clip/video, `timestamps [T, 2]` s,
+`query` (the sentence; the pipeline puts its tokens before the visual tokens),
+`targets = {"windows": [[s, e]]}` (seconds, a plain list), `meta = {"video_id",
+"annotation_uid", "query_idx", "duration", "fps"}` (the NLQ prediction key).
 """
 from __future__ import annotations
 
@@ -20,20 +20,20 @@ from .formats import QueryKey, load_charades_sta, load_ego4d_nlq, read_charades_
 
 
 class Ego4DNLQDataset(LocalizationDataset):
-    """Ego4D episodic-memory NLQ (``nlq_{train,val}.json``), features per clip (``<clip_uid>.npy``).
+    """Ego4D episodic-memory NLQ (`nlq_{train,val}.json`), features per clip (`<clip_uid>.npy`).
 
     Args:
-        annotation_file: the official JSON; default: the demo's ``nlq_<split>.json``.
-        features_dir: ``<clip_uid>.npy`` folder (Ego4D SlowFast: ``fps: 30, feature_stride: 16,
-            feature_window: 32``). The released per-video features: ``features: {type: TorchFeatures,
-            dir: .../<video_uid>.pt}``; each clip's steps are cut out of its video by
-            ``video_start_sec``/``video_end_sec`` as Ego4D's ``prepare_ego4d_dataset.py`` does.
-        split: ``"train"`` or ``"val"`` (picks the demo file; real files are one split each).
+        annotation_file: the official JSON; default: the demo's `nlq_<split>.json`.
+        features_dir: `<clip_uid>.npy` folder (Ego4D SlowFast: `fps: 30, feature_stride: 16,
+            feature_window: 32`). The released per-video features: `features: {type: TorchFeatures,
+            dir: .../<video_uid>.pt}`; each clip's steps are cut out of its video by
+            `video_start_sec`/`video_end_sec` as Ego4D's `prepare_ego4d_dataset.py` does.
+        split: `"train"` or `"val"` (picks the demo file; real files are one split each).
         fps, feature_stride, feature_window: feature timing.
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            or a folder of video files (see `features`).
         feature_dim, on_error: supplied by the runner.
-        demo: demo parameters (:data:`.demo.DEFAULTS`).
+        demo: demo parameters (`demo.DEFAULTS`).
     """
 
     task: ClassVar[str] = "nlq"
@@ -91,23 +91,23 @@ class Ego4DNLQDataset(LocalizationDataset):
         return sample
 
     def ground_truth(self) -> dict[QueryKey, dict[str, Any]]:
-        """``{(clip_uid, annotation_uid, query_idx): record}`` of the loaded queries (what the metric evaluates)."""
+        """`{(clip_uid, annotation_uid, query_idx): record}` of the loaded queries (what the metric evaluates)."""
         return {q["key"]: q for q in self.queries}
 
 
 class CharadesSTADataset(Ego4DNLQDataset):
-    """Charades-STA (2D-TAN's ``charades_sta_{train,test}.txt``), features per video (``<id>.npy``).
+    """Charades-STA (2D-TAN's `charades_sta_{train,test}.txt`), features per video (`<id>.npy`).
 
-    Not built by ``videollm predict --annotations``: the durations come from the Charades
+    Not built by `videollm predict --annotations`: the durations come from the Charades
     metadata csv files, a second input.
 
     Args:
-        annotation_file: ``charades_sta_{train,test}.txt``.
-        metadata_files: Charades' ``Charades_v1_{train,test}.csv`` (``.gz`` ok), for durations.
-        features_dir, fps, feature_stride, feature_window: as :class:`Ego4DNLQDataset`
-            (e.g. I3D at ``fps: 24, feature_stride: 8``).
+        annotation_file: `charades_sta_{train,test}.txt`.
+        metadata_files: Charades' `Charades_v1_{train,test}.csv` (`.gz` ok), for durations.
+        features_dir, fps, feature_stride, feature_window: as `Ego4DNLQDataset`
+            (e.g. I3D at `fps: 24, feature_stride: 8`).
         clip_to_duration: the known quirk: ~15 % of windows end after the video; True
-            clips them to the duration (as 2D-TAN), counted in :attr:`clipped`; False
+            clips them to the duration (as 2D-TAN), counted in `clipped`; False
             treats them as errors.
     """
 

@@ -1,15 +1,15 @@
 """Deterministic natural-language-query demo data in the Ego4D NLQ layout.
 
-Writes ``nlq_train.json`` / ``nlq_val.json`` (the Ego4D schema: videos -> clips ->
-annotations -> language_queries, clip-relative seconds) and ``features/<clip_uid>.npy``
-(``[T, Df]`` float32, one step per ``feature_stride / fps`` s).
+Writes `nlq_train.json` / `nlq_val.json` (the Ego4D schema: videos -> clips ->
+annotations -> language_queries, clip-relative seconds) and `features/<clip_uid>.npy`
+(`[T, Df]` float32, one step per `feature_stride / fps` s).
 
 Signal: every object of a small vocabulary has a feature prototype. A clip shows
-``1 + distractors`` different objects, each during its own window (``prototype + noise``),
-background elsewhere; one query per shown object (``"where did i put the <object>?"``),
+`1 + distractors` different objects, each during its own window (`prototype + noise`),
+background elsewhere; one query per shown object (`"where did i put the <object>?"`),
 so the window can only be found by reading the query: a model that ignores it gives the
 same windows to all queries of a clip, and one window overlaps at most one of the disjoint
-events by IoU > 0.5, so its R@1,IoU=0.5 is at most ``1 / (1 + distractors)``.
+events by IoU > 0.5, so its R@1,IoU=0.5 is at most `1 / (1 + distractors)`.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def generate(out: Path, params: dict[str, Any]) -> None:
-    """Write ``features/``, ``nlq_train.json`` and ``nlq_val.json`` into ``out``."""
+    """Write `features/`, `nlq_train.json` and `nlq_val.json` into `out`."""
     rng = np.random.default_rng(int(params["seed"]))
     objects = OBJECTS[: int(params["num_objects"])]
     dim, step = int(params["feature_dim"]), float(params["feature_stride"]) / float(params["fps"])

@@ -1,24 +1,24 @@
 """The official natural-language-query files: annotation readers (to one list of query
 records), Charades metadata and the Ego4D NLQ submission file.
 
-* **Ego4D NLQ** (``nlq_{train,val}.json``): ``{"videos": [{"video_uid", "clips":
+* **Ego4D NLQ** (`nlq_{train,val}.json`): `{"videos": [{"video_uid", "clips":
   [{"clip_uid", "clip_start_sec", "clip_end_sec", "annotations": [{"annotation_uid",
-  "language_queries": [{"query", "clip_start_sec", "clip_end_sec", ...}]}]}]}]}``.
-  A query is identified by ``(clip_uid, annotation_uid, query_idx)``, ``query_idx`` its
-  index in ``language_queries`` (counting entries without ``query``, which the official
+  "language_queries": [{"query", "clip_start_sec", "clip_end_sec", ...}]}]}]}]}`.
+  A query is identified by `(clip_uid, annotation_uid, query_idx)`, `query_idx` its
+  index in `language_queries` (counting entries without `query`, which the official
   loaders skip and so do we). Windows are clip seconds; the clip lasts
-  ``video_end_sec - video_start_sec`` (as VSLNet's ``prepare_ego4d_dataset.py``).
-* **Charades-STA** (2D-TAN's ``charades_sta_{train,test}.txt``): ``VIDEO START END##sentence``
-  per line, seconds. The query key is ``(video_id, "<0-based line number>", 0)``; the
-  video duration comes from Charades' ``Charades_v1_{train,test}.csv`` (``length``).
+  `video_end_sec - video_start_sec` (as VSLNet's `prepare_ego4d_dataset.py`).
+* **Charades-STA** (2D-TAN's `charades_sta_{train,test}.txt`): `VIDEO START END##sentence`
+  per line, seconds. The query key is `(video_id, "<0-based line number>", 0)`; the
+  video duration comes from Charades' `Charades_v1_{train,test}.csv` (`length`).
   Known quirks: ~15 % of windows end after the video (kept as written; datasets clip
   them), 4 training rows have start > end.
 
-Record: ``{"key": (clip_uid, annotation_uid, query_idx), "video_id", "query", "window":
-[s, e] (s), "duration": float | None, "where": "file:row"}``.
+Record: `{"key": (clip_uid, annotation_uid, query_idx), "video_id", "query", "window":
+[s, e] (s), "duration": float | None, "where": "file:row"}`.
 
-Submission: ``{"version": "1.0", "challenge": "ego4d_nlq_challenge", "results": [{"clip_uid",
-"annotation_uid", "query_idx", "predicted_times": [[s, e], ...]}]}``.
+Submission: `{"version": "1.0", "challenge": "ego4d_nlq_challenge", "results": [{"clip_uid",
+"annotation_uid", "query_idx", "predicted_times": [[s, e], ...]}]}`.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ QueryKey = tuple[str, str, int]
 
 
 def load_queries(path: str | Path, durations: dict[str, float] | None = None) -> list[dict[str, Any]]:
-    """Ego4D NLQ JSON (``.json``) or Charades-STA text (``.txt``) -> query records."""
+    """Ego4D NLQ JSON (`.json`) or Charades-STA text (`.txt`) -> query records."""
     path = Path(path)
     if path.suffix == ".txt":
         return load_charades_sta(path, durations)
@@ -47,7 +47,7 @@ def load_queries(path: str | Path, durations: dict[str, float] | None = None) ->
 
 def load_ego4d_nlq(path: str | Path) -> list[dict[str, Any]]:
     """Ego4D NLQ JSON -> query records; every level of the tree is checked for its type, and a
-    malformed entry is one :class:`DataError` naming its place (``videos[i].clips[j]...``)."""
+    malformed entry is one [`DataError`][videollm_core.errors.DataError] naming its place (`videos[i].clips[j]...`)."""
     data = read_json(path, what="annotation file")
     hint = "see the Ego4D NLQ schema in shared/data/README.md"
     if not isinstance(data, dict) or "videos" not in data:
@@ -110,7 +110,7 @@ def load_charades_sta(path: str | Path, durations: dict[str, float] | None = Non
 
 
 def read_charades_durations(*paths: str | Path) -> dict[str, float]:
-    """``{video_id: length_s}`` from Charades' ``Charades_v1_*.csv`` files (plain or ``.gz``)."""
+    """`{video_id: length_s}` from Charades' `Charades_v1_*.csv` files (plain or `.gz`)."""
     out: dict[str, float] = {}
     for p in paths:
         p = Path(p)
@@ -132,9 +132,9 @@ RESULT_FORM = ("each result is {'clip_uid': str, 'annotation_uid': str, 'query_i
 def read_submission(path: str | Path) -> dict[str, Any]:
     """An Ego4D NLQ submission, every result checked (whether or not its query is in the ground truth).
 
-    Each result needs ``clip_uid`` and ``annotation_uid`` strings, an integer ``query_idx >= 0``
-    (the reference ``evaluate_nlq_performance`` indexes ``language_queries`` with it) and
-    ``predicted_times``, a list of ``[start, end]`` windows with ``0 <= start <= end`` (an
+    Each result needs `clip_uid` and `annotation_uid` strings, an integer `query_idx >= 0`
+    (the reference `evaluate_nlq_performance` indexes `language_queries` with it) and
+    `predicted_times`, a list of `[start, end]` windows with `0 <= start <= end` (an
     empty list is a miss). Two results for one query are refused: the reference scores both.
 
     Raises:
@@ -156,6 +156,6 @@ def read_submission(path: str | Path) -> dict[str, Any]:
 
 
 def write_submission(submission: dict[str, Any], path: str | Path) -> None:
-    """Write a submission object (:meth:`~.metric.NaturalLanguageQueryMetric.format_predictions`) as JSON."""
+    """Write a submission object (`format_predictions`) as JSON."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(submission, f)

@@ -1,15 +1,15 @@
 """Natural language query metric: Recall@k at IoU=m and mean IoU (METRICS.md §2.4).
 
-Reimplements Ego4D's ``evaluate_nlq_performance`` with two deliberate fixes: the mean
+Reimplements Ego4D's `evaluate_nlq_performance` with two deliberate fixes: the mean
 runs over **all ground-truth queries** (a query without a prediction, or with an empty
-``predicted_times``, is a miss with IoU 0; the reference divides by the submitted
-entries), and predictions for unknown queries raise :class:`DataError` (the reference
+`predicted_times`, is a miss with IoU 0; the reference divides by the submitted
+entries), and predictions for unknown queries raise [`DataError`][videollm_core.errors.DataError] (the reference
 asserts). A hit needs IoU **strictly greater** than m among the first k windows.
-Values are percentages; ``mIoU`` is the mean top-1 IoU x100.
+Values are percentages; `mIoU` is the mean top-1 IoU x100.
 
-Files: ground truth = Ego4D ``nlq_*.json`` or a Charades-STA ``.txt`` (:mod:`.formats`);
-predictions = ``{"version": "1.0", "challenge": "ego4d_nlq_challenge", "results":
-[{"clip_uid", "annotation_uid", "query_idx", "predicted_times": [[s, e], ...]}]}``.
+Files: ground truth = Ego4D `nlq_*.json` or a Charades-STA `.txt` (`formats`);
+predictions = `{"version": "1.0", "challenge": "ego4d_nlq_challenge", "results":
+[{"clip_uid", "annotation_uid", "query_idx", "predicted_times": [[s, e], ...]}]}`.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def result_key(r: dict[str, Any]) -> QueryKey:
 
 
 class NaturalLanguageQueryMetric(Metric):
-    """Ego4D NLQ / Charades-STA grounding: ``R@{1,5},IoU={0.3,0.5}`` and ``mIoU``."""
+    """Ego4D NLQ / Charades-STA grounding: `R@{1,5},IoU={0.3,0.5}` and `mIoU`."""
 
     task: ClassVar[str] = "nlq"
     keys: ClassVar[tuple[str, ...]] = tuple(f"R@{k},IoU={m}" for k in RANKS for m in THRESHOLDS) + ("mIoU",)
@@ -51,7 +51,7 @@ class NaturalLanguageQueryMetric(Metric):
         write_submission(predictions, path)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """Head entries ``{"video_id", "annotation_uid", "query_idx", "windows": [[s, e]...]}`` -> submission."""
+        """Head entries `{"video_id", "annotation_uid", "query_idx", "windows": [[s, e]...]}` -> submission."""
         results = [
             {
                 "clip_uid": str(e["video_id"]),

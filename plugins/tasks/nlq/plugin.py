@@ -1,4 +1,4 @@
-"""Built-in plugin ``nlq``: natural language query (Ego4D NLQ, Charades-STA)."""
+"""Built-in plugin `nlq`: natural language query (Ego4D NLQ, Charades-STA)."""
 from __future__ import annotations
 
 import videollm_core

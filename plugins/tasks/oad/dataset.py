@@ -1,10 +1,10 @@
 """Online action detection datasets: EK100 (RULSTM csv) and THUMOS (LSTR per-frame targets).
 
-A sample is a window of ``window`` seconds of one video (non-overlapping windows
-cover the whole video; ``window: null`` = the whole video): features ``[L, Df]``,
-timestamps ``[L, 2]`` seconds and per-step targets ``action [L]`` (0 = background,
--100 = ignored frame), plus ``verb [L]`` / ``noun [L]`` for EK100. Feature step ``i``
-covers ``[i/fps, (i+1)/fps)``; the evaluation grid is the feature grid (4 fps for
+A sample is a window of `window` seconds of one video (non-overlapping windows
+cover the whole video; `window: null` = the whole video): features `[L, Df]`,
+timestamps `[L, 2]` seconds and per-step targets `action [L]` (0 = background,
+-100 = ignored frame), plus `verb [L]` / `noun [L]` for EK100. Feature step `i`
+covers `[i/fps, (i+1)/fps)`; the evaluation grid is the feature grid (4 fps for
 the EK100 and THUMOS OAD protocols).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .formats import OADGroundTruth, ek100_ground_truth
 
 
 class _WindowedOAD(VideoDataset):
-    """Cuts each video into windows; subclasses fill ``self._videos`` = ``{video: (features, labels)}``."""
+    """Cuts each video into windows; subclasses fill `self._videos` = `{video: (features, labels)}`."""
 
     task: ClassVar[str] = "oad"
     fps: float
@@ -60,11 +60,13 @@ class _WindowedOAD(VideoDataset):
 class EK100OADDataset(_WindowedOAD):
     """EPIC-KITCHENS-100 online action detection from the RULSTM files.
 
+    The arguments `annotations`, `actions`, `features_dir`, `features`, `videos_dir`,
+    `splits_dir`, `split`, `fps`, `feature_dim`, `on_error` and `demo` are those of
+    `EK100Source` (`fps` = feature steps per
+    second = evaluation grid; 4 in the protocol).
+
     Args:
-        annotations, actions, features_dir, features, videos_dir, splits_dir, split, fps, feature_dim,
-            on_error, demo: see :class:`~videollm_plugins.tasks.common.ek100_source.EK100Source`
-            (``fps`` = feature steps per second = evaluation grid; 4 in the protocol).
-        window: seconds per sample (``null``: whole videos).
+        window: seconds per sample (`null`: whole videos).
     """
 
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes", "num_verbs", "num_nouns")
@@ -91,7 +93,7 @@ class EK100OADDataset(_WindowedOAD):
                                   num_steps={v: f.shape[0] for v, (f, _) in self._videos.items()}, names=src.action_names)
 
     def class_names(self) -> list[str] | None:
-        """EK100 action names in action-id order (``actions.csv``; head class ``a + 1`` is action ``a``)."""
+        """EK100 action names in action-id order (`actions.csv`; head class `a + 1` is action `a`)."""
         return self.source.class_names()
 
     def class_table_file(self) -> str:
@@ -101,7 +103,7 @@ class EK100OADDataset(_WindowedOAD):
         return {"num_classes": self.source.num_actions + 1, "num_verbs": self.source.num_verbs + 1, "num_nouns": self.source.num_nouns + 1}
 
     def settings(self) -> dict[str, Any]:
-        """Step rate and window, for ``videollm predict --annotations`` (the videos of a RULSTM csv)."""
+        """Step rate and window, for `videollm predict --annotations` (the videos of a RULSTM csv)."""
         return {"fps": self.fps, "window": self.window}
 
     def metric_args(self) -> dict[str, Any]:
@@ -109,17 +111,17 @@ class EK100OADDataset(_WindowedOAD):
 
 
 class ThumosOADDataset(_WindowedOAD):
-    """THUMOS'14 (or TVSeries, EK55...) online action detection in the LSTR layout (see :mod:`.formats`).
+    """THUMOS'14 (or TVSeries, EK55...) online action detection in the LSTR layout (see `formats`).
 
     Args:
-        data_root: the dataset folder (``data/THUMOS``); default with ``demo``: the demo tree.
-        features_dir: feature folder (default ``<data_root>/rgb_kinetics_resnet50``).
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
-        data_info: LSTR ``data_info.json`` (default: in ``data_root`` or its parent).
-        dataset_name: its key (default: ``data_root``'s folder name).
-        split: ``train`` or ``test`` (``<split>_session_set``).
-        window, feature_dim, on_error: as for :class:`EK100OADDataset`; demo: demo params.
+        data_root: the dataset folder (`data/THUMOS`); default with `demo`: the demo tree.
+        features_dir: feature folder (default `<data_root>/rgb_kinetics_resnet50`).
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            or a folder of video files (see `features`).
+        data_info: LSTR `data_info.json` (default: in `data_root` or its parent).
+        dataset_name: its key (default: `data_root`'s folder name).
+        split: `train` or `test` (`<split>_session_set`).
+        window, feature_dim, on_error: as for `EK100OADDataset`; demo: demo params.
     """
 
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes",)
@@ -169,7 +171,7 @@ class ThumosOADDataset(_WindowedOAD):
                               class_names=list(self._class_names), positives=dict(self._positives))
 
     def class_table_file(self) -> str:
-        """The LSTR ``data_info.json`` (its entry's ``num_classes`` sizes the head)."""
+        """The LSTR `data_info.json` (its entry's `num_classes` sizes the head)."""
         return str(self.info_path)
 
     def head_args(self) -> dict[str, Any]:

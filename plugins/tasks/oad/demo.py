@@ -1,11 +1,11 @@
 """Demo data of online action detection: a THUMOS-style tree here, the EK100 tree shared with
-anticipation (:func:`ek100_tree`, written by :mod:`..common.ek100_demo_data`).
+anticipation (`ek100_tree`, written by `common.ek100_demo_data`).
 
-THUMOS: deterministic demo data in the LSTR layout (see :mod:`.formats`). :func:`thumos_tree`
-writes ``data_info.json`` (key ``THUMOS``: Background, ``num_actions`` classes,
-``Ambiguous`` last = ``ignore_index``, 4 fps, train/test session sets),
-``THUMOS/target_perframe/<video>.npy`` one-hot ``[T, C]`` and
-``THUMOS/rgb_kinetics_resnet50/<video>.npy`` ``[T, Df]`` features = class prototype +
+THUMOS: deterministic demo data in the LSTR layout (see `formats`). `thumos_tree`
+writes `data_info.json` (key `THUMOS`: Background, `num_actions` classes,
+`Ambiguous` last = `ignore_index`, 4 fps, train/test session sets),
+`THUMOS/target_perframe/<video>.npy` one-hot `[T, C]` and
+`THUMOS/rgb_kinetics_resnet50/<video>.npy` `[T, Df]` features = class prototype +
 Gaussian noise (ambiguous frames: a blend of their neighbours' prototypes).
 """
 from __future__ import annotations
@@ -25,12 +25,12 @@ NAMES = ["BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffD
 
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
-    """Fill :data:`DEFAULTS`; ``feature_dim`` (the encoder's ``in_dim``) sets ``Df`` unless ``demo`` does."""
+    """Fill `DEFAULTS`; `feature_dim` (the encoder's `in_dim`) sets `Df` unless `demo` does."""
     return fill_params(DEFAULTS, demo, feature_dim, {"num_actions": len(NAMES)})
 
 
 def thumos_tree(demo: dict[str, Any] | None, feature_dim: int | None) -> Path:
-    """The THUMOS demo folder (``.../THUMOS``, beside its ``data_info.json``) of ``demo``'s parameters, made once."""
+    """The THUMOS demo folder (`.../THUMOS`, beside its `data_info.json`) of `demo`'s parameters, made once."""
     from videollm_plugins.demo import ensure_demo_data
 
     params = demo_params(demo, feature_dim)
@@ -38,7 +38,7 @@ def thumos_tree(demo: dict[str, Any] | None, feature_dim: int | None) -> Path:
 
 
 def generate(out_dir: Path, params: dict[str, Any]) -> None:
-    """Write the THUMOS demo tree for ``params`` (see :data:`DEFAULTS`) into ``out_dir``."""
+    """Write the THUMOS demo tree for `params` (see `DEFAULTS`) into `out_dir`."""
     rng = np.random.default_rng(int(params["seed"]))
     na, dim, frames = int(params["num_actions"]), int(params["feature_dim"]), int(params["frames"])
     classes = ["Background"] + NAMES[:na] + ["Ambiguous"]

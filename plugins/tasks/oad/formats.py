@@ -1,39 +1,39 @@
 """The files of online action detection: ground truth in, per-frame scores out and back.
 
-**Ground truth.** EK100: the RULSTM segment csv (:mod:`..common.ek100`), turned into
-per-frame labels by :func:`ek100_ground_truth`. THUMOS (and TVSeries, EK55...): the
-LSTR / TeSTra / MAT layout::
+**Ground truth.** EK100: the RULSTM segment csv (`common.ek100`), turned into
+per-frame labels by `ek100_ground_truth`. THUMOS (and TVSeries, EK55...): the
+LSTR / TeSTra / MAT layout:
 
     <root>/data_info.json                       (or <root>/../data_info.json) keyed by dataset name:
         {"THUMOS": {"class_names": [...], "num_classes": 22, "ignore_index": 21,
                     "fps": 4, "train_session_set": [...], "test_session_set": [...]}}
-    <root>/target_perframe/<video>.npy           [T, C] one/multi-hot at ``fps`` (column 0 = background)
+    <root>/target_perframe/<video>.npy           [T, C] one/multi-hot at `fps` (column 0 = background)
     <root>/<feature name>/<video>.npy            [T, Df] features on the same grid
 
 Per-frame label = argmax of the target row (lowest class on overlaps; used for training
 and the top-k recalls); the per-frame mAP scores each class over its column of the
-multi-hot target (:func:`positives`), as LSTR's ``perframe_average_precision`` does. Frames
-where the ``ignore_index`` column (THUMOS ``Ambiguous``) is set are dropped from evaluation.
+multi-hot target (`positives`), as LSTR's `perframe_average_precision` does. Frames
+where the `ignore_index` column (THUMOS `Ambiguous`) is set are dropped from evaluation.
 
 **Predictions.** There is no official OAD submission; LSTR / TeSTra / MAT keep per-frame
-score matrices. Two forms, both read by ``videollm evaluate oad`` (:func:`open_scores`):
+score matrices. Two forms, both read by `videollm evaluate oad` (`open_scores`):
 
-* **JSON** (readable anywhere; fine for a few videos, ~100 bytes per score)::
+* **JSON** (readable anywhere; fine for a few videos, ~100 bytes per score):
 
       {"version": "1.0", "challenge": "online_action_detection", "fps": 4.0,
        "results": {video_id: {"action": [[C scores] x T], "verb": [...], "noun": [...]}}}
 
-* **compact folder** (the runner's default; EK100 validation = ~1.4 GB instead of ~19 GB)::
+* **compact folder** (the runner's default; EK100 validation = ~1.4 GB instead of ~19 GB):
 
       <dir>/index.json   {"version": "1.0", "challenge": "online_action_detection", "fps": 4.0,
                           "format": "npz-float16", "videos": {video_id: {"file": "<video_id>.npz",
                           "num_steps": T, "keys": ["action", "verb", "noun"]}}}
-      <dir>/<video_id>.npz   arrays ``action [T, C]`` (and ``verb``/``noun``) float16,
-                             zip-deflated (``numpy.load`` reads it)
+      <dir>/<video_id>.npz   arrays `action [T, C]` (and `verb`/`noun`) float16,
+                             zip-deflated (`numpy.load` reads it)
 
-Frame ``i`` covers ``[i/fps, (i+1)/fps)``; column 0 of every class axis is background.
-:class:`ScoreWriter` takes the head's window entries in any order, keeps only the videos
-not yet complete (an entry's ``num_steps`` says when a video is), and writes each video
+Frame `i` covers `[i/fps, (i+1)/fps)`; column 0 of every class axis is background.
+`ScoreWriter` takes the head's window entries in any order, keeps only the videos
+not yet complete (an entry's `num_steps` says when a video is), and writes each video
 as soon as its last window arrives, so memory holds a few videos, never the split.
 """
 from __future__ import annotations
@@ -73,12 +73,12 @@ SCORES_FORM = ("{'action': [T, C] finite scores (column 0 background), 'verb'?: 
 
 @dataclass
 class OADGroundTruth:
-    """Per-frame labels (0 = background, :data:`IGNORED` = drop) on an ``fps`` grid.
+    """Per-frame labels (0 = background, `IGNORED` = drop) on an `fps` grid.
 
-    ``labels[video]["action"]`` is ``[T]``; ``verb``/``noun`` are present for EK100.
-    ``extendable``: predictions may run past ``T`` (frames after the last annotated
-    segment are background; true when built from a segment csv). ``positives[video]``:
-    the multi-hot action target as ``(frame, class)`` pairs ``[P, 2]`` (None: the
+    `labels[video]["action"]` is `[T]`; `verb`/`noun` are present for EK100.
+    `extendable`: predictions may run past `T` (frames after the last annotated
+    segment are background; true when built from a segment csv). `positives[video]`:
+    the multi-hot action target as `(frame, class)` pairs `[P, 2]` (None: the
     argmax labels, one class per frame).
     """
 
@@ -91,7 +91,7 @@ class OADGroundTruth:
     positives: dict[str, np.ndarray] | None = None
 
     def video_positives(self, vid: str) -> np.ndarray:
-        """``(frame, class)`` positives of ``vid``'s action target (classes >= 1, kept frames)."""
+        """`(frame, class)` positives of `vid`'s action target (classes >= 1, kept frames)."""
         lab = self.labels[vid]["action"]
         if self.positives is not None and vid in self.positives:
             p = np.asarray(self.positives[vid], dtype=np.int64).reshape(-1, 2)
@@ -102,7 +102,7 @@ class OADGroundTruth:
 
 def ek100_ground_truth(segments: list[ek100.EK100Segment], actions: np.ndarray, fps: float, num_verbs: int, num_nouns: int,
                        num_steps: dict[str, int] | None = None, names: list[str] | None = None) -> OADGroundTruth:
-    """Per-frame EK100 labels from segments; lengths from ``num_steps`` or the last segment end."""
+    """Per-frame EK100 labels from segments; lengths from `num_steps` or the last segment end."""
     by_video: dict[str, list[ek100.EK100Segment]] = {}
     for s in segments:
         by_video.setdefault(s.video_id, []).append(s)
@@ -117,7 +117,7 @@ def ek100_ground_truth(segments: list[ek100.EK100Segment], actions: np.ndarray, 
 
 
 def find_data_info(root: Path, explicit: str | Path | None) -> Path:
-    """``data_info.json``: ``explicit``, else in ``root``, else in ``root``'s parent."""
+    """`data_info.json`: `explicit`, else in `root`, else in `root`'s parent."""
     for cand in ([Path(explicit)] if explicit else [root / "data_info.json", root.parent / "data_info.json"]):
         if cand.is_file():
             return cand
@@ -126,7 +126,7 @@ def find_data_info(root: Path, explicit: str | Path | None) -> Path:
 
 
 def read_data_info(path: Path, name: str) -> dict[str, Any]:
-    """The entry ``name`` (e.g. ``THUMOS``) of an LSTR ``data_info.json``."""
+    """The entry `name` (e.g. `THUMOS`) of an LSTR `data_info.json`."""
     info = read_json(path, "data_info.json", dict, "{dataset name: {'class_names', 'num_classes', 'ignore_index', 'fps', ...}}")
     if name not in info:
         raise DataError(f"no dataset {name!r} in data_info.json (has {sorted(info)})", where=str(path),
@@ -139,7 +139,7 @@ def read_data_info(path: Path, name: str) -> dict[str, Any]:
 
 
 def frame_labels(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
-    """``target [T, C]`` multi-hot -> ``[T]`` labels (argmax; :data:`IGNORED` where ``ignore_index`` is set)."""
+    """`target [T, C]` multi-hot -> `[T]` labels (argmax; `IGNORED` where `ignore_index` is set)."""
     labels = np.argmax(target, axis=1).astype(np.int64)
     if ignore_index is not None and 0 <= ignore_index < target.shape[1]:
         labels[target[:, ignore_index] > 0] = IGNORED
@@ -147,8 +147,8 @@ def frame_labels(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
 
 
 def positives(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
-    """``target [T, C]`` multi-hot -> its positives ``(frame, class)`` ``[P, 2]``, background (column 0)
-    and the ``ignore_index`` column left out (a frame of two overlapping actions is a positive of both)."""
+    """`target [T, C]` multi-hot -> its positives `(frame, class)` `[P, 2]`, background (column 0)
+    and the `ignore_index` column left out (a frame of two overlapping actions is a positive of both)."""
     hot = np.asarray(target) > 0
     hot[:, 0] = False
     if ignore_index is not None and 0 <= ignore_index < hot.shape[1]:
@@ -157,7 +157,7 @@ def positives(target: np.ndarray, ignore_index: int | None) -> np.ndarray:
 
 
 def load_target(path: Path, num_classes: int) -> np.ndarray:
-    """One ``target_perframe`` file ``[T, C]``, checked."""
+    """One `target_perframe` file `[T, C]`, checked."""
     if not path.is_file():
         raise DataError("per-frame target file not found", where=str(path))
     try:
@@ -173,7 +173,7 @@ def load_target(path: Path, num_classes: int) -> np.ndarray:
 
 def lstr_ground_truth(root: Path, data_info: str | Path | None, dataset_name: str | None, session_set: str,
                       fps: float) -> OADGroundTruth:
-    """An LSTR folder -> :class:`OADGroundTruth` for the videos of ``session_set``."""
+    """An LSTR folder -> `OADGroundTruth` for the videos of `session_set`."""
     name = dataset_name or root.name
     entry = read_data_info(find_data_info(root, data_info), name)
     videos = entry.get(session_set) or sorted(p.stem for p in (root / "target_perframe").glob("*.npy"))
@@ -187,7 +187,7 @@ def lstr_ground_truth(root: Path, data_info: str | Path | None, dataset_name: st
 
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray], level: int = 1) -> None:
-    """A ``numpy.load``-able ``.npz`` deflated at zlib ``level`` (``np.savez_compressed`` uses 6: 3x slower,
+    """A `numpy.load`-able `.npz` deflated at zlib `level` (`np.savez_compressed` uses 6: 3x slower,
     barely smaller on float16 scores), written to a temporary name and renamed."""
     tmp = path.with_name(path.name + ".tmp")
     with os_errors(path, "write the score file"):
@@ -199,16 +199,16 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray], level: int = 1) -> N
 
 
 class ScoreWriter:
-    """Writes OAD head entries ``{video_id, first_step, num_steps?, fps, action [L, C], verb?, noun?}``.
+    """Writes OAD head entries `{video_id, first_step, num_steps?, fps, action [L, C], verb?, noun?}`.
 
     Args:
-        path: the folder (``compact=True``) or the ``.json`` file to write.
-        fps: frame grid, used when no entry carries ``fps``.
-        compact: float16 ``.npz`` folder (True) or the JSON form (False).
+        path: the folder (`compact=True`) or the `.json` file to write.
+        fps: frame grid, used when no entry carries `fps`.
+        compact: float16 `.npz` folder (True) or the JSON form (False).
 
-    :meth:`write` may be called with any number of entries; :meth:`close` writes what is
-    left (videos whose ``num_steps`` is unknown are completed there) and returns the
-    scores as an :class:`OADScores` reading the written files.
+    `write` may be called with any number of entries; `close` writes what is
+    left (videos whose `num_steps` is unknown are completed there) and returns the
+    scores as an `OADScores` reading the written files.
     """
 
     def __init__(self, path: str | Path, fps: float = 4.0, compact: bool = True) -> None:
@@ -278,7 +278,7 @@ class ScoreWriter:
 
 
 class OADScores(Mapping):
-    """Read-only ``{video_id: {"action": [T, C], "verb"?: ..., "noun"?: ...}}`` over either form.
+    """Read-only `{video_id: {"action": [T, C], "verb"?: ..., "noun"?: ...}}` over either form.
 
     Compact folders load one video at a time (float16 arrays); the JSON form is parsed at once.
     """
@@ -302,7 +302,7 @@ class OADScores(Mapping):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], path: Path | None = None) -> "OADScores":
-        """The JSON form's object (a dict as loaded, or as :meth:`OADMetric.format_predictions` makes it)."""
+        """The JSON form's object (a dict as loaded, or as `OADMetric.format_predictions` makes it)."""
         results = obj.get("results")
         if not isinstance(results, Mapping):
             raise DataError(f"expected {SUBMISSION_SHAPE}", where=str(path or "predictions"))
@@ -320,7 +320,7 @@ class OADScores(Mapping):
 
 
 def _fps(header: Mapping[str, Any], where: str) -> float:
-    """The header's ``fps``: a positive number, NaN when absent (then not compared with the ground truth's)."""
+    """The header's `fps`: a positive number, NaN when absent (then not compared with the ground truth's)."""
     if header.get("fps") is None:
         return math.nan
     fps = entries.number(header["fps"], where, "fps", "frames per second of the score rows, e.g. 4.0")
@@ -330,7 +330,7 @@ def _fps(header: Mapping[str, Any], where: str) -> float:
 
 
 def open_scores(path: str | Path) -> OADScores:
-    """Either form from disk: a folder with :data:`INDEX`, or the JSON file."""
+    """Either form from disk: a folder with `INDEX`, or the JSON file."""
     path = Path(path)
     if not path.is_dir():
         scores = OADScores.from_json(read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": dict}), path)
@@ -346,7 +346,7 @@ def open_scores(path: str | Path) -> OADScores:
         entries.index(v["num_steps"], f"{path / INDEX}: videos[{vid!r}]", "num_steps", form)
 
     def load(vid: str) -> dict[str, np.ndarray]:
-        """One video's arrays, checked as they are read (:meth:`~.metric.OADMetric.evaluate` reads every video)."""
+        """One video's arrays, checked as they are read (`evaluate` reads every video)."""
         file = path / videos[vid]["file"]
         if not file.is_file() or file.parent != path:
             raise DataError(f"score file of video {vid} not found", where=str(file))

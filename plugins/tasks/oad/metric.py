@@ -1,21 +1,21 @@
 """Online action detection metrics (METRICS.md §2.7) and the per-frame score file.
 
-Keys: ``mAP`` (LSTR's ``perframe_average_precision``: per class, sklearn's
-``average_precision_score`` over its column of the multi-hot per-frame target, so a frame
+Keys: `mAP` (LSTR's `perframe_average_precision`: per class, sklearn's
+`average_precision_score` over its column of the multi-hot per-frame target, so a frame
 where two actions overlap is a positive of both; mean over the classes with a positive
 frame, background and ignored frames excluded)
-and ``{action,verb,noun}/mean_top5_recall`` (EK100/MAT protocol: frames whose action
+and `{action,verb,noun}/mean_top5_recall` (EK100/MAT protocol: frames whose action
 label is not background, RULSTM class-mean top-5 recall over the classes present;
 scores ranked over all classes, background included). All x100. Ground truth without
 verb/noun (THUMOS) gives NaN for those keys.
 
 Predictions: per-frame score matrices, as the JSON file or the compact float16 folder
-of :mod:`.formats` (both read by ``videollm evaluate oad``; runs write the compact form
-unless ``compact: false``). Frame ``i`` covers ``[i/fps, (i+1)/fps)`` seconds; column 0
-is background. ``verb``/``noun`` may be left out: they are then marginalised from the
-action softmax through ``actions.csv`` (EK100).
+of `formats` (both read by `videollm evaluate oad`; runs write the compact form
+unless `compact: false`). Frame `i` covers `[i/fps, (i+1)/fps)` seconds; column 0
+is background. `verb`/`noun` may be left out: they are then marginalised from the
+action softmax through `actions.csv` (EK100).
 
-Memory: :meth:`OADMetric.evaluate` reads one video at a time into one ``[frames, C]``
+Memory: `OADMetric.evaluate` reads one video at a time into one `[frames, C]`
 matrix stored by column (float16 for the compact form: 1.4 GB for EK100 validation), so
 each class's AP reads one contiguous column; top-k recalls are counted per video.
 """
@@ -41,10 +41,10 @@ class OADMetric(Metric):
     Args:
         fps: frame grid of ground truth built from a segment csv (EK100 OAD: 4).
         k: top-k of the recalls (5).
-        data_info: LSTR ``data_info.json`` for a ``target_perframe`` ground truth.
-        dataset_name: its key (default: the ground-truth folder's name, e.g. ``THUMOS``).
-        session_set: ``test_session_set`` or ``train_session_set`` to evaluate (LSTR layout).
-        compact: runs write the float16 ``.npz`` folder (True) or the JSON file (False).
+        data_info: LSTR `data_info.json` for a `target_perframe` ground truth.
+        dataset_name: its key (default: the ground-truth folder's name, e.g. `THUMOS`).
+        session_set: `test_session_set` or `train_session_set` to evaluate (LSTR layout).
+        compact: runs write the float16 `.npz` folder (True) or the JSON file (False).
     """
 
     task: ClassVar[str] = "oad"
@@ -63,7 +63,7 @@ class OADMetric(Metric):
 
     # -- files ----------------------------------------------------------------
     def load_ground_truth(self, path: str | Path) -> OADGroundTruth:
-        """A RULSTM csv (EK100; ``actions.csv`` beside it) or an LSTR folder with ``target_perframe/``."""
+        """A RULSTM csv (EK100; `actions.csv` beside it) or an LSTR folder with `target_perframe/`."""
         path = Path(path)
         if path.is_dir():
             return lstr_ground_truth(path, self.data_info, self.dataset_name, self.session_set, self.fps)
@@ -72,15 +72,15 @@ class OADMetric(Metric):
         return ek100_ground_truth(ek100.read_segments(path), actions, self.fps, nv, nn_, names=names)
 
     def load_predictions(self, path: str | Path) -> OADScores:
-        """The JSON file or the compact folder (see :mod:`.formats`), read lazily."""
+        """The JSON file or the compact folder (see `formats`), read lazily."""
         return open_scores(path)
 
     def open_writer(self, path: str | Path) -> ScoreWriter:
-        """Writes head entries to ``path`` as they arrive (compact folder or JSON, see :mod:`.formats`)."""
+        """Writes head entries to `path` as they arrive (compact folder or JSON, see `formats`)."""
         return ScoreWriter(path, self.fps, self.compact)
 
     def format_predictions(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """Stitch head entries ``{video_id, first_step, fps, action [L, C], verb?, noun?}`` per video."""
+        """Stitch head entries `{video_id, first_step, fps, action [L, C], verb?, noun?}` per video."""
         videos: dict[str, list[dict[str, Any]]] = {}
         fps = self.fps
         for e in entries:
@@ -117,7 +117,7 @@ class OADMetric(Metric):
 
     @staticmethod
     def _video(scores: OADScores, vid: str, gt: OADGroundTruth) -> dict[str, np.ndarray]:
-        """``scores[vid]`` (finite ``[T, C]`` matrices, checked as read) with the ground truth's class counts."""
+        """`scores[vid]` (finite `[T, C]` matrices, checked as read) with the ground truth's class counts."""
         arrays = scores[vid]
         for key, arr in arrays.items():
             n = gt.num_classes.get(key)
@@ -128,7 +128,7 @@ class OADMetric(Metric):
         return arrays
 
     def evaluate(self, predictions: OADScores | dict[str, Any], ground_truth: OADGroundTruth) -> dict[str, float]:
-        """Scores of every ground-truth video (an :class:`OADScores` or the JSON object) -> the metric keys."""
+        """Scores of every ground-truth video (an `OADScores` or the JSON object) -> the metric keys."""
         gt = ground_truth
         scores = predictions if isinstance(predictions, OADScores) else OADScores.from_json(predictions)
         lengths = self._lengths(scores, gt)
@@ -217,8 +217,8 @@ class OADMetric(Metric):
 
 
 def per_frame_map(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over classes ``c >= 1`` with a positive frame of the AP of ``scores[:, c]`` for single-label
-    frames ``labels [N]`` (fraction; the multi-hot form is :func:`~..common.average_precision.multilabel_mean_ap`)."""
+    """Mean over classes `c >= 1` with a positive frame of the AP of `scores[:, c]` for single-label
+    frames `labels [N]` (fraction; the multi-hot form is `multilabel_mean_ap`)."""
     frames = np.flatnonzero(np.asarray(labels) >= 1)
     return multilabel_mean_ap(lambda c: scores[:, c], np.stack([frames, np.asarray(labels)[frames]], axis=1), len(labels))
 

@@ -1,4 +1,4 @@
-"""Built-in plugin ``oad``: online action detection (EK100 and THUMOS datasets, head, metric)."""
+"""Built-in plugin `oad`: online action detection (EK100 and THUMOS datasets, head, metric)."""
 from __future__ import annotations
 
 import videollm_core

@@ -1,9 +1,9 @@
-"""``Ego4DNarrationDataset``: online narration of egocentric video (Ego4D narration schema).
+"""`Ego4DNarrationDataset`: online narration of egocentric video (Ego4D narration schema).
 
-One sample per narration at time ``t``: the feature steps observed in
-``[t - window_before, t + window_after]`` seconds (the stream is captioned as soon as
-it reaches ``t + window_after``), timestamps ``[L, 2]`` seconds,
-``targets["caption"]`` the narration text, ``meta["narration_id"]``.
+One sample per narration at time `t`: the feature steps observed in
+`[t - window_before, t + window_after]` seconds (the stream is captioned as soon as
+it reaches `t + window_after`), timestamps `[L, 2]` seconds,
+`targets["caption"]` the narration text, `meta["narration_id"]`.
 """
 from __future__ import annotations
 
@@ -25,17 +25,17 @@ class Ego4DNarrationDataset(VideoDataset):
     """Ego4D narrations as online captioning samples.
 
     Args:
-        annotations: ``narration.json`` (default with ``demo``: the demo file).
-        features_dir: folder of ``<video_uid>.npy`` ``[T, Df]`` (default with ``demo``: ``features/``).
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
+        annotations: `narration.json` (default with `demo`: the demo file).
+        features_dir: folder of `<video_uid>.npy` `[T, Df]` (default with `demo`: `features/`).
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            or a folder of video files (see `features`).
         videos: file with the video uids of this split, one per line (default with
-            ``demo``: ``<split>_videos.txt``; otherwise all videos).
-        split: ``train`` or ``val`` (demo file choice).
-        fps: feature steps per second (step ``i`` covers ``[i/fps, (i+1)/fps)``).
+            `demo`: `<split>_videos.txt`; otherwise all videos).
+        split: `train` or `val` (demo file choice).
+        fps: feature steps per second (step `i` covers `[i/fps, (i+1)/fps)`).
         window_before, window_after: seconds observed before / after the narration time.
-        passes: narration passes to use. skip_unsure: drop ``#unsure`` narrations.
-        strip_tags: drop the leading ``#C``/``#O`` actor tag of each text.
+        passes: narration passes to use. skip_unsure: drop `#unsure` narrations.
+        strip_tags: drop the leading `#C`/`#O` actor tag of each text.
         feature_dim, on_error, demo: as for every dataset.
     """
 
@@ -101,7 +101,7 @@ class Ego4DNarrationDataset(VideoDataset):
 
     def settings(self) -> dict[str, Any]:
         """Step rate, the seconds read around each narration and the narration passes, for
-        ``videollm predict --annotations`` (every video of the file: give a file of the split's videos)."""
+        `videollm predict --annotations` (every video of the file: give a file of the split's videos)."""
         return {"fps": self.fps, "window_before": self.before, "window_after": self.after, "passes": list(self.passes),
                 "skip_unsure": self.skip_unsure, "strip_tags": self.strip_tags}
 

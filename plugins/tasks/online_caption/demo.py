@@ -1,25 +1,25 @@
 """Deterministic Ego4D-narration-schema demo data (Ego4D files are not public), where the
 verb of a narration is told by the *order* of what happens.
 
-Writes ``narration.json`` (the Ego4D schema, one pass per video), ``train_videos.txt`` /
-``val_videos.txt`` (one uid per line) and ``features/<video_uid>.npy`` ``[T, Df]`` at
-``fps`` steps per second. Every 3-4 s a narration ``"#C C <verb> the <noun>"`` happens
-at time ``t``. :data:`WORDS` is the whole vocabulary (for a word-level tokenizer).
+Writes `narration.json` (the Ego4D schema, one pass per video), `train_videos.txt` /
+`val_videos.txt` (one uid per line) and `features/<video_uid>.npy` `[T, Df]` at
+`fps` steps per second. Every 3-4 s a narration `"#C C <verb> the <noun>"` happens
+at time `t`. `WORDS` is the whole vocabulary (for a word-level tokenizer).
 
 Signal, and why the window's content alone does not tell the caption. There are motion
 *phases* (e.g. reach, grasp, release), each with a feature prototype, and a prototype per
-noun. A verb is an ordered pair of phases (:data:`PHASES_OF`; the first six verbs are
-all the ordered pairs of phases 0-2): ``takes`` is phase 0 then phase 1, ``puts`` phase 1
-then phase 0, ``opens`` 0 then 2, ``closes`` 2 then 0, ``cuts`` 1 then 2, ``washes`` 2
-then 1. An action ends ``action_end`` s after its narration time ``t`` (the example's
-``window_after``: the action is complete when the narration window closes): with
-``n = phase_seconds * fps`` steps per phase, the last ``n`` steps that end by
-``t + action_end`` carry the second phase's prototype, the ``n`` before them the first
+noun. A verb is an ordered pair of phases (`PHASES_OF`; the first six verbs are
+all the ordered pairs of phases 0-2): `takes` is phase 0 then phase 1, `puts` phase 1
+then phase 0, `opens` 0 then 2, `closes` 2 then 0, `cuts` 1 then 2, `washes` 2
+then 1. An action ends `action_end` s after its narration time `t` (the example's
+`window_after`: the action is complete when the narration window closes): with
+`n = phase_seconds * fps` steps per phase, the last `n` steps that end by
+`t + action_end` carry the second phase's prototype, the `n` before them the first
 phase's (by default 3 + 3 steps: the whole 6-step window of the example); all of them
-also carry the noun's prototype, and every step gets Gaussian noise (std ``noise``). So the noun is in any step of the window, but the verb needs both
+also carry the noun's prototype, and every step gets Gaussian noise (std `noise`). So the noun is in any step of the window, but the verb needs both
 phases *and* their order: the window's mean (or its steps as an unordered set) leaves a
-coin between a verb and its reverse (``takes``/``puts``), and the last steps alone leave
-a coin between the two verbs ending in the same phase (``takes``/``cuts``); a model that
+coin between a verb and its reverse (`takes`/`puts`), and the last steps alone leave
+a coin between the two verbs ending in the same phase (`takes`/`cuts`); a model that
 reads the steps in order tells them apart.
 """
 from __future__ import annotations
@@ -45,12 +45,12 @@ WORDS = ["#", "c", "the"] + VERBS + NOUNS
 
 
 def demo_params(demo: dict[str, Any] | None, feature_dim: int | None) -> dict[str, Any]:
-    """Fill :data:`DEFAULTS`; ``feature_dim`` (the encoder's ``in_dim``) sets ``Df`` unless ``demo`` does."""
+    """Fill `DEFAULTS`; `feature_dim` (the encoder's `in_dim`) sets `Df` unless `demo` does."""
     return fill_params(DEFAULTS, demo, feature_dim, {"num_verbs": len(VERBS), "num_nouns": len(NOUNS)})
 
 
 def generate(out_dir: Path, params: dict[str, Any]) -> None:
-    """Write ``narration.json``, ``{train,val}_videos.txt`` and ``features/`` into ``out_dir``."""
+    """Write `narration.json`, `{train,val}_videos.txt` and `features/` into `out_dir`."""
     rng = np.random.default_rng(int(params["seed"]))
     nv, nn_, dim, fps = int(params["num_verbs"]), int(params["num_nouns"]), int(params["feature_dim"]), float(params["fps"])
     pp, pn = rng.normal(size=(NUM_PHASES, dim)).astype(np.float32), rng.normal(size=(nn_, dim)).astype(np.float32)

@@ -1,6 +1,6 @@
 """The online-captioning files: Ego4D narrations in, the caption predictions out and back.
 
-Ground truth: ``narration.json`` (schema of the Ego4D release; not public -- fixtures only)::
+Ground truth: `narration.json` (schema of the Ego4D release; not public -- fixtures only):
 
     {"<video_uid>": {"status": "complete",
                      "narration_pass_1": {"narrations": [{"timestamp_sec": 3.1, "timestamp_frame": 93,
@@ -9,13 +9,13 @@ Ground truth: ``narration.json`` (schema of the Ego4D release; not public -- fix
                                           "summaries": [...]},
                      "narration_pass_2": {...}}}
 
-``annotation_uid`` names an annotation job (shared by many narrations), so a narration
-is identified here by ``"<video_uid>:<pass>:<index in its list>"``. Quirks kept:
-texts carry the ``#C``/``#O`` actor tags and sometimes ``#unsure``; some videos lack
-a pass or have ``status`` other than ``complete``.
+`annotation_uid` names an annotation job (shared by many narrations), so a narration
+is identified here by `"<video_uid>:<pass>:<index in its list>"`. Quirks kept:
+texts carry the `#C`/`#O` actor tags and sometimes `#unsure`; some videos lack
+a pass or have `status` other than `complete`.
 
 Predictions (no official Ego4D narration-captioning submission exists; this one names
-each narration as the ground truth does)::
+each narration as the ground truth does):
 
     {"version": "1.0", "challenge": "ego4d_online_narration",
      "results": [{"narration_id": "<video_uid>:<pass>:<index>", "video_uid": ..., "timestamp_sec": ..., "caption": "..."}]}
@@ -57,10 +57,10 @@ def read_video_list(path: str | Path) -> list[str]:
 
 
 def strip_actor_tag(text: str) -> str:
-    """``"#C C takes the knife"`` -> ``"C takes the knife"`` (drop a leading ``#C``/``#O`` tag).
+    """`"#C C takes the knife"` -> `"C takes the knife"` (drop a leading `#C`/`#O` tag).
 
     The tag is an annotation marker, not narration; coco-caption's PTB tokenizer keeps
-    ``#c`` as one token while word-level tokenizers split it, so it is dropped from both
+    `#c` as one token while word-level tokenizers split it, so it is dropped from both
     references and training targets (as LaViLa/EgoVLP preprocessing does).
     """
     return _TAG.sub("", text, count=1).strip()
@@ -68,13 +68,13 @@ def strip_actor_tag(text: str) -> str:
 
 def read_narrations(path: str | Path, passes: tuple[str, ...] = ("narration_pass_1",), videos: list[str] | None = None,
                     skip_unsure: bool = True, errors: DataErrors | None = None, strip_tags: bool = True) -> list[Narration]:
-    """``narration.json`` -> narrations of ``passes`` (of ``videos`` when given), in file order.
+    """`narration.json` -> narrations of `passes` (of `videos` when given), in file order.
 
-    Entries without ``timestamp_sec``/``narration_text``, with a negative time or an
-    empty text are a :class:`DataError` naming the entry, handed to ``errors`` (the dataset's
-    ``on_error`` policy; default: raise): raised, or left out and reported. With
-    ``skip_unsure``, texts tagged ``#unsure`` are left out (as LaViLa/EgoVLP do); with
-    ``strip_tags`` the leading actor tag goes (:func:`strip_actor_tag`).
+    Entries without `timestamp_sec`/`narration_text`, with a negative time or an
+    empty text are a [`DataError`][videollm_core.errors.DataError] naming the entry, handed to `errors` (the dataset's
+    `on_error` policy; default: raise): raised, or left out and reported. With
+    `skip_unsure`, texts tagged `#unsure` are left out (as LaViLa/EgoVLP do); with
+    `strip_tags` the leading actor tag goes (`strip_actor_tag`).
     """
     errors = errors if errors is not None else DataErrors()
     obj = read_json(path, "narration file (Ego4D narration.json)", dict, "{video_uid: {narration_pass_1: {narrations: [...]}}}")
@@ -109,7 +109,7 @@ def read_narrations(path: str | Path, passes: tuple[str, ...] = ("narration_pass
 
 
 def format_submission(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """Head entries ``{narration_id, video_uid?, timestamp_sec?, caption}`` -> the predictions object."""
+    """Head entries `{narration_id, video_uid?, timestamp_sec?, caption}` -> the predictions object."""
     results = [{"narration_id": e["narration_id"], "video_uid": e.get("video_uid"), "timestamp_sec": e.get("timestamp_sec"),
                 "caption": str(e["caption"])} for e in entries]
     return {"version": "1.0", "challenge": CHALLENGE, "results": results}
@@ -124,12 +124,12 @@ def read_submission(path: str | Path) -> dict[str, Any]:
     """The predictions JSON, every result checked (whether or not its narration is in the ground truth).
 
     There is no official Ego4D narration-captioning evaluator, so the rules are the strict
-    ones: ``narration_id`` and ``caption`` strings (an empty caption is allowed and scores 0),
-    ``video_uid`` a string and ``timestamp_sec`` a finite time ``>= 0`` when given, one
+    ones: `narration_id` and `caption` strings (an empty caption is allowed and scores 0),
+    `video_uid` a string and `timestamp_sec` a finite time `>= 0` when given, one
     result per narration.
 
     Raises:
-        DataError: missing, not JSON, without a ``results`` list, or naming the file and the
+        DataError: missing, not JSON, without a `results` list, or naming the file and the
             index of the first bad result.
     """
     data = read_json(path, "prediction file", dict, SUBMISSION_SHAPE, require={"results": list})

@@ -1,22 +1,22 @@
-"""``OnlineCaptionHead``: the LLM's own LM head, or a separate generative LM, narrates the current window.
+"""`OnlineCaptionHead`: the LLM's own LM head, or a separate generative LM, narrates the current window.
 
-Two designs, chosen by ``decoder:``. Without it (below) the reasoning LLM writes the caption
-itself. With ``decoder: {type: HFCausalLM, ...}`` (any registered LLM) the head follows the
-paper: the reasoning LLM's state at the newest unit ``[B, H]`` is projected into
-``prefix_tokens`` embeddings ``[B, P, E_dec]`` of a separate generative LM, which is trained
+Two designs, chosen by `decoder:`. Without it (below) the reasoning LLM writes the caption
+itself. With `decoder: {type: HFCausalLM, ...}` (any registered LLM) the head follows the
+paper: the reasoning LLM's state at the newest unit `[B, H]` is projected into
+`prefix_tokens` embeddings `[B, P, E_dec]` of a separate generative LM, which is trained
 (teacher forcing on the caption after the prefix) and generates from that prefix alone, so the
 stream's cache is only read, never continued.
 
 The reasoning LLM's own LM head:
 
 Training (teacher forcing): the caption tokens continue the stream
-``[prompt][query][visual units]`` through the LLM's key/value cache
-(``stream.cache``); the logits at the last visual token predict the first word, the
-logits at caption token ``j`` predict token ``j+1``, and the last one predicts EOS;
+`[prompt][query][visual units]` through the LLM's key/value cache
+(`stream.cache`); the logits at the last visual token predict the first word, the
+logits at caption token `j` predict token `j+1`, and the last one predicts EOS;
 cross-entropy over those positions. Inference: greedy or beam search continuing a fork of
-the stream's cache from its last token (``llm.generate(cache=..., last_hidden=...)``): in
+the stream's cache from its last token (`llm.generate(cache=..., last_hidden=...)`): in
 batch mode nothing is recomputed, and while streaming the caption sees the history, so
-streamed and batch captions are identical. Stopped at EOS or ``max_new_tokens``.
+streamed and batch captions are identical. Stopped at EOS or `max_new_tokens`.
 """
 from __future__ import annotations
 
@@ -34,15 +34,15 @@ from ..common.units import gather_units, last_real_unit
 
 class OnlineCaptionHead(TaskHead):
     """Caption generation through the LLM's LM head (no parameters of its own), or through a
-    separate generative LM fed the LLM's state (``decoder``).
+    separate generative LM fed the LLM's state (`decoder`).
 
     Args:
         in_dim: LLM hidden size (supplied).
         max_new_tokens: longest generated caption, in tokens.
         num_beams: 1 = greedy search, more = beam search.
-        decoder: the separate generative LM, a component config of the ``llms`` registry
-            (e.g. ``{type: HFCausalLM, pretrained: gpt2}``); ``None``: the reasoning LLM writes.
-        prefix_tokens: ``P``, how many decoder embeddings the LLM's state is projected into.
+        decoder: the separate generative LM, a component config of the `llms` registry
+            (e.g. `{type: HFCausalLM, pretrained: gpt2}`); `None`: the reasoning LLM writes.
+        prefix_tokens: `P`, how many decoder embeddings the LLM's state is projected into.
         freeze_decoder: keep the decoder's weights fixed (only the projection trains).
     """
 
@@ -73,7 +73,7 @@ class OnlineCaptionHead(TaskHead):
         return self.decoder if self.decoder is not None else self.llm
 
     def _caption_targets(self, captions: list[str], device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-        """-> ``ids [B, L]``, ``mask [B, L]`` of the caption tokens and ``targets [B, L+1]`` (EOS after each, -100 after)."""
+        """-> `ids [B, L]`, `mask [B, L]` of the caption tokens and `targets [B, L+1]` (EOS after each, -100 after)."""
         llm = self.writer
         eos = llm.eos_token_id
         if eos is None:
@@ -88,7 +88,7 @@ class OnlineCaptionHead(TaskHead):
         return ids, mask, targets
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """Training: caption logits ``[B, L+1, V]`` (teacher forcing); eval: generated captions."""
+        """Training: caption logits `[B, L+1, V]` (teacher forcing); eval: generated captions."""
         captions = batch.targets.get("caption")
         if self.decoder is not None:
             prefix = self.prefix(hidden, stream)
@@ -102,7 +102,7 @@ class OnlineCaptionHead(TaskHead):
 
     # -- the separate generative LM ------------------------------------------------------------
     def prefix(self, hidden: Tensor, stream: StreamInputs) -> Tensor:
-        """The LLM's state at each video's newest real unit ``[B, H]`` -> decoder prefix ``[B, P, E_dec]``."""
+        """The LLM's state at each video's newest real unit `[B, H]` -> decoder prefix `[B, P, E_dec]`."""
         state = gather_units(hidden, last_real_unit(stream.visual.mask))
         return self.to_prefix(state.to(self.to_prefix.weight.dtype)).view(state.shape[0], self.prefix_tokens, -1)
 
@@ -111,8 +111,8 @@ class OnlineCaptionHead(TaskHead):
         return torch.ones(prefix.shape[:2], dtype=torch.bool, device=prefix.device)
 
     def decoder_teacher_forcing(self, prefix: Tensor, captions: list[str]) -> dict[str, Any]:
-        """``[prefix][caption]`` through the decoder -> ``logits [B, L+1, V]`` (the last prefix
-        position predicts token 0, caption token ``j`` predicts ``j+1``), ``targets [B, L+1]``."""
+        """`[prefix][caption]` through the decoder -> `logits [B, L+1, V]` (the last prefix
+        position predicts token 0, caption token `j` predicts `j+1`), `targets [B, L+1]`."""
         ids, mask, targets = self._caption_targets(captions, prefix.device)
         embeds = torch.cat([prefix.to(self.decoder.embed_text(ids).dtype), self.decoder.embed_text(ids)], dim=1)
         out, _ = self.decoder(embeds, torch.cat([self._prefix_mask(prefix), mask], dim=1), use_cache=False)
@@ -122,7 +122,7 @@ class OnlineCaptionHead(TaskHead):
     def generate(self, stream: StreamInputs) -> list[str]:
         """Captions continuing the stream's key/value cache (a fork of it: the stream goes on
         untouched), from the hidden state of its last token, so a streamed caption sees the
-        whole video so far (under ``model.context``: its sinks and window) as the batch one
+        whole video so far (under `model.context`: its sinks and window) as the batch one
         does, and nothing already in the cache is recomputed."""
         llm = self.llm
         if stream.cache is None:  # a caller without needs_cache: run the stream again
@@ -133,7 +133,7 @@ class OnlineCaptionHead(TaskHead):
                             cache=stream.cache.fork(), last_hidden=last)
 
     def teacher_forcing(self, hidden: Tensor, stream: StreamInputs, captions: list[str]) -> dict[str, Any]:
-        """Continue the stream's cache with the caption tokens -> ``logits [B, L+1, V]``, ``targets [B, L+1]``."""
+        """Continue the stream's cache with the caption tokens -> `logits [B, L+1, V]`, `targets [B, L+1]`."""
         llm = self.llm
         ids, mask, targets = self._caption_targets(captions, hidden.device)
         cache = stream.cache
@@ -154,7 +154,7 @@ class OnlineCaptionHead(TaskHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One entry per narration: ``{narration_id, video_uid, timestamp_sec, caption}``."""
+        """One entry per narration: `{narration_id, video_uid, timestamp_sec, caption}`."""
         captions = outputs.get("captions")
         if captions is None:
             raise ConfigError("no generated captions: predict runs on the head's outputs in eval mode", where="OnlineCaptionHead.predict")

@@ -1,7 +1,7 @@
 """Online captioning metric: coco-caption BLEU@4, METEOR, ROUGE_L, CIDEr(-D) (METRICS.md §2.11).
 
-Ground truth: Ego4D ``narration.json`` (one reference per narration: its own text).
-Predictions: one caption per narration, named as the ground truth names it (both files: :mod:`.formats`).
+Ground truth: Ego4D `narration.json` (one reference per narration: its own text).
+Predictions: one caption per narration, named as the ground truth names it (both files: `formats`).
 
 Every ground-truth narration needs a caption (a missing one is an error; an empty
 caption is allowed and scores 0). Values are coco-caption's x100 (as densevid_eval
@@ -24,10 +24,10 @@ class OnlineCaptionMetric(Metric):
     """coco-caption scores of one caption per narration.
 
     Args:
-        passes: narration passes used as ground truth by :meth:`load_ground_truth`.
+        passes: narration passes used as ground truth by `load_ground_truth`.
         videos: optional video-uid list file restricting the ground truth (a split).
-        skip_unsure: leave out ``#unsure`` narrations (as the dataset does).
-        strip_tags: drop the leading ``#C``/``#O`` actor tag from references (as the dataset does).
+        skip_unsure: leave out `#unsure` narrations (as the dataset does).
+        strip_tags: drop the leading `#C`/`#O` actor tag from references (as the dataset does).
     """
 
     task: ClassVar[str] = "online_caption"
@@ -42,7 +42,7 @@ class OnlineCaptionMetric(Metric):
         self.passes, self.videos, self.skip_unsure, self.strip_tags = tuple(passes), videos, bool(skip_unsure), bool(strip_tags)
 
     def load_ground_truth(self, path: str | Path) -> dict[str, list[str]]:
-        """``narration.json`` -> ``{narration_id: [reference text]}``."""
+        """`narration.json` -> `{narration_id: [reference text]}`."""
         vids = formats.read_video_list(self.videos) if self.videos else None
         return {n.narration_id: [n.text] for n in formats.read_narrations(path, self.passes, vids, self.skip_unsure,
                                                                             strip_tags=self.strip_tags)}

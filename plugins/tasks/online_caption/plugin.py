@@ -1,4 +1,4 @@
-"""Built-in plugin ``online_caption``: Ego4D-narration online captioning (dataset, head, metric)."""
+"""Built-in plugin `online_caption`: Ego4D-narration online captioning (dataset, head, metric)."""
 from __future__ import annotations
 
 import videollm_core

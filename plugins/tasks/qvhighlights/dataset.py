@@ -1,15 +1,15 @@
-"""``QVHighlightsDataset``: the official QVHighlights jsonl files, one sample per query.
+"""`QVHighlightsDataset`: the official QVHighlights jsonl files, one sample per query.
 
-Sample: ``features [T, Df]`` of the video (``<vid>.npy``, one feature per 2-s clip by
-default: ``fps: 1, feature_stride: 2``), ``timestamps [T, 2]`` s, ``query``,
-``targets = {"windows": [[st, ed], ...] (s, plain list), "saliency": [T] float}`` (the
-annotators' mean saliency / 4 on the relevant clips, 0 elsewhere), ``meta = {"video_id"
-(= vid), "qid", "query", "duration"}``.
+Sample: `features [T, Df]` of the video (`<vid>.npy`, one feature per 2-s clip by
+default: `fps: 1, feature_stride: 2`), `timestamps [T, 2]` s, `query`,
+`targets = {"windows": [[st, ed], ...] (s, plain list), "saliency": [T] float}` (the
+annotators' mean saliency / 4 on the relevant clips, 0 elsewhere), `meta = {"video_id"
+(= vid), "qid", "query", "duration"}`.
 
-Known quirks: video ids may start with ``-`` (YouTube ids; 15 in val); the test release
-has no ``relevant_windows``/``saliency_scores`` (samples then carry empty targets and
-:meth:`ground_truth` rows without them); features may hold one clip more or less than
-``int(duration / 2)`` (the metric truncates or pads the saliency scores).
+Known quirks: video ids may start with `-` (YouTube ids; 15 in val); the test release
+has no `relevant_windows`/`saliency_scores` (samples then carry empty targets and
+`ground_truth` rows without them); features may hold one clip more or less than
+`int(duration / 2)` (the metric truncates or pads the saliency scores).
 """
 from __future__ import annotations
 
@@ -31,15 +31,15 @@ class QVHighlightsDataset(LocalizationDataset):
     """QVHighlights moment retrieval + highlight detection.
 
     Args:
-        annotation_file: ``highlight_{train,val}_release.jsonl`` (``.gz`` ok) or
-            ``highlight_test_with_gt.jsonl``; default: the demo file of ``split``.
-        features_dir: ``<vid>.npy`` folder.
-        split: ``"train"`` or ``"val"`` (picks the demo file).
+        annotation_file: `highlight_{train,val}_release.jsonl` (`.gz` ok) or
+            `highlight_test_with_gt.jsonl`; default: the demo file of `split`.
+        features_dir: `<vid>.npy` folder.
+        split: `"train"` or `"val"` (picks the demo file).
         fps, feature_stride, feature_window: feature timing (default 2-s clips).
-        features, videos_dir: instead of ``features_dir``, any feature source ``{type: ..., ...}``
-            or a folder of video files (see :mod:`~videollm_plugins.tasks.common.features`).
+        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
+            or a folder of video files (see `features`).
         feature_dim, on_error: supplied by the runner.
-        demo: demo parameters (:data:`.demo.DEFAULTS`).
+        demo: demo parameters (`demo.DEFAULTS`).
     """
 
     task: ClassVar[str] = "qvhighlights"
@@ -109,5 +109,5 @@ class QVHighlightsDataset(LocalizationDataset):
         return sample
 
     def ground_truth(self) -> list[dict[str, Any]]:
-        """The loaded rows in the official jsonl form (what :class:`QVHighlightsMetric` evaluates)."""
+        """The loaded rows in the official jsonl form (what `QVHighlightsMetric` evaluates)."""
         return [{k: v for k, v in row.items() if k != "where"} for row in self.rows]

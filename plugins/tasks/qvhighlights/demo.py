@@ -1,17 +1,17 @@
 """Deterministic QVHighlights demo data in the official layout.
 
-Writes ``highlight_{train,val}_release.jsonl`` (the official fields: ``qid, query,
+Writes `highlight_{train,val}_release.jsonl` (the official fields: `qid, query,
 duration, vid, relevant_windows [[st, ed]], relevant_clip_ids, saliency_scores [[a1, a2,
-a3]]``, 2-second clips) and ``features/<vid>.npy`` (``[num_clips, Df]`` float32, one
+a3]]`, 2-second clips) and `features/<vid>.npy` (`[num_clips, Df]` float32, one
 feature per 2-s clip).
 
 Signal: each topic has a feature prototype; a video shows its queried topic during 1-2
-relevant windows and ``distractors`` other topics (one window each) elsewhere. A clip of
-any planted window has the feature ``background + (a / 4 + 0.25) * prototype + noise``,
-``a`` the mean of three annotator-like scores (the real saliency on relevant clips, drawn
+relevant windows and `distractors` other topics (one window each) elsewhere. A clip of
+any planted window has the feature `background + (a / 4 + 0.25) * prototype + noise`,
+`a` the mean of three annotator-like scores (the real saliency on relevant clips, drawn
 the same way on distractor clips), so windows and saliency are learnable and a relevant
 window looks exactly like a distractor one: only the query tells them apart. A model that
-ignores the query picks a relevant window with probability ``n_rel / (n_rel + distractors)``
+ignores the query picks a relevant window with probability `n_rel / (n_rel + distractors)`
 at best.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def generate(out: Path, params: dict[str, Any]) -> None:
-    """Write ``features/``, ``highlight_train_release.jsonl`` and ``highlight_val_release.jsonl``."""
+    """Write `features/`, `highlight_train_release.jsonl` and `highlight_val_release.jsonl`."""
     rng = np.random.default_rng(int(params["seed"]))
     topics = TOPICS[: int(params["num_topics"])]
     dim = int(params["feature_dim"])

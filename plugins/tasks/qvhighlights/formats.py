@@ -1,6 +1,6 @@
-"""The official QVHighlights files: the annotation jsonl (``highlight_{train,val}_release.jsonl``,
-``highlight_test_with_gt.jsonl``) and the submission jsonl, plain or gzip-compressed, one
-JSON object per line; clips are ``CLIP_LENGTH_S`` = 2 s long."""
+"""The official QVHighlights files: the annotation jsonl (`highlight_{train,val}_release.jsonl`,
+`highlight_test_with_gt.jsonl`) and the submission jsonl, plain or gzip-compressed, one
+JSON object per line; clips are `CLIP_LENGTH_S` = 2 s long."""
 from __future__ import annotations
 
 import gzip
@@ -13,18 +13,18 @@ from videollm_core.paths import read_jsonl as read_jsonl_file
 
 from ..common import entries
 
-#: seconds per clip (``relevant_clip_ids`` and ``pred_saliency_scores`` index 2-s clips).
+#: seconds per clip (`relevant_clip_ids` and `pred_saliency_scores` index 2-s clips).
 CLIP_LENGTH_S = 2.0
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``.jsonl`` or ``.jsonl.gz`` file (:func:`videollm_core.paths.read_jsonl`: bounded,
-    UTF-8, one JSON object per line); a bad line raises :class:`DataError` naming it."""
+    """Rows of a `.jsonl` or `.jsonl.gz` file (`videollm_core.paths.read_jsonl`: bounded,
+    UTF-8, one JSON object per line); a bad line raises [`DataError`][videollm_core.errors.DataError] naming it."""
     return read_jsonl_file(path, "JSON Lines file", dict, "one JSON object per line")
 
 
 def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """Write rows as jsonl (gzip when ``path`` ends in ``.gz``)."""
+    """Write rows as jsonl (gzip when `path` ends in `.gz`)."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wt", encoding="utf-8") as f:
@@ -40,11 +40,11 @@ ROW_FORM = ("one row per query: {'qid': int, 'pred_relevant_windows': [[start, e
 def read_submission(path: str | Path) -> list[dict[str, Any]]:
     """The submission jsonl, every row checked (whether or not its qid is in the ground truth).
 
-    A row needs a ``qid`` (an integer or a string, as the ground truth names it) and the
-    prediction fields of the first row (moment_detr's ``standalone_eval/eval.py``
-    ``eval_submission`` decides from ``submission[0]`` which fields every row has):
-    ``pred_relevant_windows`` ``[[start, end, score], ...]`` with ``0 <= start <= end``
-    and finite scores, ``pred_saliency_scores`` finite numbers. A qid on two rows is
+    A row needs a `qid` (an integer or a string, as the ground truth names it) and the
+    prediction fields of the first row (moment_detr's `standalone_eval/eval.py`
+    `eval_submission` decides from `submission[0]` which fields every row has):
+    `pred_relevant_windows` `[[start, end, score], ...]` with `0 <= start <= end`
+    and finite scores, `pred_saliency_scores` finite numbers. A qid on two rows is
     refused: the reference merges both rows' windows for MR mAP but keeps the last row for
     R1 and highlight detection.
 

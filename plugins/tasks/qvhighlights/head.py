@@ -1,14 +1,14 @@
-"""``MomentRetrievalHighlightHead``: moment retrieval windows + per-clip highlight saliency.
+"""`MomentRetrievalHighlightHead`: moment retrieval windows + per-clip highlight saliency.
 
-Moment retrieval is the boundary scoring shared with NLQ (:class:`~..common.moment_heads.MomentBoundaryHead`:
+Moment retrieval is the boundary scoring shared with NLQ (`MomentBoundaryHead`:
 start / end / inside logits per visual unit, several GT windows as a soft target);
 highlight detection adds one saliency logit per unit, trained with binary cross-entropy
-against the annotators' mean saliency / 4 (``targets["saliency"]`` per feature step,
+against the annotators' mean saliency / 4 (`targets["saliency"]` per feature step,
 read at each unit's last step). Predictions follow the official jsonl:
-``pred_relevant_windows = [[st, ed, score], ...]`` (score = the window's probability
-``exp(log-score)``, best first) and ``pred_saliency_scores`` = one score per feature step
+`pred_relevant_windows = [[st, ed, score], ...]` (score = the window's probability
+`exp(log-score)`, best first) and `pred_saliency_scores` = one score per feature step
 (2-s clip), each clip taking its unit's saliency logit. While streaming, each unit answers its
-saliency and the newest one the best windows so far (:meth:`MomentRetrievalHighlightHead.stream_answer`).
+saliency and the newest one the best windows so far (`MomentRetrievalHighlightHead.stream_answer`).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class MomentRetrievalHighlightHead(MomentBoundaryHead):
 
     Args:
         in_dim, hidden_dim, max_window_units, inside_weight, nms_iou, query_fusion: as
-            :class:`~..common.moment_heads.MomentBoundaryHead` (with query fusion the saliency is read from the
+            `MomentBoundaryHead` (with query fusion the saliency is read from the
             same query-conditioned unit features).
         num_windows: windows per query (the official mAP keeps the first 10).
         saliency_weight: weight of the saliency loss.
@@ -44,7 +44,7 @@ class MomentRetrievalHighlightHead(MomentBoundaryHead):
         self.saliency_weight = float(saliency_weight)
 
     def forward(self, hidden: Tensor, batch: VideoBatch, stream: StreamInputs) -> dict[str, Any]:
-        """Adds ``saliency [B, N]`` logits to the boundary outputs."""
+        """Adds `saliency [B, N]` logits to the boundary outputs."""
         out = super().forward(hidden, batch, stream)
         out["saliency"] = self.saliency(out["features"]).squeeze(-1)
         return out
@@ -60,7 +60,7 @@ class MomentRetrievalHighlightHead(MomentBoundaryHead):
 
     @torch.no_grad()
     def predict(self, outputs: dict[str, Any], batch: VideoBatch) -> list[dict[str, Any]]:
-        """One official row per query: ``qid, query, vid, pred_relevant_windows, pred_saliency_scores``."""
+        """One official row per query: `qid, query, vid, pred_relevant_windows, pred_saliency_scores`."""
         per_step = units_to_steps(outputs["saliency"].float(), batch.timestamps, outputs["spans"], outputs["mask"], batch.mask,
                                   fill=float("-inf"))
         entries = []
@@ -79,9 +79,9 @@ class MomentRetrievalHighlightHead(MomentBoundaryHead):
     def stream_answer(self, outputs: dict[str, Any], first_unit: int, n_units: int, *, top: int = 3,
                       class_names: list[str] | None = None, state: dict[str, Any] | None = None,
                       final: bool = False) -> list[dict[str, Any]]:
-        """``{"unit", "saliency"}`` per new unit (the sigmoid of its saliency logit, in ``[0, 1]``: the
-        annotators' mean saliency / 4 it was trained on), the newest one also with the best ``top``
-        ``moments`` so far (:meth:`MomentBoundaryHead.stream_answer`)."""
+        """`{"unit", "saliency"}` per new unit (the sigmoid of its saliency logit, in `[0, 1]`: the
+        annotators' mean saliency / 4 it was trained on), the newest one also with the best `top`
+        `moments` so far (`MomentBoundaryHead.stream_answer`)."""
         saliency = torch.sigmoid(outputs["saliency"][0, :n_units].float()).tolist() if n_units else []
         answers = [{"unit": first_unit + j, "saliency": round(p, 6)} for j, p in enumerate(saliency)]
         for answer in super().stream_answer(outputs, first_unit, n_units, top=top, state=state, final=final):

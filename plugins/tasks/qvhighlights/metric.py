@@ -1,15 +1,15 @@
 """QVHighlights moment retrieval (MR) + highlight detection (HD) metric (METRICS.md §2.5).
 
-Reimplements ``jayleicn/moment_detr`` ``standalone_eval/eval.py`` (commit ``b7e553a``):
+Reimplements `jayleicn/moment_detr` `standalone_eval/eval.py` (commit `b7e553a`):
 values are percentages rounded to two decimals exactly as the official evaluator prints
-them, so ``videollm evaluate qvhighlights`` reproduces ``sample_val_preds_metrics_raw.json``.
+them, so `videollm evaluate qvhighlights` reproduces `sample_val_preds_metrics_raw.json`.
 
-Files: ground truth = the official ``highlight_{val,test_with_gt}*.jsonl`` (one query per
-line: ``qid, query, duration, vid, relevant_windows [[st, ed] s], relevant_clip_ids,
-saliency_scores [[a1, a2, a3] per relevant 2-s clip]``); predictions = the official
-submission jsonl (``qid, query, vid, pred_relevant_windows [[st, ed, score], ...] ranked,
-pred_saliency_scores [one per 2-s clip]``), plain or gzip-compressed (read and written by
-:mod:`.formats`).
+Files: ground truth = the official `highlight_{val,test_with_gt}*.jsonl` (one query per
+line: `qid, query, duration, vid, relevant_windows [[st, ed] s], relevant_clip_ids,
+saliency_scores [[a1, a2, a3] per relevant 2-s clip]`); predictions = the official
+submission jsonl (`qid, query, vid, pred_relevant_windows [[st, ed, score], ...] ranked,
+pred_saliency_scores [one per 2-s clip]`), plain or gzip-compressed (read and written by
+`formats`).
 """
 from __future__ import annotations
 
@@ -30,17 +30,17 @@ SALIENCY_LEVELS = {"Fair": 2, "Good": 3, "VeryGood": 4}
 
 
 def _r2(x: float) -> float:
-    """The official evaluator's ``float(f"{x:.2f}")``."""
+    """The official evaluator's `float(f"{x:.2f}")`."""
     return float(f"{x:.2f}")
 
 
 def hd_ap(labels: np.ndarray, scores: np.ndarray) -> float:
-    """moment_detr's ``get_ap``: mean interpolated precision over distinct recall levels.
+    """moment_detr's `get_ap`: mean interpolated precision over distinct recall levels.
 
-    ``labels [K]`` 0/1, ``scores [K]``. All labels 0 -> 0, all 1 -> 1. Otherwise sweep the
+    `labels [K]` 0/1, `scores [K]`. All labels 0 -> 0, all 1 -> 1. Otherwise sweep the
     unique scores descending (ties enter together); for every distinct recall level
-    ``r > 0`` take ``max{precision at recall >= r}``; return their mean. This is not
-    sklearn's ``average_precision_score``.
+    `r > 0` take `max{precision at recall >= r}`; return their mean. This is not
+    sklearn's `average_precision_score`.
     """
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
@@ -61,7 +61,7 @@ def hd_ap(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def hd_label_matrix(gt: dict[str, Any]) -> np.ndarray:
-    """``[num_clips, 3]`` annotator scores over the whole video; ``num_clips = int(duration / 2)``."""
+    """`[num_clips, 3]` annotator scores over the whole video; `num_clips = int(duration / 2)`."""
     num_clips = int(gt["duration"] / CLIP_LENGTH_S)
     full = np.zeros((num_clips, 3))
     ids = np.asarray(gt.get("relevant_clip_ids", []), dtype=np.int64)
@@ -119,7 +119,7 @@ class QVHighlightsMetric(Metric):
         return read_jsonl(path)
 
     def load_predictions(self, path: str | Path) -> list[dict[str, Any]]:
-        """The submission jsonl, every row checked (:func:`.formats.read_submission`)."""
+        """The submission jsonl, every row checked (`formats.read_submission`)."""
         return read_submission(path)
 
     def save_predictions(self, predictions: list[dict[str, Any]], path: str | Path) -> None:

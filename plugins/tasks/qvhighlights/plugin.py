@@ -1,4 +1,4 @@
-"""Built-in plugin ``qvhighlights``: moment retrieval + highlight detection (QVHighlights)."""
+"""Built-in plugin `qvhighlights`: moment retrieval + highlight detection (QVHighlights)."""
 from __future__ import annotations
 
 import videollm_core
