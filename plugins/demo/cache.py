@@ -1,7 +1,7 @@
 """The demo-data cache: generate a task's demo files once, atomically, and reuse them.
 
-A task's generator writes the benchmark's real layout (feature ``.npy`` files plus
-official annotation files) into a directory. :func:`ensure_demo_data` keys that
+A task's generator writes the benchmark's real layout (feature `.npy` files plus
+official annotation files) into a directory. `ensure_demo_data` keys that
 directory by task, generator version and parameters, writes it into a temporary
 sibling and renames it into place, so concurrent runs (two test workers, two
 accelerate ranks) never see a half-written tree.
@@ -24,14 +24,14 @@ ENV_CACHE = "VIDEOLLM_CACHE"
 
 
 def demo_cache_root() -> Path:
-    """``$VIDEOLLM_CACHE/demo``, else ``~/.cache/videollm/demo``."""
+    """`$VIDEOLLM_CACHE/demo`, else `~/.cache/videollm/demo`."""
     base = os.environ.get(ENV_CACHE) or os.path.join(os.path.expanduser("~"), ".cache", "videollm")
     return Path(base) / "demo"
 
 
 def _source_digest(generator: Callable[[Path], None]) -> str:
-    """Hash of the source file that defines ``generator``: editing the generator makes a new
-    cache entry, so stale demo data is never read back (``version`` stays for clarity)."""
+    """Hash of the source file that defines `generator`: editing the generator makes a new
+    cache entry, so stale demo data is never read back (`version` stays for clarity)."""
     func: Any = generator
     while isinstance(func, functools.partial):
         func = func.func
@@ -50,16 +50,16 @@ def ensure_demo_data(
     version: int = 1,
     root: str | os.PathLike | None = None,
 ) -> Path:
-    """Return a directory holding ``task``'s demo data for ``params``, generating it once.
+    """Return a directory holding `task`'s demo data for `params`, generating it once.
 
     Args:
-        task: task name, e.g. ``"oad"`` (first part of the directory name).
-        generator: ``generator(out_dir)`` writes every file into ``out_dir``; it must be
-            deterministic in ``params`` (seed included).
+        task: task name, e.g. `"oad"` (first part of the directory name).
+        generator: `generator(out_dir)` writes every file into `out_dir`; it must be
+            deterministic in `params` (seed included).
         params: everything that changes the files; hashed into the directory name
             together with the generator's source file.
         version: bump when the generator's output changes through code outside that file.
-        root: cache root (default :func:`demo_cache_root`).
+        root: cache root (default `demo_cache_root`).
     """
     key = json.dumps({"task": task, "version": version, "params": params, "source": _source_digest(generator)},
                      sort_keys=True, default=str)
@@ -75,7 +75,7 @@ def ensure_demo_data(
 
 
 def _generate(generator: Callable[[Path], None], key: str, base: Path, target: Path, task: str) -> Path:
-    """Write the data into a temporary sibling of ``target`` and rename it into place."""
+    """Write the data into a temporary sibling of `target` and rename it into place."""
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{task}-", dir=base))
     try:

@@ -1,11 +1,11 @@
-"""``videollm demo-data TASK --out DIR``: a task's demo data, copied out of the cache, plus the config reading it.
+"""`videollm demo-data TASK --out DIR`: a task's demo data, copied out of the cache, plus the config reading it.
 
-The example config of the task (``examples/<task>.yaml``, or ``--config``) is loaded; each
-dataset entry with ``demo:`` is built once while the constructor's final arguments are
-recorded (every function of the construction that takes ``demo`` reports its locals on
+The example config of the task (`examples/<task>.yaml`, or `--config`) is loaded; each
+dataset entry with `demo:` is built once while the constructor's final arguments are
+recorded (every function of the construction that takes `demo` reports its locals on
 return: the annotation files, feature folder and timing its demo branch chose). The demo
-tree is copied to ``DIR/data/``, and ``DIR/config.yaml`` is the example with each
-``demo: {...}`` replaced by those arguments, its paths pointing into ``DIR/data/``: the
+tree is copied to `DIR/data/`, and `DIR/config.yaml` is the example with each
+`demo: {...}` replaced by those arguments, its paths pointing into `DIR/data/`: the
 config a user writes for the real benchmark files.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ SUPPLIED = ("feature_dim", "on_error", "demo")
 
 
 def example_config(task: str, config: str | None = None) -> Path:
-    """``config``, else ``examples/<task>.yaml`` of the source tree; :class:`ConfigError` when there is none."""
+    """`config`, else `examples/<task>.yaml` of the source tree; [`ConfigError`][videollm_core.errors.ConfigError] when there is none."""
     if config is not None:
         path = Path(config)
     else:
@@ -42,7 +42,7 @@ def example_config(task: str, config: str | None = None) -> Path:
 
 
 def resolved_arguments(cls: type, args: dict[str, Any]) -> dict[str, Any]:
-    """Build ``cls(**args)`` and return its constructor's arguments as the demo branch left them."""
+    """Build `cls(**args)` and return its constructor's arguments as the demo branch left them."""
     signature = inspect.signature(cls.__init__).parameters
     seen: dict[str, Any] = {}
 
@@ -63,7 +63,7 @@ def resolved_arguments(cls: type, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _relocate(value: Any, cache: Path, data: Path) -> Any:
-    """Paths inside the demo cache become the same paths under ``data``; lists elementwise."""
+    """Paths inside the demo cache become the same paths under `data`; lists elementwise."""
     if isinstance(value, (list, tuple)):
         return [_relocate(v, cache, data) for v in value]
     if isinstance(value, (str, Path)):
@@ -75,10 +75,10 @@ def _relocate(value: Any, cache: Path, data: Path) -> Any:
 
 
 def write_demo_data(task: str, out: str | Path, config: str | None = None, videos: bool = False) -> Path:
-    """Write ``out/data/`` (the demo files in the benchmark's layout) and ``out/config.yaml``; returns the config's path.
+    """Write `out/data/` (the demo files in the benchmark's layout) and `out/config.yaml`; returns the config's path.
 
-    ``videos``: also render the features as mp4 clips under ``out/data/videos/`` and write a config that
-    trains from them through a ``FrameEncoder`` (:mod:`.video_data`)."""
+    `videos`: also render the features as mp4 clips under `out/data/videos/` and write a config that
+    trains from them through a `FrameEncoder` (`video_data`)."""
     from videollm_core.config import load_config
     from videollm_core.plugins import REGISTRIES
     from videollm_core.validation import task_specs

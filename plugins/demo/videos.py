@@ -3,7 +3,7 @@
 A task's demo features (`<video>.npy`, `[T, Df]`, one row per feature step) already
 plant the task's signal: class prototypes plus noise, verb cues seen only at a segment's
 start, a queried topic shown during its windows. `render_frames` paints each step's
-feature vector as one picture, a mix of `Df` smooth colour waves::
+feature vector as one picture, a mix of `Df` smooth colour waves:
 
     frame(x, y, c) = carrier(x, y, c) + gain * sum_i tanh(f_i / 3) * wave_i(x, y, c)     (clipped to 0..1)
 
