@@ -114,7 +114,7 @@ def render(results: dict[str, dict], threads: int, window: int, sink: int) -> st
              "memory, against StreamingLLM's baseline, a sliding window with re-computation (the LLM and head",
              f"re-run over the last {window} tokens for every new unit). Batch 1, random weights, 6 layers, hidden 384,",
              f"a {window}-position table, fp32, {threads} CPU thread(s) ({platform.processor() or platform.machine()}), medians;",
-             f"all measured in one run of `python bench/streaming.py` (1-minute load average at the start:",
+             "all measured in one run of `python bench/streaming.py` (1-minute load average at the start:",
              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; absolute times move with load, the ratios much less).", "",
              "![Per-unit latency against stream length: flat with the bounded cache, one to two orders of magnitude "
              "higher when the window is re-computed for every unit; memory flat](img/streaming.svg)", ""]

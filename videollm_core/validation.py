@@ -53,7 +53,7 @@ def _scheduler() -> Rule:
 
 def _trackers() -> Rule:
     names = choice(*TRACKERS)
-    many = Rule(lambda v: isinstance(v, list) and all(names.check(n) for n in v), f"a list of them", {"type": "array", "items": names.json})
+    many = Rule(lambda v: isinstance(v, list) and all(names.check(n) for n in v), "a list of them", {"type": "array", "items": names.json})
     return Rule(lambda v: names.check(v) or many.check(v), f"{names.what} (or a list of them)", {"anyOf": [names.json, many.json]})
 
 

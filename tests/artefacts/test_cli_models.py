@@ -66,7 +66,6 @@ def test_predict_reads_a_folder_a_file_and_a_source_config_alike(oad_model, vide
 
 def test_predict_windows_restart_the_stream_as_the_datasets_do(oad_model, videos, tmp_path):
     """window 2 s at 4 fps = 8 steps: step 8 of a 13-step video starts a fresh context."""
-    from videollm_core import from_pretrained
 
     out = tmp_path / "p.json"
     assert main(["predict", str(oad_model), "--features", str(videos / "vid_a.npy"), "--out", str(out)]) == 0
@@ -82,7 +81,6 @@ def test_predict_windows_restart_the_stream_as_the_datasets_do(oad_model, videos
 
 @pytest.mark.parametrize("example", ["anticipation", "online_caption"])
 def test_stream_answers_each_unit_like_the_python_stream(example, tmp_path, capsys, perturb):
-    from videollm_core import from_pretrained
 
     model = _saved(example, tmp_path / example, perturb)
     pipeline = from_pretrained(model)
@@ -181,7 +179,6 @@ def test_out_gives_what_its_name_says(oad_model, videos, tmp_path, capsys):
 def test_stream_names_classes_takes_numpy_and_refuses_nan(tmp_path, capsys, perturb):
     """Answers name the classes the model recorded; ``stream.push`` takes numpy arrays; NaN
     features are refused naming the step (``--json`` output never carries a NaN)."""
-    from videollm_core import from_pretrained
     from videollm_core.errors import DataError
 
     pipeline = build_pipeline(load_config(ROOT / "examples" / "action_segmentation.yaml", SMALL)).eval()

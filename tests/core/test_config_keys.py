@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import types
 
-import pytest
 
 import videollm_core
 from videollm_core.config import load_config

@@ -131,7 +131,7 @@ def invalid_yaml(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator
 
 
 def wrong_type(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mutation]:
-    enc, tr = _part(cfg, "encoder"), _part(cfg, "translator")
+    enc = _part(cfg, "encoder")
     head = _head_path(cfg)
     cases = [
         ("model", [1, 2]), (f"{enc}", "TemporalUnitEncoder"), ("data", 5), ("train", "fast"),
@@ -185,7 +185,7 @@ def missing_section(name: str, cfg: dict[str, Any], rng: random.Random) -> Itera
 
 
 def bad_size(name: str, cfg: dict[str, Any], rng: random.Random) -> Iterator[Mutation]:
-    enc, tr = _part(cfg, "encoder"), _part(cfg, "translator")
+    enc = _part(cfg, "encoder")
     head = _head_path(cfg)
     cases = [
         (f"{enc}.unit_size", -1), (f"{enc}.unit_size", 0), (f"{enc}.in_dim", 0),

@@ -1,7 +1,6 @@
 """The ``slurm`` executor against the stand-in Slurm of ``conftest.py`` (``cluster`` fixture)."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path

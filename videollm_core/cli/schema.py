@@ -15,7 +15,6 @@ import argparse
 import json
 import types
 import typing
-from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 #: keys of the config loader itself, allowed in every mapping (inheritance and deletion).

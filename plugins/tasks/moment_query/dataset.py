@@ -8,7 +8,7 @@ subset), or an explicit `class_names` / `label_map` so train and val agree.
 
 Known quirk (THUMOS14): 30 test/validation segments end after the annotated video
 duration (e.g. 22 in `video_test_0000270`); `on_error: raise` stops there, `skip`
-drops those segments and records them in `skipped` (`self.errors`).
+drops those segments; `self.errors` (a `DataErrors`) records them and `skip_report()` lists them.
 """
 from __future__ import annotations
 

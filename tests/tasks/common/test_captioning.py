@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from videollm_plugins.tasks.common import captioning
+from videollm_plugins.tasks.common import meteor
 from videollm_plugins.tasks.common.captioning import meteor_available, score_captions, simple_ptb_tokenize
 
 
@@ -35,7 +35,7 @@ def test_errors_and_empty_input():
 
 
 def test_without_java_meteor_is_skipped_not_faked(monkeypatch):
-    monkeypatch.setattr(captioning.shutil, "which", lambda name: None)
+    monkeypatch.setattr(meteor.shutil, "which", lambda name: None)  # no java on PATH
     with pytest.warns(RuntimeWarning, match="METEOR skipped"):
         s = score_captions({"a": "C takes the knife"}, {"a": ["C takes the knife"]}, metrics=("METEOR", "ROUGE_L"))
     assert "METEOR" not in s and s["ROUGE_L"] == pytest.approx(1.0)

@@ -26,7 +26,8 @@ class ExampleDataset(VideoDataset):
         fps: feature steps per second; step ``t`` covers ``[t / fps, (t + 1) / fps]`` s.
         feature_dim: expected ``Df`` (supplied by the runner: the encoder's ``in_dim``).
         on_error: ``raise`` a :class:`DataError` on the first bad video, or ``skip`` it
-            (one ``"where: problem"`` line per skipped video in :attr:`skipped`).
+            (``self.errors``, a ``DataErrors``, records it; ``skip_report()`` hands the
+            ``"where: problem"`` lines to the runner).
         demo: parameters of :func:`videollm_example_plugin.demo.write_demo` (e.g.
             ``{num_videos: 24, seed: 0}``); the files are generated once into the
             videollm demo cache and read exactly like real ones.
@@ -51,7 +52,7 @@ class ExampleDataset(VideoDataset):
         if root is None:
             from videollm_plugins.demo import ensure_demo_data
 
-            params = {"feature_dim": feature_dim or 16, "fps": fps, **demo}
+            params = {"feature_dim": feature_dim or 16, "fps": fps, **(demo or {})}
             root = str(ensure_demo_data("example", functools.partial(write_demo, **params), params))
         self.root, self.split, self.fps = Path(root), split, float(fps)
         self.feature_dim = feature_dim
