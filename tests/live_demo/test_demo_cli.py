@@ -35,7 +35,7 @@ def test_a_port_in_use_is_one_message_and_exit_2(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [(["--port", "70000"], "expected a port number 1..65535"),
                                            (["--max-upload-mb", "0"], "expected a positive number"),
-                                           (["--max-sessions", "0"], "expected a positive whole number")])
+                                           (["--max-sessions", "0"], "expected a positive integer")])
 def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["demo", "MODEL", *argv])

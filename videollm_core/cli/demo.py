@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from .data import _plugin_module
+from .models import _positive_int
 
 VIDEO_FILES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
@@ -36,16 +37,6 @@ def _positive(text: str) -> float:
         value = -1.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
 
 
@@ -87,7 +78,7 @@ def add_demo_command(sub: Any, add_common: Callable[..., None]) -> None:
                    help="demo clips offered on the page (video files or folders of them, e.g. DIR/data/videos of demo-data --videos)")
     p.add_argument("--max-upload-mb", type=_positive, default=50.0, help="largest upload in MB (default 50)")
     p.add_argument("--max-video-s", type=_positive, default=120.0, help="longest video in seconds (default 120)")
-    p.add_argument("--max-sessions", type=_count, default=4, help="sessions answered at once (default 4; more wait in a queue)")
+    p.add_argument("--max-sessions", type=_positive_int, default=4, help="sessions answered at once (default 4; more wait in a queue)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.set_defaults(func=cmd_demo)
     add_common(p, suppress=True)
