@@ -103,7 +103,7 @@ def _docstring(cls: type) -> list[str]:
 
 
 def _component(role: str, name: str, registry: Any) -> list[str]:
-    from videollm_core.signature import describe_parameters
+    from videollm_core.cli.listing import describe_parameters
 
     cls = registry.get(name)
     lines = [f"### {name}", "", f"plugin `{registry.origin(name)}` · class `{cls.__module__}.{cls.__qualname__}`", ""]

@@ -1,10 +1,10 @@
-"""One registry per component role, on mmengine's `Registry` without its scopes.
+"""One registry per component role: the project's own small class.
 
-What is kept from mmengine: `register_module(name=..., force=..., module=...)`
-(as a call or a decorator) and `build(cfg)`. What is dropped: scopes and
-`DefaultScope` re-routing, parent/child fallback, lazy `locations` imports and
-the dotted-path fallback that imports any object named in a config. A `type:` is
-a registered name, or `PLUGIN:NAME` to pick one plugin's component.
+Its interface is mmengine's: `register_module(name=..., force=..., module=...)` (as a call or a
+decorator) and `build(cfg)`, so plugin code reads as in OpenMMLab projects; what mmengine adds
+beside (scopes and `DefaultScope` re-routing, parent/child fallback, lazy `locations` imports, the
+dotted-path fallback that imports any object named in a config) is not there. A `type:` is a
+registered name, or `PLUGIN:NAME` to pick one plugin's component.
 
 Every registration is attributed to the plugin being loaded (see
 `registering_as`), so duplicates and listings name their origin.
@@ -17,7 +17,6 @@ import difflib
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
-from mmengine.registry import Registry
 
 from .base import ROLE_BASES, supplying
 from .errors import ConfigError, ConfigErrors, PluginError, RegistryError, UserError
@@ -58,6 +57,19 @@ def _yaml_place(own: str | None, class_name: str, where: str) -> str:
     return own
 
 
+def _skipped_module_init(error: BaseException) -> bool:
+    """Whether `error` came from torch's `Module.__setattr__`/`__getattr__` on a module whose
+    `nn.Module.__init__` never ran (no `_parameters` yet): a constructor that set a sub-module
+    before calling its base class's. Read from the traceback's frames, not the message's words."""
+    from torch import nn
+
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    owner = tb.tb_frame.f_locals.get("self") if tb is not None and tb.tb_frame.f_code.co_name in ("__setattr__", "__getattr__") else None
+    return isinstance(owner, nn.Module) and "_parameters" not in vars(owner)
+
+
 def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
@@ -65,7 +77,7 @@ def _qualname(obj: Any) -> str:
 _C = TypeVar("_C")  # the role's base class
 
 
-class ComponentRegistry(Registry, Generic[_C]):
+class ComponentRegistry(Generic[_C]):
     """The registry of one role (e.g. `translators`).
 
     Args:
@@ -75,22 +87,36 @@ class ComponentRegistry(Registry, Generic[_C]):
     """
 
     def __init__(self, role: str, bases: tuple[type, ...], owner: "Registries | None" = None):
-        super().__init__(role, scope="videollm", locations=[])
         self.role = role
+        self._modules: dict[str, type] = {}  # name -> the class answering to it now
         self.bases = bases
         self.owner = owner
         self._origins: dict[str, str] = {}
         self._by_plugin: dict[str, dict[str, type]] = {}
 
-    # -- mmengine machinery we do not want --------------------------------
-    def import_from_location(self) -> None:
-        """No lazy imports from strings: plugins register explicitly."""
-
-    def _add_child(self, registry: Registry) -> None:
-        raise RegistryError("videollm registries have no children or scopes")
+    def __len__(self) -> int:
+        return len(self._modules)
 
     # -- registration -------------------------------------------------------
-    def _register_module(self, module: type, module_name: str | list[str] | None = None, force: bool = False) -> None:
+    def register_module(self, name: str | list[str] | None = None, force: bool = False, module: type | None = None) -> Any:
+        """Register `module` under its class name (or `name`, or each of several names).
+
+        As a call, `registry.register_module(module=cls)`, it returns `cls`; without `module` it is
+        a decorator, `@registry.register_module()`. `force=True` replaces a component another
+        plugin registered under the same name (logged). The class must subclass the role's base
+        and implement its abstract methods; the plugin being loaded is recorded as its origin.
+        """
+        if module is not None:
+            self._register(module, name, force)
+            return module
+
+        def decorate(cls: type) -> type:
+            self._register(cls, name, force)
+            return cls
+
+        return decorate
+
+    def _register(self, module: type, module_name: str | list[str] | tuple[str, ...] | None = None, force: bool = False) -> None:
         plugin = _CURRENT_PLUGIN.get()
         if not isinstance(module, type) or not issubclass(module, self.bases):
             expected = " or ".join(b.__name__ for b in self.bases)
@@ -110,8 +136,8 @@ class ComponentRegistry(Registry, Generic[_C]):
         for name in names:
             if ":" in name or not name:
                 raise RegistryError(f"invalid {self.role} name {name!r} (empty or containing ':')", where=f"plugin '{plugin}'")
-            if name in self._module_dict:
-                first = self._module_dict[name]
+            if name in self._modules:
+                first = self._modules[name]
                 origin = self._origins.get(name, "?")
                 if not force:
                     raise RegistryError(
@@ -124,19 +150,19 @@ class ComponentRegistry(Registry, Generic[_C]):
                     "plugin '%s' replaced %s '%s' of plugin '%s' (%s -> %s, force=True)",
                     plugin, self.role, name, origin, _qualname(first), _qualname(module),
                 )
-            self._module_dict[name] = module
+            self._modules[name] = module
             self._origins[name] = plugin
             self._by_plugin.setdefault(plugin, {})[name] = module
 
     def snapshot(self) -> tuple[dict[str, type], dict[str, str], dict[str, dict[str, type]]]:
         """The registry's state (components, origins, components per plugin), for `restore`."""
-        return dict(self._module_dict), dict(self._origins), {k: dict(v) for k, v in self._by_plugin.items()}
+        return dict(self._modules), dict(self._origins), {k: dict(v) for k, v in self._by_plugin.items()}
 
     def restore(self, state: tuple[dict[str, type], dict[str, str], dict[str, dict[str, type]]] | None = None) -> None:
         """Put back a `snapshot` (`None`: empty the registry)."""
         modules, origins, by_plugin = state if state is not None else ({}, {}, {})
-        self._module_dict.clear()
-        self._module_dict.update(modules)
+        self._modules.clear()
+        self._modules.update(modules)
         self._origins = dict(origins)
         self._by_plugin = {k: dict(v) for k, v in by_plugin.items()}
 
@@ -144,13 +170,13 @@ class ComponentRegistry(Registry, Generic[_C]):
         """Remove everything `plugin` registered (used to roll back a failed plugin)."""
         removed = []
         for name, cls in self._by_plugin.pop(plugin, {}).items():
-            if self._module_dict.get(name) is cls and self._origins.get(name) == plugin:
-                del self._module_dict[name]
+            if self._modules.get(name) is cls and self._origins.get(name) == plugin:
+                del self._modules[name]
                 del self._origins[name]
                 # a component this plugin had overridden comes back
                 for other, comps in self._by_plugin.items():
                     if name in comps:
-                        self._module_dict[name] = comps[name]
+                        self._modules[name] = comps[name]
                         self._origins[name] = other
                 removed.append(name)
         return removed
@@ -158,7 +184,7 @@ class ComponentRegistry(Registry, Generic[_C]):
     # -- lookup -------------------------------------------------------------
     def names(self) -> list[str]:
         self._ensure_loaded()
-        return sorted(self._module_dict)
+        return sorted(self._modules)
 
     def origin(self, name: str) -> str:
         """The plugin that registered the component now answering to `name`."""
@@ -179,7 +205,7 @@ class ComponentRegistry(Registry, Generic[_C]):
         if ":" in key:
             plugin, _, name = key.partition(":")
             return self._by_plugin.get(plugin, {}).get(name)
-        return self._module_dict.get(key)
+        return self._modules.get(key)
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -202,7 +228,7 @@ class ComponentRegistry(Registry, Generic[_C]):
             known = sorted(self._by_plugin)
             raise ConfigError(f"unknown {self.role} '{key}': no plugin '{plugin}' registered any {self.role}", where=where,
                               hint=f"plugins with {self.role}: {', '.join(known) or '(none)'}")
-        pool = sorted(self._by_plugin.get(plugin, {})) if sep else sorted(self._module_dict)
+        pool = sorted(self._by_plugin.get(plugin, {})) if sep else sorted(self._modules)
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
         lowered = {p.lower(): p for p in pool}
         if name.lower() in lowered and lowered[name.lower()] not in close:
@@ -258,8 +284,8 @@ class ComponentRegistry(Registry, Generic[_C]):
                 return cls(**kwargs)
         except UserError as e:  # the constructor's own message; its place made a YAML path
             raise e.relocate(_yaml_place(e.where, cls.__name__, where))
-        except AttributeError as e:  # torch's words for a constructor that skipped the base class
-            if "Module.__init__() call" not in str(e):
+        except AttributeError as e:
+            if not _skipped_module_init(e):
                 raise  # a bug in the component, not in the config: keep the traceback
             needs = ", ".join(n for n in ("in_dim", "out_dim") if n in (default_args or {}))
             raise PluginError(f"{cls.__name__} (plugin '{plugin}', module {cls.__module__}) sets a "
@@ -347,11 +373,8 @@ class Registries:
     def config_keys(self) -> dict[str, dict[str, Any]]:
         """`{"train": {KEY: Rule}, "top": {SECTION: Rule}}` of every loaded plugin."""
         self.ensure_loaded()
-        merged: dict[str, dict[str, Any]] = {"train": {}, "top": {}}
-        for own in self._config_keys.values():
-            for section, rules in own.items():
-                merged[section].update(rules)
-        return merged
+        return {section: {key: rule for own in self._config_keys.values() for key, rule in own.get(section, {}).items()}
+                for section in ("train", "top")}
 
     def snapshot(self) -> dict[str, Any]:
         """Every role's state and the attached manager, for [`restore`][videollm_core.registry.Registries.restore]."""

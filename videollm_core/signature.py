@@ -16,7 +16,7 @@ from .errors import ConfigError
 _EMPTY = inspect.Parameter.empty
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cast(Any, cls).__init__)
     except Exception:  # unresolvable forward references: fall back to raw annotations
@@ -53,20 +53,6 @@ def annotation_text(annotation: Any) -> str | None:
     if isinstance(annotation, type) and get_origin(annotation) is None:
         return annotation.__name__
     return str(annotation).replace("typing.", "")
-
-
-def describe_parameters(cls: type) -> dict[str, dict[str, Any]]:
-    """`{param: {"default": value or "<required>", "annotation": text}}` for listings."""
-    hints = _hints(cls)
-    out: dict[str, dict[str, Any]] = {}
-    for name, p in constructor_parameters(cls).items():
-        default = "<required>" if p.default is _EMPTY else p.default
-        if not isinstance(default, (str, int, float, bool, type(None), list, dict, tuple)):
-            default = repr(default)
-        if isinstance(default, tuple):
-            default = list(default)
-        out[name] = {"default": default, "annotation": annotation_text(hints.get(name, p.annotation))}
-    return out
 
 
 def _matches(value: Any, annotation: Any) -> bool:
@@ -125,7 +111,7 @@ def check_arguments(
     """
     errors: list[ConfigError] = []
     params = constructor_parameters(cls)
-    hints = _hints(cls)
+    hints = type_hints(cls)
     accepted = ", ".join(params) or "(none)"
     if not accepts_var_kwargs(cls):
         for key in args:

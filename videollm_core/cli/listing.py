@@ -15,7 +15,21 @@ from typing import Any, cast
 
 from ..errors import ConfigError
 from ..registry import ROLES, Registries
-from ..signature import describe_parameters
+from ..signature import annotation_text, constructor_parameters, type_hints
+
+
+def describe_parameters(cls: type) -> dict[str, dict[str, Any]]:
+    """`{param: {"default": value or "<required>", "annotation": text}}` for listings."""
+    hints = type_hints(cls)
+    out: dict[str, dict[str, Any]] = {}
+    for name, p in constructor_parameters(cls).items():
+        default = "<required>" if p.default is inspect.Parameter.empty else p.default
+        if not isinstance(default, (str, int, float, bool, type(None), list, dict, tuple)):
+            default = repr(default)
+        if isinstance(default, tuple):
+            default = list(default)
+        out[name] = {"default": default, "annotation": annotation_text(hints.get(name, p.annotation))}
+    return out
 
 
 def first_line(cls: type) -> str:
@@ -113,4 +127,4 @@ def format_detail(detail: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["plugins_report", "format_plugins", "components", "component_detail", "format_components", "format_detail", "check_role"]
+__all__ = ["describe_parameters", "plugins_report", "format_plugins", "components", "component_detail", "format_components", "format_detail", "check_role"]

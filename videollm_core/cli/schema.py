@@ -44,14 +44,14 @@ def annotation_schema(annotation: Any) -> dict[str, Any]:
 
 def component_schema(registry: Any) -> dict[str, Any]:
     """`{type: NAME, ...}` of one role: the registered names, then each class's arguments."""
-    from videollm_core.signature import _hints, accepts_var_kwargs, constructor_parameters
+    from videollm_core.signature import accepts_var_kwargs, constructor_parameters, type_hints
 
     names = registry.names()
     typed = [f"{registry.origin(n)}:{n}" for n in names]
     rules = []
     for name, full in zip(names, typed):
         cls = registry.get(name)
-        hints = _hints(cls)
+        hints = type_hints(cls)
         props = {k: annotation_schema(hints.get(k, p.annotation)) for k, p in constructor_parameters(cls).items()}
         then: dict[str, Any] = {"properties": {"type": {}, **LOADER_KEYS, **props}}
         if not accepts_var_kwargs(cls):
