@@ -86,9 +86,9 @@ DATA_SCHEMA: dict[str, Rule] = {
 TOP_SCHEMA: dict[str, Rule] = {"work_dir": optional(STR), "seed": INT}
 
 
-def plugin_keys(registries: Registries, section: str) -> dict[str, Rule]:
-    """The keys plugins add to `section` (`"train"` or `"top"`), from the `videollm_config_keys` hook."""
-    return dict(registries.config_keys.get(section, {}))
+def section_rules(registries: Registries, section: str) -> dict[str, Rule]:
+    """The rules of `section` (`"train"` or `"top"`): the keys plugins add (`videollm_config_keys`), then the built-in ones (which win)."""
+    return {**registries.config_keys.get(section, {}), **{"train": TRAIN_SCHEMA, "top": TOP_SCHEMA}[section]}
 
 
 def unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> ConfigError:
@@ -241,7 +241,7 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
 
 def settings_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
     """Problems of the `data:` settings and the `train:` section (the engine and plugins read them)."""
-    train = {**plugin_keys(registries, "train"), **TRAIN_SCHEMA}  # a built-in key keeps its built-in rule
+    train = section_rules(registries, "train")
     return _check_mapping(cfg.get("data"), "data", DATA_KEYS, DATA_SCHEMA) + _check_mapping(cfg.get("train"), "train", tuple(train), train)
 
 
@@ -249,8 +249,8 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
     """Every problem [`validate_config`][videollm_core.validation.validate_config] would report, as a list (empty: valid)."""
     if not isinstance(cfg, Mapping):
         return [ConfigError(f"a config is a mapping, got {type(cfg).__name__}")]
-    top = {**plugin_keys(registries, "top"), **TOP_SCHEMA}
-    errors = _check_mapping(dict(cfg), "", (*TOP_LEVEL_KEYS, *plugin_keys(registries, "top")), top) + settings_problems(cfg, registries)
+    top = section_rules(registries, "top")
+    errors = _check_mapping(dict(cfg), "", tuple(dict.fromkeys((*TOP_LEVEL_KEYS, *top))), top) + settings_problems(cfg, registries)
     model = cfg.get("model")
     if not isinstance(model, dict):
         errors.append(ConfigError("missing the 'model' section" if model is None else f"expected a mapping, got {model!r}", where="model",

@@ -17,6 +17,7 @@ from videollm_plugins.tasks.moment_query.dataset import ActivityNetDetectionData
 from videollm_plugins.tasks.moment_query.head import MomentQueryHead, assign_units
 from videollm_plugins.tasks.moment_query.metric import MomentQueryMetric
 from shared_paths import SHARED_DATA, needs_shared_data
+from training import fit
 
 DATA = SHARED_DATA
 needs_data = needs_shared_data("thumos14/thumos14.json.gz")
@@ -161,15 +162,8 @@ def test_assign_units_and_head_predicts_detections():
     batch = pad_collate([sample, sample])
     stream = StreamInputs(TokenSequence(batch.features, batch.mask, batch.timestamps), batch.features, batch.mask, torch.zeros(2, 10, dtype=torch.long))
     head = MomentQueryHead(11, num_classes=2, hidden_dim=16, nms="hard", max_detections=5)
-    opt = torch.optim.Adam(head.parameters(), 3e-2)
-    first = None
-    for _ in range(150):
-        loss = head.loss(head(batch.features, batch, stream), batch)
-        first = first if first is not None else float(loss["loss"].detach())
-        opt.zero_grad()
-        loss["loss"].backward()
-        opt.step()
-    assert float(loss["loss"].detach()) < first / 5
+    first, last = fit(lambda: head.loss(head(batch.features, batch, stream), batch)["loss"], head.parameters(), 150, 3e-2)
+    assert last < first / 5
     entries = head.predict(head(batch.features, batch, stream), batch)
     top = entries[0]
     assert len(top["segments"]) <= 5 and top["labels"][0] == 1 and top["scores"] == sorted(top["scores"], reverse=True)

@@ -21,6 +21,7 @@ from videollm_plugins.tasks.moment_query.dataset import ActivityNetDetectionData
 from videollm_plugins.tasks.moment_query.metric import MomentQueryMetric
 from videollm_plugins.tasks.moment_query.segment_queries import (
     SegmentQueryHead, cw_to_se, hungarian_match, match_cost, segment_iou, video_extent)
+from training import fit
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "moment_query_segment_queries.yaml"
@@ -123,15 +124,8 @@ def test_head_learns_a_toy_segment_with_one_class():
     batch = pad_collate([sample, sample])
     stream = StreamInputs(TokenSequence(batch.features, batch.mask, batch.timestamps), batch.features, batch.mask, torch.zeros(2, 12, dtype=torch.long))
     head = SegmentQueryHead(13, num_classes=1, num_queries=4, hidden_dim=32, num_heads=2, dropout=0.0, max_detections=3)
-    opt = torch.optim.Adam(head.parameters(), 3e-3)
-    first = None
-    for _ in range(150):
-        loss = head.loss(head(batch.features, batch, stream), batch)
-        first = first if first is not None else float(loss["loss"].detach())
-        opt.zero_grad()
-        loss["loss"].backward()
-        opt.step()
-    assert float(loss["loss"].detach()) < first / 3
+    first, last = fit(lambda: head.loss(head(batch.features, batch, stream), batch)["loss"], head.parameters(), 150, 3e-3)
+    assert last < first / 3
     top = head.eval().predict(head(batch.features, batch, stream), batch)[0]
     assert top["labels"] == [0, 0, 0] and top["segments"][0] == pytest.approx([3.0, 8.0], abs=0.6)
     assert top["scores"][0] > 0.5 > top["scores"][1]  # the matched query says "action", the others "no object"

@@ -73,7 +73,7 @@ def config_schema(registries: Any = None) -> dict[str, Any]:
     from videollm_core.rules import POS_INT, STR, choice
     from videollm_core.task_spec import SPLITS
     from videollm_core.types import QUERY_POSITIONS
-    from videollm_core.validation import DATA_SCHEMA, MODEL_COMPONENTS, TOP_SCHEMA, TRAIN_SCHEMA, plugin_keys
+    from videollm_core.validation import DATA_SCHEMA, MODEL_COMPONENTS, section_rules
 
     registries = registries or REGISTRIES
     registries.ensure_loaded()
@@ -86,8 +86,7 @@ def config_schema(registries: Any = None) -> dict[str, Any]:
                      "weight": {"type": "number", "exclusiveMinimum": 0}, "encoder": roles["encoders"],
                      "translator": roles["translators"], "query_position": choice(*QUERY_POSITIONS).json,
                      "batch_size": POS_INT.json, "data": _section(datasets)})
-    train = {**{k: r.json for k, r in plugin_keys(registries, "train").items()}, **{k: r.json for k, r in TRAIN_SCHEMA.items()}}
-    top = {**{k: r.json for k, r in plugin_keys(registries, "top").items()}, **{k: r.json for k, r in TOP_SCHEMA.items()}}
+    train, top = ({k: r.json for k, r in section_rules(registries, s).items()} for s in ("train", "top"))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "videollm-core config",
