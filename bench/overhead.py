@@ -65,11 +65,11 @@ class PlainLoop:
 
         from videollm_core.engine.optim import build_optimizer, build_scheduler
         from videollm_core.engine.sampling import StepBatchSampler
-        from videollm_core.engine.settings import train_settings
         from videollm_core.pipeline import build_pipeline
-        from videollm_core.validation import task_specs
+        from videollm_core.validation import validate_config
 
-        s, spec = train_settings(cfg), task_specs(cfg)[0]
+        config = validate_config(cfg)
+        s, spec = config.train, config.tasks[0]
         self.task, self.device, self.clip = spec.name, device, s.clip_grad
         self.model = build_pipeline(cfg, head_args={spec.name: dataset.head_args()}, device=device)
         if state is not None:
@@ -77,7 +77,7 @@ class PlainLoop:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = build_optimizer(self.model, s.lr, s.weight_decay)
         self.sched = build_scheduler(self.opt, s.scheduler, s.warmup_steps, total_steps)
-        sampler = StepBatchSampler(len(dataset), int(s.batch_size), seed=int(s.seed))  # the runner's first task's
+        sampler = StepBatchSampler(len(dataset), int(config.data.batch_size), seed=int(s.seed))  # the runner's first task's
         self._batches = iter(DataLoader(dataset, batch_sampler=sampler, collate_fn=dataset.collate,
                                         num_workers=int(s.num_workers)))
         self.model.train()
@@ -187,12 +187,11 @@ def measure(cfg: dict, pairs: int, block: int, warmup: int, log_every: int | Non
         optimizer step, page faults per step.
     """
     from videollm_core.engine.runner import Runner
-    from videollm_core.engine.settings import train_settings
     from videollm_core.plugins import get_plugin_manager
-    from videollm_core.validation import task_specs
+    from videollm_core.validation import validate_config
 
-    specs = task_specs(cfg)
-    if len(specs) != 1 or int(train_settings(cfg).grad_accum) != 1:
+    config = validate_config(cfg)
+    if len(config.tasks) != 1 or config.train.grad_accum != 1:
         raise SystemExit("bench/overhead.py compares one task with train.grad_accum 1 (the plain loop's shape)")
     total = warmup + pairs * block + 1  # the runner's last step (it logs, untimed) comes after the last pair
     cfg["train"].update(max_steps=total, eval_every=0, save_every=0, log_every=log_every or 10 ** 9)
@@ -200,7 +199,7 @@ def measure(cfg: dict, pairs: int, block: int, warmup: int, log_every: int | Non
         torch.manual_seed(0)
         runner = Runner(cfg, work_dir=work)
         runner._has_val = lambda: False  # time training steps only
-        plain = PlainLoop(cfg, runner.dataset(specs[0], "train"), total, runner.accelerator.device,
+        plain = PlainLoop(cfg, runner.dataset(runner.specs[0], "train"), total, runner.accelerator.device,
                           state=runner.pipeline.state_dict())
         clock = Interleave(plain, warmup, block, pairs)
         manager = get_plugin_manager()

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from .data import DataErrors, FeatureSource, Metric, VideoDataset, pad_collate
 from .errors import ConfigError, PluginError
+from .sections import ContextConfig
 from .executor import Executor
 from .streaming import class_answers
 from .types import StreamInputs, TokenSequence, VideoBatch
@@ -219,7 +220,7 @@ class LLMAdapter(nn.Module, metaclass=ABCMeta):
         generated token fed back (a condition such as an event token)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def set_context(self, context: Mapping[str, Any]) -> None:
+    def set_context(self, context: ContextConfig) -> None:
         """Bound the LLM's context (`model.context`: a window of recent tokens plus sinks).
         Default: this adapter has no bounded context."""
         raise ConfigError(f"{type(self).__name__} has no bounded context", where="model.context",

@@ -31,7 +31,7 @@ from .base import Encoder, LLMAdapter, TaskHead, TextEncoder, Translator, Tuner
 from .errors import ConfigError, DataError
 from .plugins import REGISTRIES
 from .registry import Registries
-from .task_spec import task_specs
+from .validation import RunConfig, validate_config
 from .types import QUERY_POSITIONS, StreamInputs, TokenSequence, VideoBatch, pack_segments
 
 #: the `library_name` of model cards and of the hub.
@@ -315,19 +315,13 @@ class VideoLLM(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, paper_url="h
         return parts
 
 
-def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[str, dict]) -> VideoLLM:
-    model = cfg.get("model")
-    if not isinstance(model, Mapping):
-        raise ConfigError("missing 'model' mapping", where="model")
-    specs = task_specs(cfg)
-    for key in ("encoder", "translator", "llm"):
-        if not isinstance(model.get(key), Mapping) and (key == "llm" or not all(isinstance(getattr(s, key), Mapping) for s in specs)):
-            raise ConfigError(f"missing 'model.{key}' (a mapping with 'type')", where=f"model.{key}")
+def _build(config: RunConfig, registries: Registries, head_args: Mapping[str, dict]) -> VideoLLM:
+    model, specs, cfg = config.model, config.tasks, config.raw
     llm = registries.llms.build(dict(model["llm"]), where="model.llm")
     tuner = registries.tuners.build(dict(model.get("tuner") or {"type": "Frozen"}), where="model.tuner")
     tuner.apply(llm)
-    if model.get("context") is not None:  # after the tuner: its virtual tokens count as sinks
-        llm.set_context(model["context"])
+    if config.context is not None:  # after the tuner: its virtual tokens count as sinks
+        llm.set_context(config.context)
 
     def inputs(enc_cfg: Any, enc_where: str, tr_cfg: Any, tr_where: str) -> tuple[Encoder | None, Translator | None]:
         if not isinstance(enc_cfg, Mapping) or not isinstance(tr_cfg, Mapping):
@@ -356,25 +350,28 @@ def _build(cfg: Mapping[str, Any], registries: Registries, head_args: Mapping[st
                     task_query_positions={s.name: s.query_position for s in specs if s.query_position})
 
 
-def build_pipeline(cfg: Mapping[str, Any], *, registries: Registries = REGISTRIES,
+def build_pipeline(cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, *, registries: Registries = REGISTRIES,
                    head_args: Mapping[str, dict] | None = None, device: Any = None) -> VideoLLM:
     """Build the [`VideoLLM`][videollm_core.pipeline.VideoLLM] of a config (`model` + task specs).
 
     Args:
-        cfg: the loaded config (single- or multi-task form).
+        cfg: a [`RunConfig`][videollm_core.validation.RunConfig]; a loaded config (single- or
+            multi-task form) or a YAML path is validated into one first (`ConfigErrors`).
         registries: where component names are looked up.
         head_args: task name -> defaults for its head (a dataset's `head_args()`); None:
             read from the config's datasets (`resolve_head_args`).
         device: move the pipeline there; `"meta"` builds it on the meta device
             (no memory, no download: known hub names use the shipped architectures).
     """
+    config = validate_config(cfg, registries)
+    cfg = config.raw
     if head_args is None:
         from .head_args import resolve_head_args
 
         head_args = resolve_head_args(cfg, registries)
     meta = device is not None and torch.device(device).type == "meta"
     with torch.device("meta") if meta else contextlib.nullcontext():
-        pipeline = _build(cfg, registries, head_args)
+        pipeline = _build(config, registries, head_args)
     pipeline.config, pipeline.head_sizes = cfg, {t: dict(a) for t, a in head_args.items()}  # for save_pretrained
     if device is not None and not meta:
         pipeline.to(device)

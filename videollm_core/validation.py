@@ -9,28 +9,23 @@ and the multi-task forms into one list of `TaskSpec` (`videollm_core.task_spec`)
 """
 from __future__ import annotations
 
-import difflib
+import os
 import re
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, ConfigErrors
-from .data import ON_ERROR, VideoDataset
+from .data import VideoDataset
 from .plugins import REGISTRIES
 from .registry import Registries
 from .signature import constructor_parameters
-from .rules import INT, NONNEG_INT, NONNEG_NUM, NUM, POS_INT, POS_NUM, STR, Rule, choice, optional
+from .rules import NUM, POS_INT, POS_NUM, STR, Rule, choice
+from .sections import ContextConfig, DataConfig, TopConfig, TrainConfig, read_section, unknown_key, with_keys
 from .task_spec import OWN_PARTS, SPLITS, TASK_KEYS, TaskSpec, task_specs
 from .types import QUERY_POSITIONS
 
 TOP_LEVEL_KEYS = ("work_dir", "seed", "model", "data", "metric", "train", "tasks")
 MODEL_KEYS = ("encoder", "text_encoder", "translator", "llm", "tuner", "head", "prompt", "context", "query_position")
-DATA_KEYS = (*SPLITS, "batch_size", "num_workers", "on_error")
-#: values of `train.scheduler`, `train.mixed_precision` and `train.on_nan` (the engine implements them).
-SCHEDULERS = ("cosine", "linear", "constant")
-MIXED_PRECISION = ("no", "bf16", "fp16")
-ON_NAN = ("stop", "skip")
-#: values of `train.log_with`: accelerate's experiment trackers (`accelerate.utils.LoggerType`), or none.
-TRACKERS = ("tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive", "swanlab", "trackio", "all", "none")
 
 #: model section -> (role, required, arguments the pipeline supplies)
 MODEL_COMPONENTS: dict[str, tuple[str, bool, frozenset[str]]] = {
@@ -42,59 +37,6 @@ MODEL_COMPONENTS: dict[str, tuple[str, bool, frozenset[str]]] = {
 }
 HEAD_SUPPLIED = frozenset({"in_dim"})
 DATASET_SUPPLIED = frozenset({"feature_dim", "on_error"})
-
-
-# -- scalar sections --------------------------------------------------------------
-def _scheduler() -> Rule:
-    names = choice(*SCHEDULERS)
-    return Rule(lambda v: names.check(v.get("type") if isinstance(v, dict) else v), f"{names.what} (or {{type: NAME}})",
-                {"anyOf": [names.json, {"type": "object", "properties": {"type": names.json}}]})
-
-
-def _trackers() -> Rule:
-    names = choice(*TRACKERS)
-    many = Rule(lambda v: isinstance(v, list) and all(names.check(n) for n in v), "a list of them", {"type": "array", "items": names.json})
-    return Rule(lambda v: names.check(v) or many.check(v), f"{names.what} (or a list of them)", {"anyOf": [names.json, many.json]})
-
-
-#: the runner's `train:` keys and what each accepts (see `videollm_core.engine.settings`); plugins add
-#: theirs through the `videollm_config_keys` hook (`Registries.config_keys`).
-TRAIN_SCHEMA: dict[str, Rule] = {
-    "max_steps": optional(POS_INT),
-    "epochs": optional(POS_INT),
-    "lr": POS_NUM,
-    "weight_decay": NONNEG_NUM,
-    "scheduler": _scheduler(),
-    "warmup_steps": NONNEG_INT,
-    "grad_accum": POS_INT,
-    "clip_grad": optional(POS_NUM),
-    "mixed_precision": choice(*MIXED_PRECISION),
-    "eval_every": NONNEG_INT,
-    "save_every": NONNEG_INT,
-    "keep_last": NONNEG_INT,
-    "log_every": POS_INT,
-    "seed": INT,
-    "on_nan": choice(*ON_NAN),
-    "primary_metric": optional(STR),
-    "log_with": _trackers(),
-}
-DATA_SCHEMA: dict[str, Rule] = {
-    "batch_size": POS_INT,
-    "num_workers": NONNEG_INT,
-    "on_error": choice(*ON_ERROR),
-}
-TOP_SCHEMA: dict[str, Rule] = {"work_dir": optional(STR), "seed": INT}
-
-
-def section_rules(registries: Registries, section: str) -> dict[str, Rule]:
-    """The rules of `section` (`"train"` or `"top"`): the keys plugins add (`videollm_config_keys`), then the built-in ones (which win)."""
-    return {**registries.config_keys.get(section, {}), **{"train": TRAIN_SCHEMA, "top": TOP_SCHEMA}[section]}
-
-
-def unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> ConfigError:
-    close = difflib.get_close_matches(str(key), list(known), n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else f"known keys: {', '.join(known)}"
-    return ConfigError(f"unknown key '{key}'", where=where, hint=hint)
 
 
 def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str], schema: Mapping[str, Rule]) -> list[ConfigError]:
@@ -239,30 +181,55 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
     return errors
 
 
-def settings_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
-    """Problems of the `data:` settings and the `train:` section (the engine and plugins read them)."""
-    train = section_rules(registries, "train")
-    return _check_mapping(cfg.get("data"), "data", DATA_KEYS, DATA_SCHEMA) + _check_mapping(cfg.get("train"), "train", tuple(train), train)
+@dataclass
+class RunConfig:
+    """A checked config, typed: what [`build_pipeline`][videollm_core.pipeline.build_pipeline] and the
+    `Runner` take ([`validate_config`][videollm_core.validation.validate_config] makes one).
+
+    Attributes:
+        model: the `model:` section (component configs by key, `prompt`, `query_position`).
+        context: `model.context`, or None (no bounded window).
+        tasks: one [`TaskSpec`][videollm_core.task_spec.TaskSpec] per task (single- and multi-task form).
+        train: `train:` with its defaults, plugins' keys as fields (`train.early_stopping`).
+        data: the batch settings of `data:` (and the single-task form's datasets).
+        top: `work_dir` and `seed`, and the top-level sections plugins declare as fields.
+        primary_metric: `(TASK/KEY, higher_is_better)` of `train.primary_metric`, None when unset.
+        raw: the mapping it was read from (saved with a model, given to hooks).
+    """
+
+    model: dict[str, Any]
+    context: ContextConfig | None
+    tasks: list[TaskSpec]
+    train: Any
+    data: DataConfig
+    top: Any
+    primary_metric: tuple[str, bool] | None
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def filename(self) -> str | None:
+        return getattr(self.raw, "filename", None)
 
 
-def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
-    """Every problem [`validate_config`][videollm_core.validation.validate_config] would report, as a list (empty: valid)."""
+def read_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> tuple[RunConfig | None, list[ConfigError]]:
+    """`(RunConfig, [])` for a valid config, else `(None, every problem)`: the one pass of validation."""
     if not isinstance(cfg, Mapping):
-        return [ConfigError(f"a config is a mapping, got {type(cfg).__name__}")]
-    top = section_rules(registries, "top")
-    errors = _check_mapping(dict(cfg), "", tuple(dict.fromkeys((*TOP_LEVEL_KEYS, *top))), top) + settings_problems(cfg, registries)
-    model = cfg.get("model")
+        return None, [ConfigError(f"a config is a mapping, got {type(cfg).__name__}")]
+    keys = registries.config_keys
+    top, errors = read_section(with_keys(TopConfig, keys["top"]), dict(cfg), "", known=TOP_LEVEL_KEYS)
+    data, more = read_section(DataConfig, cfg.get("data"), "data")
+    train, most = read_section(with_keys(TrainConfig, keys["train"]), cfg.get("train"), "train")
+    errors += more + most
+    model, context = cfg.get("model"), None
     if not isinstance(model, dict):
         errors.append(ConfigError("missing the 'model' section" if model is None else f"expected a mapping, got {model!r}", where="model",
                                   hint="model: {encoder: ..., translator: ..., llm: ..., head: ...}"))
         model = {}
     else:
         errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR, "query_position": choice(*QUERY_POSITIONS)})
-        context = model.get("context")  # {window: W, sink: S}; the window is checked against the LLM when built
-        errors += _check_mapping(context, "model.context", ("window", "sink"), {"window": POS_INT, "sink": NONNEG_INT})
-        if isinstance(context, dict):
-            errors += [ConfigError(f"missing '{k}'", where="model.context", hint="model.context: {window: W, sink: S}")
-                       for k in ("window", "sink") if k not in context]
+        if model.get("context") is not None:  # the window is checked against the LLM when it is built
+            context, more = read_section(ContextConfig, model["context"], "model.context")
+            errors += more
     tasks = [t for t in cfg["tasks"] if isinstance(t, dict)] if isinstance(cfg.get("tasks"), list) else []
     for key, (role, required, supplied) in MODEL_COMPONENTS.items():
         if model.get(key) is None:
@@ -279,7 +246,7 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
     if multi:
         errors += _check_tasks_list(cfg)
     if any(e.where and e.where.startswith("tasks") for e in errors):
-        return errors  # the task list is malformed: its items cannot be walked
+        return None, errors  # the task list is malformed: its items cannot be walked
     for spec in task_specs(cfg):
         errors += _check_task(spec, registries)
         head = registries.heads.get(spec.head.get("type")) if isinstance(spec.head, dict) else None
@@ -289,7 +256,18 @@ def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES)
                                       where=spec.path("query_position") if spec.query_position else "model.query_position",
                                       hint="keep before (the default): after serves query grounding (nlq, qvhighlights);"
                                            " in a multi-task config set it per task (tasks[i].query_position)"))
-    return errors + primary_metric(cfg, registries)[1]
+    primary, more = primary_metric(cfg, registries)
+    errors += more
+    if errors:
+        return None, errors
+    if train.seed is None:
+        train.seed = top.seed
+    return RunConfig(model, context, task_specs(cfg), train, data, top, primary, cfg), []
+
+
+def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
+    """Every problem [`validate_config`][videollm_core.validation.validate_config] would report, as a list (empty: valid)."""
+    return read_config(cfg, registries)[1]
 
 
 def primary_metric(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> tuple[tuple[str, bool] | None, list[ConfigError]]:
@@ -317,20 +295,32 @@ def primary_metric(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) 
     return (f"{task}/{key}", bool(cls.higher_is_better)), []
 
 
-def validate_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> None:
-    """Check a loaded config against the schema and the registries; build nothing.
+def validate_config(cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, registries: Registries = REGISTRIES) -> RunConfig:
+    """Check a config (loaded, or a YAML path) against the schema and the registries; build nothing.
+
+    Returns:
+        the [`RunConfig`][videollm_core.validation.RunConfig] (a `RunConfig` is returned as it is).
 
     Raises:
         ConfigErrors: with every problem found (each names its YAML path and a hint).
     """
-    errors = config_problems(cfg, registries)
-    if errors:
+    if isinstance(cfg, RunConfig):
+        return cfg
+    if isinstance(cfg, (str, os.PathLike)):
+        from .config import load_config
+        from .plugins import configure_config
+
+        cfg = configure_config(load_config(cfg))
+    config, errors = read_config(cfg, registries)
+    if config is None:
         error = ConfigErrors(errors)
         filename = getattr(cfg, "filename", None)
         if filename:  # the YAML paths belong to this file
             error.where = str(filename)
             error.args = (error.render(),)
         raise error
+    return config
 
-__all__ = ["TaskSpec", "task_specs", "validate_config", "config_problems", "settings_problems", "primary_metric", "unknown_key", "TRAIN_SCHEMA",
+
+__all__ = ["TaskSpec", "task_specs", "RunConfig", "read_config", "validate_config", "config_problems", "primary_metric", "unknown_key",
            "TOP_LEVEL_KEYS"]

@@ -19,41 +19,32 @@ from typing import Any
 
 import videollm_core
 from videollm_core.errors import ConfigError
-from videollm_core.rules import MAPPING, NONNEG_NUM, POS_INT, STR, Rule, any_of, choice, optional
+from videollm_core.rules import NONNEG_NUM, POS_INT, STR, Rule, any_of, choice, optional
 
 log = logging.getLogger("videollm.early_stopping")
-#: the keys of the mapping form.
-KEYS = ("monitor", "patience", "mode", "min_delta")
+#: the keys of the mapping form and their rules.
+FIELDS = {"monitor": STR, "patience": POS_INT, "mode": choice("max", "min"), "min_delta": NONNEG_NUM}
+#: `train.early_stopping`: a mapping of `FIELDS`, a patience, or null; validation checks it, once.
+RULE = optional(any_of(Rule(lambda v: isinstance(v, dict) and all(k in FIELDS and FIELDS[k].check(x) for k, x in v.items()),
+                            "a mapping of " + ", ".join(f"{k} ({r.what})" for k, r in FIELDS.items()),
+                            {"type": "object", "additionalProperties": False, "properties": {k: r.json for k, r in FIELDS.items()}}),
+                       POS_INT))
 
 
 @videollm_core.hookimpl
 def videollm_config_keys() -> dict[str, dict[str, Rule]]:
-    """`train.early_stopping`: a mapping of `KEYS`, a patience, or null (as any plugin declares its keys)."""
-    fields = {"monitor": STR, "patience": POS_INT, "mode": choice("max", "min"), "min_delta": NONNEG_NUM}
-    mapping = Rule(MAPPING.check, "a mapping", {"type": "object", "additionalProperties": False,
-                                                "properties": {k: fields[k].json for k in KEYS}})
-    return {"train": {"early_stopping": optional(any_of(mapping, POS_INT))}}
+    """`train.early_stopping` (as any plugin declares its keys)."""
+    return {"train": {"early_stopping": RULE}}
 
 
 def _settings(runner: Any) -> dict[str, Any] | None:
-    raw = (runner.cfg.get("train") or {}).get("early_stopping")
-    if raw is None or raw is False:
+    """The runner's validated `train.early_stopping` with defaults; None: off."""
+    raw = runner.settings.early_stopping
+    if raw is None:
         return None
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        raw = {"patience": raw}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"expected a mapping or a patience, got {raw!r}", where="train.early_stopping")
-    unknown = set(raw) - set(KEYS)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)}", where="train.early_stopping",
-                          hint=f"known keys: {', '.join(KEYS)}")
-    mode = raw.get("mode")
-    if mode not in (None, "max", "min"):
-        raise ConfigError(f"mode must be max or min, got {mode!r}", where="train.early_stopping.mode")
-    patience = raw.get("patience", 3)
-    if not isinstance(patience, int) or patience < 1:
-        raise ConfigError(f"patience must be an integer >= 1, got {patience!r}", where="train.early_stopping.patience")
-    return {"monitor": raw.get("monitor"), "patience": patience, "mode": mode, "min_delta": float(raw.get("min_delta", 0.0))}
+    raw = {"patience": raw} if isinstance(raw, int) else raw
+    return {"monitor": raw.get("monitor"), "patience": raw.get("patience", 3), "mode": raw.get("mode"),
+            "min_delta": float(raw.get("min_delta", 0.0))}
 
 
 class EarlyStopping:

@@ -13,12 +13,13 @@ Without a policy an input longer than the model's position table is refused with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from videollm_core.errors import ConfigError
+from videollm_core.sections import ContextConfig
 
 from .cache import LLMCache
 
@@ -82,15 +83,9 @@ def position_scheme(backbone: Any) -> tuple[str | None, int | None]:
     return None, limit
 
 
-def make_policy(llm: WindowedLM, spec: Any) -> ContextPolicy:
-    """Check `model.context` against the built (and tuned) LLM -> the policy."""
-    if not isinstance(spec, Mapping) or set(spec) != {"window", "sink"}:
-        raise ConfigError(f"expected {{window: W, sink: S}}, got {spec!r}", where=WHERE,
-                          hint="e.g. model.context: {window: 1024, sink: 8}")
-    window, sink = spec["window"], spec["sink"]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (window, sink)) or not 0 <= sink < window or window < 2:
-        raise ConfigError(f"window ({window!r}) and sink ({sink!r}) must be integers with 0 <= sink < window, window >= 2",
-                          where=WHERE)
+def make_policy(llm: WindowedLM, context: ContextConfig) -> ContextPolicy:
+    """Check `model.context` (its values checked by validation: `ContextConfig`) against the built (and tuned) LLM -> the policy."""
+    window, sink = context.window, context.sink
     kind, limit = position_scheme(llm.backbone)
     model_type = getattr(llm.config, "model_type", "?")
     if kind is None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from videollm_core.base import LLMAdapter
 from videollm_core.errors import ConfigError
+from videollm_core.sections import ContextConfig
 
 from ..hf_models import build_hf_model, hf_config, model_class, on_meta_device, resolve_dtype
 from .cache import LLMCache, empty_mask, positions_from_mask
@@ -173,7 +174,7 @@ class HFCausalLM(LLMAdapter):
         return self.model.get_prompt(batch_size=batch_size) if self.prompt_kind() == "prefix" else None
 
     # -- forward ----------------------------------------------------------------
-    def set_context(self, context: Mapping[str, Any]) -> None:
+    def set_context(self, context: ContextConfig) -> None:
         """Apply `model.context: {window, sink}` (after the tuner: virtual tokens count as sinks);
         every forward call then runs through a bounded `WindowCache`."""
         self.context = make_policy(self, context)

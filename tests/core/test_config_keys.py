@@ -76,10 +76,10 @@ def test_a_bad_declaration_fails_the_plugin_with_a_message():
 
 
 def test_early_stopping_declares_its_key_through_the_hook():
-    from videollm_core.validation import TRAIN_SCHEMA
+    from videollm_core.sections import TrainConfig
 
     registries, _, _ = _registries()
-    assert "early_stopping" not in TRAIN_SCHEMA and "early_stopping" in registries.config_keys["train"]
+    assert "early_stopping" not in TrainConfig.__dataclass_fields__ and "early_stopping" in registries.config_keys["train"]
     cfg = load_config(REPO / "examples" / "oad.yaml")
     for ok in ({"patience": 2, "monitor": "oad/mAP"}, 3, None):
         cfg["train"]["early_stopping"] = ok

@@ -69,6 +69,18 @@ def test_the_command_writes_it_with_plugin_keys(tmp_path, capsys):
     assert main(["schema", "--out", str(tmp_path / "videollm.schema.json")]) == 0
     schema = json.loads((tmp_path / "videollm.schema.json").read_text())
     train = schema["properties"]["train"]["properties"]
-    assert "early_stopping" in train and train["lr"] == {"type": "number", "exclusiveMinimum": 0}  # a plugin's key, a built-in rule
+    assert "early_stopping" in train  # a plugin's key; a built-in one with its rule, default and meaning:
+    assert train["lr"] == {"type": "number", "exclusiveMinimum": 0, "default": 1e-3, "description": "peak learning rate"}
     assert "SegmentQueryHead" in schema["properties"]["model"]["properties"]["head"]["properties"]["type"]["enum"]
     assert main(["schema"]) == 0 and json.loads(capsys.readouterr().out.split("\n", 1)[1])["title"] == "videollm-core config"
+
+
+def test_the_docs_table_of_train_keys_lists_each_declared_key():
+    """`train:` keys are declared once (`TrainConfig`); the page a user reads must not drift from it."""
+    import dataclasses
+
+    from videollm_core.sections import TrainConfig
+
+    section = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8").split("## The `train:` section")[1].split("\n## ")[0]
+    missing = [f.name for f in dataclasses.fields(TrainConfig) if f"`{f.name}`" not in section]
+    assert not missing, f"docs/configuration.md's train: table lacks {missing}"

@@ -94,7 +94,7 @@ def pipeline_cfg(family: str, tuner: str = "Frozen", *, encoder: dict | None = N
     }
     if prompt:
         model["prompt"] = prompt
-    return {"model": model, "metric": {"type": "unit_test"}}
+    return {"model": model}
 
 
 def video_batch(b: int = 2, t: int = 6, d: int = 12, queries: bool = True, seed: int = 0):

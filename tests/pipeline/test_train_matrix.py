@@ -80,8 +80,8 @@ def test_every_encoder_translator_trains_exactly_the_trainable_set(family, tuner
 
 def test_build_pipeline_from_config_single_task():
     pipeline = build_pipeline(pipeline_cfg("gpt2", "LoRA"))
-    assert pipeline.tasks == ["unit_test"] and pipeline.prompts == {"unit_test": "detect the action"}
-    assert pipeline.heads["unit_test"].in_dim == pipeline.llm.hidden_size == 32
+    assert pipeline.tasks == ["task"] and pipeline.prompts == {"task": "detect the action"}  # no metric: the default name
+    assert pipeline.heads["task"].in_dim == pipeline.llm.hidden_size == 32
     batch = video_batch()
     hidden, stream = pipeline.encode(batch)
     assert hidden.shape == (2, 6, 32)
@@ -111,7 +111,6 @@ def test_multi_task_heads_and_unknown_task():
 
     cfg = pipeline_cfg("opt")
     head = cfg["model"].pop("head")
-    cfg.pop("metric")
     cfg["model"].pop("prompt")
     cfg["tasks"] = [{"name": "a", "head": head, "prompt": "detect the action"}, {"name": "b", "head": dict(head, num_classes=3)}]
     pipeline = build_pipeline(cfg)

@@ -13,7 +13,7 @@ from videollm_core.engine import checkpoint as ckpt
 from videollm_core.errors import ConfigError
 from videollm_core.engine.optim import build_optimizer, build_scheduler, param_groups
 from videollm_core.engine.sampling import StepBatchSampler, consumed_batches, task_schedule
-from videollm_core.engine.settings import train_settings
+from videollm_core.sections import ContextConfig, TrainConfig, read_section
 
 
 def _factors(name: str, warmup: int, total: int, steps) -> list[float]:
@@ -50,12 +50,17 @@ def test_no_weight_decay_on_norms_and_biases():
         build_optimizer(model, 1e-3, 0.1)
 
 
-def test_settings_errors_name_the_key():
-    with pytest.raises(ConfigError) as e:
-        train_settings({"train": {"on_nan": "ignore"}})
-    assert e.value.where == "train.on_nan"
-    s = train_settings({"train": {"scheduler": {"type": "linear"}, "clip_grad": None}, "data": {"batch_size": 3}})
-    assert (s.scheduler, s.clip_grad, s.batch_size) == ("linear", None, 3)
+def test_settings_are_typed_with_defaults_and_errors_name_the_key():
+    _, (problem,) = read_section(TrainConfig, {"on_nan": "ignore"}, "train")
+    assert problem.where == "train.on_nan" and "one of stop, skip" in str(problem)
+    s, problems = read_section(TrainConfig, {"scheduler": {"type": "linear"}, "clip_grad": None, "log_with": "none"}, "train")
+    assert problems == [] and (s.scheduler, s.clip_grad, s.log_with, s.lr) == ("linear", None, [], 1e-3)
+    _, problems = read_section(TrainConfig, {"lr": 0, "grad_acum": 2}, "train")
+    assert [(p.where, p.hint) for p in problems] == [("train.grad_acum", "did you mean 'grad_accum'?"), ("train.lr", None)]
+    context, problems = read_section(ContextConfig, {"window": 8, "sink": 8}, "model.context")  # one rule: sink < window
+    assert [p.where for p in problems] == ["model.context.sink"]
+    _, problems = read_section(ContextConfig, {"window": 1}, "model.context")
+    assert [p.where for p in problems] == ["model.context.window", "model.context"]  # window >= 2; sink missing
 
 
 def _take(sampler, n):

@@ -3,7 +3,7 @@
 Editors read it to complete and check a config as it is typed (the YAML language server:
 `# yaml-language-server: $schema=videollm.schema.json` on a config's first line, or a
 `yaml.schemas` setting). It states what validation checks without running code: the sections and
-`train:` keys with their rules ([`Rule.json`][videollm_core.rules.Rule]), the keys plugins
+`train:` keys with their rules, defaults and meaning (`videollm_core.sections`), the keys plugins
 declare (`videollm_config_keys`), and for each component section the registered `type` names and,
 once `type` is set, that class's constructor arguments (a misspelt argument is flagged). No key is
 required: a file that inherits (`_base_`) may set only what it changes; `videollm-run --dry-run`
@@ -71,9 +71,10 @@ def config_schema(registries: Any = None) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a videollm config with `registries`' components and plugin keys."""
     from videollm_core.plugins import REGISTRIES
     from videollm_core.rules import POS_INT, STR, choice
+    from videollm_core.sections import ContextConfig, DataConfig, TopConfig, TrainConfig, section_schema, with_keys
     from videollm_core.task_spec import SPLITS
     from videollm_core.types import QUERY_POSITIONS
-    from videollm_core.validation import DATA_SCHEMA, MODEL_COMPONENTS, section_rules
+    from videollm_core.validation import MODEL_COMPONENTS
 
     registries = registries or REGISTRIES
     registries.ensure_loaded()
@@ -81,18 +82,19 @@ def config_schema(registries: Any = None) -> dict[str, Any]:
     datasets = {s: roles["datasets"] for s in SPLITS}
     model = {key: roles[role] for key, (role, _, _) in MODEL_COMPONENTS.items()}
     model.update(head=roles["heads"], prompt=STR.json, query_position=choice(*QUERY_POSITIONS).json,
-                 context=_section({"window": POS_INT.json, "sink": {"type": "integer", "minimum": 0}}))
+                 context={**_section(section_schema(ContextConfig)), "required": ["window", "sink"]})
     task = _section({"name": STR.json, "head": roles["heads"], "metric": roles["metrics"], "prompt": STR.json,
                      "weight": {"type": "number", "exclusiveMinimum": 0}, "encoder": roles["encoders"],
                      "translator": roles["translators"], "query_position": choice(*QUERY_POSITIONS).json,
                      "batch_size": POS_INT.json, "data": _section(datasets)})
-    train, top = ({k: r.json for k, r in section_rules(registries, s).items()} for s in ("train", "top"))
+    keys = registries.config_keys
+    train, top = section_schema(with_keys(TrainConfig, keys["train"])), section_schema(with_keys(TopConfig, keys["top"]))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "videollm-core config",
         "description": "Written by `videollm schema`; components of the plugins installed when it ran.",
         **_section({**top, "model": _section(model), "tasks": {"type": "array", "items": task}, "metric": roles["metrics"],
-                    "data": _section({**datasets, **{k: r.json for k, r in DATA_SCHEMA.items()}}), "train": _section(train)}),
+                    "data": _section({**datasets, **section_schema(DataConfig)}), "train": _section(train)}),
     }
 
 

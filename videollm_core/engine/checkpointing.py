@@ -8,44 +8,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, UserError
 from . import checkpoint as ckpt
 from .consolidate import is_sharded, trainable_state_for_save
+from .state import RunnerState
 from .files import check_output_dir, replace_path, write_text_atomic
 from .pretrained import is_pretrained_dir, load_pretrained_weights
 from .workdir import check_same_run, continue_run, start_fresh
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import VideoLLM
-    from .logs import RunOutputs
-    from .settings import TrainSettings
-
 log = logging.getLogger("videollm")
 
 
-class CheckpointMixin:
+class CheckpointMixin(RunnerState):
     """Checkpoint methods of [`Runner`][videollm_core.engine.runner.Runner] (which sets `work_dir`,
     `accelerator`, `model`, `pipeline`, `settings`, `step`, `max_steps`, `best`, `cfg`,
     `run_id`, `outputs`)."""
-
-    if TYPE_CHECKING:  # what the Runner sets (declared for the type checker only)
-        cfg: dict[str, Any]
-        settings: TrainSettings
-        accelerator: Any
-        model: Any
-        pipeline: VideoLLM
-        work_dir: Path
-        outputs: RunOutputs
-        step: int
-        max_steps: int
-        best: dict[str, Any] | None
-        run_id: str | None
-
-        def _on_main(self, fn: Callable[[], Any]) -> Any: ...
 
     @property
     def ckpt_root(self) -> Path:

@@ -20,55 +20,22 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from . import checkpoint as ckpt
 from ..errors import ConfigError
+from .state import RunnerState
 from .logs import progress_bar, summary_line
 from .parameters import count_parameters
 from .prediction_writer import open_writer
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import VideoLLM
-    from ..registry import Registries
-    from ..task_spec import TaskSpec
-    from .logs import MetricsLog, RunOutputs
-    from .settings import TrainSettings
-
 log = logging.getLogger("videollm.runner")
 
 
-class EvaluationMixin:
+class EvaluationMixin(RunnerState):
     """Needs `specs`, `settings`, `accelerator`, `pipeline`, `work_dir`, `dataset()`."""
-
-    if TYPE_CHECKING:  # what the Runner sets (declared for the type checker only)
-        cfg: dict[str, Any]
-        registries: Registries
-        hooks: Any
-        specs: list[TaskSpec]
-        settings: TrainSettings
-        accelerator: Any
-        pipeline: VideoLLM
-        work_dir: Path
-        outputs: RunOutputs
-        step: int
-        max_steps: int
-        best: dict[str, Any] | None
-        primary_metric: tuple[str, bool] | None
-        run_id: str | None
-        interrupted: int | None
-        should_stop: bool
-        _log: MetricsLog | None
-        _eval_loaders: dict[tuple[str, str], Any]
-        _trained: bool
-
-        def dataset(self, spec: Any, split: str) -> Any: ...
-        @property
-        def ckpt_root(self) -> Path: ...
-        def resolve_checkpoint(self, which: str | os.PathLike) -> Path | None: ...
-        def load_weights(self, path: str | os.PathLike) -> None: ...
 
     def _has_val(self) -> bool:
         return any(spec.data.get("val") and spec.metric for spec in self.specs)
@@ -83,8 +50,8 @@ class EvaluationMixin:
             from torch.utils.data import DataLoader
 
             ds = self.dataset(spec, split)
-            loader = DataLoader(ds, batch_size=int(spec.batch_size or self.settings.batch_size), shuffle=False, collate_fn=ds.collate,
-                                num_workers=int(self.settings.num_workers), generator=torch.Generator().manual_seed(0))
+            loader = DataLoader(ds, batch_size=int(spec.batch_size or self.config.data.batch_size), shuffle=False, collate_fn=ds.collate,
+                                num_workers=int(self.config.data.num_workers), generator=torch.Generator().manual_seed(0))
             self._eval_loaders[key] = self.accelerator.prepare_data_loader(loader, device_placement=False)
         return self._eval_loaders[key]
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..validation import SCHEDULERS
+from ..sections import SCHEDULERS
 
 
 

@@ -29,7 +29,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -43,8 +43,8 @@ from .optim import build_optimizer, build_scheduler
 from .files import resolve_work_dir
 from ..plugins import REGISTRIES
 from ..registry import Registries
+from ..validation import RunConfig, validate_config
 from .sampling import StepBatchSampler, consumed_batches, task_schedule
-from .settings import train_settings
 
 log = logging.getLogger("videollm.runner")
 
@@ -70,27 +70,26 @@ class Runner(CheckpointMixin, EvaluationMixin):
     where the outputs went, for the command line's closing line).
     """
 
-    def __init__(self, cfg: dict, *, work_dir: str | os.PathLike | None = None, registries: Registries = REGISTRIES,
+    def __init__(self, cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, *, work_dir: str | os.PathLike | None = None, registries: Registries = REGISTRIES,
                  plugin_manager: Any = None):
         from accelerate import Accelerator, DistributedDataParallelKwargs
         from accelerate.utils import GradientAccumulationPlugin
         from accelerate.tracking import TensorBoardTracker
         from accelerate.utils import set_seed
 
-        from ..validation import primary_metric, task_specs
         from ..pipeline import build_pipeline
 
-        self.cfg = cfg
-        self.registries = registries
         registries.ensure_loaded()
+        self.config = config = validate_config(cfg, registries)
+        self.cfg, self.registries = config.raw, registries
         if plugin_manager is None:
             from ..plugins import get_plugin_manager
 
             plugin_manager = get_plugin_manager()
         self.hooks = plugin_manager.hook
-        self.work_dir = resolve_work_dir(cfg, work_dir)
-        self.settings = s = train_settings(cfg, self.registries)
-        self.specs = task_specs(cfg)
+        self.work_dir = resolve_work_dir(self.cfg, work_dir)
+        self.settings = s = config.train
+        self.specs = config.tasks
         self.step, self.max_steps = 0, int(s.max_steps or 0)
         self.should_stop, self.interrupted = False, None
         self.run_id: str | None = None
@@ -98,7 +97,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
         self.best: dict[str, Any] | None = None
         #: `(TASK/KEY, higher_is_better)` of the score that picks the best checkpoint: `train.primary_metric`,
         #: else the first evaluated task's `primary_key` (known after the first evaluation).
-        self.primary_metric: tuple[str, bool] | None = primary_metric(cfg, registries)[0]
+        self.primary_metric: tuple[str, bool] | None = config.primary_metric
         self._log: MetricsLog | None = None
         self._history: list[dict[str, Any]] = []
         self._datasets: dict[tuple[str, str], Any] = {}
@@ -119,11 +118,11 @@ class Runner(CheckpointMixin, EvaluationMixin):
         set_seed(int(s.seed))
         from ..head_args import resolve_head_args
 
-        head_args = resolve_head_args(cfg, registries, dataset_for=self._first_dataset)
+        head_args = resolve_head_args(self.cfg, registries, dataset_for=self._first_dataset)
         from .class_tables import check_class_tables
 
         check_class_tables(self.specs, self.dataset)
-        self.pipeline = build_pipeline(cfg, registries=registries, head_args=head_args, device=self.accelerator.device)
+        self.pipeline = build_pipeline(config, registries=registries, head_args=head_args, device=self.accelerator.device)
         self.model = self.pipeline  # replaced by the prepared (wrapped) model in train()
         self._trained = False
 
@@ -144,7 +143,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
                 return None
             ds = self.registries.datasets.build(
                 dcfg, where=self._data_where(spec, split),
-                default_args={"feature_dim": expected_feature_dim(self.cfg, self.registries, spec), "on_error": self.settings.on_error})
+                default_args={"feature_dim": expected_feature_dim(self.cfg, self.registries, spec), "on_error": self.config.data.on_error})
             report = ds.skip_report()
             if report:
                 log.warning("%s: data.on_error=skip dropped %d item(s):\n  %s", self._data_where(spec, split), len(report),
@@ -170,9 +169,9 @@ class Runner(CheckpointMixin, EvaluationMixin):
             ds = self.dataset(spec, "train")
             if len(ds) == 0:
                 raise ConfigError(f"task '{spec.name}': the training set is empty", where=self._data_where(spec, "train"))
-            sampler = StepBatchSampler(len(ds), int(spec.batch_size or s.batch_size), seed=int(s.seed) + 1009 * i, rank=acc.process_index,
+            sampler = StepBatchSampler(len(ds), int(spec.batch_size or self.config.data.batch_size), seed=int(s.seed) + 1009 * i, rank=acc.process_index,
                                        world_size=acc.num_processes, start=consumed[i])
-            loader = DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=int(s.num_workers),
+            loader = DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=int(self.config.data.num_workers),
                                 pin_memory=acc.device.type == "cuda", generator=torch.Generator().manual_seed(int(s.seed)))
             iters.append(iter(loader))
         return iters
@@ -185,7 +184,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
             if s.epochs is None:
                 raise ConfigError("training length is not set", where="train", hint="set train.max_steps or train.epochs")
             ds = self.dataset(self.specs[0], "train")
-            per_epoch = max(1, len(ds) // (int(self.specs[0].batch_size or s.batch_size) * acc.num_processes))
+            per_epoch = max(1, len(ds) // (int(self.specs[0].batch_size or self.config.data.batch_size) * acc.num_processes))
             self.max_steps = max(1, math.ceil(int(s.epochs) * per_epoch / int(s.grad_accum)))
         for spec in self.specs:
             if self.dataset(spec, "train") is None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..config import read_yaml
 from ..errors import ConfigError, ConfigErrors
-from ..validation import unknown_key
+from ..sections import unknown_key
 
 KEYS = ("study", "description", "base", "data_root", "options", "axes", "controls", "exclude", "executor", "gpus_per_run")
 CONTROL_KEYS = ("set", "vary", "tasks")

@@ -1,0 +1,154 @@
+"""The config's settings sections, typed: each key declared once, with its type, default and rule.
+
+`train:` ([`TrainConfig`][videollm_core.sections.TrainConfig]), the settings of `data:`
+([`DataConfig`][videollm_core.sections.DataConfig]), `model.context`
+([`ContextConfig`][videollm_core.sections.ContextConfig]) and the top-level scalars
+([`TopConfig`][videollm_core.sections.TopConfig]) are dataclasses whose fields carry their
+[`Rule`][videollm_core.rules.Rule] (`metadata["rule"]`): validation checks it, `videollm schema`
+writes it, the engine reads the typed object. Plugins add keys through `videollm_config_keys`;
+[`with_keys`][videollm_core.sections.with_keys] makes them fields of a subclass.
+[`read_section`][videollm_core.sections.read_section] is the one validator.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .data import ON_ERROR
+from .errors import ConfigError
+from .rules import INT, NONNEG_INT, NONNEG_NUM, POS_INT, POS_NUM, STR, Rule, choice, optional
+
+#: values of `train.scheduler` (`transformers.get_scheduler` names the engine maps them to).
+SCHEDULERS = ("cosine", "linear", "constant")
+#: values of `train.log_with`: accelerate's experiment trackers (`accelerate.utils.LoggerType`), or none.
+TRACKERS = ("tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive", "swanlab", "trackio", "all", "none")
+_NAMES, _TRACKER = choice(*SCHEDULERS), choice(*TRACKERS)
+SCHEDULER = Rule(lambda v: _NAMES.check(v.get("type") if isinstance(v, dict) else v), f"{_NAMES.what} (or {{type: NAME}})",
+                 {"anyOf": [_NAMES.json, {"type": "object", "properties": {"type": _NAMES.json}}]})
+TRACKER_LIST = Rule(lambda v: _TRACKER.check(v) or (isinstance(v, list) and all(_TRACKER.check(n) for n in v)),
+                    f"{_TRACKER.what} (or a list of them)", {"anyOf": [_TRACKER.json, {"type": "array", "items": _TRACKER.json}]})
+WINDOW = Rule(lambda v: POS_INT.check(v) and v >= 2, "an integer >= 2", {"type": "integer", "minimum": 2})
+
+
+def setting(default: Any, rule: Rule, doc: str = "") -> Any:
+    """A typed field with its rule and a line for the schema (`default`: a value, or a list copied per object)."""
+    meta = {"rule": rule, "doc": doc}
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    return field(default_factory=lambda: list(default), metadata=meta) if isinstance(default, list) else field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """`train:`: how the runner trains; every key optional. `seed` defaults to the top-level `seed`."""
+
+    max_steps: int | None = setting(None, optional(POS_INT), "optimizer steps (else `epochs` over the first task's training set)")
+    epochs: int | None = setting(None, optional(POS_INT), "passes over the first task's training set")
+    lr: float = setting(1.0e-3, POS_NUM, "peak learning rate")
+    weight_decay: float = setting(0.01, NONNEG_NUM, "AdamW weight decay (not on biases and norms)")
+    scheduler: str = setting("cosine", SCHEDULER, "learning-rate schedule (`transformers.get_scheduler`)")
+    warmup_steps: int = setting(0, NONNEG_INT, "linear warm-up, in optimizer steps")
+    grad_accum: int = setting(1, POS_INT, "micro-batches per optimizer step")
+    clip_grad: float | None = setting(1.0, optional(POS_NUM), "max global L2 norm of the gradients; null: off")
+    mixed_precision: str = setting("no", choice("no", "bf16", "fp16"), "CUDA only; a CPU runs in fp32")
+    eval_every: int = setting(0, NONNEG_INT, "steps between evaluations; 0: at the end only")
+    save_every: int = setting(0, NONNEG_INT, "steps between checkpoints; 0: at the end only")
+    keep_last: int = setting(2, NONNEG_INT, "checkpoints kept besides the best")
+    log_every: int = setting(10, POS_INT, "steps between lines of metrics.jsonl")
+    seed: int | None = setting(None, optional(INT), "random seed (default: the top-level seed, else 0)")
+    on_nan: str = setting("stop", choice("stop", "skip"), "a non-finite loss stops the run, or skips the step")
+    primary_metric: str | None = setting(None, optional(STR), "`TASK/KEY` that picks the best checkpoint")
+    log_with: list[str] = setting(["tensorboard"], TRACKER_LIST, "accelerate's trackers; metrics.jsonl is always written")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scheduler, Mapping):
+            self.scheduler = str(self.scheduler.get("type", ""))
+        trackers = [self.log_with] if isinstance(self.log_with, str) else list(self.log_with)
+        self.log_with = [t for t in trackers if t != "none"]
+
+
+@dataclass
+class DataConfig:
+    """`data:` of the single-task form: the datasets of each split and how batches are read."""
+
+    batch_size: int = setting(4, POS_INT, "clips per batch")
+    num_workers: int = setting(0, NONNEG_INT, "DataLoader worker processes")
+    on_error: str = setting("raise", choice(*ON_ERROR), "a broken item stops the run, or is skipped and counted")
+    train: dict[str, Any] | None = None
+    val: dict[str, Any] | None = None
+    test: dict[str, Any] | None = None
+
+
+@dataclass
+class ContextConfig:
+    """`model.context`: a bounded attention window of recent tokens plus `sink` first tokens kept for good."""
+
+    window: int = setting(dataclasses.MISSING, WINDOW, "tokens attended at most (<= the LLM's positions)")
+    sink: int = setting(dataclasses.MISSING, NONNEG_INT, "first tokens always attended (< window)")
+
+    def problems(self, where: str) -> list[ConfigError]:
+        return [] if self.sink < self.window else [ConfigError(f"sink ({self.sink}) must be smaller than window ({self.window})",
+                                                               where=f"{where}.sink")]
+
+
+@dataclass
+class TopConfig:
+    """The top-level scalars (the sections are read by their own classes)."""
+
+    work_dir: str | None = setting(None, optional(STR), "where the run writes (default: work_dirs/<config name>)")
+    seed: int = setting(0, INT, "random seed")
+
+
+def with_keys(cls: type, rules: Mapping[str, Rule]) -> type:
+    """`cls` with the keys plugins declare as fields (value None when absent); `cls` itself when none."""
+    own = {f.name for f in dataclasses.fields(cls)}
+    extra = [(k, Any, setting(None, r)) for k, r in rules.items() if k not in own]
+    return dataclasses.make_dataclass(cls.__name__, extra, bases=(cls,)) if extra else cls
+
+
+def unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> ConfigError:
+    """An unknown key, with the closest known ones (or all of them) as the hint."""
+    close = difflib.get_close_matches(str(key), list(known), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else f"known keys: {', '.join(known)}"
+    return ConfigError(f"unknown key '{key}'", where=where, hint=hint)
+
+
+def read_section(cls: type, value: Any, where: str, known: tuple[str, ...] = ()) -> tuple[Any, list[ConfigError]]:
+    """Check a mapping against `cls`'s fields and rules -> `(cls(**value), [])`, or `(None, problems)`.
+
+    Every problem at once: unknown keys (with suggestions among the fields and `known`, keys other
+    code reads), missing required ones, values their rule refuses. `None` is an empty section.
+    """
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        return None, [ConfigError(f"expected a mapping, got {type(value).__name__} {value!r}", where=where)]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = tuple(dict.fromkeys((*fields, *known)))
+    errors = [unknown_key(k, names, f"{where}.{k}" if where else str(k)) for k in value if k not in names]
+    for name, f in fields.items():
+        rule, path = f.metadata.get("rule"), f"{where}.{name}" if where else name
+        if name not in value and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            errors.append(ConfigError(f"missing '{name}'", where=where, hint=f"{where}: {{{', '.join(f'{n}: ...' for n in fields)}}}"))
+        elif name in value and rule is not None and not rule.check(value[name]):
+            errors.append(ConfigError(f"expected {rule.what}, got {value[name]!r}", where=path))
+    if errors:
+        return None, errors
+    obj = cls(**{k: v for k, v in value.items() if k in fields})
+    return obj, (obj.problems(where) if hasattr(obj, "problems") else [])
+
+
+def section_schema(cls: type) -> dict[str, dict[str, Any]]:
+    """JSON Schema properties of `cls`'s ruled fields (rule, default, line of documentation)."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if "rule" in f.metadata:
+            default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+            extra = {} if default is dataclasses.MISSING else {"default": default}
+            out[f.name] = {**f.metadata["rule"].json, **extra, **({"description": f.metadata["doc"]} if f.metadata["doc"] else {})}
+    return out
+
+
+__all__ = ["TrainConfig", "DataConfig", "ContextConfig", "TopConfig", "SCHEDULERS", "TRACKERS", "setting", "with_keys",
+           "unknown_key", "read_section", "section_schema"]
