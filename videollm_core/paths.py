@@ -271,35 +271,5 @@ def read_text_lines(path: str | os.PathLike, what: str = "file") -> list[str]:
     return [line.rstrip("\r\n") for line in io.StringIO(read_text(path, what), newline="")]
 
 
-def nearest_existing(path: Path) -> Path:
-    """`path` or its closest ancestor that exists (or is a link)."""
-    probe = path
-    while not os.path.lexists(probe) and probe != probe.parent:
-        probe = probe.parent
-    return probe
-
-
-def check_input(path: str | os.PathLike, kind: str = "file", what: str = "input") -> Path:
-    """Return `path` when it exists as a `kind` (`"file"` or `"folder"`) and is readable.
-
-    Raises:
-        PathError: missing, the other kind, or unreadable; `what` names it in the message
-            (`"annotation file"`, `"--resume checkpoint"`).
-    """
-    p = usable_path(path, what)
-    if not p.exists():
-        parent = nearest_existing(p)
-        if parent.exists() and not parent.is_dir():
-            raise PathError(f"{what} not found: {parent} is a file, not a folder", where=str(p), hint="fix the path")
-        raise PathError(f"{what} not found", where=str(p), hint="check the path (relative paths start at the current directory)")
-    if kind == "file" and p.is_dir():
-        raise PathError(f"{what} is a folder; a file is expected", where=str(p), hint="name the file inside it")
-    if kind == "folder" and not p.is_dir():
-        raise PathError(f"{what} is a file; a folder is expected", where=str(p), hint="name the folder that holds it")
-    if not os.access(p, os.R_OK | (os.X_OK if kind == "folder" else 0)):
-        raise PathError(f"{what} is not readable: permission denied", where=str(p), hint="fix its permissions")
-    return p
-
-
-__all__ = ["ERRNO_TEXT", "MAX_FILE_BYTES", "MAX_FILE_BYTES_ENV", "path_error", "os_errors", "usable_path", "nearest_existing",
-           "check_input", "max_file_bytes", "read_json", "read_jsonl", "read_text", "read_text_lines"]
+__all__ = ["ERRNO_TEXT", "MAX_FILE_BYTES", "MAX_FILE_BYTES_ENV", "path_error", "os_errors", "usable_path",
+           "max_file_bytes", "read_json", "read_jsonl", "read_text", "read_text_lines"]

@@ -30,15 +30,15 @@ def _no_space(*args, **kwargs):
 # -- the helper ------------------------------------------------------------------------
 def test_check_input_kinds(tmp_path):
     (tmp_path / "f.json").write_text("{}")
-    assert paths.check_input(tmp_path / "f.json", "file") == tmp_path / "f.json"
-    assert paths.check_input(tmp_path, "folder") == tmp_path
+    assert files.check_input(tmp_path / "f.json", "file") == tmp_path / "f.json"
+    assert files.check_input(tmp_path, "folder") == tmp_path
     cases = [(tmp_path / "f.json", "folder", "is a file; a folder is expected"),
              (tmp_path, "file", "is a folder; a file is expected"),
              (tmp_path / "nope.json", "file", "annotation file not found"),
              (tmp_path / "f.json" / "x.json", "file", "is a file, not a folder")]
     for path, kind, expect in cases:
         with pytest.raises(PathError) as e:
-            paths.check_input(path, kind, "annotation file")
+            files.check_input(path, kind, "annotation file")
         assert expect in e.value.render() and str(path) in e.value.render()
 
 
@@ -46,7 +46,7 @@ def test_check_input_unreadable(tmp_path, monkeypatch):
     (tmp_path / "f.json").write_text("{}")
     monkeypatch.setattr(paths.os, "access", lambda *a, **k: False)
     with pytest.raises(PathError, match="not readable"):
-        paths.check_input(tmp_path / "f.json")
+        files.check_input(tmp_path / "f.json")
 
 
 def test_check_output_dir(tmp_path, monkeypatch):

@@ -273,7 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.work_dir:
         cfg["work_dir"] = args.work_dir
     validate_config(cfg)
-    from ..paths import check_input
+    from ..engine.files import check_input
     from ..engine.files import check_output_dir, resolve_work_dir
 
     check_output_dir(resolve_work_dir(cfg), "work dir", create=not args.dry_run)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..errors import DataError, UserError
-from ..paths import check_input, path_error
+from ..engine.files import check_input
+from ..paths import path_error
 from ..plugins import REGISTRIES
 from ..registry import Registries
 
@@ -55,7 +56,7 @@ def check_split(cfg: Mapping[str, Any], spec: Any, split: str, registries: Regis
 
 def check_named_paths(dcfg: Mapping[str, Any], where: str) -> None:
     """Check the paths a dataset config names by convention: ``*_file`` keys name a readable
-    file, ``*_dir`` keys a readable folder (:func:`~videollm_core.paths.check_input`)."""
+    file, ``*_dir`` keys a readable folder (:func:`~videollm_core.engine.files.check_input`)."""
     for key, value in dcfg.items():
         if isinstance(key, str) and key.endswith(("_file", "_dir")) and isinstance(value, str) and value:
             check_input(value, "file" if key.endswith("_file") else "folder", f"{where}.{key}")

@@ -1,4 +1,6 @@
-"""Every file and folder the framework writes: checked first, written atomically.
+"""Every file and folder the framework reads or writes: checked first, written atomically.
+
+- `check_input`: a file or folder a command reads exists as that kind and is readable.
 
 - `check_output_dir`: a folder the run writes into (`--work-dir`, `--out`): it
   is a folder or can be made one, and it is writable. With `create=False` (a dry run)
@@ -21,7 +23,38 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..errors import PathError
-from ..paths import ERRNO_TEXT, nearest_existing, os_errors, usable_path
+from ..paths import ERRNO_TEXT, os_errors, usable_path
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` or its closest ancestor that exists (or is a link)."""
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def check_input(path: str | os.PathLike, kind: str = "file", what: str = "input") -> Path:
+    """Return `path` when it exists as a `kind` (`"file"` or `"folder"`) and is readable.
+
+    Raises:
+        PathError: missing, the other kind, or unreadable; `what` names it in the message
+            (`"annotation file"`, `"--resume checkpoint"`).
+    """
+    p = usable_path(path, what)
+    if not p.exists():
+        parent = nearest_existing(p)
+        if parent.exists() and not parent.is_dir():
+            raise PathError(f"{what} not found: {parent} is a file, not a folder", where=str(p), hint="fix the path")
+        raise PathError(f"{what} not found", where=str(p), hint="check the path (relative paths start at the current directory)")
+    if kind == "file" and p.is_dir():
+        raise PathError(f"{what} is a folder; a file is expected", where=str(p), hint="name the file inside it")
+    if kind == "folder" and not p.is_dir():
+        raise PathError(f"{what} is a file; a folder is expected", where=str(p), hint="name the folder that holds it")
+    if not os.access(p, os.R_OK | (os.X_OK if kind == "folder" else 0)):
+        raise PathError(f"{what} is not readable: permission denied", where=str(p), hint="fix its permissions")
+    return p
+
 
 def _read_only_fs(path: Path) -> bool:
     try:
@@ -154,4 +187,4 @@ def write_text_atomic(path: str | os.PathLike, text: str, what: str = "file") ->
     return Path(path)
 
 
-__all__ = ["check_output_dir", "resolve_work_dir", "replace_path", "atomic_path", "atomic_dir", "write_text_atomic"]
+__all__ = ["check_input", "nearest_existing", "check_output_dir", "resolve_work_dir", "replace_path", "atomic_path", "atomic_dir", "write_text_atomic"]
