@@ -34,25 +34,32 @@ from .types import StreamInputs, TokenSequence, VideoBatch
 PLUGIN_API_VERSION = "2.0"
 
 #: what the pipeline supplies to the component being built (`in_dim`...) and its plugin.
-_SUPPLIED: contextvars.ContextVar[tuple[Mapping[str, Any], str]] = contextvars.ContextVar("videollm_supplied",
-                                                                                          default=({}, "?"))
+_SUPPLIED: contextvars.ContextVar[tuple[Mapping[str, Any], str, Any]] = contextvars.ContextVar("videollm_supplied",
+                                                                                               default=({}, "?", None))
 
 
 @contextlib.contextmanager
-def supplying(args: Mapping[str, Any], plugin: str) -> Iterator[None]:
+def supplying(args: Mapping[str, Any], plugin: str, registries: Any = None) -> Iterator[None]:
     """While a registry builds a component: the arguments the pipeline supplies to it (`in_dim`,
-    `out_dim`...), so that a base class gets them even when a subclass does not forward them."""
-    token = _SUPPLIED.set((dict(args), plugin))
+    `out_dim`...), so that a base class gets them even when a subclass does not forward them, and
+    the registries it is built from (`building_registries`)."""
+    token = _SUPPLIED.set((dict(args), plugin, registries))
     try:
         yield
     finally:
         _SUPPLIED.reset(token)
 
 
+def building_registries() -> Any:
+    """The [`Registries`][videollm_core.registry.Registries] the component being built comes from, for a
+    component that builds a part of its own (a head's decoder LLM); None outside a registry's `build`."""
+    return _SUPPLIED.get()[2]
+
+
 def _dims(obj: object, base: str, **given: Any) -> list[int]:
     """The dimensions a base-class constructor needs: as given, else as the pipeline supplied them to
     the subclass being built; a [`PluginError`][videollm_core.errors.PluginError] naming the class, its plugin and the fix otherwise."""
-    supplied, plugin = _SUPPLIED.get()
+    supplied, plugin, _ = _SUPPLIED.get()
     values: dict[str, Any] = {k: v if v is not None else supplied.get(k) for k, v in given.items()}
     missing = [k for k, v in values.items() if v is None]
     if missing:

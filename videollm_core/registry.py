@@ -280,7 +280,7 @@ class ComponentRegistry(Generic[_C]):
         prefix, _, name = cfg["type"].rpartition(":")
         plugin = prefix or self.origin(name)  # the plugin the built class comes from, for messages
         try:
-            with supplying(default_args or {}, plugin):
+            with supplying(default_args or {}, plugin, self.owner):
                 return cls(**kwargs)
         except UserError as e:  # the constructor's own message; its place made a YAML path
             raise e.relocate(_yaml_place(e.where, cls.__name__, where))

@@ -115,27 +115,30 @@ def unknown_key(key: str, known: tuple[str, ...] | list[str], where: str) -> Con
     return ConfigError(f"unknown key '{key}'", where=where, hint=hint)
 
 
-def read_section(cls: type, value: Any, where: str, known: tuple[str, ...] = ()) -> tuple[Any, list[ConfigError]]:
-    """Check a mapping against `cls`'s fields and rules -> `(cls(**value), [])`, or `(None, problems)`.
-
-    Every problem at once: unknown keys (with suggestions among the fields and `known`, keys other
-    code reads), missing required ones, values their rule refuses. `None` is an empty section.
-    """
+def mapping_problems(value: Any, where: str, names: tuple[str, ...] | list[str], rules: Mapping[str, Rule],
+                     required: tuple[str, ...] = ()) -> list[ConfigError]:
+    """Every problem of one mapping at once: unknown keys (with suggestions among `names`), `required`
+    keys it lacks, values their rule refuses. `None` is an empty mapping."""
     value = {} if value is None else value
     if not isinstance(value, dict):
-        return None, [ConfigError(f"expected a mapping, got {type(value).__name__} {value!r}", where=where)]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    names = tuple(dict.fromkeys((*fields, *known)))
+        return [ConfigError(f"expected a mapping, got {type(value).__name__} {value!r}", where=where)]
     errors = [unknown_key(k, names, f"{where}.{k}" if where else str(k)) for k in value if k not in names]
-    for name, f in fields.items():
-        rule, path = f.metadata.get("rule"), f"{where}.{name}" if where else name
-        if name not in value and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            errors.append(ConfigError(f"missing '{name}'", where=where, hint=f"{where}: {{{', '.join(f'{n}: ...' for n in fields)}}}"))
-        elif name in value and rule is not None and not rule.check(value[name]):
-            errors.append(ConfigError(f"expected {rule.what}, got {value[name]!r}", where=path))
+    errors += [ConfigError(f"missing '{k}'", where=where, hint=f"{where}: {{{', '.join(f'{n}: ...' for n in rules)}}}")
+               for k in required if k not in value]
+    return errors + [ConfigError(f"expected {rule.what}, got {value[k]!r}", where=f"{where}.{k}" if where else k)
+                     for k, rule in rules.items() if k in value and not rule.check(value[k])]
+
+
+def read_section(cls: type, value: Any, where: str, known: tuple[str, ...] = ()) -> tuple[Any, list[ConfigError]]:
+    """Check a mapping against `cls`'s fields and rules (`mapping_problems`; `known`: keys other code
+    reads) -> `(cls(**value), [])`, or `(None, problems)`."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    rules = {n: f.metadata["rule"] for n, f in fields.items() if "rule" in f.metadata}
+    required = tuple(n for n, f in fields.items() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    errors = mapping_problems(value, where, tuple(dict.fromkeys((*fields, *known))), rules, required)
     if errors:
         return None, errors
-    obj = cls(**{k: v for k, v in value.items() if k in fields})
+    obj = cls(**{k: v for k, v in (value or {}).items() if k in fields})
     return obj, (obj.problems(where) if hasattr(obj, "problems") else [])
 
 
@@ -151,4 +154,4 @@ def section_schema(cls: type) -> dict[str, dict[str, Any]]:
 
 
 __all__ = ["TrainConfig", "DataConfig", "ContextConfig", "TopConfig", "SCHEDULERS", "TRACKERS", "setting", "with_keys",
-           "unknown_key", "read_section", "section_schema"]
+           "unknown_key", "mapping_problems", "read_section", "section_schema"]

@@ -19,8 +19,8 @@ from .data import VideoDataset
 from .plugins import REGISTRIES
 from .registry import Registries
 from .signature import constructor_parameters
-from .rules import NUM, POS_INT, POS_NUM, STR, Rule, choice
-from .sections import ContextConfig, DataConfig, TopConfig, TrainConfig, read_section, unknown_key, with_keys
+from .rules import NUM, POS_INT, POS_NUM, STR, choice
+from .sections import ContextConfig, DataConfig, TopConfig, TrainConfig, mapping_problems, read_section, unknown_key, with_keys
 from .task_spec import OWN_PARTS, SPLITS, TASK_KEYS, TaskSpec, task_specs
 from .types import QUERY_POSITIONS
 
@@ -37,20 +37,6 @@ MODEL_COMPONENTS: dict[str, tuple[str, bool, frozenset[str]]] = {
 }
 HEAD_SUPPLIED = frozenset({"in_dim"})
 DATASET_SUPPLIED = frozenset({"feature_dim", "on_error"})
-
-
-def _check_mapping(section: Any, where: str, known: tuple[str, ...] | list[str], schema: Mapping[str, Rule]) -> list[ConfigError]:
-    """Unknown keys (with suggestions) and scalar values of one mapping section."""
-    if section is None:
-        return []
-    if not isinstance(section, dict):
-        return [ConfigError(f"expected a mapping, got {type(section).__name__} {section!r}", where=where)]
-    errors = [unknown_key(k, known, f"{where}.{k}" if where else str(k)) for k in section if k not in known]
-    for key, rule in schema.items():
-        if key in section and not rule.check(section[key]):
-            path = f"{where}.{key}" if where else key
-            errors.append(ConfigError(f"expected {rule.what}, got {section[key]!r}", where=path))
-    return errors
 
 
 # -- sizes ------------------------------------------------------------------------
@@ -168,9 +154,9 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
         if not isinstance(item, dict):
             errors.append(ConfigError(f"expected a mapping with name/head/data, got {item!r}", where=where))
             continue
-        errors += _check_mapping(item, where, TASK_KEYS, {"name": STR, "weight": POS_NUM, "prompt": STR,
+        errors += mapping_problems(item, where, TASK_KEYS, {"name": STR, "weight": POS_NUM, "prompt": STR,
                                                            "query_position": choice(*QUERY_POSITIONS), "batch_size": POS_INT})
-        errors += _check_mapping(item.get("data"), f"{where}.data", SPLITS, {})
+        errors += mapping_problems(item.get("data"), f"{where}.data", SPLITS, {})
         name = item.get("name")
         if not name:
             errors.append(ConfigError("missing the task's 'name'", where=where, hint="give each task a unique name"))
@@ -226,7 +212,7 @@ def read_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> 
                                   hint="model: {encoder: ..., translator: ..., llm: ..., head: ...}"))
         model = {}
     else:
-        errors += _check_mapping(model, "model", MODEL_KEYS, {"prompt": STR, "query_position": choice(*QUERY_POSITIONS)})
+        errors += mapping_problems(model, "model", MODEL_KEYS, {"prompt": STR, "query_position": choice(*QUERY_POSITIONS)})
         if model.get("context") is not None:  # the window is checked against the LLM when it is built
             context, more = read_section(ContextConfig, model["context"], "model.context")
             errors += more

@@ -60,7 +60,7 @@ def test_settings_are_typed_with_defaults_and_errors_name_the_key():
     context, problems = read_section(ContextConfig, {"window": 8, "sink": 8}, "model.context")  # one rule: sink < window
     assert [p.where for p in problems] == ["model.context.sink"]
     _, problems = read_section(ContextConfig, {"window": 1}, "model.context")
-    assert [p.where for p in problems] == ["model.context.window", "model.context"]  # window >= 2; sink missing
+    assert [p.where for p in problems] == ["model.context", "model.context.window"]  # sink missing; window >= 2
 
 
 def _take(sampler, n):

@@ -95,3 +95,20 @@ def test_the_separate_lm_narrates_the_demo_above_the_context_free_control(tmp_pa
     print(f"\nonline captioning through a separate LM, exact match: pipeline {pipeline:.1f}, context-free window MLP "
           f"{baseline:.1f} (margin {MARGIN})")
     assert pipeline >= baseline + MARGIN, (pipeline, baseline)
+
+
+def test_the_decoder_comes_from_the_registries_the_head_is_built_from():
+    """Registries are passed in, not reached through the process-wide one: without HFCausalLM in
+    the registries that build the head, its decoder cannot be built, though the process has it."""
+    from videollm_core.plugins import REGISTRIES, PluginManager
+    from videollm_core.registry import Registries
+
+    registries = Registries()
+    PluginManager(registries).load()
+    registries.llms.unregister_plugin(registries.llms.origin("HFCausalLM"))
+    assert "HFCausalLM" in REGISTRIES.llms and "HFCausalLM" not in registries.llms
+    with pytest.raises(ConfigError, match="unknown llms 'HFCausalLM'") as err:
+        registries.heads.build({"type": "OnlineCaptionHead", "decoder": DECODER}, where="model.head", default_args={"in_dim": 8})
+    assert err.value.where == "model.head.decoder.type"
+    head = REGISTRIES.heads.build({"type": "OnlineCaptionHead", "decoder": DECODER}, where="model.head", default_args={"in_dim": 8})
+    assert head.decoder.embed_dim == 24

@@ -57,12 +57,14 @@ class OnlineCaptionHead(TaskHead):
         self.max_new_tokens, self.num_beams = int(max_new_tokens), int(num_beams)
         self.decoder: Any = None
         if decoder is not None:
+            from videollm_core.base import building_registries
             from videollm_core.plugins import REGISTRIES
 
             if not isinstance(decoder, dict) or prefix_tokens < 1:
                 raise ConfigError(f"decoder must be an LLM config {{type: ...}} and prefix_tokens >= 1, got {decoder!r}, {prefix_tokens}",
                                   where="model.head.decoder", hint="e.g. decoder: {type: HFCausalLM, pretrained: gpt2}")
-            self.decoder = REGISTRIES.llms.build(dict(decoder), where="model.head.decoder")
+            registries = building_registries() or REGISTRIES  # those this head is built from; built by hand: the process's
+            self.decoder = registries.llms.build(dict(decoder), where="model.head.decoder")
             self.prefix_tokens = int(prefix_tokens)
             self.to_prefix = nn.Linear(in_dim, self.prefix_tokens * self.decoder.embed_dim)
             self.decoder.requires_grad_(not freeze_decoder)
