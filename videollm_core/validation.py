@@ -175,7 +175,7 @@ class RunConfig:
     Attributes:
         model: the `model:` section (component configs by key, `prompt`, `query_position`).
         context: `model.context`, or None (no bounded window).
-        tasks: one [`TaskSpec`][videollm_core.task_spec.TaskSpec] per task (single- and multi-task form).
+        tasks: one `TaskSpec` (`videollm_core.task_spec`) per task (single- and multi-task form).
         train: `train:` with its defaults, plugins' keys as fields (`train.early_stopping`).
         data: the batch settings of `data:` (and the single-task form's datasets).
         top: `work_dir` and `seed`, and the top-level sections plugins declare as fields.

@@ -2,8 +2,9 @@
 
 The example config of the task (`examples/<task>.yaml`, or `--config`) is loaded; each
 dataset entry with `demo:` is built once while the constructor's final arguments are
-recorded (every function of the construction that takes `demo` reports its locals on
-return: the annotation files, feature folder and timing its demo branch chose). The demo
+recorded (every function of the construction that takes `demo`, or `source` packed by
+`with_source_args`, reports its locals on return: the annotation files, feature folder and
+timing its demo branch chose). The demo
 tree is copied to `DIR/data/`, and `DIR/config.yaml` is the example with each
 `demo: {...}` replaced by those arguments, its paths pointing into `DIR/data/`: the
 config a user writes for the real benchmark files.
@@ -43,13 +44,19 @@ def example_config(task: str, config: str | None = None) -> Path:
 
 def resolved_arguments(cls: type, args: dict[str, Any]) -> dict[str, Any]:
     """Build `cls(**args)` and return its constructor's arguments as the demo branch left them."""
+    from ..tasks.common.source_args import SourceArgs
+
     signature = inspect.signature(cls.__init__).parameters
     seen: dict[str, Any] = {}
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         code = frame.f_code
-        if event == "return" and "demo" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
-            for key, value in frame.f_locals.items():
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        if event == "return" and ("demo" in names or "source" in names):
+            local = dict(frame.f_locals)
+            if isinstance(local.get("source"), SourceArgs):  # a `with_source_args` constructor: its packed arguments
+                local.update(local["source"].kwargs())
+            for key, value in local.items():
                 if key in signature and key != "self" and (value is not None or key not in seen):
                     seen[key] = value  # a value some frame resolved is never undone by an outer frame's None
 

@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from videollm_core.base import DataErrors, VideoDataset
+from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.features import FeatureStore, check_video_id, demo_features_dir
+from ..common.features import check_video_id
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from . import formats
 
@@ -34,25 +35,21 @@ class BreakfastDataset(VideoDataset):
         split: `"train"` or `"test"`; with `split_index` picks
             `splits/<split>.split<split_index>.bundle`.
         split_index: MS-TCN split number (1-4 for Breakfast).
-        bundle, ground_truth_dir, mapping, features_dir: override the paths under `data_root`.
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            or a folder of video files (see `features`).
+        bundle, ground_truth_dir, mapping: override the paths under `data_root`
+            (`features_dir` defaults to `<data_root>/features`).
         fps: frame rate of the ground truth (Breakfast: 15).
         feature_stride: frames per feature step (1 when features are per frame).
         channels_first: feature files are `[Df, F]` (MS-TCN) rather than `[T, Df]`.
         max_length_mismatch: allowed difference, in feature steps, between the features
             and the ground truth (MS-TCN trains on the shorter of the two).
-        check_values: scan features for NaN/Inf when the dataset is built.
-        feature_dim: expected `Df` (supplied by the runner: the encoder's `in_dim`).
-        on_error: `"raise"` a [`DataError`][videollm_core.errors.DataError] naming file and row, or `"skip"` the
-            video: `self.errors` ([`DataErrors`][videollm_core.data.DataErrors]) records it, and
-            [`skip_report`][videollm_core.data.VideoDataset.skip_report] hands it to the runner, which logs it.
-        demo: demo-data parameters (see `demo.DEFAULTS`), e.g. `{num_videos: 24, seed: 0}`.
+        features_dir, features, videos_dir, check_values, feature_dim, on_error, demo: the shared
+            data-source arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]).
     """
 
     task: ClassVar[str] = "action_segmentation"
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes",)
 
+    @with_source_args(after="mapping")
     def __init__(
         self,
         data_root: str | None = None,
@@ -61,28 +58,24 @@ class BreakfastDataset(VideoDataset):
         bundle: str | None = None,
         ground_truth_dir: str | None = None,
         mapping: str | None = None,
-        features_dir: str | None = None,
         fps: float = 15.0,
         feature_stride: int = 1,
         channels_first: bool = True,
         max_length_mismatch: int = 2,
-        check_values: bool = True,
-        feature_dim: int | None = None,
-        on_error: str = "raise",
-        demo: dict[str, Any] | None = None,
-        features: dict[str, Any] | None = None,
-        videos_dir: str | None = None,
+        *,
+        source: SourceArgs,
     ) -> None:
-        self.errors = DataErrors(on_error, where="BreakfastDataset.on_error")
+        self.errors = source.data_errors("BreakfastDataset")
         if fps <= 0 or int(feature_stride) < 1:
             raise ConfigError(f"need fps > 0 and feature_stride >= 1, got fps={fps}, feature_stride={feature_stride}", where="BreakfastDataset")
-        if demo is not None:
+        if source.demo is not None:
             from videollm_plugins.demo import ensure_demo_data
 
-            params = demo_data.demo_params(demo, feature_dim)
+            params = demo_data.demo_params(source.demo, source.feature_dim)
             data_root = str(ensure_demo_data(self.task, partial(demo_data.generate, params=params), params))
             fps = float(params["fps"])
-        if data_root is None and (None in (bundle, ground_truth_dir, mapping) or all(v is None for v in (features_dir, features, videos_dir))):
+        no_features = all(v is None for v in (source.features_dir, source.features, source.videos_dir))
+        if data_root is None and (None in (bundle, ground_truth_dir, mapping) or no_features):
             raise ConfigError(
                 "BreakfastDataset needs data_root (or bundle, ground_truth_dir, mapping and features_dir)",
                 where="BreakfastDataset",
@@ -92,18 +85,17 @@ class BreakfastDataset(VideoDataset):
         self.bundle = Path(bundle) if bundle else root / "splits" / f"{split}.split{split_index}.bundle"
         self.gt_dir = Path(ground_truth_dir) if ground_truth_dir else root / "groundTruth"
         if root is not None:
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
         self.mapping_path = Path(mapping) if mapping else root / "mapping.txt"
         self._class_names = formats.read_mapping(self.mapping_path)
         #: frames per second of the ground truth, frames between feature steps; `fps` (the
         #: kernel's `VideoDataset.fps`) is feature steps per second.
         self.frame_rate, self.stride = float(fps), int(feature_stride)
         self.fps = self.frame_rate / self.stride
-        self.channels_first, self.check_values = bool(channels_first), bool(check_values)
+        self.channels_first, self.check_values = bool(channels_first), bool(source.check_values)
         self.max_length_mismatch = int(max_length_mismatch)
-        self.feature_dim, self.split = feature_dim, split
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
-                                               where="BreakfastDataset", check_values=self.check_values, channels_first=self.channels_first)
+        self.feature_dim, self.split = source.feature_dim, split
+        self.features = source.store(fps=self.fps, where="BreakfastDataset", channels_first=self.channels_first)
         self.videos: list[dict[str, Any]] = []
         class_id = {n: i for i, n in enumerate(self._class_names)}
         for row, name in enumerate(formats.read_bundle(self.bundle), start=1):

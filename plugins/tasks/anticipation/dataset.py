@@ -18,6 +18,7 @@ from videollm_core.errors import ConfigError
 
 from ..common import ek100
 from ..common.ek100_source import EK100Source
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from .formats import EK100GroundTruth
 
@@ -25,27 +26,28 @@ from .formats import EK100GroundTruth
 class EK100AnticipationDataset(VideoDataset):
     """EK100 anticipation samples (see the module docstring).
 
-    The arguments `annotations`, `actions`, `features_dir`, `features`, `videos_dir`,
-    `splits_dir`, `split`, `fps`, `feature_dim`, `on_error` and `demo` are those of
+    The arguments `annotations`, `actions`, `splits_dir`, `split` and `fps` are those of
     `EK100Source`.
 
     Args:
         tau_a: anticipation time, seconds (1.0 in the benchmark).
         observation: observed window length, seconds (RULSTM: 14 steps x 0.25 s = 3.5 s).
+        features_dir, features, videos_dir, feature_dim, on_error, demo: the shared data-source
+            arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]), handed to `EK100Source`.
     """
 
     task: ClassVar[str] = "anticipation"
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_verbs", "num_nouns", "num_actions")
     annotations_arg: ClassVar[str | None] = "annotations"
 
-    def __init__(self, annotations: str | None = None, actions: str | None = None, features_dir: str | None = None,
-                 splits_dir: str | None = None, split: str = "validation", fps: float = 4.0, tau_a: float = 1.0,
-                 observation: float = 3.5, feature_dim: int | None = None, on_error: str = "raise",
-                 demo: dict[str, Any] | None = None, features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
+    @with_source_args(after="actions", omit=("check_values",))
+    def __init__(self, annotations: str | None = None, actions: str | None = None, splits_dir: str | None = None,
+                 split: str = "validation", fps: float = 4.0, tau_a: float = 1.0, observation: float = 3.5,
+                 *, source: SourceArgs) -> None:
         if tau_a < 0 or observation <= 0:
             raise ConfigError(f"need tau_a >= 0 and observation > 0 seconds, got {tau_a}, {observation}", where="EK100AnticipationDataset")
-        self.source = EK100Source(annotations, actions, features_dir, splits_dir, split, fps, feature_dim, on_error, demo,
-                                  where="EK100AnticipationDataset", features=features, videos_dir=videos_dir,
+        self.source = EK100Source(annotations, actions, source.features_dir, splits_dir, split, fps, source.feature_dim, source.on_error,
+                                  source.demo, where="EK100AnticipationDataset", features=source.features, videos_dir=source.videos_dir,
                                   demo_tree=demo_data.ek100_tree)
         self.tau_a, self.observation = float(tau_a), float(observation)
         self.fps, self.window = self.source.fps, self.observation  # steps/s; each sample observes `observation` s

@@ -17,11 +17,12 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from videollm_core.base import DataErrors, VideoDataset, pad_collate
+from videollm_core.base import VideoDataset, pad_collate
 from videollm_core.errors import ConfigError, DataError
 from videollm_core.types import VideoBatch
 
-from ..common.features import FeatureStore, check_video_id, demo_features_dir
+from ..common.features import check_video_id
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from .formats import References, clean_events, read_references, split_paths
 
@@ -32,50 +33,40 @@ class ActivityNetCaptionsDataset(VideoDataset):
     Args:
         annotations: reference file(s): `train.json` for training, `[val_1.json, val_2.json]`
             for evaluation (`.json.gz` accepted). Default with `demo`: by `split`.
-        features_dir: `<features_dir>/<video_id>.npy`, `[T, Df]` float.
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            (ActivityNet C3D: `{type: HDF5Features, path: sub_activitynet_v1-3.c3d.hdf5, key: c3d_features}`)
-            or a folder of video files (needs `seconds_per_step`); see `features`.
         split: `"train"` or `"val"` (chooses the demo files).
         seconds_per_step: fixed feature stride in seconds; `None` spreads the `T` steps
             evenly over the annotated duration.
         fix_segments: repair inverted / past-the-end segments for the targets (else DataError).
-        check_values: scan features for NaN/Inf when the dataset is built.
-        feature_dim: expected `Df` (supplied by the runner: the encoder's `in_dim`).
-        on_error: `"raise"` a [`DataError`][videollm_core.errors.DataError] naming file and video, or `"skip"` the
-            video: `self.errors` ([`DataErrors`][videollm_core.data.DataErrors]) records it and
-            [`skip_report`][videollm_core.data.VideoDataset.skip_report] hands it to the runner.
-        demo: demo-data parameters (`demo.DEFAULTS`), e.g. `{num_videos: 48, seed: 0}`.
+        features_dir, features, videos_dir, check_values, feature_dim, on_error, demo: the shared
+            data-source arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            ActivityNet C3D: `features: {type: HDF5Features, path: sub_activitynet_v1-3.c3d.hdf5, key: c3d_features}`;
+            `videos_dir` needs `seconds_per_step`.
     """
 
     task: ClassVar[str] = "dense_caption"
     annotations_arg: ClassVar[str | None] = "annotations"  # comma-separated: val_1.json,val_2.json
 
+    @with_source_args(after="annotations")
     def __init__(
         self,
         annotations: str | list[str] | None = None,
-        features_dir: str | None = None,
         split: str = "train",
         seconds_per_step: float | None = None,
         fix_segments: bool = True,
-        check_values: bool = True,
-        feature_dim: int | None = None,
-        on_error: str = "raise",
-        demo: dict[str, Any] | None = None,
-        features: dict[str, Any] | None = None,
-        videos_dir: str | None = None,
+        *,
+        source: SourceArgs,
     ) -> None:
-        self.errors = DataErrors(on_error, where=f"{type(self).__name__}.on_error")
+        self.errors = source.data_errors(type(self).__name__)
         if seconds_per_step is not None and seconds_per_step <= 0:
             raise ConfigError(f"seconds_per_step must be > 0, got {seconds_per_step}", where="ActivityNetCaptionsDataset.seconds_per_step")
-        if demo is not None:
+        if source.demo is not None:
             from videollm_plugins.demo import ensure_demo_data
 
-            params = demo_data.demo_params(demo, feature_dim)
+            params = demo_data.demo_params(source.demo, source.feature_dim)
             root = ensure_demo_data(self.task, partial(demo_data.generate, params=params), params)
             if annotations is None:
                 annotations = [str(root / "train.json")] if split == "train" else [str(root / "val_1.json"), str(root / "val_2.json")]
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
             seconds_per_step = seconds_per_step or float(params["seconds_per_step"])
         if annotations is None:
             raise ConfigError(
@@ -85,11 +76,10 @@ class ActivityNetCaptionsDataset(VideoDataset):
             )
         self.paths = split_paths(annotations)
         self.references = [read_references(p) for p in self.paths]
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, check_values=check_values,
-                                               fps=1.0 / seconds_per_step if seconds_per_step else None, where="ActivityNetCaptionsDataset")
+        self.features = source.store(fps=1.0 / seconds_per_step if seconds_per_step else None, where="ActivityNetCaptionsDataset")
         self.seconds_per_step, self.fix_segments = seconds_per_step, bool(fix_segments)
         self.fps = 1.0 / seconds_per_step if seconds_per_step else None  # None: steps spread over each video's duration
-        self.feature_dim, self.split = feature_dim, split
+        self.feature_dim, self.split = source.feature_dim, split
         self.repairs = 0
         self.videos: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -99,7 +89,7 @@ class ActivityNetCaptionsDataset(VideoDataset):
                     continue
                 seen.add(vid)
                 try:
-                    self.videos.append(self._load_video(vid, entry, f"{path}[{vid!r}]", fix_segments, check_values))
+                    self.videos.append(self._load_video(vid, entry, f"{path}[{vid!r}]", fix_segments, source.check_values))
                 except DataError as e:
                     self.errors.handle(e)
         if not self.videos:

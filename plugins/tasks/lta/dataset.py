@@ -16,10 +16,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from videollm_core.base import DataErrors, VideoDataset
+from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.features import FeatureStore, demo_features_dir, is_safe_video_id
+from ..common.features import is_safe_video_id
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from . import formats
 
@@ -30,34 +31,32 @@ class Ego4DLTADataset(VideoDataset):
     Args:
         annotations: `fho_lta_<split>.json` (default with `demo`: the demo file of `split`).
         taxonomy: `fho_lta_taxonomy.json` (default: beside `annotations`).
-        features_dir: folder of `<video_uid>.npy` `[T, Df]` (default with `demo`: `features/`).
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            or a folder of video files (see `features`).
         split: `train`, `val` or `test_unannotated` (demo file choice; the last has no labels).
         fps: feature steps per second of the parent video (Ego4D SlowFast features: 30/16).
         num_input_actions: N observed actions per sample. z: future actions (20).
         max_observation: seconds of features kept at most (the most recent).
-        feature_dim, on_error, demo: as for every dataset.
+        features_dir, features, videos_dir, feature_dim, on_error, demo: the shared data-source
+            arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            `features_dir` holds `<video_uid>.npy` (default with `demo`: `features/`).
     """
 
     task: ClassVar[str] = "lta"
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_verbs", "num_nouns", "z")
     annotations_arg: ClassVar[str | None] = "annotations"  # fho_lta_taxonomy.json beside it
 
-    def __init__(self, annotations: str | None = None, taxonomy: str | None = None, features_dir: str | None = None,
-                 split: str = "val", fps: float = 30 / 16, num_input_actions: int = 2, z: int = 20,
-                 max_observation: float = 16.0, feature_dim: int | None = None, on_error: str = "raise",
-                 demo: dict[str, Any] | None = None, features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        self.errors = DataErrors(on_error, where="Ego4DLTADataset.on_error")
+    @with_source_args(after="taxonomy", omit=("check_values",))
+    def __init__(self, annotations: str | None = None, taxonomy: str | None = None, split: str = "val", fps: float = 30 / 16,
+                 num_input_actions: int = 2, z: int = 20, max_observation: float = 16.0, *, source: SourceArgs) -> None:
+        self.errors = source.data_errors("Ego4DLTADataset")
         if fps <= 0 or int(num_input_actions) < 1 or int(z) < 1 or max_observation <= 0:
             raise ConfigError("need fps > 0, num_input_actions >= 1, z >= 1, max_observation > 0", where="Ego4DLTADataset")
-        if demo is not None:
+        if source.demo is not None:
             from videollm_plugins.demo import ensure_demo_data
 
-            params = demo_data.demo_params(demo, feature_dim)
+            params = demo_data.demo_params(source.demo, source.feature_dim)
             root = ensure_demo_data("lta", partial(demo_data.generate, params=params), params)
             annotations = annotations or str(root / f"fho_lta_{split}.json")
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
             fps = float(params["fps"])
         if annotations is None:
             raise ConfigError("annotations and features_dir are required without demo", where="Ego4DLTADataset",
@@ -66,11 +65,10 @@ class Ego4DLTADataset(VideoDataset):
         self.taxonomy_path = Path(taxonomy) if taxonomy else self.annotations.parent / "fho_lta_taxonomy.json"
         self.taxonomy = formats.read_taxonomy(self.taxonomy_path)
         self.fps, self.z, self.num_input_actions = float(fps), int(z), int(num_input_actions)
-        self.max_observation, self.feature_dim = float(max_observation), feature_dim
+        self.max_observation, self.feature_dim = float(max_observation), source.feature_dim
         clips = formats.read_annotations(self.annotations, self.errors)
         self.labelled = all(a.verb >= 0 for acts in clips.values() for a in acts)
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
-                                               where="Ego4DLTADataset")
+        self.features = source.store(fps=self.fps, where="Ego4DLTADataset")
         self.windows = [w for w in formats.windows(clips, self.num_input_actions, self.z, need_future=self.labelled) if self._check(w)]
 
     def _fail(self, message: str, where: str) -> bool:

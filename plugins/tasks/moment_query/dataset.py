@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Sequence
 
 from videollm_core.errors import DataError
 
-from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from .formats import Database, load_detection_database, read_label_map
 
@@ -29,19 +29,17 @@ class ActivityNetDetectionDataset(LocalizationDataset):
 
     Args:
         annotation_file: the official JSON (`.json` / `.json.gz`); default: demo data.
-        features_dir: `<video_id>.npy` folder; default: `features/` beside the demo data.
         split: subset to load, case-insensitive (`"Validation"`, `"Test"`,
             `"training"`); `"train"`/`"val"`/`"test"` also match ActivityNet's
             `training`/`validation`/`testing`. THUMOS14 (and the demo data, which
             copies its layout) trains on `Validation` and evaluates on `Test`.
             None loads every video.
         fps, feature_stride, feature_window: feature timing (see `LocalizationDataset`).
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            or a folder of video files (see `features`).
         class_names: explicit class list (ids = positions); `label_map`: ActionFormer's
             Ego4D label-map file instead.
-        feature_dim, on_error: supplied by the runner.
-        demo: demo-data parameters (`demo.DEFAULTS`), e.g. `{num_videos: 24, seed: 0}`.
+        features_dir, features, videos_dir, check_values, feature_dim, on_error, demo: the shared
+            data-source arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            `features_dir` holds `<video_id>.npy` (default: `features/` beside the demo data).
     """
 
     task: ClassVar[str] = "moment_query"
@@ -53,30 +51,27 @@ class ActivityNetDetectionDataset(LocalizationDataset):
         "test": ("test", "testing"),
     }
 
+    @with_source_args(after="annotation_file")
     def __init__(
         self,
         annotation_file: str | None = None,
-        features_dir: str | None = None,
         split: str | None = None,
         fps: float = 30.0,
         feature_stride: float = 4,
         feature_window: float | None = None,
         class_names: Sequence[str] | None = None,
         label_map: str | None = None,
-        check_values: bool = True,
-        feature_dim: int | None = None,
-        on_error: str = "raise",
-        demo: dict[str, Any] | None = None,
-        features: dict[str, Any] | None = None,
-        videos_dir: str | None = None,
+        *,
+        source: SourceArgs,
     ) -> None:
-        if demo is not None:
-            root, params = self.demo_data(demo_data, demo, feature_dim, format=self.demo_format)
+        if source.demo is not None:
+            root, params = self.demo_data(demo_data, source.demo, source.feature_dim, format=self.demo_format)
             annotation_file = annotation_file or str(root / self._demo_annotation_name(split))
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
             fps, feature_stride = float(params["fps"]), float(params["feature_stride"])
         self.require(annotation_file=annotation_file)
-        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values, features, videos_dir)
+        self._setup(source.features_dir, fps, feature_stride, feature_window, source.feature_dim, source.on_error, source.check_values,
+                    source.features, source.videos_dir)
         self.annotation_file, self.split = Path(annotation_file), split
         full = load_detection_database(self.annotation_file)
         if class_names is None and label_map is not None:

@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Sequence
 
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from .formats import QueryKey, load_charades_sta, load_ego4d_nlq, read_charades_durations
 
@@ -24,42 +24,37 @@ class Ego4DNLQDataset(LocalizationDataset):
 
     Args:
         annotation_file: the official JSON; default: the demo's `nlq_<split>.json`.
-        features_dir: `<clip_uid>.npy` folder (Ego4D SlowFast: `fps: 30, feature_stride: 16,
+        split: `"train"` or `"val"` (picks the demo file; real files are one split each).
+        fps, feature_stride, feature_window: feature timing.
+        features_dir, features, videos_dir, check_values, feature_dim, on_error, demo: the shared
+            data-source arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            `features_dir` holds `<clip_uid>.npy` (Ego4D SlowFast: `fps: 30, feature_stride: 16,
             feature_window: 32`). The released per-video features: `features: {type: TorchFeatures,
             dir: .../<video_uid>.pt}`; each clip's steps are cut out of its video by
             `video_start_sec`/`video_end_sec` as Ego4D's `prepare_ego4d_dataset.py` does.
-        split: `"train"` or `"val"` (picks the demo file; real files are one split each).
-        fps, feature_stride, feature_window: feature timing.
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            or a folder of video files (see `features`).
-        feature_dim, on_error: supplied by the runner.
-        demo: demo parameters (`demo.DEFAULTS`).
     """
 
     task: ClassVar[str] = "nlq"
 
+    @with_source_args(after="annotation_file")
     def __init__(
         self,
         annotation_file: str | None = None,
-        features_dir: str | None = None,
         split: str = "train",
         fps: float = 30.0,
         feature_stride: float = 16,
         feature_window: float | None = 32,
-        check_values: bool = True,
-        feature_dim: int | None = None,
-        on_error: str = "raise",
-        demo: dict[str, Any] | None = None,
-        features: dict[str, Any] | None = None,
-        videos_dir: str | None = None,
+        *,
+        source: SourceArgs,
     ) -> None:
-        if demo is not None:
-            root, params = self.demo_data(demo_data, demo, feature_dim)
+        if source.demo is not None:
+            root, params = self.demo_data(demo_data, source.demo, source.feature_dim)
             annotation_file = annotation_file or str(root / f"nlq_{'val' if split in ('val', 'test') else 'train'}.json")
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
             fps, feature_stride, feature_window = float(params["fps"]), float(params["feature_stride"]), None
         self.require(annotation_file=annotation_file)
-        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values, features, videos_dir)
+        self._setup(source.features_dir, fps, feature_stride, feature_window, source.feature_dim, source.on_error, source.check_values,
+                    source.features, source.videos_dir)
         self.annotation_file, self.split = Path(annotation_file), split
         self.queries: list[dict[str, Any]] = []
         for rec in self.read_records():
@@ -104,38 +99,38 @@ class CharadesSTADataset(Ego4DNLQDataset):
     Args:
         annotation_file: `charades_sta_{train,test}.txt`.
         metadata_files: Charades' `Charades_v1_{train,test}.csv` (`.gz` ok), for durations.
-        features_dir, fps, feature_stride, feature_window: as `Ego4DNLQDataset`
+        split, fps, feature_stride, feature_window: as `Ego4DNLQDataset`
             (e.g. I3D at `fps: 24, feature_stride: 8`).
         clip_to_duration: the known quirk: ~15 % of windows end after the video; True
             clips them to the duration (as 2D-TAN), counted in `clipped`; False
             treats them as errors.
+        features_dir, features, videos_dir, check_values, feature_dim, on_error: the shared
+            data-source arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            no `demo`.
     """
 
     annotations_arg: ClassVar[str | None] = None
 
+    @with_source_args(after="metadata_files", omit=("demo",))
     def __init__(
         self,
         annotation_file: str | None = None,
         metadata_files: Sequence[str] = (),
-        features_dir: str | None = None,
         split: str = "train",
         fps: float = 24.0,
         feature_stride: float = 8,
         feature_window: float | None = None,
         clip_to_duration: bool = True,
-        check_values: bool = True,
-        feature_dim: int | None = None,
-        on_error: str = "raise",
-        features: dict[str, Any] | None = None,
-        videos_dir: str | None = None,
+        *,
+        source: SourceArgs,
     ) -> None:
         if annotation_file is None or not metadata_files:
             raise ConfigError("CharadesSTADataset needs annotation_file and metadata_files", where="CharadesSTADataset",
                               hint="e.g. charades_sta_test.txt and [Charades_v1_test.csv]")
         self.durations = read_charades_durations(*([metadata_files] if isinstance(metadata_files, str) else metadata_files))
         self.clip_to_duration, self.clipped = bool(clip_to_duration), 0
-        super().__init__(annotation_file, features_dir, split, fps, feature_stride, feature_window, check_values, feature_dim, on_error,
-                         features=features, videos_dir=videos_dir)
+        super().__init__(annotation_file, split=split, fps=fps, feature_stride=feature_stride, feature_window=feature_window,
+                         **source.kwargs(omit=("demo",)))
 
     def read_records(self) -> list[dict[str, Any]]:
         return load_charades_sta(self.annotation_file, self.durations)

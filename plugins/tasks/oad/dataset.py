@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from videollm_core.base import DataErrors, VideoDataset
+from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
 from ..common.ek100 import frame_labels
 from ..common.ek100_source import EK100Source
-from ..common.features import FeatureStore, demo_features_dir, step_timestamps
+from ..common.features import step_timestamps
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from . import formats
 from .formats import OADGroundTruth, ek100_ground_truth
@@ -60,25 +61,24 @@ class _WindowedOAD(VideoDataset):
 class EK100OADDataset(_WindowedOAD):
     """EPIC-KITCHENS-100 online action detection from the RULSTM files.
 
-    The arguments `annotations`, `actions`, `features_dir`, `features`, `videos_dir`,
-    `splits_dir`, `split`, `fps`, `feature_dim`, `on_error` and `demo` are those of
-    `EK100Source` (`fps` = feature steps per
-    second = evaluation grid; 4 in the protocol).
+    The arguments `annotations`, `actions`, `splits_dir`, `split` and `fps` are those of
+    `EK100Source` (`fps` = feature steps per second = evaluation grid; 4 in the protocol).
 
     Args:
         window: seconds per sample (`null`: whole videos).
+        features_dir, features, videos_dir, feature_dim, on_error, demo: the shared data-source
+            arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]), handed to `EK100Source`.
     """
 
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes", "num_verbs", "num_nouns")
     annotations_arg: ClassVar[str | None] = "annotations"
 
-    def __init__(self, annotations: str | None = None, actions: str | None = None, features_dir: str | None = None,
-                 splits_dir: str | None = None, split: str = "validation", fps: float = 4.0, window: float | None = 16.0,
-                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
-                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        self.source = src = EK100Source(annotations, actions, features_dir, splits_dir, split, fps, feature_dim, on_error, demo,
-                                        where="EK100OADDataset", features=features, videos_dir=videos_dir,
-                                        demo_tree=demo_data.ek100_tree)
+    @with_source_args(after="actions", omit=("check_values",))
+    def __init__(self, annotations: str | None = None, actions: str | None = None, splits_dir: str | None = None,
+                 split: str = "validation", fps: float = 4.0, window: float | None = 16.0, *, source: SourceArgs) -> None:
+        self.source = src = EK100Source(annotations, actions, source.features_dir, splits_dir, split, fps, source.feature_dim,
+                                        source.on_error, source.demo, where="EK100OADDataset", features=source.features,
+                                        videos_dir=source.videos_dir, demo_tree=demo_data.ek100_tree)
         self.fps, self.window, self.errors = src.fps, window, src.errors
         self._videos = {}
         for vid in src.videos():
@@ -115,26 +115,25 @@ class ThumosOADDataset(_WindowedOAD):
 
     Args:
         data_root: the dataset folder (`data/THUMOS`); default with `demo`: the demo tree.
-        features_dir: feature folder (default `<data_root>/rgb_kinetics_resnet50`).
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            or a folder of video files (see `features`).
         data_info: LSTR `data_info.json` (default: in `data_root` or its parent).
         dataset_name: its key (default: `data_root`'s folder name).
         split: `train` or `test` (`<split>_session_set`).
-        window, feature_dim, on_error: as for `EK100OADDataset`; demo: demo params.
+        window: as for `EK100OADDataset`.
+        features_dir, features, videos_dir, feature_dim, on_error, demo: the shared data-source
+            arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            `features_dir` defaults to `<data_root>/rgb_kinetics_resnet50`.
     """
 
     provides_head_args: ClassVar[tuple[str, ...]] = ("num_classes",)
 
-    def __init__(self, data_root: str | None = None, features_dir: str | None = None, data_info: str | None = None,
-                 dataset_name: str | None = None, split: str = "test", window: float | None = 16.0,
-                 feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
-                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        self.errors = DataErrors(on_error, where="ThumosOADDataset.on_error")
+    @with_source_args(after="data_root", omit=("check_values",))
+    def __init__(self, data_root: str | None = None, data_info: str | None = None, dataset_name: str | None = None,
+                 split: str = "test", window: float | None = 16.0, *, source: SourceArgs) -> None:
+        self.errors = source.data_errors("ThumosOADDataset")
         if split not in ("train", "test"):
             raise ConfigError(f"split must be 'train' or 'test', got {split!r}", where="ThumosOADDataset.split")
-        if demo is not None:
-            data_root = data_root or str(demo_data.thumos_tree(demo, feature_dim))
+        if source.demo is not None:
+            data_root = data_root or str(demo_data.thumos_tree(source.demo, source.feature_dim))
         if data_root is None:
             raise ConfigError("data_root is required without demo", where="ThumosOADDataset.data_root", hint="e.g. data/THUMOS")
         root = Path(data_root)
@@ -144,10 +143,10 @@ class ThumosOADDataset(_WindowedOAD):
         self.root, self.fps, self.window = root, float(entry["fps"]), window
         self._class_names = [str(n) for n in entry["class_names"]]
         self.num_classes, self.ignore_index = int(entry["num_classes"]), int(entry["ignore_index"])
-        features_dir = demo_features_dir(features_dir, features, videos_dir, root / "rgb_kinetics_resnet50")
+        source = source.with_default_features(root / "rgb_kinetics_resnet50")
         self._videos = {}
         self._positives: dict[str, np.ndarray] = {}  # the multi-hot targets, for the per-frame mAP
-        store = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps, where="ThumosOADDataset")
+        store = source.store(fps=self.fps, where="ThumosOADDataset")
         for vid in entry.get(f"{split}_session_set", []):
             try:
                 feats = store(vid)  # checks the id first

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 
-from videollm_core.base import DataErrors, VideoDataset
+from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from ..common.features import FeatureStore, demo_features_dir
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from . import formats
 
@@ -26,9 +26,6 @@ class Ego4DNarrationDataset(VideoDataset):
 
     Args:
         annotations: `narration.json` (default with `demo`: the demo file).
-        features_dir: folder of `<video_uid>.npy` `[T, Df]` (default with `demo`: `features/`).
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            or a folder of video files (see `features`).
         videos: file with the video uids of this split, one per line (default with
             `demo`: `<split>_videos.txt`; otherwise all videos).
         split: `train` or `val` (demo file choice).
@@ -36,31 +33,33 @@ class Ego4DNarrationDataset(VideoDataset):
         window_before, window_after: seconds observed before / after the narration time.
         passes: narration passes to use. skip_unsure: drop `#unsure` narrations.
         strip_tags: drop the leading `#C`/`#O` actor tag of each text.
-        feature_dim, on_error, demo: as for every dataset.
+        features_dir, features, videos_dir, feature_dim, on_error, demo: the shared data-source
+            arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            `features_dir` holds `<video_uid>.npy` (default with `demo`: `features/`).
     """
 
     task: ClassVar[str] = "online_caption"
     provides_head_args: ClassVar[tuple[str, ...]] = ()
     annotations_arg: ClassVar[str | None] = "annotations"
 
-    def __init__(self, annotations: str | None = None, features_dir: str | None = None, videos: str | None = None,
-                 split: str = "val", fps: float = 30 / 16, window_before: float = 2.0, window_after: float = 1.0,
+    @with_source_args(after="annotations", omit=("check_values",))
+    def __init__(self, annotations: str | None = None, videos: str | None = None, split: str = "val", fps: float = 30 / 16,
+                 window_before: float = 2.0, window_after: float = 1.0,
                  passes: tuple[str, ...] | list[str] = ("narration_pass_1",), skip_unsure: bool = True,
-                 strip_tags: bool = True, feature_dim: int | None = None, on_error: str = "raise", demo: dict[str, Any] | None = None,
-                 features: dict[str, Any] | None = None, videos_dir: str | None = None) -> None:
-        self.errors = DataErrors(on_error, where="Ego4DNarrationDataset.on_error")
+                 strip_tags: bool = True, *, source: SourceArgs) -> None:
+        self.errors = source.data_errors("Ego4DNarrationDataset")
         if fps <= 0 or window_before < 0 or window_after < 0 or window_before + window_after <= 0:
             raise ConfigError("need fps > 0 and a window of positive length", where="Ego4DNarrationDataset")
         bad = [p for p in passes if p not in formats.PASSES]
         if bad:
             raise ConfigError(f"unknown narration pass(es) {bad}", where="Ego4DNarrationDataset.passes", hint=f"use {list(formats.PASSES)}")
-        if demo is not None:
+        if source.demo is not None:
             from videollm_plugins.demo import ensure_demo_data
 
-            params = demo_data.demo_params(demo, feature_dim)
+            params = demo_data.demo_params(source.demo, source.feature_dim)
             root = ensure_demo_data("online_caption", partial(demo_data.generate, params=params), params)
             annotations = annotations or str(root / "narration.json")
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
             videos = videos or str(root / f"{split}_videos.txt")
             fps = float(params["fps"])
         if annotations is None:
@@ -69,11 +68,10 @@ class Ego4DNarrationDataset(VideoDataset):
         self.annotations, self.videos_file = Path(annotations), videos
         self.fps, self.before, self.after = float(fps), float(window_before), float(window_after)
         self.passes, self.skip_unsure, self.strip_tags = tuple(passes), bool(skip_unsure), bool(strip_tags)
-        self.feature_dim = feature_dim
+        self.feature_dim = source.feature_dim
         vids = formats.read_video_list(videos) if videos else None
         items = formats.read_narrations(self.annotations, self.passes, vids, self.skip_unsure, self.errors, self.strip_tags)
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
-                                               where="Ego4DNarrationDataset")
+        self.features = source.store(fps=self.fps, where="Ego4DNarrationDataset")
         self.items = [n for n in items if self._check(n)]
 
     def _check(self, n: formats.Narration) -> bool:

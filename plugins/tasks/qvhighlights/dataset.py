@@ -21,8 +21,8 @@ import numpy as np
 
 from videollm_core.errors import DataError
 
-from ..common.features import demo_features_dir
 from ..common.localization import LocalizationDataset
+from ..common.source_args import SourceArgs, with_source_args
 from . import demo as demo_data
 from .formats import CLIP_LENGTH_S, read_jsonl
 
@@ -33,39 +33,34 @@ class QVHighlightsDataset(LocalizationDataset):
     Args:
         annotation_file: `highlight_{train,val}_release.jsonl` (`.gz` ok) or
             `highlight_test_with_gt.jsonl`; default: the demo file of `split`.
-        features_dir: `<vid>.npy` folder.
         split: `"train"` or `"val"` (picks the demo file).
         fps, feature_stride, feature_window: feature timing (default 2-s clips).
-        features, videos_dir: instead of `features_dir`, any feature source `{type: ..., ...}`
-            or a folder of video files (see `features`).
-        feature_dim, on_error: supplied by the runner.
-        demo: demo parameters (`demo.DEFAULTS`).
+        features_dir, features, videos_dir, check_values, feature_dim, on_error, demo: the shared
+            data-source arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]);
+            `features_dir` holds `<vid>.npy`.
     """
 
     task: ClassVar[str] = "qvhighlights"
 
+    @with_source_args(after="annotation_file")
     def __init__(
         self,
         annotation_file: str | None = None,
-        features_dir: str | None = None,
         split: str = "train",
         fps: float = 1.0,
         feature_stride: float = CLIP_LENGTH_S,
         feature_window: float | None = None,
-        check_values: bool = True,
-        feature_dim: int | None = None,
-        on_error: str = "raise",
-        demo: dict[str, Any] | None = None,
-        features: dict[str, Any] | None = None,
-        videos_dir: str | None = None,
+        *,
+        source: SourceArgs,
     ) -> None:
-        if demo is not None:
-            root, _ = self.demo_data(demo_data, demo, feature_dim)
+        if source.demo is not None:
+            root, _ = self.demo_data(demo_data, source.demo, source.feature_dim)
             annotation_file = annotation_file or str(root / f"highlight_{'val' if split in ('val', 'test') else 'train'}_release.jsonl")
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
             fps, feature_stride, feature_window = 1.0, CLIP_LENGTH_S, None
         self.require(annotation_file=annotation_file)
-        self._setup(features_dir, fps, feature_stride, feature_window, feature_dim, on_error, check_values, features, videos_dir)
+        self._setup(source.features_dir, fps, feature_stride, feature_window, source.feature_dim, source.on_error, source.check_values,
+                    source.features, source.videos_dir)
         self.annotation_file, self.split = Path(annotation_file), split
         self.rows: list[dict[str, Any]] = []
         for n, row in enumerate(read_jsonl(self.annotation_file), 1):
