@@ -11,7 +11,7 @@ from videollm_core.config import load_config
 from videollm_core.plugins import PluginManager
 from videollm_core.registry import Registries
 from videollm_core.rules import MAPPING, POS_INT, STR, Rule, optional
-from videollm_core.validation import config_problems
+from videollm_core.validation import config_problems, validate_config
 
 from shared_paths import REPO
 
@@ -41,6 +41,9 @@ def test_a_plugin_adds_a_train_key_and_a_top_level_section():
     cfg["train"]["log_images_every"] = 50
     cfg["tracking"] = {"project": "videollm"}
     assert config_problems(cfg, registries) == []
+    config = validate_config(cfg, registries)  # the typed config: the plugin's keys are fields, with defaults
+    assert (config.train.log_images_every, config.top.tracking, config.train.lr) == (50, {"project": "videollm"}, cfg["train"]["lr"])
+    assert validate_config({**cfg, "train": {}}, registries).train.log_images_every is None
     cfg["train"]["log_image_every"] = cfg["train"].pop("log_images_every")
     cfg["trackin"] = cfg.pop("tracking")
     problems = {e.where: e.hint for e in config_problems(cfg, registries)}

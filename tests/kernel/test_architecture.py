@@ -192,3 +192,17 @@ def test_no_probing_of_declared_members():
 @pytest.mark.parametrize("module", ["videollm_core.config", "videollm_core.errors"])
 def test_config_reading_stays_free_of_plugins(module):
     assert not any(_layer(m) == "plugins" or m == "videollm_core.plugins" for m in GRAPH[module])
+
+
+def test_every_public_name_of_the_package_resolves():
+    """`from videollm_core import NAME` works for each name of `__all__` (they load lazily, so a name
+    pointing to the wrong module would only fail when a user first reaches for it)."""
+    import videollm_core
+
+    missing = []
+    for name in videollm_core.__all__:
+        try:
+            getattr(videollm_core, name)
+        except (AttributeError, ImportError) as e:
+            missing.append(f"{name}: {e}")
+    assert not missing, "\n".join(missing)
