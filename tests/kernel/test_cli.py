@@ -194,7 +194,7 @@ def test_run_modes_reach_the_runner(capsys, global_plugins, tmp_path, monkeypatc
         accelerator = SimpleNamespace(is_main_process=True)
 
         def __init__(self, cfg, work_dir=None):
-            calls.append(("init", cfg.get("work_dir"), work_dir, cfg["model"]["tuner"]["r"]))
+            calls.append(("init", cfg.top.work_dir, work_dir, cfg.model["tuner"]["r"]))  # the validated, typed config
             self.outputs = RunOutputs(Path(work_dir or "work_dirs/c"), predictions=Path("P"))
 
         def train(self, resume=None, overwrite=False):

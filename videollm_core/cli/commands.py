@@ -272,9 +272,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_config(cfg)
     if args.work_dir:
         cfg["work_dir"] = args.work_dir
-    validate_config(cfg)
-    from ..engine.files import check_input
-    from ..engine.files import check_output_dir, resolve_work_dir
+    config = validate_config(cfg)  # typed; the runner takes it as it is
+    from ..engine.files import check_input, check_output_dir, resolve_work_dir
 
     check_output_dir(resolve_work_dir(cfg), "work dir", create=not args.dry_run)
     for flag, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
@@ -296,7 +295,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_fresh(resolve_work_dir(cfg), overwrite=args.overwrite)
     from ..engine.runner import Runner
 
-    runner = Runner(cfg, work_dir=args.work_dir)
+    runner = Runner(config, work_dir=args.work_dir)
     if args.eval_only:
         _emit(runner.evaluate(**_inference_args(args)), args.json, _format_scores)
     elif args.predict:

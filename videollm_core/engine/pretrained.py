@@ -348,8 +348,8 @@ def load_pretrained(name_or_path: str | os.PathLike, *, device: Any = None, regi
     info = read_info(folder)
     cfg = configure_config(load_config(folder / CONFIG_FILE))
     localize_metric_files(cfg, folder)
-    validate_config(cfg, registries=registries or REGISTRIES)  # an edited config.yaml: errors at its YAML paths
-    pipeline = build_pipeline(cfg, registries=registries or REGISTRIES, head_args={})
+    config = validate_config(cfg, registries=registries or REGISTRIES)  # an edited config.yaml: errors at its YAML paths
+    pipeline = build_pipeline(config, registries=registries or REGISTRIES, head_args={})
     load_pretrained_weights(pipeline, folder)
     if device is not None:
         pipeline.to(device)
