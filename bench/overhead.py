@@ -77,7 +77,7 @@ class PlainLoop:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = build_optimizer(self.model, s.lr, s.weight_decay)
         self.sched = build_scheduler(self.opt, s.scheduler, s.warmup_steps, total_steps)
-        sampler = StepBatchSampler(len(dataset), int(config.data.batch_size), seed=int(s.seed))  # the runner's first task's
+        sampler = StepBatchSampler(len(dataset), int(config.data.batch_size), seed=config.seed)  # the runner's first task's
         self._batches = iter(DataLoader(dataset, batch_sampler=sampler, collate_fn=dataset.collate,
                                         num_workers=int(s.num_workers)))
         self.model.train()

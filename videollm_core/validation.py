@@ -196,6 +196,11 @@ class RunConfig:
     def filename(self) -> str | None:
         return getattr(self.raw, "filename", None)
 
+    @property
+    def seed(self) -> int:
+        """The run's seed: `train.seed`, else the top-level `seed` (0 unless set)."""
+        return int(self.train.seed if self.train.seed is not None else self.top.seed)
+
 
 def read_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> tuple[RunConfig | None, list[ConfigError]]:
     """`(RunConfig, [])` for a valid config, else `(None, every problem)`: the one pass of validation."""
@@ -246,8 +251,6 @@ def read_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> 
     errors += more
     if errors:
         return None, errors
-    if train.seed is None:
-        train.seed = top.seed
     return RunConfig(model, context, task_specs(cfg), train, data, top, primary, cfg), []
 
 
@@ -296,11 +299,13 @@ def validate_config(cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, regi
         from .config import load_config
         from .plugins import configure_config
 
-        cfg = configure_config(load_config(cfg))
-    config, errors = read_config(cfg, registries)
+        raw: Mapping[str, Any] = configure_config(load_config(cfg))
+    else:
+        raw = cfg
+    config, errors = read_config(raw, registries)
     if config is None:
         error = ConfigErrors(errors)
-        filename = getattr(cfg, "filename", None)
+        filename = getattr(raw, "filename", None)
         if filename:  # the YAML paths belong to this file
             error.where = str(filename)
             error.args = (error.render(),)

@@ -155,3 +155,12 @@ def test_non_mapping_sections(registries):
     errs = problems(cfg_with(model=[1], train=3), registries)
     assert "model" in errs and "train" in errs
     assert isinstance(errs["train"], ConfigError)
+
+
+def test_a_valid_config_comes_back_typed_with_its_defaults(registries):
+    config = validate_config(cfg_with(seed=5), registries)
+    assert (config.seed, config.train.seed, config.train.max_steps, config.train.mixed_precision) == (5, None, 10, "bf16")
+    assert (config.train.warmup_steps, config.train.log_with, config.data.num_workers, config.context) == (0, ["tensorboard"], 0, None)
+    assert validate_config(cfg_with(seed=5, train__seed=7), registries).seed == 7  # train.seed wins
+    assert [t.name for t in config.tasks] == [t.name for t in task_specs(GOOD)] and config.raw["model"] == GOOD["model"]
+    assert validate_config(config, registries) is config

@@ -115,7 +115,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
             step_scheduler_with_optimizer=False,
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
-        set_seed(int(s.seed))
+        set_seed(config.seed)
         from ..head_args import resolve_head_args
 
         head_args = resolve_head_args(self.cfg, registries, dataset_for=self._first_dataset)
@@ -169,10 +169,10 @@ class Runner(CheckpointMixin, EvaluationMixin):
             ds = self.dataset(spec, "train")
             if len(ds) == 0:
                 raise ConfigError(f"task '{spec.name}': the training set is empty", where=self._data_where(spec, "train"))
-            sampler = StepBatchSampler(len(ds), int(spec.batch_size or self.config.data.batch_size), seed=int(s.seed) + 1009 * i, rank=acc.process_index,
+            sampler = StepBatchSampler(len(ds), int(spec.batch_size or self.config.data.batch_size), seed=self.config.seed + 1009 * i, rank=acc.process_index,
                                        world_size=acc.num_processes, start=consumed[i])
             loader = DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=int(self.config.data.num_workers),
-                                pin_memory=acc.device.type == "cuda", generator=torch.Generator().manual_seed(int(s.seed)))
+                                pin_memory=acc.device.type == "cuda", generator=torch.Generator().manual_seed(self.config.seed))
             iters.append(iter(loader))
         return iters
 
@@ -195,7 +195,7 @@ class Runner(CheckpointMixin, EvaluationMixin):
         # trainable weights are written by us (safetensors), not by save_state
         acc.register_save_state_pre_hook(lambda models, weights, output_dir: weights.clear())
         acc.register_load_state_pre_hook(lambda models, input_dir: models.clear())
-        self._schedule = task_schedule([spec.weight for spec in self.specs], self.max_steps * int(s.grad_accum), int(s.seed))
+        self._schedule = task_schedule([spec.weight for spec in self.specs], self.max_steps * int(s.grad_accum), self.config.seed)
         self._trained = True
 
     def _any(self, flag: bool) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import VideoLLM
@@ -24,7 +24,7 @@ class RunnerState:
 
     if TYPE_CHECKING:
         config: RunConfig
-        cfg: dict[str, Any]
+        cfg: Mapping[str, Any]
         settings: TrainConfig
         registries: Registries
         hooks: Any
