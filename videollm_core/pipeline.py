@@ -355,7 +355,7 @@ def build_pipeline(cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, *, re
     """Build the [`VideoLLM`][videollm_core.pipeline.VideoLLM] of a config (`model` + task specs).
 
     Args:
-        cfg: a [`RunConfig`][videollm_core.validation.RunConfig]; a loaded config (single- or
+        cfg: a [`RunConfig`][videollm_core.sections.RunConfig]; a loaded config (single- or
             multi-task form) or a YAML path is validated into one first (`ConfigErrors`).
         registries: where component names are looked up.
         head_args: task name -> defaults for its head (a dataset's `head_args()`); None:

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 from torch import Tensor
 
 from .base import Encoder, LLMAdapter, TaskHead, VideoBatch
+from .sections import RunConfig
 
 
 @runtime_checkable
@@ -47,7 +48,8 @@ class PipelineProtocol(Protocol):
 class RunnerProtocol(Protocol):
     """The [`Runner`][videollm_core.engine.runner.Runner] as a hook sees it (`videollm_train_start` ... `videollm_train_end`)."""
 
-    cfg: dict[str, Any]  # the validated config
+    config: RunConfig  # the validated config, typed (config.train.KEY: a built-in or a plugin's key)
+    cfg: Mapping[str, Any]  # the same config as the mapping it was read from
     accelerator: Any  # accelerate's Accelerator (is_main_process, num_processes, print...)
     work_dir: Path  # where the run writes (checkpoints/, plots/, metrics.jsonl...)
     step: int  # optimizer steps done

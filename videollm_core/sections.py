@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from .data import ON_ERROR
 from .errors import ConfigError
+from .task_spec import TaskSpec
 from .rules import INT, NONNEG_INT, NONNEG_NUM, POS_INT, POS_NUM, STR, Rule, choice, optional
 
 #: values of `train.scheduler` (`transformers.get_scheduler` names the engine maps them to).
@@ -101,6 +102,41 @@ class TopConfig:
     seed: int = setting(0, INT, "random seed")
 
 
+@dataclass
+class RunConfig:
+    """A checked config, typed: what [`build_pipeline`][videollm_core.pipeline.build_pipeline] and the
+    `Runner` take ([`validate_config`][videollm_core.validation.validate_config] makes one).
+
+    Attributes:
+        model: the `model:` section (component configs by key, `prompt`, `query_position`).
+        context: `model.context`, or None (no bounded window).
+        tasks: one `TaskSpec` (`videollm_core.task_spec`) per task (single- and multi-task form).
+        train: `train:` with its defaults, plugins' keys as fields (`train.early_stopping`).
+        data: the batch settings of `data:` (and the single-task form's datasets).
+        top: `work_dir` and `seed`, and the top-level sections plugins declare as fields.
+        primary_metric: `(TASK/KEY, higher_is_better)` of `train.primary_metric`, None when unset.
+        raw: the mapping it was read from (saved with a model, given to hooks).
+    """
+
+    model: dict[str, Any]
+    context: ContextConfig | None
+    tasks: list[TaskSpec]
+    train: Any
+    data: DataConfig
+    top: Any
+    primary_metric: tuple[str, bool] | None
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def filename(self) -> str | None:
+        return getattr(self.raw, "filename", None)
+
+    @property
+    def seed(self) -> int:
+        """The run's seed: `train.seed`, else the top-level `seed` (0 unless set)."""
+        return int(self.train.seed if self.train.seed is not None else self.top.seed)
+
+
 def with_keys(cls: type, rules: Mapping[str, Rule]) -> type:
     """`cls` with the keys plugins declare as fields (value None when absent); `cls` itself when none."""
     own = {f.name for f in dataclasses.fields(cls)}
@@ -153,5 +189,5 @@ def section_schema(cls: type) -> dict[str, dict[str, Any]]:
     return out
 
 
-__all__ = ["TrainConfig", "DataConfig", "ContextConfig", "TopConfig", "SCHEDULERS", "TRACKERS", "setting", "with_keys",
+__all__ = ["RunConfig", "TrainConfig", "DataConfig", "ContextConfig", "TopConfig", "SCHEDULERS", "TRACKERS", "setting", "with_keys",
            "unknown_key", "mapping_problems", "read_section", "section_schema"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, ConfigErrors
@@ -20,7 +19,7 @@ from .plugins import REGISTRIES
 from .registry import Registries
 from .signature import constructor_parameters
 from .rules import NUM, POS_INT, POS_NUM, STR, choice
-from .sections import ContextConfig, DataConfig, TopConfig, TrainConfig, mapping_problems, read_section, unknown_key, with_keys
+from .sections import ContextConfig, DataConfig, RunConfig, TopConfig, TrainConfig, mapping_problems, read_section, unknown_key, with_keys
 from .task_spec import OWN_PARTS, SPLITS, TASK_KEYS, TaskSpec, task_specs
 from .types import QUERY_POSITIONS
 
@@ -167,41 +166,6 @@ def _check_tasks_list(cfg: Mapping[str, Any]) -> list[ConfigError]:
     return errors
 
 
-@dataclass
-class RunConfig:
-    """A checked config, typed: what [`build_pipeline`][videollm_core.pipeline.build_pipeline] and the
-    `Runner` take ([`validate_config`][videollm_core.validation.validate_config] makes one).
-
-    Attributes:
-        model: the `model:` section (component configs by key, `prompt`, `query_position`).
-        context: `model.context`, or None (no bounded window).
-        tasks: one `TaskSpec` (`videollm_core.task_spec`) per task (single- and multi-task form).
-        train: `train:` with its defaults, plugins' keys as fields (`train.early_stopping`).
-        data: the batch settings of `data:` (and the single-task form's datasets).
-        top: `work_dir` and `seed`, and the top-level sections plugins declare as fields.
-        primary_metric: `(TASK/KEY, higher_is_better)` of `train.primary_metric`, None when unset.
-        raw: the mapping it was read from (saved with a model, given to hooks).
-    """
-
-    model: dict[str, Any]
-    context: ContextConfig | None
-    tasks: list[TaskSpec]
-    train: Any
-    data: DataConfig
-    top: Any
-    primary_metric: tuple[str, bool] | None
-    raw: Mapping[str, Any] = field(repr=False)
-
-    @property
-    def filename(self) -> str | None:
-        return getattr(self.raw, "filename", None)
-
-    @property
-    def seed(self) -> int:
-        """The run's seed: `train.seed`, else the top-level `seed` (0 unless set)."""
-        return int(self.train.seed if self.train.seed is not None else self.top.seed)
-
-
 def read_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> tuple[RunConfig | None, list[ConfigError]]:
     """`(RunConfig, [])` for a valid config, else `(None, every problem)`: the one pass of validation."""
     if not isinstance(cfg, Mapping):
@@ -288,7 +252,7 @@ def validate_config(cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, regi
     """Check a config (loaded, or a YAML path) against the schema and the registries; build nothing.
 
     Returns:
-        the [`RunConfig`][videollm_core.validation.RunConfig] (a `RunConfig` is returned as it is).
+        the [`RunConfig`][videollm_core.sections.RunConfig] (a `RunConfig` is returned as it is).
 
     Raises:
         ConfigErrors: with every problem found (each names its YAML path and a hint).

@@ -39,7 +39,7 @@ def videollm_config_keys() -> dict[str, dict[str, Rule]]:
 
 def _settings(runner: Any) -> dict[str, Any] | None:
     """The runner's validated `train.early_stopping` with defaults; None: off."""
-    raw = runner.settings.early_stopping
+    raw = runner.config.train.early_stopping
     if raw is None:
         return None
     raw = {"patience": raw} if isinstance(raw, int) else raw
