@@ -48,7 +48,7 @@ import videollm_core
 class PlainLoop:
     """The hand-written loop: DataLoader, forward, loss, backward, clip, step, schedule.
 
-    It uses the runner's settings (``train_settings``: lr, weight decay, schedule, ``clip_grad``,
+    It uses the runner's settings (the validated ``RunConfig``: lr, weight decay, schedule, ``clip_grad``,
     batch size, workers, seed), optimizer and scheduler builders and batch sampler, so that
     both sides do the same arithmetic on the same batches in the same order.
 
@@ -79,7 +79,7 @@ class PlainLoop:
         self.sched = build_scheduler(self.opt, s.scheduler, s.warmup_steps, total_steps)
         sampler = StepBatchSampler(len(dataset), int(config.data.batch_size), seed=config.seed)  # the runner's first task's
         self._batches = iter(DataLoader(dataset, batch_sampler=sampler, collate_fn=dataset.collate,
-                                        num_workers=int(s.num_workers)))
+                                        num_workers=int(config.data.num_workers)))
         self.model.train()
 
     def run(self, steps: int) -> float:
