@@ -2,7 +2,7 @@
 
 Each command runs with `subprocess` from a pool of `jobs` threads (`concurrent.futures.ThreadPoolExecutor`);
 when the machine has GPUs, a run gets `gpus` of them through `CUDA_VISIBLE_DEVICES` and waits until they
-are free. A child dies with the study (`die_with_parent`), so a killed study leaves no orphan
+are free. A child dies with the study (it runs `die_with_parent`), so a killed study leaves no orphan
 training behind; `videollm study --resume` then continues the runs from their checkpoints.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Sequence
 
 from videollm_core.errors import ConfigError
 from videollm_core.executor import DoneCallback, Executor, RunCommand
-from videollm_core.study.worker import die_with_parent
+from videollm_core.study.worker import child_env
 
 
 def _visible_gpus() -> list[str]:
@@ -73,7 +73,7 @@ class LocalExecutor(Executor):
                 return
             with lock:  # take all of a run's GPUs at once, so two runs never hold half each
                 held = [free.get() for _ in range(need)]
-            env = dict(os.environ)
+            env = child_env()  # the child asks to die with this process (`die_with_parent`)
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(held)
             # runs at once share the cores instead of each taking all of them (torch reads this at start)
@@ -82,7 +82,7 @@ class LocalExecutor(Executor):
                 log_line(cmd.log, f"local: {' '.join(cmd.argv)}" + (f" (GPUs {','.join(held)})" if held else ""))
                 with open(cmd.log, "a", encoding="utf-8") as out:
                     status = subprocess.run(list(cmd.argv), cwd=cmd.cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent).returncode
+                                            stdin=subprocess.DEVNULL).returncode
             except OSError as e:
                 log_line(cmd.log, f"could not start: {e}")
                 status = 1

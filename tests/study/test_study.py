@@ -161,3 +161,21 @@ def test_the_paper_study_is_planned_offline(capsys):
     assert runs["nlq__llm=llama-7b__tuner=lora__seed=0"]["total"] > 6e9
     assert {r["task"] for r in runs.values()} == {"oad", "anticipation", "lta", "online_caption", "moment_query", "nlq",
                                                   "qvhighlights", "action_segmentation"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_asks_to_die_with_its_parent_itself_and_stops_when_the_parent_is_gone():
+    """No preexec_fn (it can hang a child of a threaded parent between fork and exec): the child
+    runs `die_with_parent` first. Its parent alive: it runs on, the variable not handed further;
+    its parent already gone: it stops at once with SIGTERM."""
+    from videollm_core.study.worker import PARENT_ENV, child_env
+
+    code = ("import os; from videollm_core.study.worker import die_with_parent; die_with_parent();"
+            f" print(os.environ.get({PARENT_ENV!r}, 'unset'))")
+    alive = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60)
+    assert (alive.returncode, alive.stdout.strip()) == (0, "unset"), alive.stderr
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = subprocess.run([sys.executable, "-c", code], env={**os.environ, PARENT_ENV: str(gone.pid)}, capture_output=True, text=True,
+                            timeout=60)
+    assert orphan.returncode == -signal.SIGTERM and orphan.stdout == ""

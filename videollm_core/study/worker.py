@@ -34,14 +34,35 @@ from ..paths import read_json
 ERROR_PREFIX = "error: "
 
 
-def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """`preexec_fn` of a child process: Linux sends it SIGTERM when its parent dies (`PR_SET_PDEATHSIG`),
-    so a killed study or worker leaves no orphan training behind (the runner saves a checkpoint on SIGTERM)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-        except (OSError, AttributeError):
-            pass
+#: set by a study process to its pid in the environment of a child it starts (`child_env`).
+PARENT_ENV = "VIDEOLLM_DIE_WITH_PARENT"
+
+
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child this process starts (`env`, else ours) naming us its parent (`die_with_parent`)."""
+    return {**(os.environ if env is None else env), PARENT_ENV: str(os.getpid())}
+
+
+def die_with_parent() -> None:
+    """Run first by a child a study started (the worker, its training command): Linux sends the child
+    SIGTERM when its parent dies (`PR_SET_PDEATHSIG`), so a killed study leaves no orphan training
+    behind (the runner saves a checkpoint on SIGTERM). The child asks for it itself, after `exec`: a
+    `preexec_fn` runs between fork and exec, where a thread-pool parent (the local executor) can leave
+    a lock held and the child hangs before it starts. A parent gone before the request stops it at once.
+    (Under `accelerate launch` the signal comes from the launcher, the processes' own parent.)"""
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    try:
+        os.kill(int(parent), 0)  # the study process still there? (a child of `accelerate launch` has another parent)
+    except ProcessLookupError:
+        os.kill(os.getpid(), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
 
 
 def write_json(path: Path, obj: dict[str, Any]) -> None:
@@ -120,7 +141,7 @@ def execute(run_dir: str | os.PathLike) -> int:
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
-        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env())
         # SIGTERM/SIGINT to the worker (an executor stopping it, Slurm's time limit) go on to the training,
         # which saves a checkpoint and stops; the worker then records the run as not finished.
         forward = lambda signum, frame: child.send_signal(signum)  # noqa: E731
@@ -139,6 +160,7 @@ def execute(run_dir: str | os.PathLike) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m videollm_core.study.worker RUN_DIR", file=sys.stderr)
