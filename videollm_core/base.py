@@ -28,10 +28,12 @@ from .streaming import class_answers
 from .types import StreamInputs, TokenSequence, VideoBatch
 
 #: Version of the plugin API (hook specs + base classes). A plugin may declare the
-#: range it supports with a module attribute `VIDEOLLM_API = ">=2.0,<3"`. 2.0: the whole contract
+#: range it supports with a module attribute `VIDEOLLM_API = ">=2.1,<3"`. 2.0: the whole contract
 #: declared in the base classes; heads bind to the LLM adapter (`self.llm`), no longer to the pipeline;
-#: datasets keep their `on_error` policy in `self.errors` (`DataErrors`).
-PLUGIN_API_VERSION = "2.0"
+#: datasets keep their `on_error` policy in `self.errors` (`DataErrors`). 2.1: `LLMAdapter.set_context`
+#: receives a checked `ContextConfig` (`.window`, `.sink`), no longer the raw mapping; hooks read the
+#: typed config (`runner.config`).
+PLUGIN_API_VERSION = "2.1"
 
 #: what the pipeline supplies to the component being built (`in_dim`...) and its plugin.
 _SUPPLIED: contextvars.ContextVar[tuple[Mapping[str, Any], str, Any]] = contextvars.ContextVar("videollm_supplied",

@@ -31,7 +31,7 @@ def test_example_plugin_installs_and_passes_its_tests(tmp_path):
     copy = tmp_path / "videollm-example-plugin"  # build outputs stay out of the repository
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns(*OUTPUTS))
     env, info = install_and_list(copy, tmp_path, "example")
-    assert (info["status"], info["api"], info["version"]) == ("loaded", ">=2.0,<3", "0.1.0")
+    assert (info["status"], info["api"], info["version"]) == ("loaded", ">=2.1,<3", "0.1.0")
 
     # its tests: components on hand-made cases, then configs/example.yaml trained to > 80 % (chance ~33 %)
     tests = run([bin_path("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(copy / "tests")], env, copy)

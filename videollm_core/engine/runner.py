@@ -57,21 +57,23 @@ class Runner(CheckpointMixin, EvaluationMixin):
     """Builds datasets, pipeline and accelerator from a validated config, and runs them.
 
     Args:
-        cfg: the config (a plain dict or [`videollm_core.config.Config`][videollm_core.config.Config]).
-        work_dir: overrides `cfg["work_dir"]`.
+        cfg: a [`RunConfig`][videollm_core.sections.RunConfig] (what `validate_config` returns); a
+            loaded config (a dict or [`Config`][videollm_core.config.Config]) or a YAML path is
+            validated into one first (`ConfigErrors` names every problem).
+        work_dir: overrides the config's `work_dir`.
         registries: where components are looked up.
         plugin_manager: whose hooks are called (default: the process-wide manager).
 
-    Attributes for hooks: `cfg`, `step` (optimizer steps done), `max_steps`,
-    `pipeline` (the unwrapped `VideoLLM`), `accelerator`, `work_dir`,
+    Attributes for hooks: `config` (the `RunConfig`), `cfg` (the mapping it was read from),
+    `step` (optimizer steps done), `max_steps`, `pipeline` (the unwrapped `VideoLLM`), `accelerator`, `work_dir`,
     `should_stop` (set it to end training after this step), `history` (the records
     of `metrics.jsonl`), `interrupted` (the signal number that stopped training),
     `run_id` (set when training starts), `outputs` (a `RunOutputs`:
     where the outputs went, for the command line's closing line).
     """
 
-    def __init__(self, cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, *, work_dir: str | os.PathLike | None = None, registries: Registries = REGISTRIES,
-                 plugin_manager: Any = None):
+    def __init__(self, cfg: RunConfig | Mapping[str, Any] | str | os.PathLike, *, work_dir: str | os.PathLike | None = None,
+                 registries: Registries = REGISTRIES, plugin_manager: Any = None):
         from accelerate import Accelerator, DistributedDataParallelKwargs
         from accelerate.utils import GradientAccumulationPlugin
         from accelerate.tracking import TensorBoardTracker

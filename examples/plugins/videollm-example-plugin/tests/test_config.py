@@ -24,7 +24,7 @@ def manager(monkeypatch, tmp_path):
 def test_entry_point_loads(manager):
     info = manager.infos.get("example")
     assert info is not None, "install the package first: pip install -e ."
-    assert info.status == "loaded" and info.api == ">=2.0,<3"
+    assert info.status == "loaded" and info.api == ">=2.1,<3"
     assert info.registered == {"encoders": ["ExampleEncoder"], "translators": ["ExampleTranslator"],
                                "heads": ["ExampleHead"], "datasets": ["ExampleDataset"], "metrics": ["example"]}
 

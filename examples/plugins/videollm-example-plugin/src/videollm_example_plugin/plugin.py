@@ -9,7 +9,7 @@ import videollm_core
 
 #: The range of the videollm-core plugin API this plugin is written for. A videollm-core
 #: whose ``PLUGIN_API_VERSION`` lies outside it reports this plugin as ``incompatible``.
-VIDEOLLM_API = ">=2.0,<3"
+VIDEOLLM_API = ">=2.1,<3"
 
 
 @videollm_core.hookimpl
