@@ -1,4 +1,5 @@
-"""The config's settings sections, typed: each key declared once, with its type, default and rule.
+"""The typed config: [`RunConfig`][videollm_core.sections.RunConfig] (what `validate_config` returns) and
+its settings sections, each key declared once, with its type, default and rule.
 
 `train:` ([`TrainConfig`][videollm_core.sections.TrainConfig]), the settings of `data:`
 ([`DataConfig`][videollm_core.sections.DataConfig]), `model.context`
