@@ -46,8 +46,7 @@ class EK100AnticipationDataset(VideoDataset):
                  *, source: SourceArgs) -> None:
         if tau_a < 0 or observation <= 0:
             raise ConfigError(f"need tau_a >= 0 and observation > 0 seconds, got {tau_a}, {observation}", where="EK100AnticipationDataset")
-        self.source = EK100Source(annotations, actions, source.features_dir, splits_dir, split, fps, source.feature_dim, source.on_error,
-                                  source.demo, where="EK100AnticipationDataset", features=source.features, videos_dir=source.videos_dir,
+        self.source = EK100Source(annotations, actions, splits_dir, split, fps, source, where="EK100AnticipationDataset",
                                   demo_tree=demo_data.ek100_tree)
         self.tau_a, self.observation = float(tau_a), float(observation)
         self.fps, self.window = self.source.fps, self.observation  # steps/s; each sample observes `observation` s

@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from videollm_core.base import DataErrors
 from videollm_core.errors import ConfigError, DataError
 
 from . import ek100
 from .ek100_demo_data import ensure_tree
-from .features import FeatureStore, demo_features_dir, is_safe_video_id, step_timestamps
+from .source_args import SourceArgs
+from .features import is_safe_video_id, step_timestamps
 
 log = logging.getLogger("videollm")
 
@@ -33,44 +33,42 @@ class EK100Source:
     Args:
         annotations: RULSTM csv (default with `demo`: `rulstm_ek100/<split>.csv`).
         actions: `actions.csv` (default: beside `annotations`).
-        features_dir: folder of `<video_id>.npy` `[T, Df]` (default with `demo`: `features/`).
-        features: instead, any feature source `{type: ..., ...}` (the RULSTM LMDB:
-            `{type: LMDBFeatures, path: .../rgb}`); videos_dir: or video files (see `features`).
         splits_dir: official `EPIC_100_*` folder (default: beside or `../official`).
         split: `training`/`train` or `validation`/`val` (demo file choice).
         fps: feature steps per second (step `i` covers `[i/fps, (i+1)/fps)` s).
-        feature_dim: expected `Df`; on_error: `raise` | `skip` (kept in `errors`).
-        demo: demo params: the files of the demo tree that `demo_tree(demo, feature_dim) -> (root, params)`
-            makes (the task's `demo.py` entry, `ensure_tree`) are the defaults.
+        source: the dataset's data-source arguments ([`SourceArgs`][videollm_plugins.tasks.common.source_args.SourceArgs]):
+            the features (default with `demo`: `features/`; the RULSTM LMDB:
+            `features: {type: LMDBFeatures, path: .../rgb}`), `feature_dim`, `on_error` (kept in `errors`)
+            and `demo`, whose tree `demo_tree(demo, feature_dim) -> (root, params)` makes (the task's
+            `demo.py` entry, `ensure_tree`) gives the default files.
         where: the dataset's name, for messages.
     """
 
-    def __init__(self, annotations: str | None, actions: str | None, features_dir: str | None, splits_dir: str | None,
-                 split: str, fps: float, feature_dim: int | None, on_error: str, demo: dict[str, Any] | None, where: str,
-                 features: dict[str, Any] | None = None, videos_dir: str | None = None,
+    def __init__(self, annotations: str | None, actions: str | None, splits_dir: str | None, split: str, fps: float,
+                 source: SourceArgs, where: str,
                  demo_tree: Callable[[dict[str, Any], int | None], tuple[Path, dict[str, Any]]] = ensure_tree) -> None:
-        self.errors = DataErrors(on_error, where=f"{where}.on_error")
+        self.errors = source.data_errors(where)
         if split not in SPLIT_FILES:
             raise ConfigError(f"unknown split {split!r}", where=f"{where}.split", hint=f"use one of {sorted(SPLIT_FILES)}")
         if not fps or fps <= 0:
             raise ConfigError(f"fps must be > 0 (feature steps per second), got {fps}", where=f"{where}.fps")
-        self.fps, self.feature_dim, self.where = float(fps), feature_dim, where
-        if demo is not None:  # (the demo-data export records the paths this branch resolves)
-            root, params = demo_tree(demo, feature_dim)
+        self.fps, self.feature_dim, self.where = float(fps), source.feature_dim, where
+        if source.demo is not None:  # (the demo-data export records the paths this branch resolves)
+            root, params = demo_tree(source.demo, source.feature_dim)
             annotations = annotations or str(root / "rulstm_ek100" / f"{SPLIT_FILES[split]}.csv")
-            features_dir = demo_features_dir(features_dir, features, videos_dir, root / "features")
+            source = source.with_default_features(root / "features")
             splits_dir = splits_dir or str(root / "official")
             self.fps = float(params["fps"])
         if annotations is None:
             raise ConfigError("annotations and features_dir are required without demo", where=where,
                               hint="set annotations: .../rulstm_ek100/validation.csv and features_dir: ..., or demo: {num_videos: 16}")
         self.annotations = Path(annotations)
-        self.features_dir = Path(features_dir) if features_dir is not None else None  # the short form's folder, if used
+        self.features_dir = Path(source.features_dir) if source.features_dir is not None else None  # the short form's folder, if used
         self.actions_path = Path(actions) if actions else self.annotations.parent / "actions.csv"
         self.official_dir = ek100.find_official_dir(self.annotations, splits_dir)
         self.actions, self.action_names = ek100.read_actions(self.actions_path)
         self.num_verbs, self.num_nouns = ek100.class_counts(self.official_dir, self.actions)
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps, where=where)
+        self.features = source.store(fps=self.fps, where=where)
         self.segments = self._checked(ek100.read_segments(self.annotations, self.errors))
         skipped = self.errors.skipped
         if skipped:

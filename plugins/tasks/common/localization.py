@@ -17,10 +17,11 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from videollm_core.base import DataErrors, VideoDataset
+from videollm_core.base import VideoDataset
 from videollm_core.errors import ConfigError, DataError
 
-from .features import FeatureStore, check_video_id
+from .source_args import SourceArgs
+from .features import check_video_id
 
 log = logging.getLogger("videollm")
 
@@ -68,22 +69,11 @@ class LocalizationDataset(VideoDataset):
                     hint="point them at the official annotations and <video_id>.npy features, or set demo: {num_videos: 24} for demo data",
                 )
 
-    def _setup(
-        self,
-        features_dir: str | Path | None,
-        fps: float,
-        feature_stride: float,
-        feature_window: float | None,
-        feature_dim: int | None,
-        on_error: str,
-        check_values: bool = True,
-        features: dict[str, Any] | None = None,
-        videos_dir: str | None = None,
-    ) -> None:
-        """Timing and the `FeatureStore` of `features_dir`/`features`/`videos_dir` (one of them),
-        whose source steps at `fps / feature_stride` per second unless its config sets `fps`."""
+    def _setup(self, source: SourceArgs, fps: float, feature_stride: float, feature_window: float | None) -> None:
+        """Timing, the `on_error` policy and the `FeatureStore` of the data-source arguments `source`,
+        whose features step at `fps / feature_stride` per second unless their config sets `fps`."""
         name = type(self).__name__
-        self.errors = DataErrors(on_error, where=f"{name}.on_error")
+        self.errors = source.data_errors(name)
         if fps <= 0 or feature_stride <= 0 or (feature_window is not None and feature_window <= 0):
             raise ConfigError(
                 f"need fps > 0, feature_stride > 0 and feature_window > 0, got {fps}, {feature_stride}, {feature_window}",
@@ -95,9 +85,8 @@ class LocalizationDataset(VideoDataset):
         self.feature_window = float(feature_window) if feature_window is not None else self.stride
         #: feature steps per second (the kernel's `VideoDataset.fps`; whole videos, so no `window`).
         self.fps = self.frame_rate / self.stride
-        self.feature_dim, self.check_values = feature_dim, bool(check_values)
-        self.features = FeatureStore.from_args(features_dir, features, videos_dir, feature_dim=feature_dim, fps=self.fps,
-                                               where=name, check_values=self.check_values)
+        self.feature_dim, self.check_values = source.feature_dim, bool(source.check_values)
+        self.features = source.store(fps=self.fps, where=name)
 
     #: `videollm predict --annotations FILE` fills the split's annotation file.
     annotations_arg: ClassVar[str | None] = "annotation_file"

@@ -70,8 +70,7 @@ class ActivityNetDetectionDataset(LocalizationDataset):
             source = source.with_default_features(root / "features")
             fps, feature_stride = float(params["fps"]), float(params["feature_stride"])
         self.require(annotation_file=annotation_file)
-        self._setup(source.features_dir, fps, feature_stride, feature_window, source.feature_dim, source.on_error, source.check_values,
-                    source.features, source.videos_dir)
+        self._setup(source, fps, feature_stride, feature_window)
         self.annotation_file, self.split = Path(annotation_file), split
         full = load_detection_database(self.annotation_file)
         if class_names is None and label_map is not None:

@@ -53,8 +53,7 @@ class Ego4DNLQDataset(LocalizationDataset):
             source = source.with_default_features(root / "features")
             fps, feature_stride, feature_window = float(params["fps"]), float(params["feature_stride"]), None
         self.require(annotation_file=annotation_file)
-        self._setup(source.features_dir, fps, feature_stride, feature_window, source.feature_dim, source.on_error, source.check_values,
-                    source.features, source.videos_dir)
+        self._setup(source, fps, feature_stride, feature_window)
         self.annotation_file, self.split = Path(annotation_file), split
         self.queries: list[dict[str, Any]] = []
         for rec in self.read_records():

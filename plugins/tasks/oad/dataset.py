@@ -76,9 +76,8 @@ class EK100OADDataset(_WindowedOAD):
     @with_source_args(after="actions", omit=("check_values",))
     def __init__(self, annotations: str | None = None, actions: str | None = None, splits_dir: str | None = None,
                  split: str = "validation", fps: float = 4.0, window: float | None = 16.0, *, source: SourceArgs) -> None:
-        self.source = src = EK100Source(annotations, actions, source.features_dir, splits_dir, split, fps, source.feature_dim,
-                                        source.on_error, source.demo, where="EK100OADDataset", features=source.features,
-                                        videos_dir=source.videos_dir, demo_tree=demo_data.ek100_tree)
+        self.source = src = EK100Source(annotations, actions, splits_dir, split, fps, source, where="EK100OADDataset",
+                                        demo_tree=demo_data.ek100_tree)
         self.fps, self.window, self.errors = src.fps, window, src.errors
         self._videos = {}
         for vid in src.videos():

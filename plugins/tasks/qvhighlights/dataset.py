@@ -59,8 +59,7 @@ class QVHighlightsDataset(LocalizationDataset):
             source = source.with_default_features(root / "features")
             fps, feature_stride, feature_window = 1.0, CLIP_LENGTH_S, None
         self.require(annotation_file=annotation_file)
-        self._setup(source.features_dir, fps, feature_stride, feature_window, source.feature_dim, source.on_error, source.check_values,
-                    source.features, source.videos_dir)
+        self._setup(source, fps, feature_stride, feature_window)
         self.annotation_file, self.split = Path(annotation_file), split
         self.rows: list[dict[str, Any]] = []
         for n, row in enumerate(read_jsonl(self.annotation_file), 1):
