@@ -202,7 +202,8 @@ def read_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> 
         errors += _check_tasks_list(cfg)
     if any(e.where and e.where.startswith("tasks") for e in errors):
         return None, errors  # the task list is malformed: its items cannot be walked
-    for spec in task_specs(cfg):
+    specs = task_specs(cfg)
+    for spec in specs:
         errors += _check_task(spec, registries)
         head = registries.heads.get(spec.head.get("type")) if isinstance(spec.head, dict) else None
         position = spec.query_position or model.get("query_position")
@@ -215,7 +216,7 @@ def read_config(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> 
     errors += more
     if errors:
         return None, errors
-    return RunConfig(model, context, task_specs(cfg), train, data, top, primary, cfg), []
+    return RunConfig(model, context, specs, train, data, top, primary, cfg), []
 
 
 def config_problems(cfg: Mapping[str, Any], registries: Registries = REGISTRIES) -> list[ConfigError]:
